@@ -1,0 +1,244 @@
+"""Configuration, read in one place: the environment, then an optional `.env` at the project root.
+
+Every setting, its default and its meaning is listed in `.env.example`. Invalid settings raise ConfigError,
+which the job runner turns into one line naming the setting and exit code 78.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = ("sandbox", "football-data", "sportmonks")
+MARGIN_METHODS = ("multiplicative", "shin", "power")
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid. The message names the setting and never contains its secret value."""
+
+
+def _path(value: str) -> Path:
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else (ROOT / p)
+
+
+def _float(name: str, value: str, lo: float | None = None, hi: float | None = None,
+           lo_open: bool = False, hi_open: bool = False) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+    if lo is not None and (x < lo or (lo_open and x == lo)):
+        raise ConfigError(f"{name}={value} is out of range (must be {'>' if lo_open else '>='} {lo})")
+    if hi is not None and (x > hi or (hi_open and x == hi)):
+        raise ConfigError(f"{name}={value} is out of range (must be {'<' if hi_open else '<='} {hi})")
+    return x
+
+
+def _int(name: str, value: str, lo: int = 0) -> int:
+    try:
+        x = int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {value!r}") from None
+    if x < lo:
+        raise ConfigError(f"{name}={value} is out of range (must be >= {lo})")
+    return x
+
+
+def _list(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    data_source: str = "sandbox"
+    sportmonks_api_key: str = field(default="", repr=False)
+    sportmonks_base_url: str = "https://api.sportmonks.com/v3/football"
+    sportmonks_leagues: tuple[str, ...] = ()
+    sportmonks_bookmakers: tuple[str, ...] = ()
+    football_data_dir: Path | None = None
+    football_data_url: str = "https://www.football-data.co.uk"
+    football_data_leagues: tuple[str, ...] = ("E0", "D1", "F1", "I1", "SP1")
+    prematch_books: tuple[str, ...] = ("PS", "Avg", "BbAv", "B365")
+    closing_books: tuple[str, ...] = ("PSC", "AvgC", "B365C")
+    sandbox_seed: int = 7
+    model_dir: Path = ROOT / "models"
+    backup_dir: Path = ROOT / "backups"
+    log_dir: Path = ROOT / "logs"
+    lock_dir: Path = ROOT / ".locks"
+    cache_dir: Path = ROOT / ".cache"
+    # Training and the validation gate
+    history_years: float = 25.0
+    validation_matches: int = 1000
+    dc_xi: float = 0.0019
+    max_log_loss: float = 1.05
+    min_accuracy: float = 0.50
+    max_brier: float = 0.60
+    deploy_tolerance: float = 0.005
+    keep_model_backups: int = 8
+    # The prediction cycle
+    prediction_horizon_hours: float = 48.0
+    lineup_window_hours: float = 2.0
+    margin_method: str = "multiplicative"
+    # Betting strategy
+    starting_bankroll: float = 1000.0
+    min_edge: float = 0.05
+    min_odds: float = 1.5
+    max_odds: float = 10.0
+    min_probability: float = 0.05
+    kelly_fraction: float = 0.25
+    max_stake_fraction: float = 0.05
+    max_match_fraction: float = 0.08
+    max_daily_fraction: float = 0.20
+    # Operations
+    backup_retention_days: int = 14
+    min_free_disk_mb: int = 500
+    pending_bet_grace_hours: float = 6.0
+
+    def secrets(self) -> list[str]:
+        """Values that must never appear in output (used by the log filter)."""
+        out = [self.sportmonks_api_key] if self.sportmonks_api_key else []
+        pw = urlsplit(self.database_url.replace("+psycopg", "")).password
+        if pw:
+            out.append(pw)
+        return [s for s in out if len(s) >= 4]
+
+    @property
+    def safe_database_url(self) -> str:
+        """The database URL with any password masked, for logs and errors."""
+        parts = urlsplit(self.database_url)
+        if parts.password:
+            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+            return parts._replace(netloc=netloc).geturl()
+        return self.database_url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+# setting name -> (field, parser). Parsers get (name, raw string).
+def _parsers():
+    f = _float
+    return {
+        "DATABASE_URL": ("database_url", lambda n, v: _database_url(v)),
+        "DATA_SOURCE": ("data_source", lambda n, v: _choice(n, v, SOURCES)),
+        "SPORTMONKS_API_KEY": ("sportmonks_api_key", lambda n, v: v.strip()),
+        "SPORTMONKS_BASE_URL": ("sportmonks_base_url", lambda n, v: _http_url(n, v)),
+        "SPORTMONKS_LEAGUES": ("sportmonks_leagues", lambda n, v: _list(v)),
+        "SPORTMONKS_BOOKMAKERS": ("sportmonks_bookmakers", lambda n, v: _list(v)),
+        "FOOTBALL_DATA_DIR": ("football_data_dir", lambda n, v: _path(v) if v else None),
+        "FOOTBALL_DATA_URL": ("football_data_url", lambda n, v: _http_url(n, v)),
+        "FOOTBALL_DATA_LEAGUES": ("football_data_leagues", lambda n, v: _nonempty(n, _list(v))),
+        "PREMATCH_BOOKMAKERS": ("prematch_books", lambda n, v: _nonempty(n, _list(v))),
+        "CLOSING_BOOKMAKERS": ("closing_books", lambda n, v: _nonempty(n, _list(v))),
+        "SANDBOX_SEED": ("sandbox_seed", lambda n, v: _int(n, v)),
+        "MODEL_DIR": ("model_dir", lambda n, v: _path(v)),
+        "BACKUP_DIR": ("backup_dir", lambda n, v: _path(v)),
+        "LOG_DIR": ("log_dir", lambda n, v: _path(v)),
+        "LOCK_DIR": ("lock_dir", lambda n, v: _path(v)),
+        "CACHE_DIR": ("cache_dir", lambda n, v: _path(v)),
+        "HISTORY_YEARS": ("history_years", lambda n, v: f(n, v, 0, lo_open=True)),
+        "VALIDATION_MATCHES": ("validation_matches", lambda n, v: _int(n, v, 50)),
+        "DC_XI": ("dc_xi", lambda n, v: f(n, v, 0, 0.1)),
+        "MAX_LOG_LOSS": ("max_log_loss", lambda n, v: f(n, v, 0, 5, lo_open=True)),
+        "MIN_ACCURACY": ("min_accuracy", lambda n, v: f(n, v, 0, 1)),
+        "MAX_BRIER": ("max_brier", lambda n, v: f(n, v, 0, 2, lo_open=True)),
+        "DEPLOY_TOLERANCE": ("deploy_tolerance", lambda n, v: f(n, v, 0, 1)),
+        "KEEP_MODEL_BACKUPS": ("keep_model_backups", lambda n, v: _int(n, v, 1)),
+        "PREDICTION_HORIZON_HOURS": ("prediction_horizon_hours", lambda n, v: f(n, v, 0, 24 * 14, lo_open=True)),
+        "LINEUP_WINDOW_HOURS": ("lineup_window_hours", lambda n, v: f(n, v, 0, 24, lo_open=True)),
+        "MARGIN_METHOD": ("margin_method", lambda n, v: _choice(n, v, MARGIN_METHODS)),
+        "STARTING_BANKROLL": ("starting_bankroll", lambda n, v: f(n, v, 0, lo_open=True)),
+        "MIN_EDGE": ("min_edge", lambda n, v: f(n, v, 0, 1)),
+        "MIN_ODDS": ("min_odds", lambda n, v: f(n, v, 1, lo_open=True)),
+        "MAX_ODDS": ("max_odds", lambda n, v: f(n, v, 1, lo_open=True)),
+        "MIN_PROBABILITY": ("min_probability", lambda n, v: f(n, v, 0, 1)),
+        "KELLY_FRACTION": ("kelly_fraction", lambda n, v: f(n, v, 0, 1, lo_open=True)),
+        "MAX_STAKE_FRACTION": ("max_stake_fraction", lambda n, v: f(n, v, 0, 1, lo_open=True)),
+        "MAX_MATCH_FRACTION": ("max_match_fraction", lambda n, v: f(n, v, 0, 1, lo_open=True)),
+        "MAX_DAILY_FRACTION": ("max_daily_fraction", lambda n, v: f(n, v, 0, 1, lo_open=True)),
+        "BACKUP_RETENTION_DAYS": ("backup_retention_days", lambda n, v: _int(n, v, 1)),
+        "MIN_FREE_DISK_MB": ("min_free_disk_mb", lambda n, v: _int(n, v, 0)),
+        "PENDING_BET_GRACE_HOURS": ("pending_bet_grace_hours", lambda n, v: f(n, v, 0, lo_open=True)),
+    }
+
+
+def _choice(name: str, value: str, allowed) -> str:
+    if value not in allowed:
+        raise ConfigError(f"{name}={value!r} is not one of: {', '.join(allowed)}")
+    return value
+
+
+def _nonempty(name: str, value: tuple) -> tuple:
+    if not value:
+        raise ConfigError(f"{name} must list at least one value")
+    return value
+
+
+def _http_url(name: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{name} must be an http(s) URL, got {value!r}")
+    return value.rstrip("/")
+
+
+def _database_url(value: str) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise ConfigError("DATABASE_URL is not a valid database URL") from None
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        if not url.database or url.database == ":memory:":
+            raise ConfigError("DATABASE_URL must name an SQLite file (jobs share it), not an in-memory database")
+        db = Path(url.database)
+        if not db.is_absolute():  # relative to the project root, never the working directory
+            url = url.set(database=str(ROOT / db))
+        return url.render_as_string(hide_password=False)
+    if backend == "postgresql":
+        if url.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
+            url = url.set(drivername="postgresql+psycopg")  # psycopg 3 is the driver we ship
+        return url.render_as_string(hide_password=False)
+    raise ConfigError(f"DATABASE_URL must be sqlite:/// or postgresql://, got a {backend!r} URL")
+
+
+def load_settings(env: dict | None = None, *, dotenv: Path | None = None, **overrides) -> Settings:
+    """Settings from `env` (default os.environ) over `.env` (default ROOT/.env), then explicit overrides."""
+    raw: dict[str, str] = {}
+    dotenv = ROOT / ".env" if dotenv is None else dotenv
+    if dotenv.is_file():
+        raw.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+    raw.update(os.environ if env is None else env)
+    values: dict = {}
+    for name, (attr, parse) in _parsers().items():
+        if name in raw and raw[name] != "":
+            values[attr] = parse(name, raw[name])
+    values.setdefault("database_url", f"sqlite:///{ROOT / 'predictions.db'}")
+    values.update(overrides)
+    settings = Settings(**values)
+    _check(settings)
+    return settings
+
+
+def _check(s: Settings) -> None:
+    if s.data_source == "sportmonks" and not s.sportmonks_api_key:
+        raise ConfigError("SPORTMONKS_API_KEY is required when DATA_SOURCE=sportmonks")
+    if s.min_odds >= s.max_odds:
+        raise ConfigError("MIN_ODDS must be below MAX_ODDS")
+    if s.max_stake_fraction > s.max_match_fraction:
+        raise ConfigError("MAX_STAKE_FRACTION must not exceed MAX_MATCH_FRACTION")
+
+
+def setting_names() -> list[str]:
+    return list(_parsers())
+
+
+__all__ = ["Settings", "ConfigError", "load_settings", "ROOT", "setting_names"]

@@ -1,0 +1,216 @@
+"""Provider records into the store, idempotently, and the store back out as the models' match frame.
+
+Every write is an upsert on a natural key, so fetching the same thing twice changes nothing. Odds snapshots are
+kept with the time they were seen (never overwritten), so opening, pre-kick-off and closing prices stay apart.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from pipeline import schema as s
+from pipeline.providers.base import FINISHED, VOID_STATUSES, Batch, Lineup, Match, outcome_of
+from pipeline.store import insert_ignore, upsert
+
+CHUNK = 500
+STAT_KEYS = ("home_shots", "away_shots", "home_shots_on_target", "away_shots_on_target",
+             "home_corners", "away_corners")
+
+
+def _chunks(rows: list, size: int = CHUNK) -> Iterable[list]:
+    for i in range(0, len(rows), size):
+        yield rows[i:i + size]
+
+
+def _team_key(team_id: str | None, name: str) -> str:
+    return str(team_id) if team_id not in (None, "") else name
+
+
+def fixture_ids(conn: Connection, source: str, provider_ids: Iterable[str]) -> dict[str, int]:
+    ids = sorted(set(provider_ids))
+    out: dict[str, int] = {}
+    f = s.fixtures
+    for part in _chunks(ids):
+        rows = conn.execute(select(f.c.provider_id, f.c.id).where(f.c.source == source,
+                                                                  f.c.provider_id.in_(part)))
+        out.update({r.provider_id: r.id for r in rows})
+    return out
+
+
+def store_matches(conn: Connection, source: str, matches: list[Match], now: datetime) -> dict[str, int]:
+    """Upsert leagues, teams and fixtures; returns provider_id -> fixtures.id."""
+    if not matches:
+        return {}
+    simulated = any(m.simulated for m in matches)
+    leagues = sorted({m.league for m in matches})
+    upsert(conn, s.leagues, [{"source": source, "code": code, "name": code, "simulated": simulated}
+                             for code in leagues], keys=("source", "code"), update=("simulated",))
+    teams: dict[str, dict] = {}
+    for m in matches:
+        for tid, name in ((m.home_team_id, m.home_team), (m.away_team_id, m.away_team)):
+            key = _team_key(tid, name)
+            teams[key] = {"source": source, "provider_id": key, "name": name, "league_code": m.league}
+    for part in _chunks(list(teams.values())):
+        upsert(conn, s.teams, part, keys=("source", "provider_id"))
+    team_ids: dict[str, int] = {}
+    for part in _chunks(sorted(teams)):
+        rows = conn.execute(select(s.teams.c.provider_id, s.teams.c.id).where(
+            s.teams.c.source == source, s.teams.c.provider_id.in_(part)))
+        team_ids.update({r.provider_id: r.id for r in rows})
+    # Last one wins when a batch repeats a match (e.g. fixtures and results in one batch).
+    fixture_rows = {}
+    for m in matches:
+        fixture_rows[m.provider_id] = {
+            "source": source, "provider_id": m.provider_id, "league_code": m.league, "season": m.season,
+            "kickoff_time": m.kickoff, "home_team": m.home_team, "away_team": m.away_team,
+            "home_team_id": team_ids[_team_key(m.home_team_id, m.home_team)],
+            "away_team_id": team_ids[_team_key(m.away_team_id, m.away_team)],
+            "status": m.status, "simulated": m.simulated, "updated_at": now,
+        }
+    for part in _chunks(list(fixture_rows.values())):
+        upsert(conn, s.fixtures, part, keys=("source", "provider_id"))
+    return fixture_ids(conn, source, fixture_rows)
+
+
+def store_batch(conn: Connection, source: str, batch: Batch, now: datetime) -> dict[str, int]:
+    """Store a provider batch: fixtures, odds snapshots, and results of final matches. Returns counts."""
+    ids = store_matches(conn, source, batch.matches, now)
+    missing = {o.match_id for o in batch.odds} - set(ids)
+    if missing:
+        ids.update(fixture_ids(conn, source, missing))
+    odds_rows = [{"fixture_id": ids[o.match_id], "bookmaker": o.bookmaker, "market": o.market,
+                  "home_odds": float(o.home), "draw_odds": float(o.draw), "away_odds": float(o.away),
+                  "is_closing": bool(o.is_closing), "fetched_at": o.fetched_at}
+                 for o in batch.odds if o.match_id in ids]
+    for part in _chunks(odds_rows):
+        insert_ignore(conn, s.odds_snapshots, part, keys=("fixture_id", "bookmaker", "market", "fetched_at"))
+    closing = {}
+    for o in batch.odds:
+        if o.is_closing:
+            closing.setdefault(o.match_id, o)  # providers list their preferred closing price first
+    result_rows = []
+    for m in batch.matches:
+        if m.status != FINISHED and m.status not in VOID_STATUSES:
+            continue
+        finished = m.status == FINISHED and m.home_goals is not None and m.away_goals is not None
+        c = closing.get(m.provider_id)
+        row = {"fixture_id": ids[m.provider_id], "status": m.status, "home_goals": m.home_goals if finished else None,
+               "away_goals": m.away_goals if finished else None,
+               "outcome": outcome_of(m.home_goals, m.away_goals) if finished else None,
+               "closing_home_odds": c.home if c else None, "closing_draw_odds": c.draw if c else None,
+               "closing_away_odds": c.away if c else None, "recorded_at": now}
+        for k in STAT_KEYS:
+            v = m.stats.get(k)
+            row[k] = None if v is None or (isinstance(v, float) and np.isnan(v)) else int(v)
+        if m.status == FINISHED and not finished:
+            continue  # a "finished" match without a score is not a result yet
+        result_rows.append(row)
+    for part in _chunks(result_rows):
+        # Closing odds may arrive later than the score: never overwrite a known price with NULL.
+        upsert(conn, s.results, part, keys=("fixture_id",),
+               keep_existing=("closing_home_odds", "closing_draw_odds", "closing_away_odds"))
+    return {"fixtures": len(ids), "odds_snapshots": len(odds_rows), "results": len(result_rows)}
+
+
+def store_lineup(conn: Connection, fixture_id: int, lineup: Lineup, now: datetime) -> None:
+    rows = [{"fixture_id": fixture_id, "side": p.side, "player_provider_id": p.player_id,
+             "player_name": p.name, "position": p.position, "seen_at": now} for p in lineup.players]
+    insert_ignore(conn, s.lineups, rows, keys=("fixture_id", "side", "player_provider_id"))
+
+
+FRAME_COLUMNS = ["match_id", "fixture_id", "league", "season", "kickoff", "home_team", "away_team",
+                 "home_goals", "away_goals", "home_shots", "away_shots", "home_shots_on_target",
+                 "away_shots_on_target", "odds_home", "odds_draw", "odds_away", "close_home", "close_draw",
+                 "close_away"]
+
+
+def load_match_frame(conn: Connection, source: str, *, since: datetime | None = None,
+                     until: datetime | None = None, finished_only: bool = True) -> pd.DataFrame:
+    """The store's matches as the models' match frame (see pipeline.features), sorted by kick-off.
+
+    Pre-match odds are the latest non-closing snapshot seen before kick-off; closing odds come from `results`.
+    """
+    f, r = s.fixtures, s.results
+    q = (select(f.c.provider_id.label("match_id"), f.c.id.label("fixture_id"), f.c.league_code.label("league"),
+                f.c.season, f.c.kickoff_time.label("kickoff"), f.c.home_team, f.c.away_team, r.c.home_goals,
+                r.c.away_goals, r.c.home_shots, r.c.away_shots, r.c.home_shots_on_target,
+                r.c.away_shots_on_target, r.c.closing_home_odds.label("close_home"),
+                r.c.closing_draw_odds.label("close_draw"), r.c.closing_away_odds.label("close_away"))
+         .select_from(f.outerjoin(r, r.c.fixture_id == f.c.id))
+         .where(f.c.source == source))
+    if finished_only:
+        q = q.where(r.c.status == FINISHED)
+    if since is not None:
+        q = q.where(f.c.kickoff_time >= since)
+    if until is not None:
+        q = q.where(f.c.kickoff_time < until)
+    frame = pd.DataFrame(conn.execute(q).mappings().all())
+    if frame.empty:
+        return pd.DataFrame(columns=FRAME_COLUMNS)
+    frame["kickoff"] = pd.to_datetime(frame["kickoff"], utc=True)
+    odds = latest_prematch_odds(conn, frame["fixture_id"].tolist())
+    frame = frame.merge(odds, on="fixture_id", how="left")
+    for c in FRAME_COLUMNS:
+        if c not in frame:
+            frame[c] = np.nan
+    num = [c for c in FRAME_COLUMNS[7:]]
+    frame[num] = frame[num].astype(float)
+    frame["season"] = frame["season"].astype(str)
+    return frame[FRAME_COLUMNS].sort_values(["kickoff", "match_id"], kind="stable").reset_index(drop=True)
+
+
+def latest_prematch_odds(conn: Connection, fixture_ids_: list[int]) -> pd.DataFrame:
+    """Per fixture, the latest non-closing 1X2 snapshot fetched before kick-off."""
+    o, f = s.odds_snapshots, s.fixtures
+    parts = []
+    for part in _chunks(sorted(set(fixture_ids_)), 900):
+        q = (select(o.c.id.label("odds_snapshot_id"), o.c.fixture_id, o.c.bookmaker, o.c.home_odds,
+                    o.c.draw_odds, o.c.away_odds, o.c.fetched_at)
+             .select_from(o.join(f, f.c.id == o.c.fixture_id))
+             .where(o.c.fixture_id.in_(part), o.c.market == "1X2", o.c.is_closing.is_(False),
+                    o.c.fetched_at <= f.c.kickoff_time))
+        parts.append(pd.DataFrame(conn.execute(q).mappings().all()))
+    cols = ["fixture_id", "odds_home", "odds_draw", "odds_away", "odds_bookmaker", "odds_snapshot_id"]
+    parts = [p for p in parts if not p.empty]
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    odds = pd.concat(parts).sort_values(["fixture_id", "fetched_at", "odds_snapshot_id"])
+    odds = odds.groupby("fixture_id", as_index=False).last()
+    return odds.rename(columns={"home_odds": "odds_home", "draw_odds": "odds_draw", "away_odds": "odds_away",
+                                "bookmaker": "odds_bookmaker"})[cols]
+
+
+def batch_to_frame(batch: Batch) -> pd.DataFrame:
+    """Provider records as a match frame (no store involved): pre-match odds are the latest non-closing
+    snapshot seen before kick-off, closing odds the match's closing snapshot."""
+    rows = {}
+    for m in batch.matches:
+        row = {"match_id": m.provider_id, "fixture_id": np.nan, "league": m.league, "season": str(m.season),
+               "kickoff": m.kickoff, "home_team": m.home_team, "away_team": m.away_team,
+               "home_goals": np.nan if m.home_goals is None else float(m.home_goals),
+               "away_goals": np.nan if m.away_goals is None else float(m.away_goals)}
+        for k in ("home_shots", "away_shots", "home_shots_on_target", "away_shots_on_target"):
+            row[k] = float(m.stats[k]) if m.stats.get(k) is not None else np.nan
+        rows[m.provider_id] = row
+    seen: dict = {}
+    for o in batch.odds:
+        r = rows.get(o.match_id)
+        if r is None:
+            continue
+        if o.is_closing:
+            if "close_home" not in r:
+                r.update(close_home=o.home, close_draw=o.draw, close_away=o.away)
+        elif o.fetched_at <= r["kickoff"] and o.fetched_at >= seen.get(o.match_id, o.fetched_at):
+            seen[o.match_id] = o.fetched_at
+            r.update(odds_home=o.home, odds_draw=o.draw, odds_away=o.away)
+    frame = pd.DataFrame(list(rows.values()))
+    for c in FRAME_COLUMNS:
+        if c not in frame:
+            frame[c] = np.nan
+    frame["kickoff"] = pd.to_datetime(frame["kickoff"], utc=True)
+    return frame[FRAME_COLUMNS].sort_values(["kickoff", "match_id"], kind="stable").reset_index(drop=True)

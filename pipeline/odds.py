@@ -1,0 +1,62 @@
+"""Bookmaker odds to probabilities: removing the margin.
+
+- multiplicative (default): p_i = (1/o_i) / sum_j (1/o_j). Simple, spreads the margin in proportion.
+- power: p_i = (1/o_i)^k with k solved so the p_i sum to 1; takes more margin off long shots
+  (the favourite-longshot bias).
+- shin: Shin's (1993) model of insider trading, z solved per row; also shifts margin towards long shots.
+Rows with a missing or invalid price (NaN, <= 1) give NaN rows.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import brentq
+
+METHODS = ("multiplicative", "shin", "power")
+
+
+def _valid(odds: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(odds).all(axis=1) & (odds > 1.0).all(axis=1)
+
+
+def overround(odds) -> np.ndarray:
+    o = np.asarray(odds, dtype=float).reshape(-1, 3)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(_valid(o), (1.0 / o).sum(axis=1) - 1.0, np.nan)
+
+
+def _power_row(inv: np.ndarray) -> np.ndarray:
+    if abs(inv.sum() - 1) < 1e-12:
+        return inv / inv.sum()
+    k = brentq(lambda k: (inv ** k).sum() - 1.0, 1e-3, 50.0)
+    p = inv ** k
+    return p / p.sum()
+
+
+def _shin_row(inv: np.ndarray) -> np.ndarray:
+    total = inv.sum()
+    if total <= 1.0:
+        return inv / total
+
+    def probs(z):
+        return (np.sqrt(z ** 2 + 4 * (1 - z) * inv ** 2 / total) - z) / (2 * (1 - z))
+    z = brentq(lambda z: probs(z).sum() - 1.0, 0.0, 0.999)
+    p = probs(z)
+    return p / p.sum()
+
+
+def implied_probabilities(odds, method: str = "multiplicative") -> np.ndarray:
+    if method not in METHODS:
+        raise ValueError(f"margin removal method must be one of {METHODS}, got {method!r}")
+    o = np.asarray(odds, dtype=float).reshape(-1, 3)
+    out = np.full(o.shape, np.nan)
+    ok = _valid(o)
+    if not ok.any():
+        return out
+    inv = 1.0 / o[ok]
+    if method == "multiplicative":
+        out[ok] = inv / inv.sum(axis=1, keepdims=True)
+    else:
+        row = _power_row if method == "power" else _shin_row
+        out[ok] = np.array([row(r) for r in inv])
+    return out

@@ -1,0 +1,315 @@
+"""football-data.co.uk: season files `mmz4281/<season>/<Div>.csv` for history, `fixtures.csv` for upcoming
+matches; read from a local directory laid out like the site, or downloaded and cached.
+
+The layout drifts over the years and the parser takes all of it: dd/mm/yy and dd/mm/yyyy dates, no `Time`
+column before 2019-20, bookmaker columns that come and go, blank trailing rows and columns. A malformed row is
+reported (file, line, reason) and skipped; the rest of the file is used.
+
+Kick-off times on the site are UK local time (Europe/London, with summer time) and are stored in UTC.
+ASSUMPTION: when a season has no `Time` column, or a row has no time, kick-off is taken as 15:00 UK time,
+the traditional Saturday kick-off; such times are approximate (by design, no job depends on them to the hour).
+
+Which prices count: the pre-match odds are the first bookmaker in `prematch_books` whose three prices are all
+valid (numeric, > 1.0), by default Pinnacle (PS), the market average (Avg), the Betbrain average (BbAv), Bet365;
+the closing odds likewise from `closing_books` (PSC, AvgC, B365C; closing prices exist from 2012-13). Pre-match
+prices are taken "a day or two before" on the site; they are stored as seen one day before kick-off.
+This source has no lineups.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import re
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from pipeline.http import make_session, request
+from pipeline.providers.base import FINISHED, SCHEDULED, Batch, Match, Odds, Provider, ProviderError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIME = "15:00"
+LONDON = "Europe/London"
+PREMATCH = ("PS", "Avg", "BbAv", "B365")
+CLOSING = ("PSC", "AvgC", "B365C")
+BOOK_NAMES = {"PS": "pinnacle", "PSC": "pinnacle", "Avg": "market_avg", "AvgC": "market_avg",
+              "BbAv": "betbrain_avg", "B365": "bet365", "B365C": "bet365", "Max": "market_max",
+              "MaxC": "market_max", "WH": "william_hill", "WHC": "william_hill"}
+STATS = {"HS": "home_shots", "AS": "away_shots", "HST": "home_shots_on_target", "AST": "away_shots_on_target",
+         "HC": "home_corners", "AC": "away_corners"}
+FRAME_STATS = ["home_shots", "away_shots", "home_shots_on_target", "away_shots_on_target"]
+
+
+def season_of(when: datetime) -> str:
+    """Season code for a date: seasons run July to June, "2324" for 2023-24."""
+    y = when.year if when.month >= 7 else when.year - 1
+    return f"{y % 100:02d}{(y + 1) % 100:02d}"
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def _read_text(source) -> tuple[str, str]:
+    """(text, label) from a path or raw bytes/str."""
+    if isinstance(source, (str, bytes)) and not (isinstance(source, str) and "\n" not in source
+                                                 and Path(source).exists()):
+        raw, label = (source.encode() if isinstance(source, str) else source), "<data>"
+    else:
+        raw, label = Path(source).read_bytes(), str(source)
+    for enc in ("utf-8-sig", "latin-1"):
+        try:
+            return raw.decode(enc), label
+        except UnicodeDecodeError:
+            continue
+    raise ProviderError(f"{label}: unreadable encoding")
+
+
+def _odds(df: pd.DataFrame, prefixes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 3) prices from the first prefix with three valid prices per row, and the bookmaker chosen."""
+    n = len(df)
+    out = np.full((n, 3), np.nan)
+    book = np.full(n, None, dtype=object)
+    for prefix in prefixes:
+        cols = [f"{prefix}{s}" for s in "HDA"]
+        if not all(c in df for c in cols):
+            continue
+        vals = np.column_stack([pd.to_numeric(df[c], errors="coerce").to_numpy(float) for c in cols])
+        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(vals).all(axis=1) & (vals > 1.0).all(axis=1)
+        take = ok & np.isnan(out[:, 0])
+        out[take] = vals[take]
+        book[take] = BOOK_NAMES.get(prefix, prefix)
+    return out, book
+
+
+def parse_csv(source, league: str | None = None, season: str | None = None, *,
+              prematch_books: Sequence[str] = PREMATCH, closing_books: Sequence[str] = CLOSING,
+              require_result: bool = True) -> tuple[pd.DataFrame, list[str]]:
+    """One football-data CSV as a match frame (plus odds_bookmaker/close_bookmaker columns) and its problems."""
+    text, label = _read_text(source)
+    problems: list[str] = []
+    lines = text.splitlines()
+    if not lines:
+        return pd.DataFrame(), [f"{label}: empty file"]
+    header = [h.strip() for h in lines[0].split(",")]
+    width = len(header)
+
+    def bad(fields):  # rows with more fields than the header: report, keep the known columns
+        problems.append(f"{label}: a row has {len(fields)} fields for {width} columns; extra fields ignored")
+        return fields[:width]
+
+    try:  # the fast parser first; the Python one only for files with over-long rows, to report them
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=True)
+    except pd.errors.ParserError:
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, engine="python",
+                         on_bad_lines=bad, skip_blank_lines=True)
+    df.columns = [str(c).strip() for c in df.columns]
+    df = df.loc[:, [c for c in df.columns if c and not c.startswith("Unnamed")]]
+    df["_line"] = np.arange(len(df)) + 2
+    key = [c for c in ("Div", "Date", "HomeTeam", "AwayTeam") if c in df]
+    blank = (df[key].apply(lambda col: col.str.strip()) == "").all(axis=1) if key else False
+    df = df[~blank]  # blank trailing rows such as ",,,,"
+    # fixtures.csv mixes divisions: without a given league, each row's own Div is used
+    if league is None:
+        league = df["Div"].str.strip() if "Div" in df else pd.Series("?", index=df.index)
+    for col in ("Date", "HomeTeam", "AwayTeam"):
+        if col not in df:
+            return pd.DataFrame(), [f"{label}: no {col} column"]
+    home, away = df["HomeTeam"].str.strip(), df["AwayTeam"].str.strip()
+    date_s = df["Date"].str.strip()
+    date = pd.to_datetime(date_s.where(date_s.str.len() == 10), format="%d/%m/%Y", errors="coerce")
+    date = date.fillna(pd.to_datetime(date_s.where(date_s.str.len() == 8), format="%d/%m/%y", errors="coerce"))
+    tm = df["Time"].str.strip() if "Time" in df else pd.Series("", index=df.index)
+    tm = tm.where(tm.str.fullmatch(r"\d{1,2}:\d{2}"), DEFAULT_TIME)
+    local = pd.to_datetime(date.dt.strftime("%Y-%m-%d") + " " + tm, format="%Y-%m-%d %H:%M", errors="coerce")
+    kickoff = local.dt.tz_localize(LONDON, ambiguous=np.ones(len(local), bool), nonexistent="shift_forward") \
+        .dt.tz_convert("UTC")
+    hg = pd.to_numeric(df.get("FTHG", pd.Series("", index=df.index)), errors="coerce")
+    ag = pd.to_numeric(df.get("FTAG", pd.Series("", index=df.index)), errors="coerce")
+    ok = pd.Series(True, index=df.index)
+    reasons = [(date.isna(), "bad or missing date"), ((home == "") | (away == ""), "a team is missing"),
+               (home == away, "home and away team are the same")]
+    if require_result:
+        reasons.append((hg.isna() | ag.isna() | (hg < 0) | (ag < 0), "missing or non-numeric score"))
+    for mask, why in reasons:
+        for line in df["_line"][mask & ok]:
+            problems.append(f"{label}:{line}: {why}; row skipped")
+        ok &= ~mask
+    if season is None:
+        season = kickoff.map(lambda k: season_of(k) if pd.notna(k) else "?")
+    pre, pre_book = _odds(df, prematch_books)
+    close, close_book = _odds(df, closing_books)
+    frame = pd.DataFrame({
+        "league": league, "season": season, "kickoff": kickoff, "home_team": home, "away_team": away,
+        "home_goals": hg.astype(float), "away_goals": ag.astype(float),
+        "odds_home": pre[:, 0], "odds_draw": pre[:, 1], "odds_away": pre[:, 2], "odds_bookmaker": pre_book,
+        "close_home": close[:, 0], "close_draw": close[:, 1], "close_away": close[:, 2],
+        "close_bookmaker": close_book, "_line": df["_line"]}, index=df.index)
+    for col, name in STATS.items():
+        frame[name] = pd.to_numeric(df[col], errors="coerce").astype(float) if col in df else np.nan
+    frame = frame[ok]
+    frame["match_id"] = (league + "-" + season + "-" + frame["kickoff"].dt.tz_convert(LONDON).dt.strftime("%Y%m%d")
+                         + "-" + frame["home_team"].map(_slug) + "-" + frame["away_team"].map(_slug))
+    dup = frame["match_id"].duplicated()
+    for line in frame["_line"][dup]:
+        problems.append(f"{label}:{line}: duplicate of an earlier row (same date and teams); row skipped")
+    frame = frame[~dup].drop(columns="_line")
+    return frame.reset_index(drop=True), problems
+
+
+def frame_to_batch(frame: pd.DataFrame, status: str = FINISHED, odds_time: datetime | None = None) -> Batch:
+    batch = Batch()
+    for r in frame.itertuples(index=False):
+        finished = status == FINISHED
+        stats = {k: float(getattr(r, k)) for k in STATS.values() if hasattr(r, k) and pd.notna(getattr(r, k))}
+        ko = r.kickoff.to_pydatetime()
+        batch.matches.append(Match(provider_id=r.match_id, league=r.league, season=r.season, kickoff=ko,
+                                   home_team=r.home_team, away_team=r.away_team, status=status,
+                                   home_goals=int(r.home_goals) if finished else None,
+                                   away_goals=int(r.away_goals) if finished else None,
+                                   stats=stats if finished else {}))
+        if pd.notna(r.odds_home):
+            batch.odds.append(Odds(r.match_id, r.odds_bookmaker, r.odds_home, r.odds_draw, r.odds_away,
+                                   fetched_at=odds_time or ko - timedelta(days=1)))
+        if finished and pd.notna(r.close_home):
+            batch.odds.append(Odds(r.match_id, r.close_bookmaker, r.close_home, r.close_draw, r.close_away,
+                                   fetched_at=ko, is_closing=True))
+    return batch
+
+
+def load_matches(data_dir, leagues: Sequence[str] | None = None, seasons: Sequence[str] | None = None,
+                 **books) -> tuple[pd.DataFrame, list[str]]:
+    """Every season file under DIR/mmz4281 (optionally only some leagues/seasons) as one match frame."""
+    root = Path(data_dir) / "mmz4281"
+    if not root.is_dir():
+        raise ProviderError(f"{root} is not a directory laid out like football-data.co.uk (mmz4281/<season>/)")
+    frames, problems = [], []
+    for season_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        if seasons and season_dir.name not in seasons:
+            continue
+        for f in sorted(season_dir.glob("*.csv")):
+            if leagues and f.stem not in leagues:
+                continue
+            frame, probs = parse_csv(f, f.stem, season_dir.name, **books)
+            frames.append(frame)
+            problems += probs
+    if not frames:
+        return pd.DataFrame(), problems
+    out = pd.concat([f for f in frames if len(f)], ignore_index=True)
+    return out.sort_values(["kickoff", "match_id"], kind="stable").reset_index(drop=True), problems
+
+
+class FootballDataProvider(Provider):
+    name = "football-data"
+    has_lineups = False
+
+    def __init__(self, data_dir: Path | None = None, base_url: str = "https://www.football-data.co.uk",
+                 leagues: Sequence[str] = ("E0", "D1", "F1", "I1", "SP1"), cache_dir: Path | None = None,
+                 max_age_hours: float = 12.0, session=None, prematch_books: Sequence[str] = PREMATCH,
+                 closing_books: Sequence[str] = CLOSING, first_season: int = 2003):
+        self.data_dir = Path(data_dir) if data_dir else None
+        self.base_url = base_url.rstrip("/")
+        self.leagues = tuple(leagues)
+        self.cache_dir = Path(cache_dir) if cache_dir else Path(".cache")
+        self.max_age_hours = max_age_hours
+        self.session = session
+        self.books = {"prematch_books": tuple(prematch_books), "closing_books": tuple(closing_books)}
+        self.first_season = first_season
+
+    # ---- files ----------------------------------------------------------------------------------
+    def _file(self, relative: str, now: datetime, may_be_stale: bool) -> Path | None:
+        if self.data_dir is not None:
+            p = self.data_dir / relative
+            return p if p.is_file() else None
+        p = self.cache_dir / "football-data" / relative
+        fresh = p.is_file() and (not may_be_stale or
+                                 time.time() - p.stat().st_mtime < self.max_age_hours * 3600)
+        if fresh:
+            return p
+        if self.session is None:
+            self.session = make_session()
+        url = f"{self.base_url}/{relative}"
+        resp = request(self.session, url)
+        if resp.status_code == 404:
+            return p if p.is_file() else None
+        if resp.status_code != 200:
+            raise ProviderError(f"{url}: HTTP {resp.status_code}")
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_name(p.name + ".part")
+        tmp.write_bytes(resp.content)
+        tmp.replace(p)
+        return p
+
+    def _season_frame(self, league: str, season: str, now: datetime) -> tuple[pd.DataFrame, list[str]]:
+        current = season == season_of(now)
+        f = self._file(f"mmz4281/{season}/{league}.csv", now, may_be_stale=current)
+        if f is None:
+            return pd.DataFrame(), []
+        return parse_csv(f, league, season, **self.books)
+
+    def _seasons(self, start: datetime | None, end: datetime) -> list[str]:
+        first = max(self.first_season, (start.year - 1) if start else self.first_season)
+        codes = []
+        for y in range(first, end.year + 1):
+            code = f"{y % 100:02d}{(y + 1) % 100:02d}"
+            s_start = datetime(y, 7, 1, tzinfo=timezone.utc)
+            if (start is None or s_start + timedelta(days=366) > start) and s_start < end:
+                codes.append(code)
+        return codes
+
+    # ---- what a provider answers -------------------------------------------------------------------
+    def history(self, start: datetime | None, end: datetime, now: datetime) -> Batch:
+        batch = Batch()
+        for season in self._seasons(start, min(end, now)):
+            for league in self.leagues:
+                frame, problems = self._season_frame(league, season, now)
+                batch.problems.extend(problems)
+                if frame.empty:
+                    continue
+                keep = (frame["kickoff"] < min(end, now - timedelta(hours=2)))
+                if start is not None:
+                    keep &= frame["kickoff"] >= start
+                batch.extend(frame_to_batch(frame[keep]))
+        return batch
+
+    def fixtures(self, start: datetime, end: datetime, now: datetime) -> Batch:
+        f = self._file("fixtures.csv", now, may_be_stale=True)
+        if f is None:
+            return Batch()
+        frame, problems = parse_csv(f, None, None, require_result=False, **self.books)
+        batch = Batch(problems=problems)
+        if frame.empty:
+            return batch
+        frame = frame[frame["league"].isin(self.leagues) & (frame["kickoff"] >= start) & (frame["kickoff"] < end)]
+        batch.extend(frame_to_batch(frame, status=SCHEDULED, odds_time=now))
+        return batch
+
+    def results(self, match_ids: Sequence[str], now: datetime) -> Batch:
+        batch = Batch()
+        wanted: dict[tuple[str, str], set[str]] = {}
+        for mid in match_ids:
+            parts = mid.split("-")
+            if len(parts) < 3:
+                batch.problems.append(f"not a football-data match id: {mid!r}")
+                continue
+            wanted.setdefault((parts[0], parts[1]), set()).add(mid)
+        for (league, season), ids in wanted.items():
+            frame, _ = self._season_frame(league, season, now)
+            if frame.empty:
+                continue
+            batch.extend(frame_to_batch(frame[frame["match_id"].isin(ids)]))
+        return batch
+
+    def check(self, now: datetime) -> str:
+        if self.data_dir is not None:
+            if not (self.data_dir / "mmz4281").is_dir():
+                raise ProviderError(f"FOOTBALL_DATA_DIR {self.data_dir} has no mmz4281/ directory")
+            return f"football-data: reading {self.data_dir}"
+        f = self._file(f"mmz4281/{season_of(now)}/{self.leagues[0]}.csv", now, may_be_stale=True)
+        return "football-data: ok" if f else "football-data: site answers (no file for this season yet)"

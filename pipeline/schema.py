@@ -1,0 +1,265 @@
+"""The store's schema: every table, in SQLAlchemy Core. Users query these tables with plain `sqlite3`,
+so names are part of the interface. Migrations (pipeline/migrations) are generated from this module.
+
+Timestamps are UTC. On SQLite they are stored as text 'YYYY-MM-DD HH:MM:SS[.ffffff]' (sortable, readable in
+sqlite3); on PostgreSQL as `timestamptz`. Python code always sees timezone-aware UTC datetimes.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (Boolean, CheckConstraint, Column, Date, DateTime, Float, ForeignKey, Index, Integer,
+                        MetaData, String, Table, Text, UniqueConstraint)
+from sqlalchemy.types import TypeDecorator
+
+# Named constraints so Alembic's batch mode can alter SQLite tables later.
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in, aware UTC datetimes out, on both dialects."""
+    impl = DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        return dialect.type_descriptor(DateTime(timezone=dialect.name == "postgresql"))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the store takes timezone-aware UTC only")
+        value = value.astimezone(timezone.utc)
+        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def _ts(name: str, **kw) -> Column:
+    return Column(name, UTCDateTime(), **kw)
+
+
+leagues = Table(
+    "leagues", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("source", String(32), nullable=False),
+    Column("code", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("simulated", Boolean, nullable=False, server_default="0"),
+    UniqueConstraint("source", "code"),
+)
+
+teams = Table(
+    "teams", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("source", String(32), nullable=False),
+    Column("provider_id", String(128), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("league_code", String(64)),
+    UniqueConstraint("source", "provider_id"),
+)
+
+players = Table(
+    "players", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("source", String(32), nullable=False),
+    Column("provider_id", String(128), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("team_id", Integer, ForeignKey("teams.id")),
+    Column("position", String(32)),
+    # From the weekly player-database build: the player's estimated effect on his team's goal rates.
+    Column("rating", Float),
+    Column("appearances", Integer),
+    _ts("rating_updated_at"),
+    UniqueConstraint("source", "provider_id"),
+)
+
+fixtures = Table(
+    "fixtures", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("source", String(32), nullable=False),
+    Column("provider_id", String(128), nullable=False),
+    Column("league_code", String(64), nullable=False),
+    Column("season", String(16), nullable=False),
+    _ts("kickoff_time", nullable=False),
+    Column("home_team_id", Integer, ForeignKey("teams.id"), nullable=False),
+    Column("away_team_id", Integer, ForeignKey("teams.id"), nullable=False),
+    Column("home_team", String(200), nullable=False),
+    Column("away_team", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("simulated", Boolean, nullable=False, server_default="0"),
+    _ts("updated_at", nullable=False),
+    UniqueConstraint("source", "provider_id"),
+    Index("ix_fixtures_kickoff_time", "kickoff_time"),
+    Index("ix_fixtures_status_kickoff", "status", "kickoff_time"),
+)
+
+odds_snapshots = Table(
+    "odds_snapshots", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("fixture_id", Integer, ForeignKey("fixtures.id"), nullable=False),
+    Column("bookmaker", String(64), nullable=False),
+    Column("market", String(16), nullable=False, server_default="1X2"),
+    Column("home_odds", Float, nullable=False),
+    Column("draw_odds", Float, nullable=False),
+    Column("away_odds", Float, nullable=False),
+    Column("is_closing", Boolean, nullable=False, server_default="0"),
+    _ts("fetched_at", nullable=False),
+    UniqueConstraint("fixture_id", "bookmaker", "market", "fetched_at"),
+    Index("ix_odds_snapshots_fixture_fetched", "fixture_id", "fetched_at"),
+)
+
+results = Table(
+    "results", metadata,
+    Column("fixture_id", Integer, ForeignKey("fixtures.id"), primary_key=True),
+    Column("status", String(16), nullable=False),       # finished, postponed, cancelled, abandoned
+    Column("home_goals", Integer),                      # 90-minute score
+    Column("away_goals", Integer),
+    Column("outcome", String(8)),                       # home, draw, away (NULL when void)
+    Column("home_shots", Integer),
+    Column("away_shots", Integer),
+    Column("home_shots_on_target", Integer),
+    Column("away_shots_on_target", Integer),
+    Column("home_corners", Integer),
+    Column("away_corners", Integer),
+    Column("closing_home_odds", Float),
+    Column("closing_draw_odds", Float),
+    Column("closing_away_odds", Float),
+    _ts("recorded_at", nullable=False),
+)
+
+lineups = Table(
+    "lineups", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("fixture_id", Integer, ForeignKey("fixtures.id"), nullable=False),
+    Column("side", String(4), nullable=False),          # home / away
+    Column("player_provider_id", String(128), nullable=False),
+    Column("player_name", String(200), nullable=False),
+    Column("position", String(32)),
+    _ts("seen_at", nullable=False),
+    UniqueConstraint("fixture_id", "side", "player_provider_id"),
+)
+
+lineup_updates = Table(
+    "lineup_updates", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("fixture_id", Integer, ForeignKey("fixtures.id"), nullable=False),
+    _ts("detected_at", nullable=False),
+    Column("lineup_hash", String(64), nullable=False),  # changes when the announced XI changes
+    Column("home_players", Integer, nullable=False),
+    Column("away_players", Integer, nullable=False),
+    Column("home_strength_change", Float),              # log-rate change vs the usual XI (player ratings)
+    Column("away_strength_change", Float),
+    Column("prediction_id", Integer, ForeignKey("predictions.id")),
+    UniqueConstraint("fixture_id", "lineup_hash"),
+)
+
+predictions = Table(
+    "predictions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("fixture_id", Integer, ForeignKey("fixtures.id"), nullable=False),
+    _ts("prediction_time", nullable=False),
+    Column("model_version", String(64), nullable=False),
+    Column("home_prob", Float, nullable=False),
+    Column("draw_prob", Float, nullable=False),
+    Column("away_prob", Float, nullable=False),
+    Column("home_xg", Float),
+    Column("away_xg", Float),
+    Column("uses_lineups", Boolean, nullable=False, server_default="0"),
+    # What the prediction was made from: the odds snapshot (or 'none') and the lineup hash ('' before lineups).
+    Column("input_key", String(128), nullable=False),
+    Column("odds_snapshot_id", Integer, ForeignKey("odds_snapshots.id")),
+    Column("market_home_prob", Float),                  # the bookmaker's margin-free view, for comparison
+    Column("market_draw_prob", Float),
+    Column("market_away_prob", Float),
+    Column("details", Text),                            # JSON: each base model's probabilities
+    UniqueConstraint("fixture_id", "model_version", "input_key"),
+    Index("ix_predictions_prediction_time", "prediction_time"),
+    Index("ix_predictions_fixture", "fixture_id"),
+)
+
+bets = Table(
+    "bets", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("fixture_id", Integer, ForeignKey("fixtures.id"), nullable=False),
+    Column("prediction_id", Integer, ForeignKey("predictions.id"), nullable=False),
+    Column("bet_outcome", String(8), nullable=False),   # home, draw, away
+    Column("bookmaker", String(64), nullable=False),
+    Column("odds", Float, nullable=False),
+    Column("stake", Float, nullable=False),
+    Column("edge", Float, nullable=False),
+    Column("model_prob", Float, nullable=False),
+    Column("lineup_based", Boolean, nullable=False, server_default="0"),
+    Column("status", String(16), nullable=False, server_default="pending"),   # pending, settled, void
+    Column("result", String(8)),                        # win, loss, void
+    Column("profit_loss", Float),
+    _ts("placed_at", nullable=False),
+    _ts("settled_at"),
+    Column("closing_odds", Float),
+    Column("closing_line_value", Float),                # odds / closing_odds - 1
+    # One bet per outcome per fixture: a placed bet is never changed or duplicated.
+    UniqueConstraint("fixture_id", "bet_outcome"),
+    CheckConstraint("status IN ('pending', 'settled', 'void')", name="status"),
+    CheckConstraint("stake > 0", name="stake_positive"),
+    Index("ix_bets_status", "status"),
+)
+
+performance_daily = Table(
+    "performance_daily", metadata,
+    Column("day", Date, primary_key=True),              # UTC match day of settlement
+    Column("predictions_scored", Integer, nullable=False),
+    Column("log_loss", Float),
+    Column("brier", Float),
+    Column("rps", Float),
+    Column("accuracy", Float),
+    Column("bets_settled", Integer, nullable=False),
+    Column("staked", Float, nullable=False),
+    Column("profit_loss", Float, nullable=False),
+    Column("roi", Float),
+    Column("avg_clv", Float),
+    Column("cumulative_profit", Float, nullable=False),
+    Column("bankroll", Float, nullable=False),
+    Column("max_drawdown", Float, nullable=False),
+    _ts("updated_at", nullable=False),
+)
+
+job_runs = Table(
+    "job_runs", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("job", String(64), nullable=False),
+    _ts("started_at", nullable=False),
+    _ts("finished_at"),
+    _ts("run_for"),                                     # the job's --now (simulated time) if given
+    Column("status", String(16), nullable=False),       # running, success, failed, skipped
+    Column("counts", Text),                             # JSON
+    Column("error", Text),
+    Index("ix_job_runs_job_started", "job", "started_at"),
+)
+
+model_versions = Table(
+    "model_versions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", String(64), nullable=False),
+    Column("action", String(16), nullable=False),       # deploy, rollback, rejected, dry_run
+    _ts("created_at", nullable=False),
+    Column("forced", Boolean, nullable=False, server_default="0"),
+    Column("training_matches", Integer),
+    Column("metrics", Text),                            # JSON validation report
+    Column("backup_path", Text),
+    Column("notes", Text),
+)
+
+ALL_TABLES = [t.name for t in metadata.sorted_tables]

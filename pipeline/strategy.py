@@ -1,0 +1,136 @@
+"""The betting strategy: value bets sized by fractional Kelly, with caps. Pure functions, no I/O.
+
+Rules (every number is a setting, see .env.example):
+- An outcome is a candidate when edge = p * odds - 1 >= min_edge, min_odds <= odds <= max_odds,
+  p >= min_probability, and the fixture has no bet on that outcome yet.
+- The outcomes of one match are mutually exclusive, so they are sized together by the Kelly criterion for
+  exclusive outcomes (Smoczynski & Tomkins 2010), never as independent bets; then scaled by kelly_fraction.
+- Stakes are fractions of the current bankroll (starting bankroll plus settled profit and loss; pending stakes
+  are not subtracted, they are counted by the caps instead), capped per bet (max_stake_fraction), per match
+  (max_match_fraction, counting stakes already placed on that match) and per match day (max_daily_fraction,
+  counting every stake already placed on matches of that UTC day). When a cap binds, the match's stakes are
+  scaled down together. Stakes are rounded to cents; stakes below min_stake are not placed.
+- A placed bet is never changed or duplicated. A later prediction for the same fixture (e.g. once the lineups are
+  out) may only add a bet on an outcome that has none, within the match cap counting what is already staked on
+  the fixture, so it can never double a stake.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, fields
+from typing import Iterable, Sequence
+
+import numpy as np
+
+OUTCOMES = ("home", "draw", "away")
+
+
+@dataclass(frozen=True)
+class StrategyParams:
+    min_edge: float = 0.05
+    min_odds: float = 1.5
+    max_odds: float = 10.0
+    min_probability: float = 0.05
+    kelly_fraction: float = 0.25
+    max_stake_fraction: float = 0.05
+    max_match_fraction: float = 0.08
+    max_daily_fraction: float = 0.20
+    min_stake: float = 1.0
+
+    def __post_init__(self):
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if not np.isfinite(v) or v < 0:
+                raise ValueError(f"{f.name} must be a finite number >= 0, got {v!r}")
+        if self.min_odds <= 1.0 or self.max_odds <= self.min_odds:
+            raise ValueError("min_odds must exceed 1.0 and max_odds must exceed min_odds")
+        for name in ("kelly_fraction", "max_stake_fraction", "max_match_fraction", "max_daily_fraction"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in (0, 1]")
+        if self.min_probability > 1:
+            raise ValueError("min_probability must be <= 1")
+
+
+def edge(prob, odds):
+    return np.asarray(prob, dtype=float) * np.asarray(odds, dtype=float) - 1.0
+
+
+def kelly_stakes(probs: Sequence[float], odds: Sequence[float], candidates: Sequence[bool] | None = None) \
+        -> np.ndarray:
+    """Full-Kelly fractions of the bankroll for mutually exclusive outcomes of one event.
+
+    Outcomes enter in order of expected return p*o while that exceeds the reserve rate
+    R = (1 - sum p) / (1 - sum 1/o) of those already in; each then gets f = p - R / o.
+    """
+    p = np.asarray(probs, dtype=float)
+    o = np.asarray(odds, dtype=float)
+    allowed = np.ones(len(p), bool) if candidates is None else np.asarray(candidates, bool)
+    f = np.zeros(len(p))
+    ok = allowed & np.isfinite(p) & np.isfinite(o) & (o > 1.0)
+    order = sorted(np.flatnonzero(ok), key=lambda i: -p[i] * o[i])
+    chosen: list[int] = []
+    reserve = 1.0
+    for i in order:
+        if p[i] * o[i] <= reserve:
+            break
+        sum_p = p[chosen + [i]].sum()
+        sum_b = (1.0 / o[chosen + [i]]).sum()
+        if sum_b >= 1.0:  # the book's prices on these outcomes are an arbitrage: stop before it
+            break
+        chosen.append(i)
+        reserve = (1.0 - sum_p) / (1.0 - sum_b)
+    for i in chosen:
+        f[i] = max(0.0, p[i] - reserve / o[i])
+    return f
+
+
+def closing_line_value(bet_odds: float, closing_odds: float) -> float:
+    return bet_odds / closing_odds - 1.0
+
+
+def select_bets(candidates: Iterable[dict], bankroll: float, params: StrategyParams,
+                existing: Iterable[dict] = ()) -> list[dict]:
+    """Bets to place now.
+
+    candidates: dicts with fixture_id, match_day (date), kickoff, p_home, p_draw, p_away, odds_home, odds_draw,
+    odds_away. existing: bets already placed, dicts with fixture_id, bet_outcome, stake, match_day.
+    Returns dicts: fixture_id, bet_outcome, odds, stake, edge, model_prob.
+    """
+    if not bankroll or bankroll <= 0 or not np.isfinite(bankroll):
+        return []
+    placed_outcomes: dict = defaultdict(set)
+    match_staked: dict = defaultdict(float)
+    day_staked: dict = defaultdict(float)
+    for b in existing:
+        placed_outcomes[b["fixture_id"]].add(b["bet_outcome"])
+        match_staked[b["fixture_id"]] += float(b["stake"])
+        day_staked[b["match_day"]] += float(b["stake"])
+    out = []
+    for c in sorted(candidates, key=lambda c: (c["kickoff"], str(c["fixture_id"]))):
+        p = np.array([c["p_home"], c["p_draw"], c["p_away"]], dtype=float)
+        o = np.array([c["odds_home"], c["odds_draw"], c["odds_away"]], dtype=float)
+        with np.errstate(invalid="ignore"):
+            e = edge(p, o)
+            mask = (np.isfinite(o) & (o > 1.0) & (e >= params.min_edge) & (o >= params.min_odds)
+                    & (o <= params.max_odds) & (p >= params.min_probability))
+        mask &= np.array([name not in placed_outcomes[c["fixture_id"]] for name in OUTCOMES])
+        if not mask.any():
+            continue
+        stakes = kelly_stakes(p, o, mask) * params.kelly_fraction * bankroll
+        stakes = np.minimum(stakes, params.max_stake_fraction * bankroll)
+        room_match = max(0.0, params.max_match_fraction * bankroll - match_staked[c["fixture_id"]])
+        room_day = max(0.0, params.max_daily_fraction * bankroll - day_staked[c["match_day"]])
+        total = stakes.sum()
+        room = min(room_match, room_day)
+        if total > room > 0:
+            stakes *= room / total
+        elif room <= 0:
+            continue
+        stakes = np.floor(stakes * 100) / 100  # round down: a cap is never exceeded by rounding
+        for k in np.flatnonzero(stakes >= max(params.min_stake, 0.01)):
+            out.append({"fixture_id": c["fixture_id"], "bet_outcome": OUTCOMES[k], "odds": float(o[k]),
+                        "stake": float(stakes[k]), "edge": float(e[k]), "model_prob": float(p[k])})
+            match_staked[c["fixture_id"]] += float(stakes[k])
+            day_staked[c["match_day"]] += float(stakes[k])
+            placed_outcomes[c["fixture_id"]].add(OUTCOMES[k])
+    return out

@@ -1,0 +1,92 @@
+"""Shared fixtures: a temporary SQLite file, the real PostgreSQL server, settings on temporary directories."""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+FOOTBALL_DATA = SHARED / "data" / "football-data"
+PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def needs_shared():
+    return pytest.mark.skipif(not (FOOTBALL_DATA / "mmz4281").is_dir(),
+                              reason=f"real football-data files not found at {FOOTBALL_DATA}")
+
+
+def _pg_reachable() -> str | None:
+    try:
+        eng = create_engine(PG_URL, connect_args={"connect_timeout": 3})
+        with eng.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        eng.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    problem = _pg_reachable()
+    if problem:
+        if IN_CI:
+            pytest.fail(f"CI=true but PostgreSQL at TEST_DATABASE_URL is unreachable: {problem}")
+        pytest.skip(f"PostgreSQL not reachable at TEST_DATABASE_URL ({problem})")
+    return PG_URL
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """A fresh schema on the real server, dropped afterwards: tests never see each other's rows."""
+    schema_name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(pg_server)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema_name}"'))
+    sep = "&" if "?" in pg_server else "?"
+    yield f"{pg_server}{sep}options=-csearch_path%3D{schema_name}"
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema_name}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'predictions.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'predictions.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+def make_env(tmp_path: Path, **extra) -> dict:
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'predictions.db'}",
+        "MODEL_DIR": str(tmp_path / "models"),
+        "BACKUP_DIR": str(tmp_path / "backups"),
+        "LOG_DIR": str(tmp_path / "logs"),
+        "LOCK_DIR": str(tmp_path / "locks"),
+        "CACHE_DIR": str(tmp_path / "cache"),
+        "DATA_SOURCE": "sandbox",
+    }
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+@pytest.fixture
+def env(tmp_path):
+    return make_env(tmp_path)
+
+
+@pytest.fixture
+def settings(env):
+    from pipeline.config import load_settings
+    return load_settings(env, dotenv=Path("/nonexistent"))

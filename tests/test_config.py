@@ -1,0 +1,63 @@
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import ROOT, ConfigError, load_settings, setting_names
+
+NO_DOTENV = Path("/nonexistent")
+
+
+def test_defaults():
+    s = load_settings({}, dotenv=NO_DOTENV)
+    assert s.database_url == f"sqlite:///{ROOT / 'predictions.db'}"
+    assert s.data_source == "sandbox"
+    assert (s.max_log_loss, s.min_accuracy, s.max_brier) == (1.05, 0.50, 0.60)
+    assert s.model_dir == ROOT / "models"
+
+
+@pytest.mark.parametrize("env,fragment", [
+    ({"DATA_SOURCE": "betfair"}, "DATA_SOURCE"),
+    ({"DATA_SOURCE": "sportmonks"}, "SPORTMONKS_API_KEY"),
+    ({"DATABASE_URL": "mysql://x@y/z"}, "DATABASE_URL"),
+    ({"DATABASE_URL": "not a url"}, "DATABASE_URL"),
+    ({"DATABASE_URL": "sqlite://"}, "DATABASE_URL"),
+    ({"MAX_LOG_LOSS": "-1"}, "MAX_LOG_LOSS"),
+    ({"MIN_ACCURACY": "1.5"}, "MIN_ACCURACY"),
+    ({"MAX_BRIER": "abc"}, "MAX_BRIER"),
+    ({"KELLY_FRACTION": "0"}, "KELLY_FRACTION"),
+    ({"SPORTMONKS_BASE_URL": "ftp://x"}, "SPORTMONKS_BASE_URL"),
+    ({"VALIDATION_MATCHES": "ten"}, "VALIDATION_MATCHES"),
+    ({"MIN_ODDS": "5", "MAX_ODDS": "4"}, "MIN_ODDS"),
+])
+def test_invalid_settings_name_the_setting(env, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        load_settings(env, dotenv=NO_DOTENV)
+
+
+def test_relative_paths_resolve_from_root_not_cwd(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    s = load_settings({"DATABASE_URL": "sqlite:///data/p.db", "MODEL_DIR": "m"}, dotenv=NO_DOTENV)
+    assert s.database_url == f"sqlite:///{ROOT / 'data/p.db'}"
+    assert s.model_dir == ROOT / "m"
+
+
+def test_dotenv_is_read_and_environment_wins(tmp_path):
+    f = tmp_path / ".env"
+    f.write_text("DATA_SOURCE=football-data\nMIN_EDGE=0.07\n")
+    s = load_settings({"MIN_EDGE": "0.02"}, dotenv=f)
+    assert s.data_source == "football-data" and s.min_edge == 0.02
+
+
+def test_secrets_are_masked():
+    s = load_settings({"DATABASE_URL": "postgresql://u:hunter22@db/x", "SPORTMONKS_API_KEY": "KEY123456",
+                       "DATA_SOURCE": "sportmonks"}, dotenv=NO_DOTENV)
+    assert "hunter22" not in s.safe_database_url and "***" in s.safe_database_url
+    assert "KEY123456" not in repr(s)
+    assert set(s.secrets()) == {"KEY123456", "hunter22"}
+    assert s.database_url.startswith("postgresql+psycopg://")
+
+
+def test_env_example_documents_every_setting():
+    text = (ROOT / ".env.example").read_text()
+    missing = [n for n in setting_names() if f"{n}=" not in text]
+    assert not missing, f".env.example lacks {missing}"

@@ -1,0 +1,126 @@
+"""The model registry: atomic deploys, checksums, backups, rollback, pruning, crash safety."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from pipeline import registry
+
+T0 = datetime(2026, 1, 18, 2, 0, tzinfo=timezone.utc)
+
+
+def _objects(tag):
+    return {k: {"model": k, "tag": tag, "weights": list(range(1000))} for k in registry.MODEL_FILES}
+
+
+def _deploy(model_dir, tag, when):
+    return registry.deploy(model_dir, _objects(tag), {"version": f"v{tag}", "trained_at": when.isoformat()},
+                           now=when)
+
+
+def test_first_deploy_then_backup_and_switch(tmp_path):
+    md = tmp_path / "models"
+    d1, backup = _deploy(md, 1, T0)
+    assert backup is None and d1.version == "v1"
+    for name in [*registry.MODEL_FILES.values(), "metadata.json"]:
+        assert (md / name).is_file()  # stable names resolve through `current`
+    meta = json.loads((md / "metadata.json").read_text())
+    assert set(meta["sha256"]) == set(registry.MODEL_FILES.values()) and "libraries" in meta
+    d2, backup = _deploy(md, 2, T0 + timedelta(days=7))
+    assert backup.name == "backup_20260125_020000"
+    assert registry.load_deployed(md).version == "v2"
+    assert registry.load_set(backup).version == "v1"
+
+
+def test_tampered_or_missing_file_is_refused(tmp_path):
+    md = tmp_path / "models"
+    _deploy(md, 1, T0)
+    live = registry.live_path(md)
+    with open(live / "xgboost.joblib", "ab") as fh:
+        fh.write(b"tamper")
+    with pytest.raises(registry.ModelLoadError, match="checksum"):
+        registry.load_deployed(md)
+    (live / "xgboost.joblib").unlink()
+    with pytest.raises(registry.ModelLoadError, match="missing"):
+        registry.load_deployed(md)
+
+
+def test_no_deployed_set(tmp_path):
+    with pytest.raises(registry.ModelLoadError, match="weekly_training"):
+        registry.load_deployed(tmp_path / "models")
+
+
+def test_rollback_latest_and_by_timestamp(tmp_path):
+    md = tmp_path / "models"
+    _deploy(md, 1, T0)
+    _deploy(md, 2, T0 + timedelta(days=7))
+    _deploy(md, 3, T0 + timedelta(days=14))
+    deployed, source = registry.rollback(md, None, now=T0 + timedelta(days=15))
+    assert source.name == "backup_20260201_020000" and deployed.objects["elo"]["tag"] == 2
+    deployed, source = registry.rollback(md, "20260125_020000", now=T0 + timedelta(days=16))
+    assert deployed.objects["elo"]["tag"] == 1
+    assert registry.load_deployed(md).objects["elo"]["tag"] == 1
+    with pytest.raises(registry.ModelLoadError, match="no model backup"):
+        registry.rollback(md, "19990101_000000", now=T0)
+
+
+def test_prune_keeps_live_and_newest_backup(tmp_path):
+    md = tmp_path / "models"
+    for i in range(6):
+        _deploy(md, i, T0 + timedelta(days=7 * i))
+    registry.prune(md, keep_backups=2)
+    assert len(registry.list_backups(md)) == 2
+    assert registry.load_deployed(md).objects["elo"]["tag"] == 5
+    registry.prune(md, keep_backups=0)  # never below one backup
+    assert len(registry.list_backups(md)) == 1
+
+
+CHILD = """
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from pipeline import registry
+md = Path(sys.argv[1]); i = int(sys.argv[2])
+objs = {k: {"model": k, "tag": i, "weights": list(range(20000))} for k in registry.MODEL_FILES}
+print("go", flush=True)
+registry.deploy(md, objs, {"version": f"v{i}"}, now=datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(hours=i))
+"""
+
+
+def test_sigkill_during_deploy_leaves_a_complete_set(tmp_path):
+    md = tmp_path / "models"
+    _deploy(md, 0, T0 - timedelta(days=400))
+    rng = random.Random(1)
+    # How long one deploy takes here (child start-up excluded), so kills land all through it.
+    t = time.monotonic()
+    p = subprocess.Popen([sys.executable, "-c", CHILD, str(md), "1000"], stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "go"
+    t = time.monotonic()
+    assert p.wait() == 0
+    duration = time.monotonic() - t
+    outcomes = {"old": 0, "new": 0}
+    for trial in range(1, 21):
+        before = registry.load_deployed(md).objects["elo"]["tag"]
+        p = subprocess.Popen([sys.executable, "-c", CHILD, str(md), str(trial)], stdout=subprocess.PIPE, text=True)
+        assert p.stdout.readline().strip() == "go"
+        time.sleep(rng.uniform(0, 1.3 * duration))
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        d = registry.load_deployed(md)  # always loadable, checksums verified
+        tags = {d.objects[k]["tag"] for k in registry.MODEL_FILES}
+        assert len(tags) == 1, "a mix of two sets"
+        assert tags.pop() in (before, trial)
+        outcomes["new" if d.objects["elo"]["tag"] == trial else "old"] += 1
+    final, _ = _deploy(md, 99, T0 + timedelta(days=1))  # the next deploy is clean
+    assert registry.load_deployed(md).objects["elo"]["tag"] == 99
+    assert not list((md / "versions").glob(".*.tmp"))
+    print(outcomes)
+    assert outcomes["old"] and outcomes["new"], f"kills did not land both before and after the switch: {outcomes}"

@@ -1,0 +1,125 @@
+"""Settlement on a hand-built store: wins, losses, voids, closing-line value, idempotency, performance."""
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from pipeline import schema as s
+from pipeline.ingest import store_batch
+from pipeline.providers.base import FINISHED, LIVE, POSTPONED, SCHEDULED, Batch, Match, Odds, Provider
+from pipeline.runner import run_job
+from pipeline.settlement import run_settlement, settle_bets
+from pipeline.store import make_engine, migrate
+
+UTC = timezone.utc
+KO = datetime(2026, 1, 17, 15, 0, tzinfo=UTC)
+
+
+class ScriptedProvider(Provider):
+    """Answers results() from a dict the test sets; records what it was asked."""
+    name = "scripted"
+
+    def __init__(self, results):
+        self._results = results
+        self.asked = []
+
+    def history(self, start, end, now):
+        return Batch()
+
+    def fixtures(self, start, end, now):
+        return Batch()
+
+    def results(self, match_ids, now):
+        self.asked.append(sorted(match_ids))
+        b = Batch()
+        for mid in match_ids:
+            if mid in self._results:
+                m, close = self._results[mid]
+                b.matches.append(m)
+                if close:
+                    b.odds.append(Odds(mid, "book", *close, fetched_at=m.kickoff, is_closing=True))
+        return b
+
+
+def _match(mid, status=SCHEDULED, hg=None, ag=None, ko=KO):
+    return Match(provider_id=mid, league="L", season="2526", kickoff=ko, home_team=f"H{mid}", away_team=f"A{mid}",
+                 status=status, home_goals=hg, away_goals=ag)
+
+
+def _setup(url, tmp_path, specs):
+    """specs: list of (match_id, [(outcome, odds, stake)])"""
+    eng = make_engine(url)
+    migrate(eng, tmp_path / "locks")
+    with eng.begin() as conn:
+        b = Batch(matches=[_match(mid) for mid, _ in specs],
+                  odds=[Odds(mid, "book", 2.0, 3.5, 4.0, fetched_at=KO - timedelta(hours=3)) for mid, _ in specs])
+        store_batch(conn, "scripted", b, KO - timedelta(hours=3))
+        ids = dict(conn.execute(select(s.fixtures.c.provider_id, s.fixtures.c.id)).all())
+        for mid, bets in specs:
+            pid = conn.execute(s.predictions.insert().values(
+                fixture_id=ids[mid], prediction_time=KO - timedelta(hours=3), model_version="v1", home_prob=0.5,
+                draw_prob=0.3, away_prob=0.2, input_key="k")).inserted_primary_key[0]
+            for outcome, odds, stake in bets:
+                conn.execute(s.bets.insert().values(
+                    fixture_id=ids[mid], prediction_id=pid, bet_outcome=outcome, bookmaker="book", odds=odds,
+                    stake=stake, edge=0.1, model_prob=0.5, placed_at=KO - timedelta(hours=3)))
+    return eng
+
+
+def _bets(eng):
+    with eng.connect() as conn:
+        return {(r.provider_id, r.bet_outcome): r for r in conn.execute(
+            select(s.fixtures.c.provider_id, s.bets).join(s.fixtures, s.fixtures.c.id == s.bets.c.fixture_id))}
+
+
+def test_settles_wins_losses_and_voids(db_url, tmp_path, settings):
+    eng = _setup(db_url, tmp_path, [("a", [("home", 2.0, 10.0), ("draw", 3.5, 5.0)]),
+                                    ("b", [("away", 4.0, 10.0)]), ("c", [("home", 2.0, 10.0)]),
+                                    ("d", [("draw", 3.5, 10.0)])])
+    prov = ScriptedProvider({
+        "a": (_match("a", FINISHED, 2, 1), (1.8, 3.6, 4.5)),     # home win; closing 1.8 -> CLV 2.0/1.8-1
+        "b": (_match("b", FINISHED, 1, 1), None),                 # draw: the away bet loses
+        "c": (_match("c", POSTPONED), None),                      # void
+        "d": (_match("d", LIVE), None),                           # still playing: stays pending
+    })
+    st = dataclasses.replace(settings, database_url=db_url)
+    code = run_job("results_settlement", run_settlement, settings=st, now=KO + timedelta(hours=3), provider=prov)
+    assert code == 0
+    bets = _bets(eng)
+    assert (bets[("a", "home")].result, bets[("a", "home")].profit_loss) == ("win", 10.0)
+    assert bets[("a", "home")].closing_odds == 1.8
+    assert bets[("a", "home")].closing_line_value == pytest.approx(2.0 / 1.8 - 1)
+    assert (bets[("a", "draw")].result, bets[("a", "draw")].profit_loss) == ("loss", -5.0)
+    assert bets[("a", "draw")].closing_line_value == pytest.approx(3.5 / 3.6 - 1)
+    assert (bets[("b", "away")].status, bets[("b", "away")].profit_loss) == ("settled", -10.0)
+    assert bets[("b", "away")].closing_odds == 4.0  # no closing price: the last one seen before kick-off
+    assert (bets[("c", "home")].status, bets[("c", "home")].result, bets[("c", "home")].profit_loss) == \
+        ("void", "void", 0.0)
+    assert bets[("d", "draw")].status == "pending"
+    with eng.connect() as conn:
+        perf = conn.execute(select(s.performance_daily)).mappings().one()
+        assert perf["profit_loss"] == pytest.approx(-5.0) and perf["bankroll"] == pytest.approx(995.0)
+        assert perf["bets_settled"] == 3 and perf["predictions_scored"] == 2
+    # Settling again changes nothing; only the still-open fixture is asked about.
+    before = {k: (v.status, v.profit_loss, v.settled_at) for k, v in bets.items()}
+    prov.asked.clear()
+    assert run_job("results_settlement", run_settlement, settings=st, now=KO + timedelta(hours=4),
+                   provider=prov) == 0
+    assert prov.asked == [["d"]]
+    after = {k: (v.status, v.profit_loss, v.settled_at) for k, v in _bets(eng).items()}
+    assert after == before
+    eng.dispose()
+
+
+def test_settle_bets_is_idempotent_at_sql_level(sqlite_url, tmp_path):
+    eng = _setup(sqlite_url, tmp_path, [("a", [("home", 2.0, 10.0)])])
+    with eng.begin() as conn:
+        store_batch(conn, "scripted", Batch(matches=[_match("a", FINISHED, 0, 1)]), KO + timedelta(hours=2))
+        assert settle_bets(conn, KO + timedelta(hours=2)) == {"bets_won": 0, "bets_lost": 1, "bets_void": 0}
+        assert settle_bets(conn, KO + timedelta(hours=3)) == {"bets_won": 0, "bets_lost": 0, "bets_void": 0}
+        total = conn.execute(select(func.sum(s.bets.c.profit_loss))).scalar()
+    assert total == -10.0
+    eng.dispose()

@@ -1,0 +1,96 @@
+from datetime import date, datetime, timezone
+
+import numpy as np
+import pytest
+
+from pipeline.strategy import StrategyParams, closing_line_value, edge, kelly_stakes, select_bets
+
+KO = datetime(2026, 1, 17, 15, tzinfo=timezone.utc)
+DAY = date(2026, 1, 17)
+
+
+def cand(fid, p, o, ko=KO):
+    return {"fixture_id": fid, "match_day": ko.date(), "kickoff": ko, "p_home": p[0], "p_draw": p[1],
+            "p_away": p[2], "odds_home": o[0], "odds_draw": o[1], "odds_away": o[2]}
+
+
+def test_edge_and_clv():
+    assert edge(0.55, 2.0) == pytest.approx(0.10)
+    assert closing_line_value(2.2, 2.0) == pytest.approx(0.10)
+
+
+@pytest.mark.parametrize("p,o", [(0.55, 2.0), (0.3, 4.0), (0.7, 1.6)])
+def test_single_outcome_kelly_is_textbook(p, o):
+    f = kelly_stakes([p, (1 - p) / 2, (1 - p) / 2], [o, 50.0, 50.0], [True, False, False])
+    assert f[0] == pytest.approx((p * o - 1) / (o - 1))
+    assert f[1] == f[2] == 0
+
+
+def test_two_value_outcomes_are_sized_together():
+    p, o = np.array([0.45, 0.32, 0.23]), np.array([2.4, 3.6, 3.2])
+    joint = kelly_stakes(p, o, [True, True, False])
+    indep = np.array([(p[i] * o[i] - 1) / (o[i] - 1) for i in (0, 1)] + [0.0])
+
+    def growth(f):
+        return float(np.dot(p, np.log(1 - f.sum() + f * o)))
+    assert joint[0] > 0 and joint[1] > 0 and joint[2] == 0
+    # sized together, the stakes grow wealth faster than the two independent Kelly stakes, and are optimal
+    assert growth(joint) > growth(indep) > 0
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        other = np.clip(joint + rng.normal(0, 0.02, 3) * [1, 1, 0], 0, None)
+        assert growth(other) <= growth(joint) + 1e-12
+
+
+def test_random_matches_never_negative_growth():
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        p = rng.dirichlet([3, 2, 2])
+        o = 1 / (p * rng.uniform(0.85, 1.15, 3)) / 1.03
+        f = kelly_stakes(p, o)
+        assert (f >= 0).all() and f.sum() <= 1 + 1e-9
+        growth = np.dot(p, np.log(1 - f.sum() + f * o))
+        assert growth >= -1e-12
+
+
+def test_filters():
+    params = StrategyParams()
+    assert select_bets([cand(1, (0.5, 0.3, 0.2), (2.05, 3.0, 4.0))], 1000, params) == []   # edge 2.5%
+    assert select_bets([cand(1, (0.2, 0.3, 0.5), (1.2, 3.0, 12.0))], 1000, params) == []   # odds out of range
+    assert select_bets([cand(1, (0.04, 0.3, 0.66), (30.0, 3.0, 1.4))], 1000,
+                       StrategyParams(max_odds=40)) == []                                  # prob floor
+    bets = select_bets([cand(1, (0.55, 0.25, 0.2), (2.0, 3.2, 4.5))], 1000, params)
+    assert [(b["bet_outcome"], b["odds"]) for b in bets] == [("home", 2.0)]
+    assert bets[0]["stake"] == pytest.approx(min(0.25 * 0.10 * 1000, 50), abs=0.01)
+
+
+def test_caps_bind_per_bet_match_and_day():
+    params = StrategyParams(kelly_fraction=1.0)
+    bets = select_bets([cand(1, (0.7, 0.2, 0.1), (2.0, 5.0, 10.0))], 1000, params)
+    assert bets[0]["stake"] == 50.0  # per-bet cap 5%
+    existing = [{"fixture_id": 1, "bet_outcome": "draw", "stake": 60.0, "match_day": DAY}]
+    bets = select_bets([cand(1, (0.7, 0.2, 0.1), (2.0, 5.0, 10.0))], 1000, params, existing)
+    assert bets[0]["stake"] == 20.0  # match cap 8% counts the 60 already staked
+    day = [{"fixture_id": 99, "bet_outcome": "home", "stake": 190.0, "match_day": DAY}]
+    bets = select_bets([cand(1, (0.7, 0.2, 0.1), (2.0, 5.0, 10.0))], 1000, params, day)
+    assert bets[0]["stake"] == 10.0  # day cap 20% counts other matches of the day
+    many = [cand(i, (0.7, 0.2, 0.1), (2.0, 5.0, 10.0)) for i in range(10)]
+    assert sum(b["stake"] for b in select_bets(many, 1000, params)) == pytest.approx(200.0)
+
+
+def test_no_duplicate_of_a_placed_bet_and_deterministic():
+    c = [cand(1, (0.55, 0.25, 0.2), (2.0, 3.2, 4.5))]
+    assert select_bets(c, 1000, StrategyParams(), [{"fixture_id": 1, "bet_outcome": "home", "stake": 5,
+                                                    "match_day": DAY}]) == []
+    assert select_bets(c, 1000, StrategyParams()) == select_bets(c, 1000, StrategyParams())
+
+
+def test_no_bankroll_no_bets():
+    c = [cand(1, (0.55, 0.25, 0.2), (2.0, 3.2, 4.5))]
+    assert select_bets(c, 0, StrategyParams()) == [] and select_bets(c, -5, StrategyParams()) == []
+
+
+@pytest.mark.parametrize("kw", [{"kelly_fraction": 0}, {"min_odds": 1.0}, {"max_odds": 1.2}, {"min_edge": -1}])
+def test_invalid_params(kw):
+    with pytest.raises(ValueError):
+        StrategyParams(**kw)
