@@ -86,7 +86,7 @@ def run_backtest(matches: pd.DataFrame, start, end, *, xi: float = 0.0019, margi
         raise ValueError(f"only {(~test_mask).sum()} matches before {start.date()}: the models need at least "
                          "1000 earlier matches (ideally three seasons or more) to learn from")
     y = outcomes_from_goals(frame["home_goals"], frame["away_goals"])
-    origin = (start - pd.Timedelta(days=start.dayofweek)).normalize()   # the Monday of the first test week
+    origin = (start - pd.Timedelta(days=start.day_of_week)).normalize()   # the Monday of the first test week
     week = _week_index(frame["kickoff"], origin)
     dc_from = origin - pd.DateOffset(years=WARMUP_YEARS)
     xgb_from = origin - pd.DateOffset(years=WARMUP_YEARS - 1)
@@ -172,13 +172,16 @@ def run_backtest(matches: pd.DataFrame, start, end, *, xi: float = 0.0019, margi
 
 def score_predictions(pred: pd.DataFrame) -> tuple[dict, dict]:
     """Every forecaster on the same matches: those where every model predicted and both prices exist."""
-    names = [*MODELS, *MARKETS]
-    have = np.column_stack([np.isfinite(_probs_columns(pred, n)).all(axis=1) for n in MODELS])
-    models_ok = have.all(axis=1)
+    # a model that never predicted (too little history for it) is left out and named, not allowed to empty the set
+    have = {n: np.isfinite(_probs_columns(pred, n)).all(axis=1) for n in MODELS}
+    models = [n for n in MODELS if have[n].any()]
+    if not models:
+        raise ValueError("no model could predict any test match: give the backtest more history before --from")
+    models_ok = np.column_stack([have[n] for n in models]).all(axis=1)
     markets_ok = np.column_stack([np.isfinite(_probs_columns(pred, n)).all(axis=1) for n in MARKETS]).all(axis=1)
     use_markets = bool((models_ok & markets_ok).any())
     common = models_ok & markets_ok if use_markets else models_ok
-    forecasters = names if use_markets else list(MODELS)
+    forecasters = [*models, *MARKETS] if use_markets else models
     scores = {}
     for league, idx in [("overall", np.flatnonzero(common))] + [
             (lg, np.flatnonzero(common & (pred["league"] == lg).to_numpy())) for lg in sorted(pred["league"].unique())]:
@@ -187,7 +190,7 @@ def score_predictions(pred: pd.DataFrame) -> tuple[dict, dict]:
     info = {"test_matches": int(len(pred)), "scored_matches": int(common.sum()),
             "left_out": {"no_model_prediction": int((~models_ok).sum()),
                          "no_prematch_or_closing_price": int((models_ok & ~markets_ok).sum()) if use_markets else None},
-            "prices": {}}
+            "models_without_predictions": [n for n in MODELS if n not in models], "prices": {}}
     for name, prefix in MARKETS.items():
         col = f"{prefix}_bookmaker"
         if col in pred:
@@ -204,7 +207,7 @@ def simulate_betting(pred: pd.DataFrame, params: StrategyParams, bankroll: float
               & np.isfinite(_probs_columns(pred, "odds")).all(axis=1)]
     if ok.empty:
         return pd.DataFrame(columns=cols)
-    origin = (ok["kickoff"].min() - pd.Timedelta(days=ok["kickoff"].min().dayofweek)).normalize()
+    origin = (ok["kickoff"].min() - pd.Timedelta(days=ok["kickoff"].min().day_of_week)).normalize()
     week = _week_index(ok["kickoff"], origin)
     out = []
     for w in np.unique(week):
