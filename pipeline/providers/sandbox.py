@@ -101,7 +101,7 @@ class SandboxProvider(Provider):
         season = _SEASONS.get(key)
         if season is None:
             season = _SEASONS[key] = self._build_season(league, year)
-            while len(_SEASONS) > 64:
+            while len(_SEASONS) > 1024:   # ~0.5 MB a season
                 _SEASONS.pop(next(iter(_SEASONS)))
         return season
 
