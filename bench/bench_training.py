@@ -52,16 +52,19 @@ def main(skip_job, child_train):
                    "BACKUP_DIR": f"{tmp}/backups", "LOG_DIR": f"{tmp}/logs", "LOCK_DIR": f"{tmp}/locks",
                    "CACHE_DIR": f"{tmp}/cache", "HISTORY_YEARS": "25"}
             job = [py, str(ROOT / "production" / "weekly_training.py"), "--now", NOW, "--quiet"]
+            seen = 0
             for label in ("first run (ingests all files into a new SQLite store, trains, deploys)",
                           "second run (store up to date: re-reads the files, trains, compares, deploys)"):
                 wall, mem, code, out = measured(job, env)
                 print(f"weekly_training.py {label}: {wall:.1f} s wall, peak memory {mem:.0f} MB, exit {code}")
                 if code != 0:
                     print(out)
-            log = (Path(tmp) / "logs" / "weekly_training.log").read_text().splitlines()
-            for line in log:
-                if any(k in line for k in ("training on", "validation on", "summary", "finished")):
-                    print("  log:", line.split(" ", 3)[-1][:200])
+                log = (Path(tmp) / "logs" / "weekly_training.log").read_text().splitlines()
+                for line in log[seen:]:
+                    if any(k in line for k in ("training on", "unseen matches", "weekly_training success",
+                                               "weekly_training failed")):
+                        print("  log:", line.split(" ", 3)[-1][:220])
+                seen = len(log)
     print("\nscaling: train_model_set (four models, walk-forward validation) on the most recent share of the data")
     print(f"{'share':>6}{'matches':>9}{'wall s':>8}{'peak MB':>9}{'train s':>9}   steps (s)")
     for fraction in (0.25, 0.5, 1.0):

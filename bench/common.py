@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FOOTBALL_DATA = Path(os.environ.get("FOOTBALL_DATA_DIR", ROOT.parent / "shared" / "data" / "football-data"))
 sys.path.insert(0, str(ROOT))
 
-LIBS = ("numpy", "pandas", "scipy", "scikit-learn", "xgboost", "sqlalchemy", "penaltyblog")
+LIBS = ("numpy", "pandas", "scipy", "scikit-learn", "xgboost", "xgboost-cpu", "sqlalchemy", "penaltyblog")
 
 
 def machine() -> str:

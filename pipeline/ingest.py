@@ -130,7 +130,8 @@ FRAME_COLUMNS = ["match_id", "fixture_id", "league", "season", "kickoff", "home_
 
 
 def load_match_frame(conn: Connection, source: str, *, since: datetime | None = None,
-                     until: datetime | None = None, finished_only: bool = True) -> pd.DataFrame:
+                     until: datetime | None = None, finished_only: bool = True,
+                     leagues: list[str] | None = None) -> pd.DataFrame:
     """The store's matches as the models' match frame (see pipeline.features), sorted by kick-off.
 
     Pre-match odds are the latest non-closing snapshot seen before kick-off; closing odds come from `results`.
@@ -149,7 +150,10 @@ def load_match_frame(conn: Connection, source: str, *, since: datetime | None = 
         q = q.where(f.c.kickoff_time >= since)
     if until is not None:
         q = q.where(f.c.kickoff_time < until)
-    frame = pd.DataFrame(conn.execute(q).mappings().all())
+    if leagues is not None:
+        q = q.where(f.c.league_code.in_(leagues))
+    result = conn.execute(q)
+    frame = pd.DataFrame(result.all(), columns=list(result.keys()))
     if frame.empty:
         return pd.DataFrame(columns=FRAME_COLUMNS)
     frame["kickoff"] = pd.to_datetime(frame["kickoff"], utc=True)

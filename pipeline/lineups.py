@@ -16,7 +16,8 @@ from sqlalchemy import delete, select
 
 from pipeline import schema as s
 from pipeline.ingest import latest_prematch_odds, load_match_frame, store_lineup
-from pipeline.players import goal_rate_adjustment, lineup_hash, lineup_history, lineup_strength_change, player_ratings
+from pipeline.players import (goal_rate_adjustment, lineup_hash, lineup_strength_change, player_ratings,
+                              recent_starters, usual_xis)
 from pipeline.predict import (HISTORY_DAYS, load_models, market_probabilities, odds_key, place_bets,
                               prediction_rows, store_predictions)
 from pipeline.providers.base import SCHEDULED, LineupsUnavailable
@@ -91,13 +92,15 @@ def update_lineups(ctx: JobContext) -> None:
     models = load_models(settings)
     with ctx.engine.connect() as conn:
         ratings = player_ratings(conn, source)
-        history = lineup_history(conn, source, until=ctx.now)
-        results = load_match_frame(conn, source, since=ctx.now - timedelta(days=HISTORY_DAYS), until=ctx.now)
+        teams = sorted({int(t) for t in pd.concat([changed["home_team_id"], changed["away_team_id"]]).dropna()})
+        usual = usual_xis(recent_starters(conn, source, teams, before=ctx.now))
+        results = load_match_frame(conn, source, since=ctx.now - timedelta(days=HISTORY_DAYS), until=ctx.now,
+                                   leagues=sorted(changed["league"].unique()))
     base = models.model_set.predict(changed, results).set_index("match_id")
     changes, adjust = [], []
     for m in changed.itertuples(index=False):
-        hc, ac = lineup_strength_change(lineups[m.match_id], ratings, history, m.home_team_id, m.away_team_id,
-                                        m.kickoff)
+        hc, ac = lineup_strength_change(lineups[m.match_id], ratings, usual.get(int(m.home_team_id), []),
+                                        usual.get(int(m.away_team_id), []))
         lh, la = goal_rate_adjustment(hc, ac, float(base.loc[m.match_id, "home_xg"]),
                                       float(base.loc[m.match_id, "away_xg"]))
         changes.append((hc, ac))

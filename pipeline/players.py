@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 from sklearn.linear_model import Ridge
-from sqlalchemy import select
+from sqlalchemy import and_, exists, func, literal, select, union_all
 
 from pipeline import schema as s
 from pipeline.providers.base import Lineup
@@ -38,11 +38,36 @@ def lineup_history(conn, source: str, until: datetime | None = None) -> pd.DataF
          .select_from(ln.join(f, f.c.id == ln.c.fixture_id)).where(f.c.source == source))
     if until is not None:
         q = q.where(f.c.kickoff_time < until)
-    df = pd.DataFrame(conn.execute(q).mappings().all())
+    result = conn.execute(q)
+    df = pd.DataFrame(result.all(), columns=list(result.keys()))
     if df.empty:
         return df
     df["team_id"] = np.where(df["side"] == "home", df["home_team_id"], df["away_team_id"])
     return df.drop(columns=["home_team_id", "away_team_id"])
+
+
+def recent_starters(conn, source: str, team_ids: list[int], before: datetime,
+                    matches: int = USUAL_XI_MATCHES) -> pd.DataFrame:
+    """The starters of each team's last `matches` fixtures with a lineup before `before` (fixture_id,
+    kickoff_time, side, team_id, player_provider_id): all `usual_xi` needs, ranked in SQL so the lineup job
+    reads ~100 rows a team instead of the whole lineup history."""
+    f, ln = s.fixtures, s.lineups
+    if not team_ids:
+        return pd.DataFrame(columns=["fixture_id", "kickoff_time", "side", "team_id", "player_provider_id"])
+    has_lineup = exists().where(ln.c.fixture_id == f.c.id)
+    sides = [select(f.c.id.label("fixture_id"), f.c.kickoff_time, literal(side).label("side"),
+                    team.label("team_id"))
+             .where(f.c.source == source, f.c.kickoff_time < before, team.in_(team_ids), has_lineup)
+             for side, team in (("home", f.c.home_team_id), ("away", f.c.away_team_id))]
+    played = union_all(*sides).subquery()
+    ranked = select(played, func.row_number().over(partition_by=played.c.team_id,
+                                                   order_by=played.c.kickoff_time.desc()).label("rank")).subquery()
+    q = (select(ranked.c.fixture_id, ranked.c.kickoff_time, ranked.c.side, ranked.c.team_id,
+                ln.c.player_provider_id)
+         .select_from(ranked.join(ln, and_(ln.c.fixture_id == ranked.c.fixture_id, ln.c.side == ranked.c.side)))
+         .where(ranked.c.rank <= matches))
+    result = conn.execute(q)
+    return pd.DataFrame(result.all(), columns=list(result.keys()))
 
 
 def fit_player_ratings(history: pd.DataFrame, matches: pd.DataFrame, expected_goals: np.ndarray,
@@ -90,24 +115,27 @@ def player_ratings(conn, source: str) -> dict[str, float]:
     return {r.provider_id: r.rating for r in conn.execute(q)}
 
 
-def usual_xi(history: pd.DataFrame, team_id: int, before: datetime) -> list[str]:
-    """The 11 players who started most often in the team's last USUAL_XI_MATCHES matches before `before`."""
-    h = history[(history["team_id"] == team_id) & (history["kickoff_time"] < before)]
-    recent = h.drop_duplicates("fixture_id").nlargest(USUAL_XI_MATCHES, "kickoff_time")["fixture_id"]
-    counts = h[h["fixture_id"].isin(recent)].groupby("player_provider_id").size()
-    return list(counts.sort_values(ascending=False, kind="stable").index[:11])
+def usual_xis(starters: pd.DataFrame) -> dict[int, list[str]]:
+    """Each team's usual XI: the 11 players who started most often in `starters` (from `recent_starters`, the
+    team's last USUAL_XI_MATCHES matches); ties go to the smaller player id."""
+    if starters.empty:
+        return {}
+    counts = starters.groupby(["team_id", "player_provider_id"]).size().rename("n").reset_index()
+    counts = counts.sort_values(["team_id", "n", "player_provider_id"], ascending=[True, False, True])
+    top = counts.groupby("team_id").head(11)
+    return {int(t): list(g["player_provider_id"]) for t, g in top.groupby("team_id", sort=False)}
 
 
-def lineup_strength_change(lineup: Lineup, ratings: dict[str, float], history: pd.DataFrame,
-                           home_team_id: int, away_team_id: int, kickoff: datetime) -> tuple[float, float]:
-    """Goal-difference change of each side: announced XI minus usual XI, in rated players' terms."""
+def lineup_strength_change(lineup: Lineup, ratings: dict[str, float], usual_home: list[str],
+                           usual_away: list[str]) -> tuple[float, float]:
+    """Goal-difference change of each side: announced XI minus usual XI, in rated players' terms (0 for a side
+    whose usual XI is unknown)."""
     out = []
-    for side, team in (("home", home_team_id), ("away", away_team_id)):
-        announced = [p.player_id for p in lineup.players if p.side == side]
-        usual = usual_xi(history, team, kickoff) if not history.empty else []
+    for side, usual in (("home", usual_home), ("away", usual_away)):
         if not usual:
             out.append(0.0)
             continue
+        announced = [p.player_id for p in lineup.players if p.side == side]
         out.append(sum(ratings.get(p, 0.0) for p in announced) - sum(ratings.get(p, 0.0) for p in usual))
     return out[0], out[1]
 

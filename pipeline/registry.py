@@ -162,6 +162,16 @@ def _backup_live(model_dir: Path, now: datetime) -> Path | None:
     return dest
 
 
+def new_version(model_dir: Path, now: datetime) -> str:
+    """`vYYYYmmdd_HHMMSS` of `now`, with `_2`, `_3`... when a set of that name exists (a rerun at the same time)."""
+    name = f"v{now.astimezone(timezone.utc):%Y%m%d_%H%M%S}"
+    version, n = name, 1
+    while (model_dir / "versions" / version).exists():
+        n += 1
+        version = f"{name}_{n}"
+    return version
+
+
 def deploy(model_dir: Path, objects: dict[str, Any], metadata: dict, *, now: datetime,
            check: Callable[[Deployed], None] | None = None) -> tuple[Deployed, Path | None]:
     """Back up the live set, write the new one beside it, verify it, switch atomically.

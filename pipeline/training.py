@@ -178,7 +178,7 @@ def run_weekly_training(ctx: JobContext, *, dry_run: bool = False, force_deploy:
     else:
         ctx.log.info("no comparison with the deployed set: %s", comparison["reason"])
     reasons = gate(settings, result.metrics, comparison)
-    version = f"v{ctx.now:%Y%m%d_%H%M%S}"
+    version = registry.new_version(settings.model_dir, ctx.now)
     report = {"validation": result.metrics, "comparison": comparison, "gate_failures": reasons,
               "thresholds": {"max_log_loss": settings.max_log_loss, "min_accuracy": settings.min_accuracy,
                              "max_brier": settings.max_brier, "deploy_tolerance": settings.deploy_tolerance}}

@@ -40,6 +40,17 @@ def test_first_deploy_then_backup_and_switch(tmp_path):
     assert registry.load_set(backup).version == "v1"
 
 
+def test_a_rerun_at_the_same_time_gets_its_own_version(tmp_path):
+    md = tmp_path / "models"
+    first = registry.new_version(md, T0)
+    assert first == "v20260118_020000"
+    registry.deploy(md, _objects(1), {"version": first}, now=T0)
+    second = registry.new_version(md, T0)
+    assert second == "v20260118_020000_2"
+    _, backup = registry.deploy(md, _objects(2), {"version": second}, now=T0)
+    assert registry.load_deployed(md).version == second and registry.load_set(backup).version == first
+
+
 def test_tampered_or_missing_file_is_refused(tmp_path):
     md = tmp_path / "models"
     _deploy(md, 1, T0)
