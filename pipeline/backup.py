@@ -82,6 +82,10 @@ def _pg_env(url: str) -> tuple[list[str], dict]:
         env["PGPASSWORD"] = u.password  # never on the command line, where `ps` would show it
     args = ["-h", u.host or "localhost", "-p", str(u.port or 5432), "-U", u.username or "postgres",
             "-d", u.database or "postgres"]
+    # a store kept in its own schema (options=-csearch_path=NAME in the URL): dump that schema only
+    m = re.search(r"search_path=([A-Za-z_][A-Za-z0-9_]*)", str(u.query.get("options", "")))
+    if m:
+        args += ["-n", m.group(1)]
     return args, env
 
 

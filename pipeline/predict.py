@@ -21,7 +21,7 @@ from pipeline import schema as s
 from pipeline.ingest import FRAME_COLUMNS, fixture_ids, load_match_frame, store_batch
 from pipeline.modelset import ModelSet
 from pipeline.odds import implied_probabilities
-from pipeline.providers.base import OUTCOMES, SCHEDULED, Batch
+from pipeline.providers.base import SCHEDULED, Batch
 from pipeline.runner import EXIT_SOFTWARE, JobContext, JobFailed
 from pipeline.store import insert_ignore, upsert
 from pipeline.strategy import StrategyParams, select_bets

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,20 @@ def env(tmp_path):
 def settings(env):
     from pipeline.config import load_settings
     return load_settings(env, dotenv=Path("/nonexistent"))
+
+
+DEMO_START = datetime(2026, 1, 5, tzinfo=timezone.utc)
+DEMO_DAYS = 14
+DEMO_SEED = 7
+
+
+@pytest.fixture(scope="session")
+def cycle(tmp_path_factory):
+    """The demo, run once for the session: two simulated weeks of every job on the sandbox (SQLite).
+    Tests that change its store work on a clone (see test_reliability.clone)."""
+    from pipeline.demo import run_demo
+    work = tmp_path_factory.mktemp("cycle")
+    lines = []
+    code = run_demo(DEMO_START, DEMO_DAYS, work, seed=DEMO_SEED, echo=lines.append)
+    assert code == 0, "\n".join(lines)
+    return work, lines

@@ -4,32 +4,22 @@ with the report, lineups help where stars are missing, and running every job aga
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import numpy as np
 import pytest
 
 from pipeline.config import load_settings
-from pipeline.demo import _load_command, demo_environment, invoke, run_demo
+from conftest import DEMO_DAYS as DAYS
+from conftest import DEMO_SEED as SEED
+from conftest import DEMO_START as START
+from pipeline.demo import _load_command, demo_environment, invoke
 from pipeline.providers.sandbox import SandboxProvider
 from pipeline.report import BY_OUTCOME_SQL, build_report
 from pipeline.store import make_engine
 
-START = datetime(2026, 1, 5, tzinfo=timezone.utc)
-DAYS = 14
 END = START + timedelta(days=DAYS)
-SEED = 7
-
-
-@pytest.fixture(scope="module")
-def cycle(tmp_path_factory):
-    work = tmp_path_factory.mktemp("cycle")
-    lines = []
-    code = run_demo(START, DAYS, work, seed=SEED, echo=lines.append)
-    assert code == 0, "\n".join(lines)
-    return work, lines
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from scipy.optimize import check_grad
 
 from pipeline.features import form_features
 from pipeline.ingest import batch_to_frame
-from pipeline.metrics import log_loss, outcomes_from_goals, score_all
+from pipeline.metrics import log_loss, outcomes_from_goals
 from pipeline.models.dixon_coles import DixonColesModel
 from pipeline.models.elo import EloModel
 from pipeline.modelset import ModelSet, train_model_set
