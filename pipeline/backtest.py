@@ -38,6 +38,7 @@ from pipeline.strategy import OUTCOMES, StrategyParams, closing_line_value, sele
 WARMUP_YEARS = 3          # Dixon-Coles from 3 years before the test, XGBoost from 2, the ensemble from the start
 MIN_XGB_ROWS = 1000
 MIN_STACK_ROWS = 1000
+ESTABLISHED_MATCHES = 10
 MODELS = ("elo", "dixon_coles", "xgboost", "ensemble")
 MARKETS = {"market_prematch": "odds", "market_closing": "close"}
 
@@ -154,6 +155,7 @@ def run_backtest(matches: pd.DataFrame, start, end, *, xi: float = 0.0019, margi
                              "close_away"]
                             + [c for c in ("odds_bookmaker", "close_bookmaker") if c in frame]].copy()
     pred["outcome"] = y[test]
+    pred["established"] = _established(frame)[test]
     for name, p in (("elo", elo_p), ("dixon_coles", dc_p), ("xgboost", xgb_p), ("ensemble", ens_p)):
         pred[f"{name}_home"], pred[f"{name}_draw"], pred[f"{name}_away"] = p[test, 0], p[test, 1], p[test, 2]
     for name, prefix in MARKETS.items():
@@ -168,6 +170,23 @@ def run_backtest(matches: pd.DataFrame, start, end, *, xi: float = 0.0019, margi
     info["timings_seconds"] = {k: round(v, 2) for k, v in timings.items()}
     info["xgb_refit_weeks"] = xgb_refit_weeks
     return BacktestResult(start, end, pred, scores, betting, bets, info)
+
+
+def _established(frame: pd.DataFrame, years: int = 3, min_matches: int = ESTABLISHED_MATCHES) -> np.ndarray:
+    """True where both teams played at least `min_matches` matches in the `years` before kick-off: the subset
+    on which public Dixon-Coles benchmarks are quoted (promoted teams' first matches left out)."""
+    # one sorted array of kick-offs per team; a match's count is a difference of two binary searches
+    long = pd.concat([frame[["kickoff"]].assign(team=frame["home_team"]),
+                      frame[["kickoff"]].assign(team=frame["away_team"])])
+    times = {t: np.sort(g["kickoff"].to_numpy()) for t, g in long.groupby("team")}
+    window = np.timedelta64(int(years * 365.25), "D")
+    ko = frame["kickoff"].to_numpy()
+    ok = np.ones(len(frame), bool)
+    for side in ("home_team", "away_team"):
+        n = np.array([np.searchsorted(times[t], k) - np.searchsorted(times[t], k - window)
+                      for t, k in zip(frame[side].to_numpy(), ko)])
+        ok &= n >= min_matches
+    return ok
 
 
 def score_predictions(pred: pd.DataFrame) -> tuple[dict, dict]:
@@ -187,10 +206,16 @@ def score_predictions(pred: pd.DataFrame) -> tuple[dict, dict]:
             (lg, np.flatnonzero(common & (pred["league"] == lg).to_numpy())) for lg in sorted(pred["league"].unique())]:
         y = pred["outcome"].to_numpy()[idx]
         scores[league] = {n: score_all(_probs_columns(pred, n)[idx], y) for n in forecasters}
+    est = np.flatnonzero(common & pred["established"].to_numpy(bool)) if "established" in pred else []
+    established = {n: score_all(_probs_columns(pred, n)[est], pred["outcome"].to_numpy()[est])
+                   for n in forecasters} if len(est) else {}
     info = {"test_matches": int(len(pred)), "scored_matches": int(common.sum()),
             "left_out": {"no_model_prediction": int((~models_ok).sum()),
                          "no_prematch_or_closing_price": int((models_ok & ~markets_ok).sum()) if use_markets else None},
-            "models_without_predictions": [n for n in MODELS if n not in models], "prices": {}}
+            "models_without_predictions": [n for n in MODELS if n not in models], "prices": {},
+            "established_teams": {"definition": f"both teams played >= {ESTABLISHED_MATCHES} matches in the 3 "
+                                                "years before kick-off (how public Dixon-Coles figures are quoted)",
+                                  "n": int(len(est)), "scores": established}}
     for name, prefix in MARKETS.items():
         col = f"{prefix}_bookmaker"
         if col in pred:
@@ -264,6 +289,13 @@ def format_result(result: BacktestResult) -> str:
         lines.append(f"{league}:")
         lines.append(f"  {'forecaster':<18}{'n':>7}{'log loss':>10}{'Brier':>8}{'RPS':>8}{'acc':>7}")
         for name, m in table.items():
+            lines.append(f"  {name:<18}{m['n']:>7}{m['log_loss']:>10.4f}{m['brier']:>8.4f}{m['rps']:>8.4f}"
+                         f"{m['accuracy']:>7.3f}")
+    est = info.get("established_teams", {})
+    if est.get("scores"):
+        lines.append("")
+        lines.append(f"overall, established teams only ({est['definition']}): {est['n']} matches")
+        for name, m in est["scores"].items():
             lines.append(f"  {name:<18}{m['n']:>7}{m['log_loss']:>10.4f}{m['brier']:>8.4f}{m['rps']:>8.4f}"
                          f"{m['accuracy']:>7.3f}")
     lines.append("")

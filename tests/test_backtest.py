@@ -183,3 +183,15 @@ def test_command_writes_the_numbers_it_prints(data_dir, tmp_path):
     assert {"elo", "dixon_coles", "market_prematch", "market_closing"} <= set(overall)
     assert f"{overall['elo']['log_loss']:.4f}" in out.stdout
     assert "backtest finished" in out.stdout and data["betting"]["overall"]["starting_bankroll"] == 1000.0
+
+
+def test_established_means_both_teams_have_ten_matches_in_three_years():
+    kick = pd.date_range("2020-01-01", periods=30, freq="7D", tz="UTC")
+    home = ["A"] * 30
+    away = ["B"] * 12 + ["C"] * 18                 # C first plays in week 13
+    frame = pd.DataFrame({"kickoff": kick, "home_team": home, "away_team": away})
+    ok = backtest._established(frame)
+    assert not ok[:10].any() and ok[10:12].all()    # A and B reach 10 earlier matches at the 11th match
+    assert not ok[12:22].any() and ok[22:].all()    # C reaches 10 at its 11th match
+    late = frame.assign(kickoff=frame["kickoff"] + pd.to_timedelta(np.r_[np.zeros(29), [3000]], unit="D"))
+    assert not backtest._established(late)[-1]     # nothing in the 3 years before: not established
