@@ -67,6 +67,8 @@ class Settings:
     prematch_books: tuple[str, ...] = ("PS", "Avg", "BbAv", "B365")
     closing_books: tuple[str, ...] = ("PSC", "AvgC", "B365C")
     sandbox_seed: int = 7
+    http_timeout: float = 30.0        # read timeout of one HTTP request, seconds (connect: 5 s)
+    http_attempts: int = 4            # tries of one request before the job gives up on the source
     model_dir: Path = ROOT / "models"
     backup_dir: Path = ROOT / "backups"
     log_dir: Path = ROOT / "logs"
@@ -138,6 +140,8 @@ def _parsers():
         "PREMATCH_BOOKMAKERS": ("prematch_books", lambda n, v: _nonempty(n, _list(v))),
         "CLOSING_BOOKMAKERS": ("closing_books", lambda n, v: _nonempty(n, _list(v))),
         "SANDBOX_SEED": ("sandbox_seed", lambda n, v: _int(n, v)),
+        "HTTP_TIMEOUT": ("http_timeout", lambda n, v: f(n, v, 0, 600, lo_open=True)),
+        "HTTP_ATTEMPTS": ("http_attempts", lambda n, v: _int(n, v, 1)),
         "MODEL_DIR": ("model_dir", lambda n, v: _path(v)),
         "BACKUP_DIR": ("backup_dir", lambda n, v: _path(v)),
         "LOG_DIR": ("log_dir", lambda n, v: _path(v)),

@@ -77,7 +77,8 @@ def request(
     def attempt() -> requests.Response:
         try:
             resp = session.get(url, params=params, headers=headers, timeout=timeout)
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError) as exc:   # the last two: a body cut off mid-way
             raise RetryableHTTPError(f"{shown}: {type(exc).__name__}") from None
         if resp.status_code in (401, 403):
             raise ProviderAuthError(f"{shown}: HTTP {resp.status_code} (check the API key and plan)")

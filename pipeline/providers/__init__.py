@@ -13,12 +13,14 @@ def get_provider(settings) -> Provider:
         from pipeline.providers.football_data import FootballDataProvider
         return FootballDataProvider(data_dir=settings.football_data_dir, base_url=settings.football_data_url,
                                     leagues=settings.football_data_leagues, cache_dir=settings.cache_dir,
-                                    prematch_books=settings.prematch_books, closing_books=settings.closing_books)
+                                    prematch_books=settings.prematch_books, closing_books=settings.closing_books,
+                                    timeout=(5.0, settings.http_timeout), attempts=settings.http_attempts)
     if settings.data_source == "sportmonks":
         from pipeline.providers.sportmonks import SportmonksProvider
         return SportmonksProvider(api_key=settings.sportmonks_api_key, base_url=settings.sportmonks_base_url,
                                   league_ids=settings.sportmonks_leagues,
-                                  bookmaker_ids=settings.sportmonks_bookmakers)
+                                  bookmaker_ids=settings.sportmonks_bookmakers,
+                                  timeout=(5.0, settings.http_timeout), attempts=settings.http_attempts)
     raise ValueError(f"unknown data source {settings.data_source!r}")
 
 

@@ -212,7 +212,8 @@ class FootballDataProvider(Provider):
     def __init__(self, data_dir: Path | None = None, base_url: str = "https://www.football-data.co.uk",
                  leagues: Sequence[str] = ("E0", "D1", "F1", "I1", "SP1"), cache_dir: Path | None = None,
                  max_age_hours: float = 12.0, session=None, prematch_books: Sequence[str] = PREMATCH,
-                 closing_books: Sequence[str] = CLOSING, first_season: int = 2003):
+                 closing_books: Sequence[str] = CLOSING, first_season: int = 2003,
+                 timeout: tuple[float, float] = (5.0, 30.0), attempts: int = 4):
         self.data_dir = Path(data_dir) if data_dir else None
         self.base_url = base_url.rstrip("/")
         self.leagues = tuple(leagues)
@@ -221,6 +222,8 @@ class FootballDataProvider(Provider):
         self.session = session
         self.books = {"prematch_books": tuple(prematch_books), "closing_books": tuple(closing_books)}
         self.first_season = first_season
+        self.timeout = timeout
+        self.attempts = attempts
 
     # ---- files ----------------------------------------------------------------------------------
     def _file(self, relative: str, now: datetime, may_be_stale: bool) -> Path | None:
@@ -235,7 +238,7 @@ class FootballDataProvider(Provider):
         if self.session is None:
             self.session = make_session()
         url = f"{self.base_url}/{relative}"
-        resp = request(self.session, url)
+        resp = request(self.session, url, timeout=self.timeout, attempts=self.attempts)
         if resp.status_code == 404:
             return p if p.is_file() else None
         if resp.status_code != 200:

@@ -1,0 +1,60 @@
+"""The README stays true: every script and option it names exists, and its sqlite3 queries run verbatim on a store
+the demo filled (the install, demo and test commands themselves are what CI runs)."""
+from __future__ import annotations
+
+import re
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+README = (ROOT / "README.md").read_text()
+# `production/<script>.py` and the options that follow it on the same line (inside backticks or a code block)
+COMMAND = re.compile(r"production/(\w+)\.py((?:[ \t]+(?:--[\w-]+|[^\s`|]+))*)")
+
+
+TABLE_ROW = re.compile(r"^\| `(\w+)\.py` \|")   # the jobs table: options listed in the script's row
+
+
+def _commands() -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for line in README.replace("\\\n", " ").splitlines():        # shell continuation lines joined
+        for script, rest in COMMAND.findall(line):
+            found.setdefault(script, set()).update(re.findall(r"(--[\w-]+)", rest))
+        row = TABLE_ROW.match(line)
+        if row:
+            found.setdefault(row.group(1), set()).update(re.findall(r"`(--[\w-]+)", line))
+    return found
+
+
+COMMANDS = _commands()
+
+
+def test_the_readme_names_every_production_script():
+    scripts = {p.stem for p in (ROOT / "production").glob("*.py")}
+    assert set(COMMANDS) == scripts, set(COMMANDS) ^ scripts
+
+
+@pytest.mark.parametrize("script", sorted(COMMANDS))
+def test_options_the_readme_uses_exist(script):
+    r = subprocess.run([sys.executable, str(ROOT / "production" / f"{script}.py"), "--help"], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    missing = [o for o in COMMANDS[script] if o not in r.stdout]
+    assert not missing, f"README uses {missing} of {script}.py, which --help does not list"
+
+
+def test_guide_queries_run_verbatim_on_the_demo_store(cycle):
+    work, _ = cycle
+    block = re.search(r"```sql\n(.*?)```", README, re.S).group(1)
+    queries = [q.strip() for q in block.split(";") if q.strip()]
+    assert len(queries) == 3
+    con = sqlite3.connect(work / "predictions.db")
+    for q in queries:
+        rows = con.execute(q).fetchall()
+        assert rows, f"no rows from: {q}"
+    by_outcome = con.execute(queries[2]).fetchall()
+    assert {r[0] for r in by_outcome} <= {"home", "draw", "away"} and sum(r[1] for r in by_outcome) > 0
