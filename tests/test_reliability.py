@@ -238,3 +238,24 @@ def test_no_job_reveals_the_api_key_or_database_password(cycle, tmp_path, pg_url
     for secret in (API_KEY, DB_PASSWORD):
         for where, text_ in [*outputs.items(), *logs.items(), ("job_runs", repr(runs)), ("file names", repr(names))]:
             assert secret not in text_, f"{secret} found in {where}"
+
+
+# ---- a tampered model ------------------------------------------------------------------------------------------
+
+def test_tampered_model_is_refused_health_fails_and_rollback_restores_service(cycle, tmp_path):
+    work, _ = cycle
+    env = clone(work, tmp_path / "w")
+    now = END + timedelta(hours=10)
+    live = (tmp_path / "w" / "models" / "current").resolve()
+    with open(live / "xgboost.joblib", "ab") as fh:
+        fh.write(b"tampered")
+    code, out = finish(start("hourly_predictions", now, env))
+    assert code == 70 and "checksum" in out and "Traceback" not in out
+    code, out = finish(start("health_check", now, env))
+    assert code == 1 and any(line.startswith("❌") and "odel" in line for line in out.splitlines()), out
+    code, out = finish(start("weekly_training", now, env, "--rollback"))
+    assert code == 0, out
+    code, out = finish(start("hourly_predictions", now, env))
+    assert code == 0, out
+    code, out = finish(start("health_check", now, env))
+    assert any(line.startswith("✅ Models loaded") for line in out.splitlines()), out
