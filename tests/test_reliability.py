@@ -25,7 +25,7 @@ from pipeline.demo import demo_environment
 
 END = DEMO_START + timedelta(days=DEMO_DAYS)   # Monday 2026-01-19 00:00 UTC, where the demo stopped
 # bench/bench_reliability.py runs this module with more rounds and kills, and weekly training in the rounds
-ROUNDS = int(os.environ.get("RELIABILITY_ROUNDS", "4"))
+ROUNDS = int(os.environ.get("RELIABILITY_ROUNDS", "3"))
 KILLS = int(os.environ.get("RELIABILITY_KILLS", "3"))
 WITH_TRAINING = os.environ.get("RELIABILITY_WITH_TRAINING") == "1"
 PROBLEMS = ("database is locked", "deadlock", "Traceback", "could not serialize")
