@@ -16,7 +16,7 @@ import click  # noqa: E402
 @click.option("--to", "end", required=True, metavar="DATE", help="Day after the test period, e.g. 2024-06-30.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the numbers to this JSON file.")
-@click.option("--xgb-refit-weeks", type=click.IntRange(1, 52), default=4, show_default=True,
+@click.option("--xgb-refit-weeks", type=click.IntRange(1, 52), default=1, show_default=True,
               help="Refit XGBoost every N weeks (Elo, Dixon-Coles and the ensemble are refitted weekly).")
 def main(data_dir, leagues, start, end, json_path, xgb_refit_weeks):
     from datetime import date
