@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sqlite3
+import subprocess
+import sys
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -108,3 +112,32 @@ def cycle(tmp_path_factory):
     code = run_demo(DEMO_START, DEMO_DAYS, work, seed=DEMO_SEED, echo=lines.append)
     assert code == 0, "\n".join(lines)
     return work, lines
+
+
+# ---- running the production scripts on a clone of the demo's world ---------------------------------------------
+
+def clone(work: Path, dest: Path, database_url: str | None = None) -> dict:
+    """A copy of the demo's models and store (the store through SQLite's backup API) and its environment."""
+    from pipeline.demo import demo_environment
+    dest.mkdir(parents=True)
+    shutil.copytree(work / "models", dest / "models", symlinks=True)
+    env = demo_environment(dest, DEMO_SEED)
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    else:
+        with sqlite3.connect(work / "predictions.db") as src, sqlite3.connect(dest / "predictions.db") as dst:
+            src.backup(dst)
+    return env
+
+
+def start(job: str, now, env: dict, *extra: str) -> subprocess.Popen:
+    args = [sys.executable, str(ROOT / "production" / f"{job}.py"), *extra]
+    if job != "backup":
+        args += ["--now", now.isoformat()]
+    return subprocess.Popen(args + ["--quiet"], env={**os.environ, **env}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def finish(p: subprocess.Popen, timeout: float = 300) -> tuple[int, str]:
+    out, err = p.communicate(timeout=timeout)
+    return p.returncode, out + err

@@ -6,11 +6,8 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from datetime import timedelta
@@ -20,8 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from conftest import DEMO_DAYS, DEMO_SEED, DEMO_START, ROOT
-from pipeline.demo import demo_environment
+from conftest import DEMO_DAYS, DEMO_START, clone, finish, start
 
 END = DEMO_START + timedelta(days=DEMO_DAYS)   # Monday 2026-01-19 00:00 UTC, where the demo stopped
 # bench/bench_reliability.py runs this module with more rounds and kills, and weekly training in the rounds
@@ -29,32 +25,6 @@ ROUNDS = int(os.environ.get("RELIABILITY_ROUNDS", "3"))
 KILLS = int(os.environ.get("RELIABILITY_KILLS", "3"))
 WITH_TRAINING = os.environ.get("RELIABILITY_WITH_TRAINING") == "1"
 PROBLEMS = ("database is locked", "deadlock", "Traceback", "could not serialize")
-
-
-def clone(work: Path, dest: Path, database_url: str | None = None) -> dict:
-    """A copy of the demo's models and store (the store through SQLite's backup API) and its environment."""
-    dest.mkdir(parents=True)
-    shutil.copytree(work / "models", dest / "models", symlinks=True)
-    env = demo_environment(dest, DEMO_SEED)
-    if database_url:
-        env["DATABASE_URL"] = database_url
-    else:
-        with sqlite3.connect(work / "predictions.db") as src, sqlite3.connect(dest / "predictions.db") as dst:
-            src.backup(dst)
-    return env
-
-
-def start(job: str, now, env: dict, *extra: str) -> subprocess.Popen:
-    args = [sys.executable, str(ROOT / "production" / f"{job}.py"), *extra]
-    if job != "backup":
-        args += ["--now", now.isoformat()]
-    return subprocess.Popen(args + ["--quiet"], env={**os.environ, **env}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-
-
-def finish(p: subprocess.Popen, timeout: float = 300) -> tuple[int, str]:
-    out, err = p.communicate(timeout=timeout)
-    return p.returncode, out + err
 
 
 def query(url: str, sql: str) -> list[tuple]:

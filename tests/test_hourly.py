@@ -1,0 +1,99 @@
+"""The hourly job's own promises, on a clone of the demo's world: --dry-run writes nothing, --force predicts again
+without duplicating anything, a malformed fixture is skipped and reported while the others go on, and without
+deployed models it fails clearly and touches nothing."""
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+from conftest import DEMO_DAYS, DEMO_SEED, DEMO_START, clone, finish, start
+from pipeline.config import load_settings
+from pipeline.predict import run_hourly
+from pipeline.providers.sandbox import SandboxProvider
+from pipeline.runner import run_job
+
+NOW = DEMO_START + timedelta(days=DEMO_DAYS, hours=10)     # Monday 10:00 after the demo: fixtures to predict
+TABLES = ("fixtures", "odds_snapshots", "predictions", "bets", "lineup_updates", "results")
+
+
+def counts(db: Path) -> dict:
+    con = sqlite3.connect(db)
+    try:
+        return {t: con.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in TABLES}
+    finally:
+        con.close()
+
+
+def test_dry_run_prints_and_writes_nothing(cycle, tmp_path):
+    env = clone(cycle[0], tmp_path / "w")
+    db = tmp_path / "w" / "predictions.db"
+    before = counts(db)
+    code, out = finish(start("hourly_predictions", NOW, env, "--dry-run"))
+    assert code == 0, out
+    assert "would predict" in out and "not written" in out
+    assert counts(db) == before
+    code, out = finish(start("hourly_predictions", NOW, env))       # the real run does write
+    assert code == 0 and counts(db)["predictions"] > before["predictions"]
+
+
+def test_force_predicts_again_without_duplicating(cycle, tmp_path):
+    env = clone(cycle[0], tmp_path / "w")
+    db = tmp_path / "w" / "predictions.db"
+    assert finish(start("hourly_predictions", NOW, env))[0] == 0
+    after_first = counts(db)
+    con = sqlite3.connect(db)
+    bets_first = con.execute("SELECT fixture_id, bet_outcome, odds, stake FROM bets ORDER BY 1, 2").fetchall()
+    con.close()
+    assert finish(start("hourly_predictions", NOW, env))[0] == 0               # same odds, same model: nothing
+    assert counts(db) == after_first
+    code, out = finish(start("hourly_predictions", NOW, env, "--force"))
+    assert code == 0, out
+    assert counts(db) == after_first                                            # rewritten, not duplicated
+    log = (tmp_path / "w" / "logs" / "hourly_predictions.log").read_text().splitlines()
+    summaries = [line for line in log if "hourly_predictions success" in line]
+    assert "predictions=" not in summaries[-2] and "predictions=" in summaries[-1]   # --force did predict
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT fixture_id, bet_outcome, odds, stake FROM bets ORDER BY 1, 2").fetchall() == bets_first
+    con.close()
+
+
+class SandboxWithBadFixtures(SandboxProvider):
+    """The sandbox plus two fixtures a careless feed might send: one team missing, the same team twice."""
+
+    def fixtures(self, start, end, now):
+        batch = super().fixtures(start, end, now)
+        good = next(m for m in batch.matches if m.kickoff > now)
+        batch.matches.append(replace(good, provider_id="BAD-1", away_team=""))
+        batch.matches.append(replace(good, provider_id="BAD-2", away_team=good.home_team,
+                                     away_team_id=good.home_team_id))
+        return batch
+
+
+def test_a_malformed_fixture_is_skipped_and_reported_the_rest_go_on(cycle, tmp_path):
+    env = clone(cycle[0], tmp_path / "w")
+    settings = load_settings(env, dotenv=Path("/nonexistent"))
+    code = run_job("hourly_predictions", run_hourly, now=NOW, settings=settings, quiet=True,
+                   provider=SandboxWithBadFixtures(seed=DEMO_SEED))
+    assert code == 0
+    log = (tmp_path / "w" / "logs" / "hourly_predictions.log").read_text()
+    assert "fixture BAD-1: missing or identical teams" in log and "fixture BAD-2" in log
+    con = sqlite3.connect(tmp_path / "w" / "predictions.db")
+    runs = con.execute("SELECT status, counts FROM job_runs ORDER BY id DESC LIMIT 1").fetchone()
+    assert runs[0] == "success" and '"fixtures_skipped": 2' in runs[1]
+    predicted = {r[0] for r in con.execute("SELECT f.provider_id FROM predictions p JOIN fixtures f "
+                                           "ON f.id = p.fixture_id WHERE p.prediction_time >= ?",
+                                           (f"{NOW:%Y-%m-%d %H:%M:%S}",))}
+    assert predicted and not predicted & {"BAD-1", "BAD-2"}
+
+
+def test_without_models_it_fails_clearly_and_touches_nothing(cycle, tmp_path):
+    env = clone(cycle[0], tmp_path / "w")
+    shutil.rmtree(tmp_path / "w" / "models")
+    db = tmp_path / "w" / "predictions.db"
+    before = counts(db)
+    code, out = finish(start("hourly_predictions", NOW, env))
+    assert code == 70 and "weekly_training" in out and "Traceback" not in out
+    assert counts(db) == before
