@@ -120,7 +120,7 @@ def run_backtest(matches: pd.DataFrame, start, end, *, xi: float = 0.0019, margi
         before = np.flatnonzero(week < w)
         t = time.perf_counter()
         first = max(300, len(before) - 20000)   # the mapping from the last 20,000 matches: ample, and bounded
-        elo_map._fit_logit(elo_diff[first:len(before)], y[first:len(before)])
+        elo_map._fit_logit(elo_diff[first:len(before)], y[first:len(before)], warm_start=True)
         elo_p[rows] = elo_map._probs(elo_diff[rows], elo_map.slope_, *elo_map.cutpoints_)
         t_elo += time.perf_counter() - t
         cols = _feature_frame(frame.iloc[rows], elo_p[rows], elo_diff[rows], dc_p[rows], dc_xg[rows], form,

@@ -50,8 +50,17 @@ def test_dixon_coles_recovers_parameters():
     assert abs(p["home"] - 0.3) < 0.06 and p["converged"]
 
 
+def with_newcomers(frame: pd.DataFrame, teams=("T17", "T18", "T19")) -> pd.DataFrame:
+    """The league with three teams replaced after the first season, as if relegated and promoted."""
+    later = frame["season"] != "0"
+    out = frame.copy()
+    for side in ("home_team", "away_team"):
+        out.loc[later & out[side].isin(teams), side] = "N" + out.loc[later & out[side].isin(teams), side].str[1:]
+    return out
+
+
 def test_dixon_coles_gradient_is_exact():
-    frame, _, _ = simulated_league(seasons=1)
+    frame = with_newcomers(simulated_league(seasons=2)[0])   # the newcomer prior's terms are checked too
     m = DixonColesModel()
     captured = {}
     orig = DixonColesModel._fit_league
@@ -78,7 +87,7 @@ def test_dixon_coles_gradient_is_exact():
         DixonColesModel._fit_league = orig
     f = captured["f"]
     x = captured["x"]
-    x[-1] = -0.05
+    x[-3] = -0.05   # rho, inside its bounds
     err = check_grad(lambda v: f(v)[0], lambda v: f(v)[1], x)
     assert err < 1e-4 * max(1.0, np.linalg.norm(f(x)[1]))
 
@@ -93,6 +102,44 @@ def test_dixon_coles_probabilities_are_valid_even_for_extreme_rates():
     fx = frame.head(5).assign(home_team=["T0", "T1", "Promoted FC", "T3", "T4"])
     p = m.predict_proba(fx)
     assert (p >= 0).all() and np.allclose(p.sum(axis=1), 1)
+
+
+def test_dixon_coles_prior_keeps_a_promoted_teams_first_results_from_running_away():
+    frame = with_newcomers(simulated_league(seasons=2, seed=3)[0])
+    frame = frame.sort_values("kickoff", kind="stable")
+    newcomer_matches = frame[(frame["season"] == "1")
+                             & frame[["home_team", "away_team"]].isin(["N17"]).any(axis=1)]
+    # N17's first two matches end 0-5 and 0-4: alone, they say it never scores
+    first_two = newcomer_matches.index[:2]
+    frame.loc[first_two, ["home_goals", "away_goals"]] = frame.loc[first_two, ["home_team"]].eq("N17").to_numpy() \
+        * np.array([0.0, 5.0]) + frame.loc[first_two, ["away_team"]].eq("N17").to_numpy() * np.array([5.0, 0.0])
+    ref = frame.loc[first_two[1], "kickoff"] + pd.Timedelta(days=1)
+    plain = DixonColesModel(xi=0.0, prior_sd=None).fit(frame[frame["kickoff"] < ref], reference_time=ref)
+    shrunk = DixonColesModel(xi=0.0).fit(frame[frame["kickoff"] < ref], reference_time=ref)
+    att = {name: m.leagues_["L1"]["attack"][m.leagues_["L1"]["teams"].index("N17")]
+           for name, m in (("plain", plain), ("shrunk", shrunk))}
+    assert att["plain"] < -2.5           # maximum likelihood: log-rate far below any real team's
+    assert -1.0 < att["shrunk"] < 0      # the prior: weak, but a team that can score
+    fixture = frame[frame["kickoff"] >= ref].head(1).assign(home_team="N17")
+    assert shrunk.expected_goals(fixture)[0, 0] > 0.4 > plain.expected_goals(fixture)[0, 0]
+
+
+def test_dixon_coles_learns_how_strong_promoted_teams_are():
+    frame, _, _ = simulated_league(seasons=2, seed=4)
+    frame = with_newcomers(frame)
+    weak = frame["season"] == "1"
+    # the promoted teams concede two extra goals a match at home and away in their first season
+    frame.loc[weak & frame["home_team"].str.startswith("N"), "away_goals"] += 2
+    frame.loc[weak & frame["away_team"].str.startswith("N"), "home_goals"] += 2
+    m = DixonColesModel(xi=0.0).fit(frame)
+    p = m.leagues_["L1"]
+    new_att, new_def = p["newcomer"]
+    assert new_def < -0.3 and new_def < np.median(p["defence"])   # the fitted newcomer level: a weak defence
+    # a team never seen is predicted at that level
+    unknown = frame.tail(1).assign(home_team="T0", away_team="Never Seen FC")
+    t0 = p["teams"].index("T0")
+    expected = np.exp(p["mu"] + p["home"] + p["attack"][t0] - new_def), np.exp(p["mu"] + new_att - p["defence"][t0])
+    assert np.allclose(m.expected_goals(unknown)[0], expected)
 
 
 def test_dixon_coles_time_decay_follows_a_changed_team():
@@ -180,3 +227,27 @@ def test_model_set_survives_joblib_and_predicts_unknown_teams(sandbox_training, 
     pd.testing.assert_frame_equal(p1, p2)
     probs = p1[["p_home", "p_draw", "p_away"]].to_numpy()
     assert np.allclose(probs.sum(axis=1), 1) and (probs > 0).all()
+
+
+def test_stacking_ensemble_weighs_forecasters_by_what_they_know():
+    from pipeline.models.ensemble import StackingEnsemble
+    rng = np.random.default_rng(5)
+    n = 6000
+    truth = rng.dirichlet([6, 3, 4], n)
+    y = np.array([rng.choice(3, p=p) for p in truth])
+    flat = np.tile(truth.mean(axis=0), (n, 1))
+    noisy = rng.dirichlet([2, 2, 2], n)
+    market = truth.copy()
+    market[:1000] = np.nan                          # some matches have no price
+    base = {"elo": noisy, "dixon_coles": flat, "xgboost": 0.5 * truth + 0.5 * flat, "market": market}
+    ens = StackingEnsemble().fit(base, y)
+    w_elo, w_dc, w_xgb, w_market = ens.market_weights_[:4]
+    assert abs(w_market - 1) < 0.25 and abs(w_elo) < 0.1     # the truth kept as it is, noise ignored
+    p = ens.predict_proba(base)
+    assert np.isfinite(p).all() and np.allclose(p.sum(axis=1), 1)
+    # without a price, the pool of the models alone: better than the flat forecast, worse than with the truth
+    no_price = slice(0, 1000)
+    assert log_loss(truth[no_price], y[no_price]) < log_loss(p[no_price], y[no_price]) \
+        < log_loss(flat[no_price], y[no_price])
+    with_price = slice(1000, n)
+    assert log_loss(p[with_price], y[with_price]) < log_loss(truth[with_price], y[with_price]) + 0.005

@@ -21,13 +21,16 @@ from scipy.optimize import minimize
 from scipy.stats import poisson
 
 RHO_BOUNDS = (-0.2, 0.2)
-PROMOTED_FROM_WEAKEST = 3   # an unknown team gets the mean parameters of the league's weakest teams
+PROMOTED_FROM_WEAKEST = 3   # with no newcomer in the window, an unknown team gets the weakest teams' mean
+PRIOR_SD = 0.3              # sd of the Gaussian prior on attack and defence (None: plain maximum likelihood)
+NEWCOMER_AFTER_DAYS = 120   # a team first seen this long after the league's window starts was promoted into it
 
 
 class DixonColesModel:
     def __init__(self, xi: float = 0.0019, max_goals: int = 10, history_days: float = 3 * 365.25,
-                 warm_start: bool = False, min_matches: int = 30):
+                 warm_start: bool = False, min_matches: int = 30, prior_sd: float | None = PRIOR_SD):
         self.xi = xi
+        self.prior_sd = prior_sd
         self.max_goals = max_goals
         self.history_days = history_days
         self.warm_start = warm_start
@@ -58,7 +61,16 @@ class DixonColesModel:
         age = (ref - g["kickoff"]).dt.total_seconds().to_numpy() / 86400.0
         w = np.exp(-self.xi * np.clip(age, 0, None))
         w = w / w.mean()
-        x0 = np.zeros(2 * n + 3)
+        # newcomers: teams first seen well after the league's window starts, i.e. promoted into it. With a prior,
+        # their attack and defence are shrunk towards a shared newcomer level fitted here (promoted teams are
+        # weaker than average), everyone else's towards the league average: a team with two matches no longer
+        # gets the extreme ratings two results imply.
+        first = np.full(n, np.inf)
+        np.minimum.at(first, hi, -age)
+        np.minimum.at(first, ai, -age)
+        newcomer = first + age.max() > NEWCOMER_AFTER_DAYS      # days from the window's first match
+        prior = 0.0 if self.prior_sd is None else 1.0 / self.prior_sd ** 2
+        x0 = np.zeros(2 * n + 5)
         x0[2 * n] = np.log(max(ag.mean(), 0.1))
         x0[2 * n + 1] = np.log(max(hg.mean(), 0.1) / max(ag.mean(), 0.1))
         x0[2 * n + 2] = -0.05
@@ -68,16 +80,18 @@ class DixonColesModel:
             known = idx >= 0
             x0[:n][known] = init["attack"][idx[known]]
             x0[n:2 * n][known] = init["defence"][idx[known]]
-            x0[2 * n:] = [init["mu"], init["home"], init["rho"]]
+            x0[2 * n:2 * n + 3] = [init["mu"], init["home"], init["rho"]]
+            x0[2 * n + 3:] = init.get("newcomer") or (0.0, 0.0)
         c00 = (hg == 0) & (ag == 0)
         c01 = (hg == 0) & (ag == 1)
         c10 = (hg == 1) & (ag == 0)
         c11 = (hg == 1) & (ag == 1)
         wsum = w.sum()
+        last = {}
 
         def objective(x):
             att, dfc = x[:n], x[n:2 * n]
-            mu, home, rho = x[2 * n], x[2 * n + 1], x[2 * n + 2]
+            mu, home, rho, new_att, new_def = x[2 * n:]
             ll_h = mu + home + att[hi] - dfc[ai]
             ll_a = mu + att[ai] - dfc[hi]
             lam, mmu = np.exp(ll_h), np.exp(ll_a)
@@ -103,6 +117,7 @@ class DixonColesModel:
             tau[c11] = t11
             dtau_r[c11] = -1 / t11
             ll = w * (np.log(tau) + hg * ll_h - lam + ag * ll_a - mmu)
+            last["loglik"] = float(ll.sum())
             g_h = w * (hg - lam + dtau_lh)
             g_a = w * (ag - mmu + dtau_la)
             grad = np.empty_like(x)
@@ -113,18 +128,27 @@ class DixonColesModel:
             grad[2 * n + 2] = (w * dtau_r).sum()
             # sum-to-zero penalty (zero at the optimum) and a scale so the tolerance does not depend on n
             sa, sd = att.sum(), dfc.sum()
-            f = -ll.sum() / wsum + sa ** 2 + sd ** 2
+            ra = att - np.where(newcomer, new_att, 0.0)
+            rd = dfc - np.where(newcomer, new_def, 0.0)
+            grad[:n] -= prior * ra
+            grad[n:2 * n] -= prior * rd
+            grad[2 * n + 3] = prior * ra[newcomer].sum()
+            grad[2 * n + 4] = prior * rd[newcomer].sum()
+            f = (-ll.sum() + 0.5 * prior * (ra @ ra + rd @ rd)) / wsum + sa ** 2 + sd ** 2
             grad = -grad / wsum
             grad[:n] += 2 * sa
             grad[n:2 * n] += 2 * sd
             return f, grad
 
-        bounds = [(None, None)] * (2 * n + 2) + [RHO_BOUNDS]
+        bounds = [(None, None)] * (2 * n + 2) + [RHO_BOUNDS] + [(None, None)] * 2
         res = minimize(objective, x0, jac=True, method="L-BFGS-B", bounds=bounds,
                        options={"maxiter": 500, "gtol": 1e-7})
         x = res.x
+        objective(x)      # the log-likelihood at the optimum, without the prior's penalty
         return {"teams": list(teams), "attack": x[:n].copy(), "defence": x[n:2 * n].copy(), "mu": float(x[2 * n]),
-                "home": float(x[2 * n + 1]), "rho": float(x[2 * n + 2]), "loglik": float(-res.fun * wsum),
+                "home": float(x[2 * n + 1]), "rho": float(x[2 * n + 2]),
+                "newcomer": (float(x[2 * n + 3]), float(x[2 * n + 4])) if prior and newcomer.any() else None,
+                "loglik": last["loglik"],
                 "n_matches": int(len(g)), "converged": bool(res.success)}
 
     # ---- prediction ----------------------------------------------------------------------------------
@@ -140,9 +164,11 @@ class DixonColesModel:
                 mmu[idx] = np.exp(all_mu)
                 continue
             teams = pd.Index(p["teams"])
-            strength = p["attack"] + p["defence"]
-            weak = np.argsort(strength)[:PROMOTED_FROM_WEAKEST]
-            new_att, new_def = p["attack"][weak].mean(), p["defence"][weak].mean()
+            if p.get("newcomer") is not None:
+                new_att, new_def = p["newcomer"]
+            else:
+                weak = np.argsort(p["attack"] + p["defence"])[:PROMOTED_FROM_WEAKEST]
+                new_att, new_def = p["attack"][weak].mean(), p["defence"][weak].mean()
             att = np.append(p["attack"], new_att)
             dfc = np.append(p["defence"], new_def)
             h = teams.get_indexer(fixtures["home_team"].iloc[idx])

@@ -99,12 +99,19 @@ class EloModel:
     def _diff(self, rh, ra):
         return (np.asarray(rh) + self.home_advantage - np.asarray(ra)) / 400.0
 
-    def _fit_logit(self, d: np.ndarray, y: np.ndarray) -> None:
+    def _fit_logit(self, d: np.ndarray, y: np.ndarray, warm_start: bool = False) -> None:
+        """Fit the ordered logit; `warm_start` begins from the current fit (the backtest refits it weekly, on
+        data that changes little from one week to the next)."""
+        x0 = [1.5, -0.7, np.log(0.9)]
+        if warm_start and hasattr(self, "slope_"):
+            c1, c2 = self.cutpoints_
+            x0 = [self.slope_, c1, np.log(c2 - c1)]
+
         def nll(theta):
             b, c1, delta = theta
             p = self._probs(d, b, c1, c1 + np.exp(delta))
             return -np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-15, 1)))
-        res = minimize(nll, x0=[1.5, -0.7, np.log(0.9)], method="Nelder-Mead",
+        res = minimize(nll, x0=x0, method="Nelder-Mead",
                        options={"xatol": 1e-6, "fatol": 1e-9, "maxiter": 2000})
         b, c1, delta = res.x
         self.slope_, self.cutpoints_ = float(b), (float(c1), float(c1 + np.exp(delta)))
