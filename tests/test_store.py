@@ -100,6 +100,23 @@ def test_store_batch_is_idempotent(db_url, tmp_path):
     eng.dispose()
 
 
+def test_match_frame_takes_the_latest_price_seen_before_kick_off(db_url, tmp_path):
+    eng = _engine(db_url, tmp_path)
+    b = _batch(2)
+    kickoff = T0    # m0's kick-off
+    b.odds += [Odds("m0", "book", 2.2, 3.3, 3.6, fetched_at=kickoff - timedelta(hours=2)),    # the latest before
+               Odds("m0", "other", 2.1, 3.3, 3.7, fetched_at=kickoff - timedelta(hours=5)),
+               Odds("m0", "book", 9.0, 9.0, 9.0, fetched_at=kickoff + timedelta(minutes=10))]  # in play: ignored
+    with eng.begin() as conn:
+        store_batch(conn, "test", b, T0 + timedelta(days=3))
+    with eng.connect() as conn:
+        frame = load_match_frame(conn, "test").set_index("match_id")
+    assert tuple(frame.loc["m0", ["odds_home", "odds_draw", "odds_away"]]) == (2.2, 3.3, 3.6)
+    assert frame.loc["m0", "close_home"] == 1.9      # the closing snapshot is not a pre-match price
+    assert frame.loc["m1", "odds_home"] == 2.0      # its only pre-match snapshot
+    eng.dispose()
+
+
 def test_result_update_keeps_known_closing_odds(db_url, tmp_path):
     eng = _engine(db_url, tmp_path)
     with eng.begin() as conn:
