@@ -65,10 +65,10 @@ class DixonColesModel:
         # their attack and defence are shrunk towards a shared newcomer level fitted here (promoted teams are
         # weaker than average), everyone else's towards the league average: a team with two matches no longer
         # gets the extreme ratings two results imply.
-        first = np.full(n, np.inf)
-        np.minimum.at(first, hi, -age)
-        np.minimum.at(first, ai, -age)
-        newcomer = first + age.max() > NEWCOMER_AFTER_DAYS      # days from the window's first match
+        oldest = np.zeros(n)                   # age of each team's first match in the window
+        np.maximum.at(oldest, hi, age)
+        np.maximum.at(oldest, ai, age)
+        newcomer = age.max() - oldest > NEWCOMER_AFTER_DAYS
         prior = 0.0 if self.prior_sd is None else 1.0 / self.prior_sd ** 2
         x0 = np.zeros(2 * n + 5)
         x0[2 * n] = np.log(max(ag.mean(), 0.1))

@@ -23,6 +23,11 @@ def _log_inputs(base: dict[str, np.ndarray], names: tuple[str, ...], rows: np.nd
     return np.stack([np.log(np.clip(np.asarray(base[m], float)[rows], EPS, 1)) for m in names])
 
 
+def _priced(market) -> np.ndarray:
+    """Rows with a complete market price."""
+    return np.flatnonzero(np.isfinite(np.asarray(market, float)).all(axis=1))
+
+
 def _pool(logs: np.ndarray, params: np.ndarray) -> np.ndarray:
     m = len(logs)
     s = np.tensordot(params[:m], logs, 1) + np.r_[0.0, params[m:]]
@@ -58,7 +63,7 @@ class StackingEnsemble:
         self.market_weights_ = None
         market = base.get("market") if self.use_market else None
         if market is not None:
-            has = np.flatnonzero(np.isfinite(np.asarray(market, float)).all(axis=1))
+            has = _priced(market)
             if len(has) >= MIN_MARKET_ROWS:
                 with_market = (*self.members, "market")
                 self.market_weights_ = _fit_pool(_log_inputs(base, with_market, has), y[has])
@@ -66,10 +71,10 @@ class StackingEnsemble:
 
     def predict_proba(self, base: dict[str, np.ndarray]) -> np.ndarray:
         n = len(np.asarray(base[self.members[0]]))
-        out = _pool(_log_inputs(base, self.members, np.arange(n)), self.weights_)
         market = base.get("market")
-        if self.market_weights_ is not None and market is not None:
-            has = np.flatnonzero(np.isfinite(np.asarray(market, float)).all(axis=1))
-            if len(has):
-                out[has] = _pool(_log_inputs(base, (*self.members, "market"), has), self.market_weights_)
+        has = _priced(market) if self.market_weights_ is not None and market is not None else np.arange(0)
+        rest = np.setdiff1d(np.arange(n), has)
+        out = np.empty((n, 3))
+        out[has] = _pool(_log_inputs(base, (*self.members, "market"), has), self.market_weights_) if len(has) else 0
+        out[rest] = _pool(_log_inputs(base, self.members, rest), self.weights_)
         return out
