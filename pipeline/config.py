@@ -87,6 +87,11 @@ class Settings:
     prediction_horizon_hours: float = 48.0
     lineup_window_hours: float = 2.0
     margin_method: str = "multiplicative"
+    # Value against the sharp line: fair probabilities from SHARP_BOOKMAKERS, bets only at BET_BOOKMAKERS
+    sharp_bookmakers: tuple[str, ...] = ("Pinnacle",)
+    bet_bookmakers: tuple[str, ...] = ("Bet365", "Bet&Win", "Interwetten", "William Hill", "VC Bet")
+    fair_method: str = "shin"          # margin removal for the fair line at prediction time
+    clv_method: str = "shin"           # margin removal for grading bets against the sharp close
     # Betting strategy
     starting_bankroll: float = 1000.0
     min_edge: float = 0.05
@@ -101,6 +106,8 @@ class Settings:
     backup_retention_days: int = 14
     min_free_disk_mb: int = 500
     pending_bet_grace_hours: float = 6.0
+    # BLAS/OpenMP threads per job: cron runs jobs side by side on few cores, so one each by default
+    cpu_threads: int = 1
 
     def secrets(self) -> list[str]:
         """Values that must never appear in output (used by the log filter)."""
@@ -158,6 +165,10 @@ def _parsers():
         "PREDICTION_HORIZON_HOURS": ("prediction_horizon_hours", lambda n, v: f(n, v, 0, 24 * 14, lo_open=True)),
         "LINEUP_WINDOW_HOURS": ("lineup_window_hours", lambda n, v: f(n, v, 0, 24, lo_open=True)),
         "MARGIN_METHOD": ("margin_method", lambda n, v: _choice(n, v, MARGIN_METHODS)),
+        "SHARP_BOOKMAKERS": ("sharp_bookmakers", lambda n, v: _bookmakers(n, v)),
+        "BET_BOOKMAKERS": ("bet_bookmakers", lambda n, v: _bookmakers(n, v, bettable=True)),
+        "FAIR_METHOD": ("fair_method", lambda n, v: _choice(n, v, MARGIN_METHODS)),
+        "CLV_METHOD": ("clv_method", lambda n, v: _choice(n, v, MARGIN_METHODS)),
         "STARTING_BANKROLL": ("starting_bankroll", lambda n, v: f(n, v, 0, lo_open=True)),
         "MIN_EDGE": ("min_edge", lambda n, v: f(n, v, 0, 1)),
         "MIN_ODDS": ("min_odds", lambda n, v: f(n, v, 1, lo_open=True)),
@@ -170,6 +181,7 @@ def _parsers():
         "BACKUP_RETENTION_DAYS": ("backup_retention_days", lambda n, v: _int(n, v, 1)),
         "MIN_FREE_DISK_MB": ("min_free_disk_mb", lambda n, v: _int(n, v, 0)),
         "PENDING_BET_GRACE_HOURS": ("pending_bet_grace_hours", lambda n, v: f(n, v, 0, lo_open=True)),
+        "CPU_THREADS": ("cpu_threads", lambda n, v: _int(n, v, 1)),
     }
 
 
@@ -183,6 +195,17 @@ def _nonempty(name: str, value: tuple) -> tuple:
     if not value:
         raise ConfigError(f"{name} must list at least one value")
     return value
+
+
+def _bookmakers(name: str, value: str, bettable: bool = False) -> tuple[str, ...]:
+    from pipeline.bookmakers import canonical, is_bettable, is_known, known_names
+    names = _nonempty(name, _list(value))
+    unknown = [n for n in names if not is_known(n)]
+    if unknown:
+        raise ConfigError(f"{name}: unknown bookmaker {unknown[0]!r} (known: {', '.join(known_names())})")
+    if bettable and not all(is_bettable(n) for n in names):
+        raise ConfigError(f"{name}: market aggregates (max/average) are not bookmakers one can bet with")
+    return tuple(dict.fromkeys(canonical(n) for n in names))
 
 
 def _http_url(name: str, value: str) -> str:

@@ -60,3 +60,14 @@ def implied_probabilities(odds, method: str = "multiplicative") -> np.ndarray:
         row = _power_row if method == "power" else _shin_row
         out[ok] = np.array([row(r) for r in inv])
     return out
+
+
+def fair_clv(bet_odds, fair_close_prob):
+    """Closing-line value against the fair close: bet price x margin-free closing probability - 1.
+
+    This is the bet's expected return per unit staked if the sharp closing line (its margin removed) is the
+    truth; the one definition of CLV used everywhere (settlement, report, backtest). NaN where either is missing.
+    """
+    o = np.asarray(bet_odds, dtype=float)
+    p = np.asarray(fair_close_prob, dtype=float)
+    return o * p - 1.0
