@@ -60,7 +60,7 @@ def count(db: Path, sql: str) -> int:
 
 
 def timed_job(job: str, func, settings, now, provider) -> tuple[float, int]:
-    from pipeline.runner import run_job
+    from pipeline.jobs.runner import run_job
     t = time.perf_counter()
     code = run_job(job, func, now=now, settings=settings, provider=provider, quiet=True)
     return time.perf_counter() - t, code
@@ -73,10 +73,10 @@ def timed_job(job: str, func, settings, now, provider) -> tuple[float, int]:
 @click.option("--lineups", "n_lineups", default=200, show_default=True)
 def main(leagues, sizes, n_bets, n_lineups):
     from pipeline.config import load_settings
-    from pipeline.lineups import run_lineup_updates
-    from pipeline.predict import run_hourly
-    from pipeline.settlement import run_settlement
-    from pipeline.training import run_weekly_training
+    from pipeline.jobs.lineup_updates import run as run_lineup_updates
+    from pipeline.jobs.hourly_predictions import run as run_hourly
+    from pipeline.jobs.results_settlement import run as run_settlement
+    from pipeline.jobs.weekly_training import run as run_weekly_training
 
     print(machine())
     provider = wide_sandbox(leagues, seed=7)

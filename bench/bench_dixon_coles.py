@@ -46,7 +46,7 @@ def timed(fn, repeats: int) -> tuple[float, object]:
 @click.option("--repeats", default=21, show_default=True)
 @click.option("--xi", default=0.0019, show_default=True, help="Time decay per day.")
 def main(league, seasons, repeats, xi):
-    from pipeline.models.dixon_coles import DixonColesModel
+    from pipeline.forecast.models.dixon_coles import DixonColesModel
     from pipeline.providers.football_data import load_matches
     print(machine())
     frame, _ = load_matches(need_data(), [league], seasons.split(","))

@@ -22,7 +22,7 @@ NOW = "2024-07-01T02:00"   # after the last season in the files
 
 def _child_train(fraction: float) -> None:
     """In a child process: load every file, keep the most recent `fraction`, train and validate the four models."""
-    from pipeline.modelset import train_model_set
+    from pipeline.forecast.modelset import train_model_set
     from pipeline.providers.football_data import load_matches
     t = time.perf_counter()
     frame, _ = load_matches(FOOTBALL_DATA)
@@ -40,7 +40,7 @@ def _history_import() -> str:
     run does before it trains)."""
     from datetime import datetime, timezone
 
-    from pipeline.ingest import store_batch
+    from pipeline.store import store_batch
     from pipeline.providers.football_data import FootballDataProvider
     from pipeline.store import make_engine, migrate
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,21 +1,9 @@
 #!/usr/bin/env python3
-"""Results settlement (cron: every 30 minutes): results, settle pending bets, performance metrics."""
-import sys
-from pathlib import Path
+"""Results settlement (cron: every 30 minutes): results, settle pending bets, performance metrics.
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from any directory
-
-import click  # noqa: E402
-
-from pipeline.cli import job_options, run  # noqa: E402
-
-
-@click.command()
-@job_options
-def main(now, quiet):
-    from pipeline import settlement
-    run("results_settlement", settlement.run_settlement, now=now, quiet=quiet)
-
+Options: `python production/results_settlement.py --help`. The command is defined in pipeline/jobs/cli.py.
+"""
+from pipeline.jobs.cli import results_settlement
 
 if __name__ == "__main__":
-    main()
+    results_settlement()

@@ -106,7 +106,7 @@ DEMO_SEED = 7
 def cycle(tmp_path_factory):
     """The demo, run once for the session: two simulated weeks of every job on the sandbox (SQLite).
     Tests that change its store work on a clone (see test_reliability.clone)."""
-    from pipeline.demo import run_demo
+    from pipeline.jobs.demo import run as run_demo
     work = tmp_path_factory.mktemp("cycle")
     lines = []
     code = run_demo(DEMO_START, DEMO_DAYS, work, seed=DEMO_SEED, echo=lines.append)
@@ -118,7 +118,7 @@ def cycle(tmp_path_factory):
 
 def clone(work: Path, dest: Path, database_url: str | None = None) -> dict:
     """A copy of the demo's models and store (the store through SQLite's backup API) and its environment."""
-    from pipeline.demo import demo_environment
+    from pipeline.jobs.demo import demo_environment
     dest.mkdir(parents=True)
     shutil.copytree(work / "models", dest / "models", symlinks=True)
     env = demo_environment(dest, DEMO_SEED)

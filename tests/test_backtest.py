@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from scipy.stats import poisson
 
-import pipeline.backtest as backtest
+import pipeline.jobs.backtest as backtest
 from conftest import ROOT
 from pipeline.providers.football_data import load_matches
 

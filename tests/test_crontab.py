@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import runpy
 import shlex
 import subprocess
 import sys
@@ -9,27 +10,7 @@ import sys
 import pytest
 
 from conftest import ROOT, make_env
-
-FIELDS = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)]
-
-
-def expand(field: str, lo: int, hi: int) -> set[int]:
-    """One cron field: *, N, A-B, lists and /steps."""
-    out = set()
-    for part in field.split(","):
-        rng, _, step = part.partition("/")
-        step = int(step) if step else 1
-        if rng == "*":
-            a, b = lo, hi
-        elif "-" in rng:
-            a, b = map(int, rng.split("-"))
-        else:
-            a = b = int(rng)
-        if not (lo <= a <= hi and lo <= b <= hi) or step < 1:
-            raise ValueError(f"bad cron field {field!r}")
-        out |= set(range(a, b + 1, step))
-    return out
-
+from pipeline.jobs.table import JOBS, SCHEDULED, longest_gap, parse_schedule
 
 def entries():
     env, jobs = {}, []
@@ -42,8 +23,7 @@ def entries():
             env[k] = v
             continue
         parts = line.split(None, 5)
-        sched = [expand(f, lo, hi) for f, (lo, hi) in zip(parts[:5], FIELDS)]
-        jobs.append((sched, parts[5]))
+        jobs.append((parse_schedule(" ".join(parts[:5])), parts[5]))
     return env, jobs
 
 
@@ -64,11 +44,30 @@ EXPECTED = {
 }
 
 
-def test_schedules_are_the_documented_ones():
+def test_the_job_table_holds_the_documented_schedules():
+    table = {job.script: parse_schedule(job.schedule) for job in SCHEDULED}
+    # cron's day-of-week 7 is Sunday too: parse_schedule folds it to 0
+    assert table == {k: v[:4] + ({d % 7 for d in v[4]},) for k, v in EXPECTED.items()}
+
+
+def test_crontab_equals_the_job_table():
     env, jobs = entries()
     assert env.get("CRON_TZ") == "UTC"
     found = {script_of(cmd): tuple(sched) for sched, cmd in jobs}
-    assert found == {k: tuple(v) for k, v in EXPECTED.items()}
+    assert found == {job.script: parse_schedule(job.schedule) for job in SCHEDULED}
+    for sched, cmd in jobs:   # and each line passes the table's own arguments
+        job = JOBS[script_of(cmd).removeprefix("production/").removesuffix(".py")]
+        words = shlex.split(cmd.split(">>")[0])
+        assert words[words.index(job.script) + 1:] == list(job.cron_args)
+
+
+def test_lateness_is_measured_against_the_longest_gap():
+    assert longest_gap("0 2 * * 0").days == 7
+    assert longest_gap("0 * * * *").total_seconds() == 3600
+    assert longest_gap("*/15 * * * *").total_seconds() == 900
+    assert longest_gap("0 9,17 * * 1-5").total_seconds() == (2 * 24 + 16) * 3600   # Friday 17:00 -> Monday 09:00
+    with pytest.raises(ValueError):
+        parse_schedule("61 * * * *")
 
 
 def test_commands_use_the_venv_interpreter_and_append_to_logs():
@@ -80,10 +79,19 @@ def test_commands_use_the_venv_interpreter_and_append_to_logs():
         assert ">>" in cmd and "2>&1" in cmd and cmd.strip().startswith("cd /")
 
 
-@pytest.mark.parametrize("script", sorted(EXPECTED))
-def test_every_command_exists_and_answers_help(script, tmp_path):
-    path = ROOT / script
+@pytest.mark.parametrize("name", sorted(JOBS))
+def test_every_script_exists_and_answers_help(name, capsys, monkeypatch):
+    """Each production script, run as a script in this process (runpy), prints its usage and exits 0."""
+    path = ROOT / JOBS[name].script
     assert path.is_file()
-    r = subprocess.run([sys.executable, str(path), "--help"], cwd=ROOT, capture_output=True, text=True,
-                       env={**os.environ, **make_env(tmp_path)}, timeout=120)
+    monkeypatch.setattr(sys, "argv", [str(path), "--help"])
+    with pytest.raises(SystemExit) as exit_:
+        runpy.run_path(str(path), run_name="__main__")
+    assert exit_.value.code == 0 and "Usage:" in capsys.readouterr().out
+
+
+def test_a_script_runs_as_cron_runs_it(tmp_path):
+    """One real process, as cron starts it: the installed package, no path tricks."""
+    r = subprocess.run([sys.executable, str(ROOT / "production" / "health_check.py"), "--help"], cwd=tmp_path,
+                       capture_output=True, text=True, env={**os.environ, **make_env(tmp_path)}, timeout=120)
     assert r.returncode == 0 and "Usage:" in r.stdout

@@ -14,9 +14,10 @@ from pipeline.config import load_settings
 from conftest import DEMO_DAYS as DAYS
 from conftest import DEMO_SEED as SEED
 from conftest import DEMO_START as START
-from pipeline.demo import _load_command, demo_environment, invoke
+from pipeline.jobs.cli import COMMANDS
+from pipeline.jobs.demo import demo_environment, invoke
 from pipeline.providers.sandbox import SandboxProvider
-from pipeline.report import BY_OUTCOME_SQL, build_report
+from pipeline.jobs.report import BY_OUTCOME_SQL, build_report
 from pipeline.store import make_engine
 
 END = START + timedelta(days=DAYS)
@@ -139,7 +140,7 @@ def test_running_every_job_twice_more_changes_nothing(cycle, demo_env):
     before = snapshot(work)
     for _ in range(2):
         for job in ("results_settlement", "lineup_updates", "hourly_predictions"):
-            code, _ = invoke(_load_command(job), ["--now", END.isoformat(), "--quiet"])
+            code, _ = invoke(COMMANDS[job], ["--now", END.isoformat(), "--quiet"])
             assert code == 0
     after = snapshot(work)
     for key in ("predictions", "bets", "results", "lineup_updates", "lineups", "bets_detail", "perf"):

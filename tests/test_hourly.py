@@ -11,9 +11,9 @@ from pathlib import Path
 
 from conftest import DEMO_DAYS, DEMO_SEED, DEMO_START, clone, finish, start
 from pipeline.config import load_settings
-from pipeline.predict import run_hourly
+from pipeline.jobs.hourly_predictions import run as run_hourly
 from pipeline.providers.sandbox import SandboxProvider
-from pipeline.runner import run_job
+from pipeline.jobs.runner import run_job
 
 NOW = DEMO_START + timedelta(days=DEMO_DAYS, hours=10)     # Monday 10:00 after the demo: fixtures to predict
 TABLES = ("fixtures", "odds_snapshots", "predictions", "bets", "lineup_updates", "results")

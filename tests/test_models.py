@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 from scipy.optimize import check_grad
 
-from pipeline.features import form_features
-from pipeline.ingest import batch_to_frame
+from pipeline.forecast.features import form_features
+from pipeline.store import batch_to_frame
 from pipeline.metrics import log_loss, outcomes_from_goals
-from pipeline.models.dixon_coles import DixonColesModel
-from pipeline.models.elo import EloModel
-from pipeline.modelset import ModelSet, train_model_set
+from pipeline.forecast.models.dixon_coles import DixonColesModel
+from pipeline.forecast.models.elo import EloModel
+from pipeline.forecast.modelset import ModelSet, train_model_set
 from pipeline.providers.sandbox import SandboxProvider
 
 UTC = timezone.utc
@@ -74,7 +74,7 @@ def test_dixon_coles_gradient_is_exact():
             captured["x"] = x0 + np.random.default_rng(1).normal(0, 0.1, len(x0))
             return real(fun, x0, **kw)
         so_min = so.minimize
-        import pipeline.models.dixon_coles as dcmod
+        import pipeline.forecast.models.dixon_coles as dcmod
         dcmod.minimize = grab
         try:
             return orig(self, g, ref, init)
@@ -230,7 +230,7 @@ def test_model_set_survives_joblib_and_predicts_unknown_teams(sandbox_training, 
 
 
 def test_stacking_ensemble_weighs_forecasters_by_what_they_know():
-    from pipeline.models.ensemble import StackingEnsemble
+    from pipeline.forecast.models.ensemble import StackingEnsemble
     rng = np.random.default_rng(5)
     n = 6000
     truth = rng.dirichlet([6, 3, 4], n)

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from pipeline import registry
-from pipeline import schema as s
-from pipeline.backup import run_backup, run_restore
-from pipeline.health import run_health_check
+from pipeline.forecast import registry
+from pipeline.store import schema
+from pipeline.jobs.backup import run_backup, run_restore
+from pipeline.jobs.health_check import run as run_health_check
 from pipeline.providers.base import ProviderError
 from pipeline.providers.sandbox import SandboxProvider
-from pipeline.runner import _Lock, run_job
+from pipeline.jobs.runner import _Lock, run_job
 from pipeline.store import make_engine, migrate
 
 UTC = timezone.utc
@@ -29,22 +29,22 @@ def _healthy_store(settings):
     eng = make_engine(settings.database_url)
     migrate(eng, settings.lock_dir)
     with eng.begin() as conn:
-        conn.execute(s.leagues.insert().values(source="sandbox", code="L", name="L"))
-        t1 = conn.execute(s.teams.insert().values(source="sandbox", provider_id="a", name="A")).inserted_primary_key[0]
-        t2 = conn.execute(s.teams.insert().values(source="sandbox", provider_id="b", name="B")).inserted_primary_key[0]
-        fid = conn.execute(s.fixtures.insert().values(
+        conn.execute(schema.leagues.insert().values(source="sandbox", code="L", name="L"))
+        t1 = conn.execute(schema.teams.insert().values(source="sandbox", provider_id="a", name="A")).inserted_primary_key[0]
+        t2 = conn.execute(schema.teams.insert().values(source="sandbox", provider_id="b", name="B")).inserted_primary_key[0]
+        fid = conn.execute(schema.fixtures.insert().values(
             source="sandbox", provider_id="m1", league_code="L", season="2526", kickoff_time=NOW + timedelta(hours=5),
             home_team_id=t1, away_team_id=t2, home_team="A", away_team="B", status="scheduled",
             updated_at=NOW)).inserted_primary_key[0]
-        pid = conn.execute(s.predictions.insert().values(
+        pid = conn.execute(schema.predictions.insert().values(
             fixture_id=fid, prediction_time=datetime(2026, 1, 20, 11, 0, tzinfo=UTC), model_version="v1",
             home_prob=0.5, draw_prob=0.3, away_prob=0.2, input_key="k")).inserted_primary_key[0]
-        conn.execute(s.bets.insert().values(fixture_id=fid, prediction_id=pid, bet_outcome="home", bookmaker="b",
+        conn.execute(schema.bets.insert().values(fixture_id=fid, prediction_id=pid, bet_outcome="home", bookmaker="b",
                                             odds=2.1, stake=10, edge=0.05, model_prob=0.5, placed_at=NOW))
         for job, ago in (("weekly_training", timedelta(days=2)), ("hourly_predictions", timedelta(minutes=50)),
                          ("lineup_updates", timedelta(minutes=10)), ("results_settlement", timedelta(minutes=20)),
                          ("backup", timedelta(hours=8))):
-            conn.execute(s.job_runs.insert().values(job=job, started_at=NOW - ago, finished_at=NOW - ago,
+            conn.execute(schema.job_runs.insert().values(job=job, started_at=NOW - ago, finished_at=NOW - ago,
                                                     status="success"))
     eng.dispose()
     registry.deploy(settings.model_dir, {k: {"placeholder": k} for k in registry.MODEL_FILES},
@@ -178,13 +178,13 @@ def test_retention_prunes_old_backups_but_never_the_newest(settings):
     old = [settings.backup_dir / f"predictions_2025010{d}_040000.db" for d in (1, 2, 3)]
     for p in old:
         sqlite3.connect(p).execute("CREATE TABLE t (x)").connection.commit()
-    from pipeline.backup import prune
+    from pipeline.jobs.backup import prune
     removed = prune(settings.backup_dir, keep_days=14, now=NOW)
     assert sorted(removed) == old[:2] and old[2].exists()  # the newest is kept however old
 
 
 def test_postgres_backup_with_pg_dump(pg_url, settings):
-    st = dataclasses.replace(settings, database_url=pg_url.split("?")[0])
+    st = dataclasses.replace(settings, database_url=pg_url)  # its own schema: the public one is shared
     if shutil.which("pg_dump") is None:
         assert run_job("backup", run_backup, settings=st, now=NOW) == 78
         return

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from pipeline import registry
+from pipeline.forecast import registry
 
 T0 = datetime(2026, 1, 18, 2, 0, tzinfo=timezone.utc)
 
@@ -97,7 +97,7 @@ CHILD = """
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from pipeline import registry
+from pipeline.forecast import registry
 md = Path(sys.argv[1]); i = int(sys.argv[2])
 objs = {k: {"model": k, "tag": i, "weights": list(range(20000))} for k in registry.MODEL_FILES}
 print("go", flush=True)

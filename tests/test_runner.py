@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from pipeline import schema as s
+from pipeline.store import schema
 from pipeline.config import ConfigError, load_settings
 from pipeline.providers.base import ProviderAuthError, ProviderError
-from pipeline.runner import (EXIT_CONFIG, EXIT_SOFTWARE, EXIT_TEMPFAIL, EXIT_UNAVAILABLE, JobFailed, job_is_running,
+from pipeline.jobs.runner import (EXIT_CONFIG, EXIT_SOFTWARE, EXIT_TEMPFAIL, EXIT_UNAVAILABLE, JobFailed, job_is_running,
                              run_job)
 from pipeline.store import make_engine
 
@@ -24,7 +24,7 @@ NO_DOTENV = Path("/nonexistent")
 def _runs(settings):
     eng = make_engine(settings.database_url)
     with eng.connect() as conn:
-        rows = conn.execute(select(s.job_runs).order_by(s.job_runs.c.id)).mappings().all()
+        rows = conn.execute(select(schema.job_runs).order_by(schema.job_runs.c.id)).mappings().all()
     eng.dispose()
     return rows
 
@@ -88,7 +88,7 @@ def test_secrets_are_masked_in_logs_and_records(tmp_path):
 HOLDER = """
 import sys, time
 from pipeline.config import load_settings
-from pipeline.runner import run_job
+from pipeline.jobs.runner import run_job
 st = load_settings(dotenv=__import__('pathlib').Path('/nonexistent'))
 def work(ctx):
     print('holding', flush=True)

@@ -7,11 +7,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from pipeline import schema as s
-from pipeline.ingest import store_batch
+from pipeline.store import schema
+from pipeline.store import store_batch
 from pipeline.providers.base import FINISHED, LIVE, POSTPONED, SCHEDULED, Batch, Match, Odds, Provider
-from pipeline.runner import run_job
-from pipeline.settlement import run_settlement, settle_bets
+from pipeline.jobs.runner import run_job
+from pipeline.jobs.results_settlement import run as run_settlement, settle_bets
 from pipeline.store import make_engine, migrate
 
 UTC = timezone.utc
@@ -57,13 +57,13 @@ def _setup(url, tmp_path, specs):
         b = Batch(matches=[_match(mid) for mid, _ in specs],
                   odds=[Odds(mid, "book", 2.0, 3.5, 4.0, fetched_at=KO - timedelta(hours=3)) for mid, _ in specs])
         store_batch(conn, "scripted", b, KO - timedelta(hours=3))
-        ids = dict(conn.execute(select(s.fixtures.c.provider_id, s.fixtures.c.id)).all())
+        ids = dict(conn.execute(select(schema.fixtures.c.provider_id, schema.fixtures.c.id)).all())
         for mid, bets in specs:
-            pid = conn.execute(s.predictions.insert().values(
+            pid = conn.execute(schema.predictions.insert().values(
                 fixture_id=ids[mid], prediction_time=KO - timedelta(hours=3), model_version="v1", home_prob=0.5,
                 draw_prob=0.3, away_prob=0.2, input_key="k")).inserted_primary_key[0]
             for outcome, odds, stake in bets:
-                conn.execute(s.bets.insert().values(
+                conn.execute(schema.bets.insert().values(
                     fixture_id=ids[mid], prediction_id=pid, bet_outcome=outcome, bookmaker="book", odds=odds,
                     stake=stake, edge=0.1, model_prob=0.5, placed_at=KO - timedelta(hours=3)))
     return eng
@@ -72,7 +72,7 @@ def _setup(url, tmp_path, specs):
 def _bets(eng):
     with eng.connect() as conn:
         return {(r.provider_id, r.bet_outcome): r for r in conn.execute(
-            select(s.fixtures.c.provider_id, s.bets).join(s.fixtures, s.fixtures.c.id == s.bets.c.fixture_id))}
+            select(schema.fixtures.c.provider_id, schema.bets).join(schema.fixtures, schema.fixtures.c.id == schema.bets.c.fixture_id))}
 
 
 def test_settles_wins_losses_and_voids(db_url, tmp_path, settings):
@@ -100,7 +100,7 @@ def test_settles_wins_losses_and_voids(db_url, tmp_path, settings):
         ("void", "void", 0.0)
     assert bets[("d", "draw")].status == "pending"
     with eng.connect() as conn:
-        perf = conn.execute(select(s.performance_daily)).mappings().one()
+        perf = conn.execute(select(schema.performance_daily)).mappings().one()
         assert perf["profit_loss"] == pytest.approx(-5.0) and perf["bankroll"] == pytest.approx(995.0)
         assert perf["bets_settled"] == 3 and perf["predictions_scored"] == 2
     # Settling again changes nothing; only the still-open fixture is asked about.
@@ -120,6 +120,6 @@ def test_settle_bets_is_idempotent_at_sql_level(sqlite_url, tmp_path):
         store_batch(conn, "scripted", Batch(matches=[_match("a", FINISHED, 0, 1)]), KO + timedelta(hours=2))
         assert settle_bets(conn, KO + timedelta(hours=2)) == {"bets_won": 0, "bets_lost": 1, "bets_void": 0}
         assert settle_bets(conn, KO + timedelta(hours=3)) == {"bets_won": 0, "bets_lost": 0, "bets_void": 0}
-        total = conn.execute(select(func.sum(s.bets.c.profit_loss))).scalar()
+        total = conn.execute(select(func.sum(schema.bets.c.profit_loss))).scalar()
     assert total == -10.0
     eng.dispose()

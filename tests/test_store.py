@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select, text
 
-from pipeline import schema as s
-from pipeline.ingest import load_match_frame, store_batch
+from pipeline.store import schema
+from pipeline.store import load_match_frame, store_batch
 from pipeline.providers.base import FINISHED, POSTPONED, SCHEDULED, Batch, Match, Odds
 from pipeline.store import make_engine, migrate, table_names, upsert
 
@@ -61,21 +61,21 @@ def test_timestamps_round_trip_as_utc(db_url, tmp_path):
     eng = _engine(db_url, tmp_path)
     cet = timezone(timedelta(hours=1))
     with eng.begin() as conn:
-        conn.execute(s.job_runs.insert().values(job="x", status="success",
+        conn.execute(schema.job_runs.insert().values(job="x", status="success",
                                                 started_at=datetime(2026, 1, 20, 2, 0, tzinfo=cet)))
     with eng.connect() as conn:
-        got = conn.execute(select(s.job_runs.c.started_at)).scalar_one()
+        got = conn.execute(select(schema.job_runs.c.started_at)).scalar_one()
     assert got == datetime(2026, 1, 20, 1, 0, tzinfo=UTC) and got.tzinfo is not None
     with pytest.raises(Exception, match="naive"):
         with eng.begin() as conn:
-            conn.execute(s.job_runs.insert().values(job="x", status="success", started_at=datetime(2026, 1, 1)))
+            conn.execute(schema.job_runs.insert().values(job="x", status="success", started_at=datetime(2026, 1, 1)))
     eng.dispose()
 
 
 def test_sqlite_stores_readable_utc_text(sqlite_url, tmp_path):
     eng = _engine(sqlite_url, tmp_path)
     with eng.begin() as conn:
-        conn.execute(s.job_runs.insert().values(job="x", status="success",
+        conn.execute(schema.job_runs.insert().values(job="x", status="success",
                                                 started_at=datetime(2026, 1, 20, 1, 0, tzinfo=UTC)))
     raw = sqlite3.connect(sqlite_url.removeprefix("sqlite:///")).execute("SELECT started_at FROM job_runs")
     assert raw.fetchone()[0].startswith("2026-01-20 01:00:00")
@@ -89,10 +89,10 @@ def test_store_batch_is_idempotent(db_url, tmp_path):
             counts = store_batch(conn, "test", _batch(), T0)
     assert counts == {"fixtures": 3, "odds_snapshots": 6, "results": 3}
     with eng.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(s.fixtures)).scalar() == 3
-        assert conn.execute(select(func.count()).select_from(s.odds_snapshots)).scalar() == 6
-        assert conn.execute(select(func.count()).select_from(s.results)).scalar() == 3
-        assert conn.execute(select(func.count()).select_from(s.teams)).scalar() == 6
+        assert conn.execute(select(func.count()).select_from(schema.fixtures)).scalar() == 3
+        assert conn.execute(select(func.count()).select_from(schema.odds_snapshots)).scalar() == 6
+        assert conn.execute(select(func.count()).select_from(schema.results)).scalar() == 3
+        assert conn.execute(select(func.count()).select_from(schema.teams)).scalar() == 6
         frame = load_match_frame(conn, "test")
     assert list(frame["match_id"]) == ["m0", "m1", "m2"]
     assert frame.loc[0, "odds_home"] == 2.0 and frame.loc[0, "close_home"] == 1.9
@@ -123,7 +123,7 @@ def test_result_update_keeps_known_closing_odds(db_url, tmp_path):
         store_batch(conn, "test", _batch(1), T0)
         store_batch(conn, "test", _batch(1, with_close=False), T0 + timedelta(hours=1))
     with eng.connect() as conn:
-        assert conn.execute(select(s.results.c.closing_home_odds)).scalar_one() == 1.9
+        assert conn.execute(select(schema.results.c.closing_home_odds)).scalar_one() == 1.9
     eng.dispose()
 
 
@@ -133,8 +133,8 @@ def test_status_changes_and_void_results(db_url, tmp_path):
         store_batch(conn, "test", _batch(1, status=SCHEDULED, with_close=False), T0 - timedelta(days=1))
         store_batch(conn, "test", _batch(1, status=POSTPONED, with_close=False), T0)
     with eng.connect() as conn:
-        assert conn.execute(select(s.fixtures.c.status)).scalar_one() == POSTPONED
-        row = conn.execute(select(s.results)).mappings().one()
+        assert conn.execute(select(schema.fixtures.c.status)).scalar_one() == POSTPONED
+        row = conn.execute(select(schema.results)).mappings().one()
     assert row["status"] == POSTPONED and row["outcome"] is None and row["home_goals"] is None
     eng.dispose()
 
@@ -143,12 +143,12 @@ def test_guide_queries_run_verbatim(sqlite_url, tmp_path):
     eng = _engine(sqlite_url, tmp_path)
     with eng.begin() as conn:
         store_batch(conn, "test", _batch(2), T0)
-        fid = conn.execute(select(s.fixtures.c.id).order_by(s.fixtures.c.id)).scalars().all()
+        fid = conn.execute(select(schema.fixtures.c.id).order_by(schema.fixtures.c.id)).scalars().all()
         for i, f in enumerate(fid):
-            pid = conn.execute(s.predictions.insert().values(
+            pid = conn.execute(schema.predictions.insert().values(
                 fixture_id=f, prediction_time=T0 + timedelta(hours=i), model_version="v1", home_prob=0.5,
                 draw_prob=0.3, away_prob=0.2, input_key="k")).inserted_primary_key[0]
-            conn.execute(s.bets.insert().values(
+            conn.execute(schema.bets.insert().values(
                 fixture_id=f, prediction_id=pid, bet_outcome="home", bookmaker="b", odds=2.0, stake=10.0,
                 edge=0.1, model_prob=0.55, status="settled", result="win" if i == 0 else "loss",
                 profit_loss=10.0 if i == 0 else -10.0, placed_at=T0))
@@ -164,16 +164,16 @@ def test_bets_are_never_duplicated(db_url, tmp_path):
     eng = _engine(db_url, tmp_path)
     with eng.begin() as conn:
         store_batch(conn, "test", _batch(1), T0)
-        f = conn.execute(select(s.fixtures.c.id)).scalar_one()
-        pid = conn.execute(s.predictions.insert().values(
+        f = conn.execute(select(schema.fixtures.c.id)).scalar_one()
+        pid = conn.execute(schema.predictions.insert().values(
             fixture_id=f, prediction_time=T0, model_version="v1", home_prob=0.5, draw_prob=0.3, away_prob=0.2,
             input_key="k")).inserted_primary_key[0]
         bet = dict(fixture_id=f, prediction_id=pid, bet_outcome="home", bookmaker="b", odds=2.0, stake=10.0,
                    edge=0.1, model_prob=0.55, placed_at=T0)
-        upsert(conn, s.bets, [bet], keys=("fixture_id", "bet_outcome"), update=())
-        upsert(conn, s.bets, [dict(bet, odds=3.0, stake=99.0)], keys=("fixture_id", "bet_outcome"), update=())
+        upsert(conn, schema.bets, [bet], keys=("fixture_id", "bet_outcome"), update=())
+        upsert(conn, schema.bets, [dict(bet, odds=3.0, stake=99.0)], keys=("fixture_id", "bet_outcome"), update=())
     with eng.connect() as conn:
-        rows = conn.execute(select(s.bets.c.odds, s.bets.c.stake)).all()
+        rows = conn.execute(select(schema.bets.c.odds, schema.bets.c.stake)).all()
     assert rows == [(2.0, 10.0)]
     eng.dispose()
 
@@ -184,11 +184,11 @@ def _writer(url: str, worker: int, n: int, lock_dir: str) -> None:
     migrate(eng, Path(lock_dir))
     for i in range(n):
         with eng.begin() as conn:
-            conn.execute(s.job_runs.insert().values(job=f"w{worker}", status="success",
+            conn.execute(schema.job_runs.insert().values(job=f"w{worker}", status="success",
                                                     started_at=T0 + timedelta(seconds=i)))
             # read-modify-write: the pattern that fails with deferred transactions
-            total = conn.execute(select(func.count()).select_from(s.job_runs)).scalar()
-            upsert(conn, s.leagues, [{"source": "w", "code": f"{worker}-{i}", "name": str(total)}],
+            total = conn.execute(select(func.count()).select_from(schema.job_runs)).scalar()
+            upsert(conn, schema.leagues, [{"source": "w", "code": f"{worker}-{i}", "name": str(total)}],
                    keys=("source", "code"))
     eng.dispose()
 
@@ -204,8 +204,8 @@ def test_concurrent_writers_lose_nothing(db_url, tmp_path, workers, n):
     assert [p.exitcode for p in procs] == [0] * workers
     eng = make_engine(db_url)
     with eng.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(s.job_runs)).scalar() == workers * n
-        assert conn.execute(select(func.count()).select_from(s.leagues)).scalar() == workers * n
+        assert conn.execute(select(func.count()).select_from(schema.job_runs)).scalar() == workers * n
+        assert conn.execute(select(func.count()).select_from(schema.leagues)).scalar() == workers * n
     if db_url.startswith("sqlite"):
         with eng.connect() as conn:
             assert conn.execute(text("PRAGMA integrity_check")).scalar() == "ok"

@@ -3,7 +3,7 @@ from datetime import date, datetime, timezone
 import numpy as np
 import pytest
 
-from pipeline.strategy import StrategyParams, closing_line_value, edge, kelly_stakes, select_bets
+from pipeline.betting.strategy import StrategyParams, closing_line_value, edge, kelly_stakes, select_bets
 
 KO = datetime(2026, 1, 17, 15, tzinfo=timezone.utc)
 DAY = date(2026, 1, 17)

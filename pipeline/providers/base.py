@@ -1,7 +1,7 @@
 """The provider interface: what every data source answers, in one shape.
 
 A provider turns a source (the Sportmonks API, football-data.co.uk files, the simulated sandbox) into plain
-records. It never touches the store; `pipeline.ingest` upserts what providers return. All datetimes are
+records. It never touches the store; `pipeline.store` upserts what providers return. All datetimes are
 timezone-aware UTC.
 """
 from __future__ import annotations

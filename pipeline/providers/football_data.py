@@ -28,7 +28,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from pipeline.http import make_session, request
+from pipeline.providers.http_client import make_session, request
 from pipeline.providers.base import FINISHED, SCHEDULED, Batch, Match, Odds, Provider, ProviderError
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 
 import requests
 
-from pipeline.http import make_session, request
+from pipeline.providers.http_client import make_session, request
 from pipeline.providers.base import (ABANDONED, CANCELLED, FINISHED, LIVE, POSTPONED, SCHEDULED, Batch, Lineup,
                                      LineupPlayer, Match, Odds, Provider, ProviderAuthError, ProviderError,
                                      chunks)
@@ -274,7 +274,7 @@ class SportmonksProvider(Provider):
         try:
             body = resp.json()
         except ValueError:
-            return None  # pipeline.http falls back to Retry-After, then to backoff
+            return None  # pipeline.providers.http_client falls back to Retry-After, then to backoff
         if not isinstance(body, dict):
             return None
         rl = body.get("rate_limit") if isinstance(body.get("rate_limit"), dict) else {}

@@ -1,0 +1,111 @@
+"""Performance metrics: per UTC match day and cumulative, for predictions and for bets.
+
+Recomputed from `predictions`, `results` and `bets` each time (cheap at this scale), so the table can never
+drift from the rows it summarises. The prediction scored for a fixture is its last one made before kick-off.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy import delete, select
+
+from pipeline.store import schema
+from pipeline.metrics import score_all
+from pipeline.store import upsert
+
+OUTCOME_INDEX = {"home": 0, "draw": 1, "away": 2}
+
+
+def final_predictions(conn) -> pd.DataFrame:
+    """Per finished fixture, the last prediction made before kick-off, with the outcome."""
+    p, f, r = schema.predictions, schema.fixtures, schema.results
+    q = (select(p.c.id, p.c.fixture_id, p.c.prediction_time, p.c.home_prob, p.c.draw_prob, p.c.away_prob,
+                p.c.uses_lineups, p.c.market_home_prob, p.c.market_draw_prob, p.c.market_away_prob,
+                f.c.kickoff_time, f.c.league_code, r.c.outcome)
+         .select_from(p.join(f, f.c.id == p.c.fixture_id).join(r, r.c.fixture_id == p.c.fixture_id))
+         .where(r.c.outcome.is_not(None), p.c.prediction_time <= f.c.kickoff_time))
+    df = pd.DataFrame(conn.execute(q).mappings().all())
+    if df.empty:
+        return df
+    df = df.sort_values(["fixture_id", "prediction_time", "id"]).groupby("fixture_id", as_index=False).last()
+    df["kickoff_time"] = pd.to_datetime(df["kickoff_time"], utc=True)
+    df["y"] = df["outcome"].map(OUTCOME_INDEX)
+    return df
+
+
+def settled_bets(conn) -> pd.DataFrame:
+    b, f = schema.bets, schema.fixtures
+    q = (select(b, f.c.kickoff_time, f.c.league_code)
+         .select_from(b.join(f, f.c.id == b.c.fixture_id)).where(b.c.status != "pending"))
+    df = pd.DataFrame(conn.execute(q).mappings().all())
+    if not df.empty:
+        df["kickoff_time"] = pd.to_datetime(df["kickoff_time"], utc=True)
+    return df
+
+
+def refresh_performance(conn, starting_bankroll: float, now: datetime) -> int:
+    preds = final_predictions(conn)
+    bets = settled_bets(conn)
+    days = set()
+    if not preds.empty:
+        preds["day"] = preds["kickoff_time"].dt.date
+        days |= set(preds["day"])
+    if not bets.empty:
+        bets["day"] = bets["kickoff_time"].dt.date
+        days |= set(bets["day"])
+    rows = []
+    cumulative, peak, max_dd = 0.0, starting_bankroll, 0.0
+    for day in sorted(days):
+        row = {"day": day, "updated_at": now}
+        dp = preds[preds["day"] == day] if not preds.empty else preds
+        if len(dp):
+            probs = dp[["home_prob", "draw_prob", "away_prob"]].to_numpy(float)
+            sc = score_all(probs, dp["y"].to_numpy(int))
+            row.update(predictions_scored=int(sc["n"]), log_loss=sc["log_loss"], brier=sc["brier"],
+                       rps=sc["rps"], accuracy=sc["accuracy"])
+        else:
+            row.update(predictions_scored=0, log_loss=None, brier=None, rps=None, accuracy=None)
+        db = bets[(bets["day"] == day) & (bets["status"] == "settled")] if not bets.empty else bets
+        staked = float(db["stake"].sum()) if len(db) else 0.0
+        profit = float(db["profit_loss"].sum()) if len(db) else 0.0
+        clv = db["closing_line_value"].dropna() if len(db) else pd.Series(dtype=float)
+        cumulative += profit
+        bankroll = starting_bankroll + cumulative
+        peak = max(peak, bankroll)
+        max_dd = max(max_dd, peak - bankroll)
+        row.update(bets_settled=int(len(db)), staked=round(staked, 2), profit_loss=round(profit, 2),
+                   roi=(profit / staked) if staked else None, avg_clv=float(clv.mean()) if len(clv) else None,
+                   cumulative_profit=round(cumulative, 2), bankroll=round(bankroll, 2),
+                   max_drawdown=round(max_dd, 2))
+        rows.append(row)
+    conn.execute(delete(schema.performance_daily).where(schema.performance_daily.c.day.not_in([r["day"] for r in rows])))
+    upsert(conn, schema.performance_daily, rows, keys=("day",))
+    return len(rows)
+
+
+def summary(conn, starting_bankroll: float) -> dict:
+    """Overall numbers (the report's headline and the demo's last lines)."""
+    preds = final_predictions(conn)
+    bets = settled_bets(conn)
+    out: dict = {"predictions_scored": int(len(preds))}
+    if len(preds):
+        out.update(score_all(preds[["home_prob", "draw_prob", "away_prob"]].to_numpy(float),
+                             preds["y"].to_numpy(int)))
+        mk = preds[["market_home_prob", "market_draw_prob", "market_away_prob"]].astype(float)
+        ok = mk.notna().all(axis=1).to_numpy()
+        if ok.any():
+            out["market"] = score_all(mk.to_numpy()[ok], preds["y"].to_numpy(int)[ok])
+            out["model_on_market_matches"] = score_all(
+                preds[["home_prob", "draw_prob", "away_prob"]].to_numpy(float)[ok], preds["y"].to_numpy(int)[ok])
+    settled = bets[bets["status"] == "settled"] if len(bets) else bets
+    staked = float(settled["stake"].sum()) if len(settled) else 0.0
+    profit = float(settled["profit_loss"].sum()) if len(settled) else 0.0
+    out.update(bets_settled=int(len(settled)), bets_void=int((bets["status"] == "void").sum()) if len(bets) else 0,
+               staked=round(staked, 2), profit=round(profit, 2), roi=(profit / staked) if staked else None,
+               avg_clv=float(settled["closing_line_value"].dropna().mean())
+               if len(settled) and settled["closing_line_value"].notna().any() else None,
+               bankroll=round(starting_bankroll + profit, 2))
+    return out
+
+

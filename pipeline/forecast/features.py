@@ -1,0 +1,65 @@
+"""Point-in-time features for a match frame: every feature of a match uses only matches that kicked off
+strictly before it (each team's series is shifted by one match before any averaging).
+
+- form: exponentially weighted means of goals, shots and shots on target, for and against, over each team's
+  previous matches (home and away together);
+- rest days since the team's previous match, and how many previous matches it has in the data;
+- the pre-match market's probabilities (margin removed) when the match has odds, NaN otherwise.
+Model-based features (Elo ratings, Dixon-Coles probabilities and expected goals) are added by pipeline.forecast.modelset,
+which computes them out of sample.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipeline.odds import implied_probabilities
+
+FORM_SPAN = 8
+STATS = {"goals": ("home_goals", "away_goals"), "shots": ("home_shots", "away_shots"),
+         "sot": ("home_shots_on_target", "away_shots_on_target")}
+
+
+def _long(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per (match, team) with the team's for/against numbers."""
+    parts = []
+    for side, other in (("home", "away"), ("away", "home")):
+        d = pd.DataFrame({"match_id": frame["match_id"].to_numpy(), "kickoff": frame["kickoff"].to_numpy(),
+                          "team": frame[f"{side}_team"].to_numpy(), "side": side})
+        for stat, (h, a) in STATS.items():
+            mine, theirs = (h, a) if side == "home" else (a, h)
+            d[f"{stat}_for"] = frame[mine].to_numpy(float) if mine in frame else np.nan
+            d[f"{stat}_against"] = frame[theirs].to_numpy(float) if theirs in frame else np.nan
+        parts.append(d)
+    return pd.concat(parts, ignore_index=True).sort_values(["team", "kickoff", "match_id"], kind="stable")
+
+
+def form_features(frame: pd.DataFrame, span: int = FORM_SPAN) -> pd.DataFrame:
+    """Per match (indexed like `frame`): home_/away_ form, rest days and experience."""
+    long = _long(frame)
+    cols = [c for c in long.columns if c.endswith("_for") or c.endswith("_against")]
+    g = long.groupby("team", sort=False)
+    prev = g[cols].shift()  # the match itself never counts
+    ewm = prev.groupby(long["team"], sort=False).transform(
+        lambda s: s.ewm(span=span, min_periods=1, ignore_na=True).mean())
+    out = ewm.add_prefix("form_")
+    kick = long["kickoff"]
+    out["rest_days"] = ((kick - g["kickoff"].shift()).dt.total_seconds() / 86400).clip(upper=30)
+    out["prior_matches"] = g.cumcount()
+    out["match_id"] = long["match_id"].to_numpy()
+    out["side"] = long["side"].to_numpy()
+    home = out[out["side"] == "home"].drop(columns="side").set_index("match_id").add_prefix("home_")
+    away = out[out["side"] == "away"].drop(columns="side").set_index("match_id").add_prefix("away_")
+    both = home.join(away)
+    res = both.reindex(frame["match_id"].to_numpy())
+    res.index = frame.index
+    for stat in STATS:
+        res[f"diff_{stat}"] = (res[f"home_form_{stat}_for"] - res[f"home_form_{stat}_against"]) - (
+            res[f"away_form_{stat}_for"] - res[f"away_form_{stat}_against"])
+    return res
+
+
+def market_features(frame: pd.DataFrame, method: str = "multiplicative") -> pd.DataFrame:
+    odds = frame[["odds_home", "odds_draw", "odds_away"]].to_numpy(float)
+    p = implied_probabilities(odds, method)
+    return pd.DataFrame(p, columns=["market_home", "market_draw", "market_away"], index=frame.index)

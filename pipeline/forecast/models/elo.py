@@ -1,0 +1,151 @@
+"""Elo ratings for football, with a fitted mapping from rating difference to home/draw/away.
+
+- update after each match: K * G * (S - E), E = 1 / (1 + 10^(-(R_home + H - R_away) / 400)), S = 1 / 0.5 / 0;
+- G, the goal-difference multiplier of the World Football Elo ratings: 1 for a one-goal margin, 1.5 for two,
+  (11 + margin) / 8 beyond;
+- between seasons each rating moves `season_regression` of the way back to its league's mean;
+- a team first seen in a league (promoted) starts `promoted_offset` below the league mean;
+- probabilities: an ordered logit on d = (R_home + H - R_away) / 400, P(away) = s(c1 - b d),
+  P(away or draw) = s(c2 - b d), fitted by maximum likelihood on the pre-match differences of the training
+  matches (after a burn-in), not an ad-hoc draw rule.
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import minimize
+from scipy.special import expit
+
+from pipeline.forecast.models.base import Forecaster
+from pipeline.metrics import outcomes_from_goals
+
+
+class EloModel(Forecaster):
+    def __init__(self, k: float = 20.0, home_advantage: float = 60.0, goal_diff_multiplier: bool = True,
+                 season_regression: float = 0.2, initial: float = 1500.0, promoted_offset: float = 75.0,
+                 burn_in: int = 300):
+        self.k = k
+        self.home_advantage = home_advantage
+        self.goal_diff_multiplier = goal_diff_multiplier
+        self.season_regression = season_regression
+        self.initial = initial
+        self.promoted_offset = promoted_offset
+        self.burn_in = burn_in
+
+    def _start(self):
+        self.ratings_ = {}
+        self.team_season_ = {}
+        self.team_league_ = {}
+        self.last_kickoff_ = None
+
+    def _league_mean(self, league: str) -> float:
+        vals = [r for t, r in self.ratings_.items() if self.team_league_.get(t) == league]
+        return float(np.mean(vals)) if vals else self.initial
+
+    def _rating(self, team: str, league: str, season: str) -> float:
+        if team not in self.ratings_:
+            has_league = any(v == league for v in self.team_league_.values())
+            self.ratings_[team] = self._league_mean(league) - (self.promoted_offset if has_league else 0.0)
+        elif self.team_season_.get(team) != season:
+            mean = self._league_mean(self.team_league_.get(team, league))
+            self.ratings_[team] = mean + (1 - self.season_regression) * (self.ratings_[team] - mean)
+        self.team_season_[team] = season
+        self.team_league_[team] = league
+        return self.ratings_[team]
+
+    def _process(self, matches: pd.DataFrame) -> pd.DataFrame:
+        played = matches[matches["home_goals"].notna() & matches["away_goals"].notna()]
+        if self.last_kickoff_ is not None:
+            played = played[played["kickoff"] > self.last_kickoff_]
+        played = played.sort_values(["kickoff", "match_id"], kind="stable")
+        n = len(played)
+        pre_h, pre_a = np.empty(n), np.empty(n)
+        cols = [played[c].to_numpy() for c in ("home_team", "away_team", "league", "season", "home_goals",
+                                               "away_goals")]
+        for i, (h, a, lg, season, hg, ag) in enumerate(zip(*cols)):
+            rh = self._rating(h, lg, season)
+            ra = self._rating(a, lg, season)
+            pre_h[i], pre_a[i] = rh, ra
+            expected = 1.0 / (1.0 + 10 ** (-(rh + self.home_advantage - ra) / 400.0))
+            score = 1.0 if hg > ag else 0.5 if hg == ag else 0.0
+            margin = abs(hg - ag)
+            g = 1.0
+            if self.goal_diff_multiplier and margin >= 2:
+                g = 1.5 if margin == 2 else (11.0 + margin) / 8.0
+            delta = self.k * g * (score - expected)
+            self.ratings_[h] = rh + delta
+            self.ratings_[a] = ra - delta
+        if n:
+            self.last_kickoff_ = played["kickoff"].iloc[-1]
+        return pd.DataFrame({"home_rating": pre_h, "away_rating": pre_a},
+                            index=pd.Index(played["match_id"].to_numpy(), name="match_id"))
+
+    def fit(self, matches: pd.DataFrame) -> "EloModel":
+        self._start()
+        self.history_ = self._process(matches)
+        played = matches.set_index("match_id").loc[self.history_.index]
+        y = outcomes_from_goals(played["home_goals"], played["away_goals"])
+        d = self.rating_diff(self.history_["home_rating"].to_numpy(), self.history_["away_rating"].to_numpy())
+        self.fit_mapping(d[self.burn_in:], y[self.burn_in:])
+        return self
+
+    def update(self, matches: pd.DataFrame) -> "EloModel":
+        """A copy brought up to date with matches played after the fit (ratings only; the mapping is kept)."""
+        new = copy.deepcopy(self)
+        new._process(matches)
+        return new
+
+    def rating_diff(self, rh, ra) -> np.ndarray:
+        """The logit's input d = (R_home + H - R_away) / 400 for pre-match ratings."""
+        return (np.asarray(rh) + self.home_advantage - np.asarray(ra)) / 400.0
+
+    def fit_mapping(self, d: np.ndarray, y: np.ndarray, warm_start: bool = False) -> "EloModel":
+        """Fit the ordered logit from rating differences `d` to outcomes `y` (0 home, 1 draw, 2 away), keeping
+        the ratings; `warm_start` begins from the current fit (the backtest refits it weekly, on data that
+        changes little from one week to the next)."""
+        x0 = [1.5, -0.7, np.log(0.9)]
+        if warm_start and hasattr(self, "slope_"):
+            c1, c2 = self.cutpoints_
+            x0 = [self.slope_, c1, np.log(c2 - c1)]
+
+        def nll(theta):
+            b, c1, delta = theta
+            p = self._probs(d, b, c1, c1 + np.exp(delta))
+            return -np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-15, 1)))
+        res = minimize(nll, x0=x0, method="Nelder-Mead",
+                       options={"xatol": 1e-6, "fatol": 1e-9, "maxiter": 2000})
+        b, c1, delta = res.x
+        self.slope_, self.cutpoints_ = float(b), (float(c1), float(c1 + np.exp(delta)))
+        return self
+
+    def with_mapping(self, d: np.ndarray, y: np.ndarray) -> "EloModel":
+        """A copy with the same ratings whose mapping is fitted on (d, y) only (out-of-sample stacking inputs)."""
+        new = copy.deepcopy(self)
+        return new.fit_mapping(d, y)
+
+    def proba_from_diff(self, d) -> np.ndarray:
+        """Home/draw/away probabilities for rating differences `d` under the fitted mapping."""
+        return self._probs(np.asarray(d, float), self.slope_, *self.cutpoints_)
+
+    @staticmethod
+    def _probs(d, b, c1, c2):
+        p_away = expit(c1 - b * d)
+        p_not_home = expit(c2 - b * d)
+        return np.column_stack([1 - p_not_home, p_not_home - p_away, p_away])
+
+    def ratings_for(self, fixtures: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        def r(team, league):
+            if team in self.ratings_:
+                return self.ratings_[team]
+            return self._league_mean(league) - self.promoted_offset
+        rh = np.array([r(t, lg) for t, lg in zip(fixtures["home_team"], fixtures["league"])], float)
+        ra = np.array([r(t, lg) for t, lg in zip(fixtures["away_team"], fixtures["league"])], float)
+        return rh, ra
+
+    def proba_from_ratings(self, rh, ra) -> np.ndarray:
+        return self.proba_from_diff(self.rating_diff(rh, ra))
+
+    def predict_proba(self, fixtures: pd.DataFrame) -> np.ndarray:
+        return self.proba_from_ratings(*self.ratings_for(fixtures))

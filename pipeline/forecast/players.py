@@ -1,0 +1,153 @@
+"""The player database: per-player ratings rebuilt weekly from lineup history, and what a lineup is worth.
+
+A player's rating is his estimated effect on his team's goal difference per match, relative to the team's
+usual strength: a ridge regression of the match's goal-difference surprise (actual minus the Dixon-Coles
+expectation) on who started (+1 home starters, -1 away starters). Ridge shrinks players seen rarely towards 0,
+and a player who always starts is absorbed in his team's strength, so what the lineup job measures is the
+difference between the announced XI and the team's usual XI.
+"""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from sklearn.linear_model import Ridge
+from sqlalchemy import and_, exists, func, literal, select, union_all
+
+from pipeline.store import schema
+from pipeline.providers.base import Lineup
+from pipeline.store import upsert
+
+RIDGE_ALPHA = 30.0
+USUAL_XI_MATCHES = 10   # the usual XI: the 11 most frequent starters of the team's last N matches
+
+
+def lineup_hash(lineup: Lineup) -> str:
+    ids = sorted(f"{p.side}:{p.player_id}" for p in lineup.players)
+    return hashlib.sha256("|".join(ids).encode()).hexdigest()[:32]
+
+
+def lineup_history(conn, source: str, until: datetime | None = None) -> pd.DataFrame:
+    """Starters of stored fixtures: fixture_id, kickoff, side, team_id, player_provider_id, player_name."""
+    f, ln = schema.fixtures, schema.lineups
+    q = (select(ln.c.fixture_id, f.c.kickoff_time, ln.c.side, ln.c.player_provider_id, ln.c.player_name,
+                f.c.home_team_id, f.c.away_team_id)
+         .select_from(ln.join(f, f.c.id == ln.c.fixture_id)).where(f.c.source == source))
+    if until is not None:
+        q = q.where(f.c.kickoff_time < until)
+    result = conn.execute(q)
+    df = pd.DataFrame(result.all(), columns=list(result.keys()))
+    if df.empty:
+        return df
+    df["team_id"] = np.where(df["side"] == "home", df["home_team_id"], df["away_team_id"])
+    return df.drop(columns=["home_team_id", "away_team_id"])
+
+
+def recent_starters(conn, source: str, team_ids: list[int], before: datetime,
+                    matches: int = USUAL_XI_MATCHES) -> pd.DataFrame:
+    """The starters of each team's last `matches` fixtures with a lineup before `before` (fixture_id,
+    kickoff_time, side, team_id, player_provider_id): all `usual_xi` needs, ranked in SQL so the lineup job
+    reads ~100 rows a team instead of the whole lineup history."""
+    f, ln = schema.fixtures, schema.lineups
+    if not team_ids:
+        return pd.DataFrame(columns=["fixture_id", "kickoff_time", "side", "team_id", "player_provider_id"])
+    has_lineup = exists().where(ln.c.fixture_id == f.c.id)
+    sides = [select(f.c.id.label("fixture_id"), f.c.kickoff_time, literal(side).label("side"),
+                    team.label("team_id"))
+             .where(f.c.source == source, f.c.kickoff_time < before, team.in_(team_ids), has_lineup)
+             for side, team in (("home", f.c.home_team_id), ("away", f.c.away_team_id))]
+    played = union_all(*sides).subquery()
+    ranked = select(played, func.row_number().over(partition_by=played.c.team_id,
+                                                   order_by=played.c.kickoff_time.desc()).label("rank")).subquery()
+    q = (select(ranked.c.fixture_id, ranked.c.kickoff_time, ranked.c.side, ranked.c.team_id,
+                ln.c.player_provider_id)
+         .select_from(ranked.join(ln, and_(ln.c.fixture_id == ranked.c.fixture_id, ln.c.side == ranked.c.side)))
+         .where(ranked.c.rank <= matches))
+    result = conn.execute(q)
+    return pd.DataFrame(result.all(), columns=list(result.keys()))
+
+
+def fit_player_ratings(history: pd.DataFrame, matches: pd.DataFrame, expected_goals: np.ndarray,
+                       alpha: float = RIDGE_ALPHA) -> pd.DataFrame:
+    """Ratings from lineups of played matches.
+
+    `matches`: the match frame rows (needs fixture_id, home_goals, away_goals) of the matches to learn from;
+    `expected_goals`: (n, 2) Dixon-Coles expectations for those rows. Returns player_provider_id, rating,
+    appearances.
+    """
+    played = matches.assign(xh=expected_goals[:, 0], xa=expected_goals[:, 1])
+    played = played[played["fixture_id"].isin(history["fixture_id"])].reset_index(drop=True)
+    if played.empty:
+        return pd.DataFrame(columns=["player_provider_id", "rating", "appearances"])
+    row_of = pd.Series(np.arange(len(played)), index=played["fixture_id"])
+    h = history[history["fixture_id"].isin(played["fixture_id"])]
+    players = pd.Index(sorted(h["player_provider_id"].unique()))
+    rows = row_of.loc[h["fixture_id"]].to_numpy()
+    cols = players.get_indexer(h["player_provider_id"])
+    vals = np.where(h["side"].to_numpy() == "home", 1.0, -1.0)
+    X = sparse.csr_matrix((vals, (rows, cols)), shape=(len(played), len(players)))
+    y = (played["home_goals"] - played["away_goals"] - (played["xh"] - played["xa"])).to_numpy(float)
+    model = Ridge(alpha=alpha, fit_intercept=False).fit(X, y)
+    apps = h.groupby("player_provider_id").size()
+    return pd.DataFrame({"player_provider_id": players, "rating": model.coef_,
+                         "appearances": apps.reindex(players).to_numpy()})
+
+
+def store_player_ratings(conn, source: str, ratings: pd.DataFrame, history: pd.DataFrame, now: datetime) -> int:
+    latest = history.sort_values("kickoff_time").groupby("player_provider_id").last()
+    rows = []
+    for r in ratings.itertuples(index=False):
+        info = latest.loc[r.player_provider_id]
+        rows.append({"source": source, "provider_id": r.player_provider_id, "name": info["player_name"],
+                     "team_id": int(info["team_id"]), "rating": float(r.rating), "appearances": int(r.appearances),
+                     "rating_updated_at": now})
+    for i in range(0, len(rows), 500):
+        upsert(conn, schema.players, rows[i:i + 500], keys=("source", "provider_id"))
+    return len(rows)
+
+
+def player_ratings(conn, source: str) -> dict[str, float]:
+    q = select(schema.players.c.provider_id, schema.players.c.rating).where(schema.players.c.source == source,
+                                                                   schema.players.c.rating.is_not(None))
+    return {r.provider_id: r.rating for r in conn.execute(q)}
+
+
+def usual_xis(starters: pd.DataFrame) -> dict[int, list[str]]:
+    """Each team's usual XI: the 11 players who started most often in `starters` (from `recent_starters`, the
+    team's last USUAL_XI_MATCHES matches); ties go to the smaller player id."""
+    if starters.empty:
+        return {}
+    counts = starters.groupby(["team_id", "player_provider_id"]).size().rename("n").reset_index()
+    counts = counts.sort_values(["team_id", "n", "player_provider_id"], ascending=[True, False, True])
+    top = counts.groupby("team_id").head(11)
+    return {int(t): list(g["player_provider_id"]) for t, g in top.groupby("team_id", sort=False)}
+
+
+def lineup_strength_change(lineup: Lineup, ratings: dict[str, float], usual_home: list[str],
+                           usual_away: list[str]) -> tuple[float, float]:
+    """Goal-difference change of each side: announced XI minus usual XI, in rated players' terms (0 for a side
+    whose usual XI is unknown)."""
+    out = []
+    for side, usual in (("home", usual_home), ("away", usual_away)):
+        if not usual:
+            out.append(0.0)
+            continue
+        announced = [p.player_id for p in lineup.players if p.side == side]
+        out.append(sum(ratings.get(p, 0.0) for p in announced) - sum(ratings.get(p, 0.0) for p in usual))
+    return out[0], out[1]
+
+
+def goal_rate_adjustment(home_change: float, away_change: float, home_xg: float, away_xg: float,
+                         limit: float = 0.5) -> tuple[float, float]:
+    """Log-rate shifts of the home and away expected goals for those goal-difference changes.
+
+    A side's change in goal difference is split evenly between scoring more and conceding less.
+    """
+    dh = 0.5 * home_change - 0.5 * away_change
+    da = 0.5 * away_change - 0.5 * home_change
+    lh = np.log(max(home_xg + dh, 0.05) / home_xg)
+    la = np.log(max(away_xg + da, 0.05) / away_xg)
+    return float(np.clip(lh, -limit, limit)), float(np.clip(la, -limit, limit))

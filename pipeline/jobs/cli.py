@@ -1,0 +1,158 @@
+"""Every production script's command line, in one place (as sqlite-utils keeps its `cli.py` thin over `db.py`).
+
+Each command parses its options and makes one call: `run_named(job, ...)` runs the job table's entry point
+through the runner (lock, `job_runs` row, logging, exit code). `production/<job>.py` only imports its command.
+"""
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Callable
+
+import click
+
+from pipeline.jobs.runner import run_job
+from pipeline.jobs.table import JOBS, resolve
+
+
+def job_options(f: Callable) -> Callable:
+    """--now and --quiet, shared by the scheduled jobs."""
+    f = click.option("--quiet", "-q", is_flag=True, help="Only warnings and errors on stderr (the log file has all).")(f)
+    f = click.option("--now", metavar="ISO_TIME", default=None,
+                     help="Run as if the time were this (UTC unless an offset is given), e.g. 2026-01-20T13:00.")(f)
+    return f
+
+
+def job_function(name: str, **options) -> Callable:
+    """The job's entry point bound to its options, followed by its `then` step (skipped on a dry run)."""
+    job = JOBS[name]
+    entry = resolve(job.entry)
+    then = resolve(job.then) if job.then and not options.get("dry_run") else None
+
+    def call(ctx) -> None:
+        entry(ctx, **options)
+        if then is not None:
+            then(ctx)
+    return call
+
+
+def run_named(name: str, *, now: str | None = None, quiet: bool = False, runner_options: dict | None = None,
+              **options) -> int:
+    """Run job `name` with `options` through the runner; returns the exit code."""
+    return run_job(name, job_function(name, **options), now=now, quiet=quiet, **(runner_options or {}))
+
+
+def _exit(code: int) -> None:
+    sys.exit(code)
+
+
+@click.command(help="Weekly training (cron: Sundays 02:00): fetch results, rebuild the player database, retrain "
+                    "the models, validate on the most recent matches, deploy through the gate.")
+@click.option("--dry-run", is_flag=True, help="Train and validate, record the report, deploy nothing.")
+@click.option("--force-deploy", is_flag=True, help="Deploy even if the validation gate fails (recorded as forced).")
+@click.option("--rollback", "rollback", is_flag=False, flag_value="latest", default=None, metavar="[TIMESTAMP]",
+              help="Restore a model backup (the latest, or backup_TIMESTAMP e.g. 20260118_020000) instead of training.")
+@job_options
+def weekly_training(dry_run, force_deploy, rollback, now, quiet):
+    if rollback is not None and (dry_run or force_deploy):
+        raise click.UsageError("--rollback cannot be combined with --dry-run or --force-deploy")
+    _exit(run_named("weekly_training", now=now, quiet=quiet, dry_run=dry_run, force_deploy=force_deploy,
+                    rollback=rollback))
+
+
+@click.command(help="Hourly predictions (cron: minute 0): fixtures in the next 48 hours, predictions, value bets, "
+                    "stored; then the lineup step.")
+@click.option("--force", is_flag=True, help="Predict again even fixtures already predicted from the same odds.")
+@click.option("--dry-run", is_flag=True, help="Print what would be written; write nothing.")
+@job_options
+def hourly_predictions(force, dry_run, now, quiet):
+    _exit(run_named("hourly_predictions", now=now, quiet=quiet, force=force, dry_run=dry_run))
+
+
+@click.command(help="Lineup updates (cron: every 15 minutes): fixtures within LINEUP_WINDOW_HOURS whose lineups "
+                    "are out are re-predicted with the players who start.")
+@job_options
+def lineup_updates(now, quiet):
+    _exit(run_named("lineup_updates", now=now, quiet=quiet))
+
+
+@click.command(help="Results settlement (cron: every 30 minutes): results of finished matches, settle pending "
+                    "bets, closing-line value, daily performance.")
+@job_options
+def results_settlement(now, quiet):
+    _exit(run_named("results_settlement", now=now, quiet=quiet))
+
+
+@click.command(help="Backup (cron: daily 04:00): the store (online, integrity-checked, plus an SQL dump), the "
+                    "deployed models and .env; --restore FILE puts a backup back.")
+@click.option("--restore", "restore_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Restore the store from this backup (predictions_*.db, or *.dump for PostgreSQL).")
+@job_options
+def backup(restore_file, now, quiet):
+    _exit(run_named("backup", now=now, quiet=quiet, restore_file=restore_file))
+
+
+@click.command(help="Health check: one line per check (models, database, jobs, bets, backups, disk); exit 0 "
+                    "when healthy, 1 when not.")
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON for monitoring tools.")
+@job_options
+def health_check(as_json, now, quiet):
+    # no lock (it must answer while jobs run) and no migration (a dead store is one failed check)
+    _exit(run_named("health_check", now=now, quiet=True, as_json=as_json,
+                    runner_options={"needs_store": False, "lock": False}))
+
+
+@click.command(help="Performance report: by outcome, league and month, calibration, bankroll.")
+@click.option("--plot", "plot_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also write the charts (PNG) into this directory.")
+def report(plot_dir):
+    _exit(run_named("report", quiet=True, plot_dir=plot_dir, runner_options={"lock": False}))
+
+
+@click.command(help="Walk-forward backtest on football-data.co.uk files: weekly refits, every model against the "
+                    "market on the same matches, and the betting strategy replayed.")
+@click.option("--data-dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A directory laid out like the site: DIR/mmz4281/<season>/<Div>.csv.")
+@click.option("--leagues", default=None, help="Comma-separated divisions, e.g. E0,D1 (default: every file found).")
+@click.option("--from", "start", required=True, metavar="DATE", help="First day of the test period, e.g. 2019-07-01.")
+@click.option("--to", "end", required=True, metavar="DATE", help="Day after the test period, e.g. 2024-06-30.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the numbers to this JSON file.")
+@click.option("--xgb-refit-weeks", type=click.IntRange(1, 52), default=1, show_default=True,
+              help="Refit XGBoost every N weeks (Elo, Dixon-Coles and the ensemble are refitted weekly).")
+def backtest(data_dir, leagues, start, end, json_path, xgb_refit_weeks):
+    for name, value in (("--from", start), ("--to", end)):
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            raise click.BadParameter(f"not a date (YYYY-MM-DD): {value!r}", param_hint=name) from None
+    codes = [c.strip() for c in leagues.split(",") if c.strip()] if leagues else None
+    _exit(resolve(JOBS["backtest"].entry)(data_dir, codes, start, end, json_path, xgb_refit_weeks))
+
+
+@click.command(help="The demo: weekly training, then simulated days of hourly predictions, lineup updates and "
+                    "settlement on the sandbox, a backup, a health check and the report. Touches nothing outside "
+                    "a temporary directory unless --workdir is given.")
+@click.option("--days", type=click.IntRange(1, 60), default=14, show_default=True, help="Simulated days to run.")
+@click.option("--start", default="2026-01-05T00:00", show_default=True, help="Simulated start time (UTC).")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep the demo's store, models, logs and backups here (default: a temporary directory).")
+@click.option("--seed", type=int, default=7, show_default=True, help="The simulated world's seed.")
+def demo(days, start, workdir, seed):
+    from datetime import datetime, timezone
+    try:
+        when = datetime.fromisoformat(start)
+    except ValueError:
+        raise click.BadParameter(f"not an ISO time: {start!r}", param_hint="--start") from None
+    when = (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    _exit(resolve(JOBS["demo"].entry)(when, days, workdir, seed))
+
+
+COMMANDS: dict[str, click.Command] = {
+    "weekly_training": weekly_training, "hourly_predictions": hourly_predictions, "lineup_updates": lineup_updates,
+    "results_settlement": results_settlement, "backup": backup, "health_check": health_check, "report": report,
+    "backtest": backtest, "demo": demo,
+}
+
+__all__ = ["COMMANDS", "job_options", "job_function", "run_named", *COMMANDS]

@@ -1,0 +1,134 @@
+"""The demo: the real production jobs, unchanged, against the simulated sandbox over two simulated weeks.
+
+It runs each production script's command in this process (the click commands of pipeline.jobs.cli that
+production/<job>.py runs, with --now), on the schedules of the job table (pipeline.jobs.table, which
+crontab.example mirrors), by a simulated clock: weekly training on
+Sundays 02:00 (and once at the start), hourly predictions at minute 0, lineup updates every 15 minutes,
+settlement every 30 minutes, then a backup, a health check and the performance report. Everything is written to
+a temporary directory unless --workdir says otherwise, so the real predictions.db and models/ are untouched.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from pipeline.config import load_settings
+from pipeline.jobs.cli import COMMANDS
+from pipeline.jobs.table import JOBS, parse_schedule
+from pipeline.store import make_engine, schema
+
+# run on the simulated clock in this order at each tick; backup, health check and report run once at the end
+CYCLE = ("weekly_training", "hourly_predictions", "results_settlement", "lineup_updates")
+TICK = timedelta(minutes=15)
+DEMO_ENV_KEYS = ("DATABASE_URL", "DATA_SOURCE", "MODEL_DIR", "BACKUP_DIR", "LOG_DIR", "LOCK_DIR", "CACHE_DIR")
+
+
+def invoke(command, args: list[str], capture: bool = True) -> tuple[int, str]:
+    """Run a click command as cron would, returning its exit code and (captured) stdout."""
+    out = io.StringIO()
+    redirect = contextlib.redirect_stdout(out) if capture else contextlib.nullcontext()
+    with redirect:
+        try:
+            command.main(args=args, prog_name=command.name, standalone_mode=False)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return code, out.getvalue()
+
+
+def schedule(start: datetime, days: int):
+    """(time, job) pairs in the order cron would start them, every 15 minutes over `days` days (end included)."""
+    schedules = {job: parse_schedule(JOBS[job].schedule) for job in CYCLE}
+    t, end = start, start + timedelta(days=days)
+    while t <= end:
+        cron_dow = (t.weekday() + 1) % 7  # cron counts from Sunday = 0
+        for job in CYCLE:
+            minute, hour, dom, month, dow = schedules[job]
+            if t.minute in minute and t.hour in hour and t.day in dom and t.month in month and cron_dow in dow:
+                yield t, job
+        t += TICK
+
+
+def demo_environment(workdir: Path, seed: int) -> dict[str, str]:
+    return {
+        "DATABASE_URL": f"sqlite:///{workdir / 'predictions.db'}",
+        "DATA_SOURCE": "sandbox", "SANDBOX_SEED": str(seed),
+        "MODEL_DIR": str(workdir / "models"), "BACKUP_DIR": str(workdir / "backups"),
+        "LOG_DIR": str(workdir / "logs"), "LOCK_DIR": str(workdir / "locks"), "CACHE_DIR": str(workdir / "cache"),
+    }
+
+
+def _counts_since(engine, since_id: int) -> dict:
+    with engine.connect() as conn:
+        def n(table, *where):
+            return conn.execute(select(func.count()).select_from(table).where(*where)).scalar()
+        return {"predictions": n(schema.predictions), "lineup predictions": n(schema.predictions, schema.predictions.c.uses_lineups),
+                "bets": n(schema.bets), "settled": n(schema.bets, schema.bets.c.status != "pending"),
+                "failed runs": n(schema.job_runs, schema.job_runs.c.status == "failed", schema.job_runs.c.id > since_id)}
+
+
+def run(start: datetime, days: int, workdir: Path | None, seed: int = 7, echo=print) -> int:
+    """The demo; returns the exit code (0 when every job run succeeded)."""
+    tmp = None
+    if workdir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="football-demo-")
+        workdir = Path(tmp.name)
+    workdir.mkdir(parents=True, exist_ok=True)
+    saved = {k: os.environ.get(k) for k in DEMO_ENV_KEYS + ("SANDBOX_SEED",)}
+    os.environ.update(demo_environment(workdir, seed))
+    try:
+        return _run(start, days, workdir, echo)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        if tmp is not None:
+            tmp.cleanup()
+
+
+def _run(start: datetime, days: int, workdir: Path, echo) -> int:
+    commands = COMMANDS
+    echo(f"Demo: simulated data (sandbox), {days} days from {start:%Y-%m-%d %H:%M} UTC, working in {workdir}")
+    echo("Every job below is the production script's own command, run with --now on the simulated clock.")
+    t0 = time.monotonic()
+    code, _ = invoke(commands["weekly_training"], ["--now", start.isoformat(), "--quiet"])
+    echo(f"[{time.monotonic() - t0:6.1f}s] initial weekly training: exit {code}")
+    if code != 0:
+        echo("training failed; see the log in " + str(workdir / "logs" / "weekly_training.log"))
+        return code
+    engine = make_engine(load_settings().database_url)
+    failures = 0
+    day = None
+    for when, job in schedule(start, days):
+        if when.date() != day:
+            if day is not None:
+                c = _counts_since(engine, 0)
+                echo(f"[{time.monotonic() - t0:6.1f}s] {day}: " + ", ".join(f"{k} {v}" for k, v in c.items()))
+            day = when.date()
+        code, _ = invoke(commands[job], ["--now", when.isoformat(), "--quiet"])
+        if code != 0:
+            failures += 1
+            echo(f"  {when:%Y-%m-%d %H:%M} {job} exited {code} (see {workdir / 'logs' / (job + '.log')})")
+    end = start + timedelta(days=days)
+    c = _counts_since(engine, 0)
+    echo(f"[{time.monotonic() - t0:6.1f}s] {day}: " + ", ".join(f"{k} {v}" for k, v in c.items()))
+    code, out = invoke(commands["backup"], ["--now", end.isoformat(), "--quiet"])
+    echo(f"backup: exit {code}")
+    code, out = invoke(commands["health_check"], ["--now", end.isoformat()])
+    echo("health check:\n" + out.rstrip())
+    _, out = invoke(commands["report"], [])
+    echo("\n" + out.rstrip())
+    engine.dispose()
+    echo(f"\nDemo finished in {time.monotonic() - t0:.0f}s with {failures} failed job runs. "
+         "All figures above are from simulated matches.")
+    return 0 if failures == 0 else 1
+

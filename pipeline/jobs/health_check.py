@@ -1,0 +1,130 @@
+"""The health check: one line per check, ✅ or ❌ with the reason; exit 0 only when every check passes.
+
+It runs without the job lock and without needing the store (a dead database is one failed check, and the others
+still run). Job freshness is judged against the job's own clock: a run's `run_for` (its --now) when it was
+simulated, else its start time, compared with the health check's now.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import func, select, text
+
+from pipeline.forecast import registry
+from pipeline.store import schema
+from pipeline.jobs.runner import JobContext, JobFailed, mask
+from pipeline.jobs.table import SCHEDULED
+from pipeline.store import make_engine
+from pipeline.store.backup_files import backups, sqlite_path
+
+# job -> longest gap between its scheduled runs (the job table); a job is late when its last success is older
+# than twice that plus 10 minutes. The health check itself is not judged.
+SCHEDULES = {job.name: job.every for job in SCHEDULED if job.name != "health_check"}
+GRACE = timedelta(minutes=10)
+MODEL_MAX_AGE = timedelta(days=14)   # two training cycles
+BACKUP_MAX_AGE = timedelta(days=2)
+EXIT_UNHEALTHY = 1
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+    def line(self) -> str:
+        return f"✅ {self.detail}" if self.ok else f"❌ {self.name}: {self.detail}"
+
+
+def _checks(ctx: JobContext) -> list[Check]:
+    st, now = ctx.settings, ctx.now
+    out: list[Check] = []
+    try:
+        deployed = registry.load_deployed(st.model_dir)
+        out.append(Check("models", True, "Models loaded successfully"))
+        trained = deployed.metadata.get("trained_at")
+        age = now - datetime.fromisoformat(trained) if trained else None
+        if age is not None and age > MODEL_MAX_AGE:
+            out.append(Check("model age", False, f"models trained {age.days} days ago (more than two cycles)"))
+        else:
+            out.append(Check("model age", True, f"Models trained {trained[:16] if trained else '?'} "
+                                                 f"(version {deployed.version})"))
+    except registry.ModelLoadError as exc:
+        out.append(Check("models", False, str(exc)))
+    engine = None
+    try:
+        engine = make_engine(st.database_url)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT COUNT(*) FROM job_runs"))
+        out.append(Check("database", True, "Database accessible"))
+    except Exception as exc:  # noqa: BLE001 - any failure here is "not accessible"
+        reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
+        out.append(Check("database", False, f"{st.safe_database_url} not accessible ({mask(reason, st)})"))
+        engine = None
+    try:
+        detail = ctx.provider.check(now)
+        out.append(Check("api", True, f"API connection working ({detail})"))
+    except Exception as exc:  # noqa: BLE001
+        out.append(Check("api", False, mask(f"{type(exc).__name__}: {exc}", st)))
+    if engine is not None:
+        out.extend(_store_checks(engine, st, now))
+        engine.dispose()
+    try:
+        target = st.database_url and (st.model_dir if not st.is_sqlite else
+                                      sqlite_path(st.database_url).parent)
+        target.mkdir(parents=True, exist_ok=True)
+        free_mb = shutil.disk_usage(target).free // 2 ** 20
+        out.append(Check("disk", free_mb >= st.min_free_disk_mb,
+                         f"Free disk {free_mb} MB" + ("" if free_mb >= st.min_free_disk_mb
+                                                     else f" below MIN_FREE_DISK_MB {st.min_free_disk_mb}")))
+    except OSError as exc:
+        out.append(Check("disk", False, f"cannot measure free disk: {exc.strerror}"))
+    stores = [t for t, p in backups(st.backup_dir) if p.name.startswith("predictions_") and p.suffix in (".db", ".dump")]
+    if not stores:
+        out.append(Check("backup", False, f"no backup in {st.backup_dir}"))
+    else:
+        latest = stores[-1].replace(tzinfo=timezone.utc)
+        ok = now - latest <= BACKUP_MAX_AGE
+        out.append(Check("backup", ok, f"Latest backup: {latest:%Y-%m-%d %H:%M:%S}" +
+                         ("" if ok else f" is older than {BACKUP_MAX_AGE.days} days")))
+    return out
+
+
+def _store_checks(engine, st, now) -> list[Check]:
+    out = []
+    with engine.connect() as conn:
+        latest = conn.execute(select(func.max(schema.predictions.c.prediction_time))).scalar()
+        out.append(Check("latest prediction", latest is not None,
+                         f"Latest prediction: {latest:%Y-%m-%d %H:%M:%S}" if latest else "no predictions yet"))
+        jr = schema.job_runs
+        when = func.coalesce(jr.c.run_for, jr.c.started_at)
+        for job, every in SCHEDULES.items():
+            last = conn.execute(select(func.max(when)).where(jr.c.job == job, jr.c.status == "success")).scalar()
+            if last is None:
+                out.append(Check(job, False, "never succeeded"))
+                continue
+            late = now - last > 2 * every + GRACE
+            out.append(Check(job, not late, f"{job} last succeeded {last:%Y-%m-%d %H:%M}" +
+                             (f", later than its schedule ({every}) allows" if late else "")))
+        b, f = schema.bets, schema.fixtures
+        stale = conn.execute(select(func.count()).select_from(b.join(f, f.c.id == b.c.fixture_id)).where(
+            b.c.status == "pending", f.c.kickoff_time < now - timedelta(hours=st.pending_bet_grace_hours))).scalar()
+        out.append(Check("pending bets", stale == 0,
+                         "No bet pending past its grace period" if stale == 0 else
+                         f"{stale} bets still pending {st.pending_bet_grace_hours:g} h after kick-off"))
+    return out
+
+
+def run(ctx: JobContext, as_json: bool = False) -> None:
+    checks = _checks(ctx)
+    if as_json:
+        print(json.dumps([{"check": c.name, "ok": c.ok, "detail": c.detail} for c in checks], indent=2))
+    else:
+        for c in checks:
+            print(c.line())
+    failed = [c.name for c in checks if not c.ok]
+    if failed:
+        raise JobFailed(f"unhealthy: {', '.join(failed)}", EXIT_UNHEALTHY)

@@ -1,0 +1,77 @@
+"""Hourly predictions: fixtures in the next PREDICTION_HORIZON_HOURS, their latest odds, the deployed models'
+probabilities, the betting strategy, all stored in one transaction. The job table runs the lineup step after it.
+
+A fixture already predicted by the same model version from the same odds is skipped (unless --force), so an
+hourly run that finds nothing new writes nothing.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+
+from pipeline.betting.placement import place_bets
+from pipeline.forecast.predictions import (HISTORY_DAYS, already_predicted, fixtures_frame, load_models,
+                                           market_probabilities, odds_key, prediction_rows, store_predictions)
+from pipeline.jobs.runner import JobContext
+from pipeline.store import fixture_ids, load_match_frame, store_batch
+
+
+def print_dry_run(rows: list[dict], bets: list[dict], frame: pd.DataFrame) -> None:
+    teams = frame.set_index("match_id")
+    for r in rows:
+        t = teams.loc[r["_match_id"]]
+        print(f"would predict {t['kickoff']:%Y-%m-%d %H:%M} {t['home_team']} v {t['away_team']}: "
+              f"H {r['home_prob']:.3f} D {r['draw_prob']:.3f} A {r['away_prob']:.3f}")
+    for b in bets:
+        print(f"would bet {b['bet_outcome']} on fixture {b['fixture_id']}: "
+              f"stake {b['stake']:.2f} at {b['odds']:.2f} (edge {b['edge']:+.3f})")
+    print(f"dry run: {len(rows)} predictions and {len(bets)} bets not written")
+
+
+def run(ctx: JobContext, *, force: bool = False, dry_run: bool = False) -> None:
+    """The hourly job (the lineup step follows it, see pipeline.jobs.table)."""
+    settings = ctx.settings
+    models = load_models(settings.model_dir)  # no usable set: the runner exits 70 saying so
+    source = ctx.provider.name
+    end = ctx.now + timedelta(hours=settings.prediction_horizon_hours)
+    batch = ctx.provider.fixtures(ctx.now, end, ctx.now)
+    frame, problems = fixtures_frame(batch, ctx.now)
+    for p in batch.problems + problems:
+        ctx.log.warning("skipped: %s", p)
+    if batch.problems or problems:
+        ctx.count("fixtures_skipped", len(batch.problems) + len(problems))
+    ctx.count("fixtures", len(frame))
+    keys = {m.match_id: odds_key(m.odds_bookmaker if pd.notna(m.odds_bookmaker) else None, m.odds_home,
+                                 m.odds_draw, m.odds_away) for m in frame.itertuples(index=False)}
+    with ctx.engine.connect() as conn:
+        history = load_match_frame(conn, source, since=ctx.now - timedelta(days=HISTORY_DAYS), until=ctx.now)
+        ids = fixture_ids(conn, source, frame["match_id"])
+        done = set() if force else already_predicted(conn, ids, models.version, keys)
+    todo = frame[~frame["match_id"].isin(done)].reset_index(drop=True)
+    ctx.count("already_predicted", len(done))
+    if todo.empty:
+        if not dry_run:
+            with ctx.engine.begin() as conn:
+                store_batch(conn, source, batch, ctx.now)  # keep the odds history even when nothing changed
+        return
+    preds = models.model_set.predict(todo, history)
+    market = market_probabilities(todo, settings.margin_method)
+    if dry_run:
+        rows = prediction_rows(todo, preds, ids, models.version, ctx.now, [keys[m] for m in todo["match_id"]],
+                               False, market)
+        with ctx.engine.connect() as conn:
+            for r in rows:
+                r["fixture_id"] = r["fixture_id"] or r["_match_id"]
+            bets = place_bets(conn, settings, ctx.now, todo, rows, lineup_based=False, write=False)
+        print_dry_run(rows, bets, todo)
+        return
+    with ctx.engine.begin() as conn:  # fixtures, odds, predictions and bets land together or not at all
+        store_batch(conn, source, batch, ctx.now)
+        ids = fixture_ids(conn, source, todo["match_id"])
+        rows = prediction_rows(todo, preds, ids, models.version, ctx.now, [keys[m] for m in todo["match_id"]],
+                               False, market)
+        store_predictions(conn, rows, force)
+        bets = place_bets(conn, settings, ctx.now, todo, rows, lineup_based=False)
+    ctx.count("predictions", len(rows))
+    ctx.count("bets_placed", len(bets))

@@ -1,0 +1,138 @@
+"""Lineup updates (every 15 minutes, and at the end of each hourly run): fixtures kicking off within
+LINEUP_WINDOW_HOURS; when their starting lineups are out, and differ from what was last seen, record them in
+`lineup_updates` and re-predict with the players who actually start.
+
+Betting rule for lineup-based predictions: the strategy runs again with the new probabilities, but it may only
+add a bet on an outcome of the fixture that has no bet yet, and the per-match and per-day caps count the stakes
+already placed. A placed bet is never changed, so a lineup can never double a stake.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import delete, select
+
+from pipeline.betting.placement import place_bets
+from pipeline.forecast.players import (goal_rate_adjustment, lineup_hash, lineup_strength_change, player_ratings,
+                              recent_starters, usual_xis)
+from pipeline.forecast.predictions import (HISTORY_DAYS, load_models, market_probabilities, odds_key,
+                                           prediction_rows, store_predictions)
+from pipeline.providers.base import SCHEDULED, LineupsUnavailable
+from pipeline.jobs.runner import JobContext
+from pipeline.store import insert_ignore, latest_prematch_odds, load_match_frame, schema, store_lineup
+
+
+def upcoming_fixtures(conn, source: str, now, window_hours: float) -> pd.DataFrame:
+    f = schema.fixtures
+    q = (select(f.c.id.label("fixture_id"), f.c.provider_id.label("match_id"), f.c.league_code.label("league"),
+                f.c.season, f.c.kickoff_time.label("kickoff"), f.c.home_team, f.c.away_team, f.c.home_team_id,
+                f.c.away_team_id)
+         .where(f.c.source == source, f.c.status == SCHEDULED, f.c.kickoff_time > now,
+                f.c.kickoff_time <= now + timedelta(hours=window_hours))
+         .order_by(f.c.kickoff_time))
+    frame = pd.DataFrame(conn.execute(q).mappings().all())
+    if frame.empty:
+        return frame
+    frame["kickoff"] = pd.to_datetime(frame["kickoff"], utc=True)
+    odds = latest_prematch_odds(conn, frame["fixture_id"].tolist())
+    # latest_prematch_odds takes snapshots before kick-off; only those seen by now count here
+    frame = frame.merge(odds, on="fixture_id", how="left")
+    for c in ("odds_home", "odds_draw", "odds_away", "odds_bookmaker"):
+        if c not in frame:
+            frame[c] = np.nan
+    for c in ("home_goals", "away_goals", "home_shots", "away_shots", "home_shots_on_target",
+              "away_shots_on_target", "close_home", "close_draw", "close_away"):
+        frame[c] = np.nan
+    return frame
+
+
+def seen_hashes(conn, fixture_ids: list[int]) -> dict[int, set[str]]:
+    lu = schema.lineup_updates
+    out: dict[int, set[str]] = {}
+    for r in conn.execute(select(lu.c.fixture_id, lu.c.lineup_hash).where(lu.c.fixture_id.in_(fixture_ids))):
+        out.setdefault(r.fixture_id, set()).add(r.lineup_hash)
+    return out
+
+
+def _latest_hash(conn, fixture_id: int) -> str | None:
+    lu = schema.lineup_updates
+    return conn.execute(select(lu.c.lineup_hash).where(lu.c.fixture_id == fixture_id)
+                        .order_by(lu.c.detected_at.desc(), lu.c.id.desc()).limit(1)).scalar()
+
+
+def run(ctx: JobContext) -> None:
+    """The lineup job (also the step after each hourly run)."""
+    settings, source = ctx.settings, ctx.provider.name
+    if not ctx.provider.has_lineups:
+        ctx.log.info("%s publishes no lineups: nothing to do", source)
+        ctx.count("lineups_unavailable", 1)
+        return
+    with ctx.engine.connect() as conn:
+        frame = upcoming_fixtures(conn, source, ctx.now, settings.lineup_window_hours)
+    ctx.count("fixtures_in_window", len(frame))
+    if frame.empty:
+        return
+    try:
+        lineups = ctx.provider.lineups(frame["match_id"].tolist(), ctx.now)
+    except LineupsUnavailable:
+        ctx.log.info("%s publishes no lineups: nothing to do", source)
+        ctx.count("lineups_unavailable", 1)
+        return
+    ctx.count("lineups_out", len(lineups))
+    if not lineups:
+        return
+    with ctx.engine.connect() as conn:
+        latest = {fid: _latest_hash(conn, fid) for fid in frame["fixture_id"]}
+    changed = frame[[m in lineups and latest[f] != lineup_hash(lineups[m])
+                     for m, f in zip(frame["match_id"], frame["fixture_id"])]].reset_index(drop=True)
+    if changed.empty:
+        return
+    models = load_models(settings.model_dir)
+    with ctx.engine.connect() as conn:
+        ratings = player_ratings(conn, source)
+        teams = sorted({int(t) for t in pd.concat([changed["home_team_id"], changed["away_team_id"]]).dropna()})
+        usual = usual_xis(recent_starters(conn, source, teams, before=ctx.now))
+        results = load_match_frame(conn, source, since=ctx.now - timedelta(days=HISTORY_DAYS), until=ctx.now,
+                                   leagues=sorted(changed["league"].unique()))
+    base = models.model_set.predict(changed, results).set_index("match_id")
+    changes, adjust = [], []
+    for m in changed.itertuples(index=False):
+        hc, ac = lineup_strength_change(lineups[m.match_id], ratings, usual.get(int(m.home_team_id), []),
+                                        usual.get(int(m.away_team_id), []))
+        lh, la = goal_rate_adjustment(hc, ac, float(base.loc[m.match_id, "home_xg"]),
+                                      float(base.loc[m.match_id, "away_xg"]))
+        changes.append((hc, ac))
+        adjust.append({"match_id": m.match_id, "home_log_rate": lh, "away_log_rate": la})
+    preds = models.model_set.predict(changed, results, strength_adjustments=pd.DataFrame(adjust))
+    market = market_probabilities(changed, settings.margin_method)
+    hashes = [lineup_hash(lineups[m]) for m in changed["match_id"]]
+    keys = [f"{odds_key(b if pd.notna(b) else None, h, d, a)}|lineup:{lh}" for b, h, d, a, lh in
+            zip(changed["odds_bookmaker"], changed["odds_home"], changed["odds_draw"], changed["odds_away"], hashes)]
+    ids = dict(zip(changed["match_id"], changed["fixture_id"]))
+    with ctx.engine.begin() as conn:
+        # Re-checked inside the write transaction: a concurrent run may have recorded the same lineup.
+        seen = seen_hashes(conn, changed["fixture_id"].tolist())
+        fresh = [i for i, (fid, h) in enumerate(zip(changed["fixture_id"], hashes)) if h not in seen.get(fid, set())]
+        if not fresh:
+            return
+        sub = changed.iloc[fresh].reset_index(drop=True)
+        rows = prediction_rows(sub, preds, ids, models.version, ctx.now, [keys[i] for i in fresh], True,
+                               market[fresh])
+        store_predictions(conn, rows, force=False)
+        for i, r in zip(fresh, rows):
+            fid = int(changed.loc[i, "fixture_id"])
+            lineup = lineups[changed.loc[i, "match_id"]]
+            conn.execute(delete(schema.lineups).where(schema.lineups.c.fixture_id == fid))
+            store_lineup(conn, fid, lineup, ctx.now)
+            insert_ignore(conn, schema.lineup_updates, [{
+                "fixture_id": fid, "detected_at": ctx.now, "lineup_hash": hashes[i],
+                "home_players": sum(p.side == "home" for p in lineup.players),
+                "away_players": sum(p.side == "away" for p in lineup.players),
+                "home_strength_change": changes[i][0], "away_strength_change": changes[i][1],
+                "prediction_id": r["id"]}], keys=("fixture_id", "lineup_hash"))
+        bets = place_bets(conn, settings, ctx.now, sub, rows, lineup_based=True)
+    ctx.count("lineup_predictions", len(rows))
+    ctx.count("lineup_bets_placed", len(bets))
+

@@ -1,0 +1,131 @@
+"""The store: engine set-up for SQLite and PostgreSQL, migrations, and upserts that work on both.
+
+SQLite is made safe for several cron jobs writing at once: WAL (readers never block the writer), a busy
+timeout, and `BEGIN IMMEDIATE` for every transaction, so a writer takes the lock up front and waits for it
+instead of failing half-way with "database is locked" when it upgrades a read lock.
+"""
+from __future__ import annotations
+
+import fcntl
+import logging
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from sqlalchemy import create_engine, event, func, inspect
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine, make_url
+
+from pipeline.store import schema
+
+log = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_MS = 60_000
+
+
+class StoreUnavailable(Exception):
+    """The database cannot be reached or opened."""
+
+
+def make_engine(url: str) -> Engine:
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record):
+            # Let SQLAlchemy's "begin" event issue BEGIN IMMEDIATE instead of pysqlite's deferred BEGIN.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = NORMAL")
+            cur.execute("PRAGMA foreign_keys = ON")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+
+
+def migrate(engine: Engine, lock_dir: Path | None = None) -> None:
+    """Bring the schema to the latest Alembic revision. Serialised by a file lock: jobs start together."""
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    heads = set(ScriptDirectory.from_config(cfg).get_heads())
+
+    def current() -> set:
+        with engine.connect() as conn:
+            return set(MigrationContext.configure(conn).get_current_heads())
+
+    if current() == heads:
+        return
+    with _file_lock((lock_dir or Path(".")) / "migrate.lock"):
+        if current() == heads:
+            return
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+        log.info("database schema upgraded to %s", ",".join(sorted(heads)))
+
+
+@contextmanager
+def _file_lock(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def table_names(engine: Engine) -> list[str]:
+    return inspect(engine).get_table_names()
+
+
+def _insert(conn: Connection, table):
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    raise NotImplementedError(f"upserts are not implemented for {dialect}")
+
+
+def upsert(conn: Connection, table, rows: Sequence[dict], keys: Sequence[str],
+           update: Iterable[str] | None = None, keep_existing: Iterable[str] = ()) -> None:
+    """Insert rows; on a natural-key conflict update `update` columns (default: all non-key columns).
+
+    Columns in `keep_existing` are only updated when the new value is not NULL (a later fetch that lacks a
+    value must not erase one seen earlier).
+    """
+    if not rows:
+        return
+    stmt = _insert(conn, table)
+    cols = list(rows[0].keys())
+    update = [c for c in (cols if update is None else update) if c not in keys]
+    if update:
+        keep = set(keep_existing)
+        stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={
+            c: func.coalesce(stmt.excluded[c], table.c[c]) if c in keep else stmt.excluded[c] for c in update})
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+    conn.execute(stmt, list(rows))
+
+
+def insert_ignore(conn: Connection, table, rows: Sequence[dict], keys: Sequence[str]) -> None:
+    """Insert rows whose natural key is new; existing rows are left exactly as they are."""
+    upsert(conn, table, rows, keys, update=())
+
+
+__all__ = ["make_engine", "migrate", "upsert", "insert_ignore", "StoreUnavailable", "schema"]

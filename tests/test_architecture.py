@@ -1,0 +1,164 @@
+"""The package's shape, checked: the import graph (walked with ast) has no cycle, forecasting and betting do not
+know each other, nothing outside pipeline.jobs imports a job module, no function-level import hides a cycle,
+every subpackage declares its public surface, loggers are named after real modules."""
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from pipeline.jobs.table import JOBS
+
+PACKAGE = ROOT / "pipeline"
+# Lazy imports kept on purpose, each for a reason other than a cycle.
+LAZY_OK = {
+    ("pipeline.providers", "pipeline.providers.sandbox"),          # a provider's libraries only when chosen
+    ("pipeline.providers", "pipeline.providers.football_data"),
+    ("pipeline.providers", "pipeline.providers.sportmonks"),
+}
+JOB_MODULES = {f"pipeline.jobs.{name}" for name in JOBS}
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+    return ".".join(parts)
+
+
+MODULES = {module_name(p): p for p in PACKAGE.rglob("*.py") if "migrations" not in p.parts}
+
+
+def resolve(name: str, imported: str | None) -> str:
+    """`from name import imported`: the submodule when there is one, else the module."""
+    if imported and f"{name}.{imported}" in MODULES:
+        return f"{name}.{imported}"
+    return name
+
+
+def imports(module: str) -> list[tuple[str, bool]]:
+    """(imported pipeline module, at top level?) for every import statement in `module`."""
+    tree = ast.parse(MODULES[module].read_text())
+    out = []
+    for node in ast.walk(tree):
+        top = getattr(node, "col_offset", 0) == 0
+        if isinstance(node, ast.Import):
+            out += [(a.name, top) for a in node.names if a.name.startswith("pipeline")]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("pipeline"):
+            out += [(resolve(node.module, a.name), top) for a in node.names]
+    return [(m, top) for m, top in out if m in MODULES]
+
+
+GRAPH = {m: sorted({t for t, _ in imports(m)}) for m in MODULES}
+
+
+def test_the_graph_is_read_from_the_real_package():
+    assert {"pipeline.config", "pipeline.store.schema", "pipeline.forecast.models.elo",
+            "pipeline.betting.strategy", "pipeline.jobs.runner", "pipeline.providers.http_client"} <= set(MODULES)
+    assert "pipeline.store.schema" in GRAPH["pipeline.store.engine"]
+
+
+def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(m: str) -> list[str] | None:
+        state[m] = 1
+        stack.append(m)
+        for n in graph.get(m, []):
+            if state.get(n) == 1:
+                return stack[stack.index(n):] + [n]
+            if n not in state:
+                found = visit(n)
+                if found:
+                    return found
+        stack.pop()
+        state[m] = 2
+        return None
+    for m in graph:
+        if m not in state:
+            found = visit(m)
+            if found:
+                return found
+    return None
+
+
+def test_no_import_cycle():
+    assert find_cycle(GRAPH) is None, " -> ".join(find_cycle(GRAPH))
+
+
+def test_the_cycle_finder_finds_one():
+    assert find_cycle({"a": ["b"], "b": ["c"], "c": ["a"]}) == ["a", "b", "c", "a"]
+
+
+def test_forecasting_and_betting_do_not_import_each_other():
+    for a, b in (("pipeline.forecast", "pipeline.betting"), ("pipeline.betting", "pipeline.forecast")):
+        for m, targets in GRAPH.items():
+            if m == a or m.startswith(a + "."):
+                assert not [t for t in targets if t == b or t.startswith(b + ".")], m
+
+
+def test_no_module_outside_the_jobs_imports_a_job_module():
+    for m, targets in GRAPH.items():
+        bad = [t for t in targets if t in JOB_MODULES and t != m]
+        assert not bad, f"{m} imports the job module(s) {bad}"
+
+
+def test_no_function_level_import_of_the_package_except_the_listed_lazy_ones():
+    for m in MODULES:
+        lazy = {(m, t) for t, top in imports(m) if not top}
+        assert lazy <= LAZY_OK, f"{m}: {sorted(lazy - LAZY_OK)}"
+
+
+@pytest.mark.parametrize("package", ["pipeline.forecast", "pipeline.forecast.models", "pipeline.betting",
+                                     "pipeline.providers", "pipeline.store", "pipeline.jobs"])
+def test_each_subpackage_exports_its_surface(package):
+    mod = importlib.import_module(package)
+    assert mod.__all__ and all(hasattr(mod, name) for name in mod.__all__)
+    assert mod.__doc__
+
+
+def test_importing_forecast_or_betting_loads_no_job_module():
+    code = ("import sys, pipeline.forecast, pipeline.betting; "
+            "print(sorted(m for m in sys.modules if m.startswith('pipeline.jobs')))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert r.stdout.strip() == "[]"
+
+
+def test_job_loggers_are_real_modules():
+    # the runner logs as pipeline.jobs.<job>; every job in the table has that module, with its entry point
+    for job in JOBS.values():
+        assert f"pipeline.jobs.{job.name}" in MODULES
+        module, _, func = job.entry.partition(":")
+        assert module == f"pipeline.jobs.{job.name}" and callable(getattr(importlib.import_module(module), func))
+    src = (PACKAGE / "jobs" / "runner.py").read_text()
+    assert 'logging.getLogger(f"pipeline.jobs.{job}")' in src
+
+
+def test_models_follow_scikit_learn_conventions():
+    from sklearn.base import clone
+    from pipeline.forecast.models import DixonColesModel, EloModel, StackingEnsemble, XGBoostModel
+    for cls in (EloModel, DixonColesModel, XGBoostModel, StackingEnsemble):
+        model = cls()
+        params = model.get_params()
+        assert params and clone(model).get_params() == params
+
+
+def test_a_model_pickled_under_the_old_module_path_still_loads(tmp_path):
+    """Sets deployed before the layout name pipeline.models.elo: the registry maps them to the new home."""
+    from pipeline.forecast import registry
+    from pipeline.forecast.models.elo import EloModel
+    data = pickle.dumps(EloModel(k=33.0), protocol=0).replace(b"pipeline.forecast.models.elo", b"pipeline.models.elo")
+    assert b"pipeline.models.elo" in data
+    for old in registry.LEGACY_MODULES:
+        sys.modules.pop(old, None)
+    with pytest.raises(ModuleNotFoundError):
+        pickle.loads(data)
+    registry._alias_legacy_modules()
+    assert pickle.loads(data).k == 33.0
