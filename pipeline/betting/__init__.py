@@ -2,10 +2,33 @@
 
 It never imports the forecasting package: it works on probabilities and prices, whoever made them.
 """
-from pipeline.betting.performance import final_predictions, refresh_performance, settled_bets, summary
-from pipeline.betting.placement import current_bankroll, existing_bets, place_bets
-from pipeline.betting.strategy import OUTCOMES, StrategyParams, closing_line_value, edge, kelly_stakes, select_bets
+from __future__ import annotations
 
-__all__ = ["OUTCOMES", "StrategyParams", "closing_line_value", "edge", "kelly_stakes", "select_bets",
-           "current_bankroll", "existing_bets", "place_bets", "final_predictions", "refresh_performance",
-           "settled_bets", "summary"]
+import importlib
+
+# public name -> the module that defines it
+_EXPORTS = {
+    "OUTCOMES": "pipeline.betting.strategy",
+    "StrategyParams": "pipeline.betting.strategy",
+    "closing_line_value": "pipeline.betting.strategy",
+    "edge": "pipeline.betting.strategy",
+    "kelly_stakes": "pipeline.betting.strategy",
+    "select_bets": "pipeline.betting.strategy",
+    "current_bankroll": "pipeline.betting.placement",
+    "existing_bets": "pipeline.betting.placement",
+    "place_bets": "pipeline.betting.placement",
+    "final_predictions": "pipeline.betting.performance",
+    "refresh_performance": "pipeline.betting.performance",
+    "settled_bets": "pipeline.betting.performance",
+    "summary": "pipeline.betting.performance",
+}
+
+def __getattr__(name: str):
+    # Exports load on first use (PEP 562): importing one light module of the package (a job's start, the config)
+    # must not pull in every model library.
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = sorted(_EXPORTS)

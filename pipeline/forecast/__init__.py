@@ -6,12 +6,39 @@
 - `players`: player ratings from lineups, and the lineup correction;
 - `predictions`: upcoming fixtures -> prediction rows in the store.
 """
-from pipeline.forecast import registry
-from pipeline.forecast.modelset import ModelSet, TrainResult, train_model_set
-from pipeline.forecast.predictions import (HISTORY_DAYS, LoadedModels, already_predicted, fixtures_frame,
-                                           load_models, market_probabilities, odds_key, prediction_rows,
-                                           store_predictions)
+from __future__ import annotations
 
-__all__ = ["registry", "ModelSet", "TrainResult", "train_model_set", "HISTORY_DAYS", "LoadedModels",
-           "already_predicted", "fixtures_frame", "load_models", "market_probabilities", "odds_key",
-           "prediction_rows", "store_predictions"]
+import importlib
+
+_SUBMODULES = ('registry', 'features', 'players', 'models')
+# public name -> the module that defines it
+_EXPORTS = {
+    "ModelSet": "pipeline.forecast.modelset",
+    "TrainResult": "pipeline.forecast.modelset",
+    "train_model_set": "pipeline.forecast.modelset",
+    "HISTORY_DAYS": "pipeline.forecast.predictions",
+    "LoadedModels": "pipeline.forecast.predictions",
+    "already_predicted": "pipeline.forecast.predictions",
+    "fixtures_frame": "pipeline.forecast.predictions",
+    "load_models": "pipeline.forecast.predictions",
+    "market_probabilities": "pipeline.forecast.predictions",
+    "odds_key": "pipeline.forecast.predictions",
+    "prediction_rows": "pipeline.forecast.predictions",
+    "store_predictions": "pipeline.forecast.predictions",
+    "ModelLoadError": "pipeline.forecast.registry",
+    "load_deployed": "pipeline.forecast.registry",
+    "deploy": "pipeline.forecast.registry",
+    "rollback": "pipeline.forecast.registry",
+}
+
+def __getattr__(name: str):
+    # Exports load on first use (PEP 562): importing one light module of the package (a job's start, the config)
+    # must not pull in every model library.
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)

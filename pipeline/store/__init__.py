@@ -6,12 +6,36 @@
 """
 from __future__ import annotations
 
-from pipeline.store import schema
-from pipeline.store.engine import StoreUnavailable, insert_ignore, make_engine, migrate, table_names, upsert
-from pipeline.store.queries import (FRAME_COLUMNS, batch_to_frame, chunks, fixture_ids, latest_prematch_odds,
-                                    load_match_frame)
-from pipeline.store.writes import store_batch, store_lineup, store_matches
+import importlib
 
-__all__ = ["schema", "StoreUnavailable", "make_engine", "migrate", "table_names", "upsert", "insert_ignore",
-           "FRAME_COLUMNS", "batch_to_frame", "chunks", "fixture_ids", "latest_prematch_odds", "load_match_frame",
-           "store_batch", "store_lineup", "store_matches"]
+_SUBMODULES = ('schema', 'backup_files')
+# public name -> the module that defines it
+_EXPORTS = {
+    "StoreUnavailable": "pipeline.store.engine",
+    "insert_ignore": "pipeline.store.engine",
+    "make_engine": "pipeline.store.engine",
+    "migrate": "pipeline.store.engine",
+    "table_names": "pipeline.store.engine",
+    "upsert": "pipeline.store.engine",
+    "FRAME_COLUMNS": "pipeline.store.queries",
+    "batch_to_frame": "pipeline.store.queries",
+    "chunks": "pipeline.store.queries",
+    "fixture_ids": "pipeline.store.queries",
+    "latest_prematch_odds": "pipeline.store.queries",
+    "load_match_frame": "pipeline.store.queries",
+    "store_batch": "pipeline.store.writes",
+    "store_lineup": "pipeline.store.writes",
+    "store_matches": "pipeline.store.writes",
+}
+
+def __getattr__(name: str):
+    # Exports load on first use (PEP 562): importing one light module of the package (a job's start, the config)
+    # must not pull in every model library.
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)
