@@ -20,6 +20,14 @@ PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests on the demo's world (the `cycle` fixture) are slow: they share one sandbox run built per session.
+    `pytest -m "not slow"` leaves them, and those marked slow by hand, out."""
+    for item in items:
+        if "cycle" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 def needs_shared():
     return pytest.mark.skipif(not (FOOTBALL_DATA / "mmz4281").is_dir(),
                               reason=f"real football-data files not found at {FOOTBALL_DATA}")

@@ -105,6 +105,7 @@ registry.deploy(md, objs, {"version": f"v{i}"}, now=datetime(2026, 1, 1, tzinfo=
 """
 
 
+@pytest.mark.slow
 def test_sigkill_during_deploy_leaves_a_complete_set(tmp_path):
     md = tmp_path / "models"
     _deploy(md, 0, T0 - timedelta(days=400))

@@ -57,6 +57,34 @@ def test_migrations_build_every_table(db_url, tmp_path):
     eng.dispose()
 
 
+def test_migrations_equal_the_schema_module_column_by_column(db_url, tmp_path):
+    """Alembic's autogenerate comparison of the migrated database with schema.py: no table, column, type,
+    nullability, index or constraint differs (so a schema change without its migration fails here)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    eng = _engine(db_url, tmp_path)
+    with eng.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": False})
+        diffs = compare_metadata(ctx, schema.metadata)
+    eng.dispose()
+    assert diffs == [], diffs
+
+
+def test_the_schema_comparison_sees_a_missing_column(sqlite_url, tmp_path):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import Column, Float, MetaData
+    eng = _engine(sqlite_url, tmp_path)
+    changed = MetaData()
+    for t in schema.metadata.sorted_tables:
+        t.to_metadata(changed)
+    changed.tables["bets"].append_column(Column("not_migrated", Float))
+    with eng.connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn), changed)
+    eng.dispose()
+    assert [d[0] for d in diffs] == ["add_column"] and diffs[0][3].name == "not_migrated"
+
+
 def test_timestamps_round_trip_as_utc(db_url, tmp_path):
     eng = _engine(db_url, tmp_path)
     cet = timezone(timedelta(hours=1))
