@@ -6,6 +6,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import runpy
 import shutil
 import sqlite3
 import subprocess
@@ -14,9 +15,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from click.testing import CliRunner
 
 from conftest import IN_CI, ROOT, make_env
 from pipeline.jobs import container
+from pipeline.jobs.cli import COMMANDS
 from pipeline.jobs.container import parse_line, read_crontab
 
 K8S = ROOT / "deploy" / "kubernetes"
@@ -132,14 +135,16 @@ def test_the_build_context_holds_the_code_and_no_secret_or_state():
 
 
 def test_default_command_and_every_job_command_run_in_this_venv():
-    """CI made this interpreter's venv with the Dockerfile's step (above): the image's commands run in it."""
+    """CI made this interpreter's venv with the Dockerfile's step (above): the image's default command runs in it,
+    as a real process, and prints every script's usage."""
     cmd = yaml.safe_load(instructions("CMD")[-1])          # exec form: a JSON list
     assert cmd[0] == ".venv/bin/python"
     r = subprocess.run([sys.executable, *cmd[1:]], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
-    for script in (ROOT / "production").glob("*.py"):
-        assert f"== production/{script.name} ==" in r.stdout
-    assert r.stdout.count("Usage:") == len(list((ROOT / "production").glob("*.py")))
+    scripts = list((ROOT / "production").glob("*.py"))
+    for script in scripts:
+        assert f"== production/{script.name} ==\nUsage: {script.name} [OPTIONS]" in r.stdout
+    assert r.stdout.count("Usage:") == len(scripts)
     for e in ENTRIES:
         assert e.schedule in r.stdout
 
@@ -174,15 +179,27 @@ def test_lines_that_are_not_one_job_are_refused(line):
         parse_line(line)
 
 
-def test_every_crontab_command_exists_and_accepts_its_flags(tmp_path):
+def test_every_crontab_command_exists_and_accepts_its_flags(monkeypatch, capsys):
+    """Each line's script, run as a script (runpy, in this process), with the line's flags and --help: exit 0.
+    Flags it does not know would exit 2 before --help is looked at."""
     assert ENTRIES, "no job in crontab.example"
     assert len({e.job for e in ENTRIES}) == len(ENTRIES), "a job scheduled twice"
+    monkeypatch.chdir(ROOT)
     for e in ENTRIES:
         script = ROOT / e.argv[1]
         assert script.is_file(), e.line
-        r = subprocess.run([sys.executable, *e.argv[1:], "--help"], cwd=ROOT, capture_output=True, text=True,
-                           env={**os.environ, **make_env(tmp_path), **e.env}, timeout=120)
-        assert r.returncode == 0 and "Usage:" in r.stdout, (e.line, r.stderr)
+        monkeypatch.setattr(sys, "argv", [e.argv[1], *e.argv[2:], "--help"])
+        with pytest.raises(SystemExit) as exit_:
+            runpy.run_path(str(script), run_name="__main__")
+        assert exit_.value.code == 0 and "Usage:" in capsys.readouterr().out, e.line
+
+
+def test_an_unknown_flag_in_a_line_would_be_caught(monkeypatch, capsys):
+    e = parse_line("0 * * * * cd /opt/football && .venv/bin/python production/backup.py --quiet --bogus")
+    monkeypatch.setattr(sys, "argv", [e.argv[1], *e.argv[2:], "--help"])
+    with pytest.raises(SystemExit) as exit_:
+        runpy.run_path(str(ROOT / e.argv[1]), run_name="__main__")
+    assert exit_.value.code == 2 and "No such option" in capsys.readouterr().err
 
 
 # ---- the compose scheduler: supercronic on crontab.example's container form ----------------------------------------
@@ -207,9 +224,8 @@ def test_the_scheduler_says_so_when_supercronic_is_missing(tmp_path, monkeypatch
 
 
 def test_the_crontab_option_prints_the_container_form():
-    r = subprocess.run([sys.executable, "production/container.py", "--crontab", "crontab.example"], cwd=ROOT,
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
+    r = CliRunner().invoke(COMMANDS["container"], ["--crontab", str(ROOT / "crontab.example")])
+    assert r.exit_code == 0, r.output
     assert r.stdout == container.container_crontab((ROOT / "crontab.example").read_text())
 
 
@@ -363,12 +379,14 @@ def test_the_kustomize_rendering_gives_every_cronjob_the_shared_pod():
 
 # ---- the migration step ---------------------------------------------------------------------------------------------
 
+def migrate(env: dict, *args: str):
+    return CliRunner().invoke(COMMANDS["migrate"], list(args), env=env)
+
+
 def test_migrate_brings_the_schema_to_head_and_is_idempotent(tmp_path):
-    env = {**os.environ, **make_env(tmp_path)}
     for _ in range(2):
-        r = subprocess.run([sys.executable, "production/migrate.py"], cwd=ROOT, env=env, capture_output=True,
-                           text=True, timeout=120)
-        assert r.returncode == 0, r.stderr
+        r = migrate(make_env(tmp_path))
+        assert r.exit_code == 0, r.output
         assert "database schema at revision" in r.stderr
     con = sqlite3.connect(tmp_path / "predictions.db")
     (revision,) = con.execute("SELECT version_num FROM alembic_version").fetchone()
@@ -377,18 +395,14 @@ def test_migrate_brings_the_schema_to_head_and_is_idempotent(tmp_path):
 
 
 def test_migrate_on_postgresql(pg_url, tmp_path):
-    env = {**os.environ, **make_env(tmp_path, DATABASE_URL=pg_url)}
-    r = subprocess.run([sys.executable, "production/migrate.py", "--quiet"], cwd=ROOT, env=env, capture_output=True,
-                       text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
+    r = migrate(make_env(tmp_path, DATABASE_URL=pg_url), "--quiet")
+    assert r.exit_code == 0, r.output
 
 
 def test_migrate_without_a_database_exits_69_and_keeps_the_password(tmp_path):
     url = "postgresql+psycopg://football:s3cret-pw@127.0.0.1:1/football"
-    env = {**os.environ, **make_env(tmp_path, DATABASE_URL=url)}
-    r = subprocess.run([sys.executable, "production/migrate.py"], cwd=ROOT, env=env, capture_output=True, text=True,
-                       timeout=120)
-    assert r.returncode == 69 and "s3cret-pw" not in r.stdout + r.stderr
+    r = migrate(make_env(tmp_path, DATABASE_URL=url))
+    assert r.exit_code == 69 and "s3cret-pw" not in r.output
 
 
 # ---- no secret in the image, the compose file or the manifests -----------------------------------------------------

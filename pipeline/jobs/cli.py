@@ -174,7 +174,7 @@ def container(crontab, scheduler, out):
     if crontab:
         click.echo(container_entry.container_crontab(crontab.read_text(), crontab.name), nl=False)
         _exit(0)
-    _exit(container_entry.run_scheduler(scheduler, out) if scheduler else container_entry.jobs_help())
+    _exit(container_entry.run_scheduler(scheduler, out) if scheduler else container_entry.jobs_help(COMMANDS))
 
 
 COMMANDS: dict[str, click.Command] = {

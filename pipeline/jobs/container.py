@@ -14,15 +14,14 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.config import ROOT
+import click
+
 from pipeline.jobs.table import JOBS
 
-CRONTAB = ROOT / "crontab.example"
 SUPERCRONIC = "supercronic"
 
 # One shell token: a control operator, a redirection (an optional fd glued to it), or a word (quotes kept).
@@ -142,27 +141,19 @@ def run_scheduler(crontab: Path, out: Path, execvp=os.execvp) -> int:
     return 0
 
 
-def scripts(root: Path = ROOT) -> list[str]:
-    """Every production script: the job table's, in its order, then any other (this one)."""
-    names = [name for name in JOBS if (root / JOBS[name].script).is_file()]
-    return names + sorted(p.stem for p in (root / "production").glob("*.py") if p.stem not in names)
-
-
-def jobs_help(root: Path = ROOT, python: str = sys.executable, echo=print) -> int:
-    """The image's default command: how to run a job, the schedule, and every script's --help."""
+def jobs_help(commands: dict, echo=print) -> int:
+    """The image's default command: how to run a job, the schedule, and every script's --help (`commands`: script
+    name -> click command; the job table's first, in its order)."""
     echo("One image, every job: docker run IMAGE .venv/bin/python production/<job>.py [OPTIONS]")
     echo("Schedule (UTC; crontab.example):")
     for job in JOBS.values():
         echo(f"  {job.schedule or 'by hand':<14} {job.name}")
-    code = 0
-    for name in scripts(root):
-        r = subprocess.run([python, str(root / "production" / f"{name}.py"), "--help"], cwd=root,
-                           capture_output=True, text=True)
-        echo(f"\n== production/{name}.py ==")
-        echo((r.stdout or r.stderr).rstrip())
-        code = code or r.returncode
-    return code
+    for name in [n for n in JOBS if n in commands] + sorted(n for n in commands if n not in JOBS):
+        command = commands[name]
+        with click.Context(command, info_name=f"{name}.py") as ctx:
+            echo(f"\n== production/{name}.py ==\n{command.get_help(ctx)}")
+    return 0
 
 
 __all__ = ["CronEntry", "parse_line", "read_crontab", "container_command", "container_crontab", "run_scheduler",
-           "jobs_help", "scripts"]
+           "jobs_help"]
