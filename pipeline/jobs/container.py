@@ -119,7 +119,8 @@ def container_crontab(text: str, source: str = "crontab.example") -> str:
     env, entries = read_crontab(text)
     out = [f"# Generated from {source} at start by production/container.py --scheduler; edit {source}, not this.",
            "# Output is not redirected: supercronic passes it to the container's log."]
-    out += [f"{k}={v}" for k, v in env.items()]
+    # quoted: supercronic (v0.2.34) strips the quotes, and fails on an empty unquoted value such as `MAILTO=`
+    out += [f'{k}="{v}"' for k, v in env.items()]
     out += [f"{e.schedule} {container_command(e)}" for e in entries]
     return "\n".join(out) + "\n"
 
