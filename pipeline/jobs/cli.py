@@ -12,6 +12,7 @@ from typing import Callable
 
 import click
 
+from pipeline.jobs import container as container_entry
 from pipeline.jobs.runner import run_job
 from pipeline.jobs.table import JOBS, resolve
 
@@ -149,10 +150,37 @@ def demo(days, start, workdir, seed):
     _exit(resolve(JOBS["demo"].entry)(when, days, workdir, seed))
 
 
+@click.command(help="Bring the store's schema to the latest revision and exit: the deploy's migration step (every "
+                    "job also migrates at start; this runs it alone, before them).")
+@job_options
+def migrate(now, quiet):
+    # no job lock: the migration is serialised by LOCK_DIR/migrate.lock, which a job lock of the same name,
+    # taken first, would wait on forever
+    _exit(run_named("migrate", now=now, quiet=quiet, runner_options={"lock": False}))
+
+
+@click.command(help="The container image's entry points: by default every job's --help (the image's default "
+                    "command); --crontab FILE prints FILE's container form; --scheduler FILE runs FILE's jobs on its "
+                    "schedule with supercronic (the compose scheduler).")
+@click.option("--crontab", "crontab", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Print this crontab's container form: each job's own command, output to stdout.")
+@click.option("--scheduler", "scheduler", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Run this crontab's jobs on its schedule with supercronic.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("/tmp/crontab"),
+              show_default=True, help="Where --scheduler writes the container form it runs.")
+def container(crontab, scheduler, out):
+    if crontab and scheduler:
+        raise click.UsageError("--crontab and --scheduler are exclusive")
+    if crontab:
+        click.echo(container_entry.container_crontab(crontab.read_text(), crontab.name), nl=False)
+        _exit(0)
+    _exit(container_entry.run_scheduler(scheduler, out) if scheduler else container_entry.jobs_help(COMMANDS))
+
+
 COMMANDS: dict[str, click.Command] = {
     "weekly_training": weekly_training, "hourly_predictions": hourly_predictions, "lineup_updates": lineup_updates,
     "results_settlement": results_settlement, "backup": backup, "health_check": health_check, "report": report,
-    "backtest": backtest, "demo": demo,
+    "backtest": backtest, "demo": demo, "migrate": migrate, "container": container,
 }
 
 __all__ = ["COMMANDS", "job_options", "job_function", "run_named", *COMMANDS]

@@ -56,6 +56,7 @@ JOBS: dict[str, Job] = {j.name: j for j in (
     Job("report", "pipeline.jobs.report:run", "performance report and charts"),
     Job("backtest", "pipeline.jobs.backtest:run", "walk-forward replay of history"),
     Job("demo", "pipeline.jobs.demo:run", "the whole cycle on the simulated sandbox"),
+    Job("migrate", "pipeline.jobs.migrate:run", "the store's schema to the latest revision (a deploy step)"),
 )}
 SCHEDULED = tuple(j for j in JOBS.values() if j.schedule)
 
