@@ -2,10 +2,15 @@
 from __future__ import annotations
 
 from pipeline.providers.base import (Batch, Lineup, LineupPlayer, LineupsUnavailable, Match, Odds, Provider,
-                                     ProviderAuthError, ProviderError)
+                                     ProviderAuthError, ProviderError, Sanitized)
 
 
 def get_provider(settings) -> Provider:
+    """The DATA_SOURCE provider; its answers cleaned of control characters (see base.Sanitized)."""
+    return Sanitized(_source(settings))
+
+
+def _source(settings) -> Provider:
     if settings.data_source == "sandbox":
         from pipeline.providers.sandbox import SandboxProvider
         return SandboxProvider(seed=settings.sandbox_seed)
@@ -14,15 +19,17 @@ def get_provider(settings) -> Provider:
         return FootballDataProvider(data_dir=settings.football_data_dir, base_url=settings.football_data_url,
                                     leagues=settings.football_data_leagues, cache_dir=settings.cache_dir,
                                     prematch_books=settings.prematch_books, closing_books=settings.closing_books,
-                                    timeout=(5.0, settings.http_timeout), attempts=settings.http_attempts)
+                                    timeout=(5.0, settings.http_timeout), attempts=settings.http_attempts,
+                                    deadline=settings.http_deadline)
     if settings.data_source == "sportmonks":
         from pipeline.providers.sportmonks import SportmonksProvider
         return SportmonksProvider(api_key=settings.sportmonks_api_key, base_url=settings.sportmonks_base_url,
                                   league_ids=settings.sportmonks_leagues,
                                   bookmaker_ids=settings.sportmonks_bookmakers,
-                                  timeout=(5.0, settings.http_timeout), attempts=settings.http_attempts)
+                                  timeout=(5.0, settings.http_timeout), attempts=settings.http_attempts,
+                                  deadline=settings.http_deadline)
     raise ValueError(f"unknown data source {settings.data_source!r}")
 
 
 __all__ = ["get_provider", "Provider", "Batch", "Match", "Odds", "Lineup", "LineupPlayer", "ProviderError",
-           "ProviderAuthError", "LineupsUnavailable"]
+           "ProviderAuthError", "LineupsUnavailable", "Sanitized"]

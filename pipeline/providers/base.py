@@ -7,6 +7,7 @@ timezone-aware UTC.
 from __future__ import annotations
 
 import abc
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable, Sequence
@@ -142,3 +143,102 @@ def chunks(items: Iterable, size: int):
             buf = []
     if buf:
         yield buf
+
+
+# ---- text hygiene ----------------------------------------------------------------------------------------------
+# Sources send what they send: NUL bytes (PostgreSQL refuses them in text), other control characters, lone
+# surrogates from JSON escapes (no UTF-8 encoding exists for them). Text is cleaned once, where it enters.
+
+_WHITESPACE_CONTROLS = "\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85"
+
+
+def clean_text(value):
+    """`value` without control characters (Unicode Cc; tabs and line breaks become spaces), lone surrogates (Cs)
+    or zero-width marks, NFC-normalised and stripped. Non-strings are returned as they are."""
+    if not isinstance(value, str):
+        return value
+    if value.isascii() and value.isprintable():
+        return value.strip()
+    out = []
+    for ch in value:
+        if ch in _WHITESPACE_CONTROLS:
+            out.append(" ")
+        elif unicodedata.category(ch) in ("Cc", "Cs") or ch in "\u200b\u200c\u200d\u2060\ufeff":
+            continue
+        else:
+            out.append(ch)
+    return unicodedata.normalize("NFC", "".join(out)).strip()
+
+
+def sanitize_batch(batch: Batch) -> Batch:
+    """Clean every text field of a provider's batch in place; a match whose identity or teams are empty once
+    cleaned, or whose two teams become the same, is dropped with a problem (and its odds with it)."""
+    keep: list[Match] = []
+    renamed: dict[str, str] = {}
+    for m in batch.matches:
+        original = m.provider_id
+        for attr in ("provider_id", "league", "season", "home_team", "away_team", "home_team_id", "away_team_id",
+                     "status"):
+            setattr(m, attr, clean_text(getattr(m, attr)))
+        empty = [a for a in ("provider_id", "league", "season", "home_team", "away_team") if not getattr(m, a)]
+        if empty:
+            batch.problems.append(f"match {original!r}: {', '.join(empty)} empty once control characters are "
+                                  "removed; row skipped")
+            continue
+        if m.home_team == m.away_team and (m.home_team_id or m.home_team) == (m.away_team_id or m.away_team):
+            batch.problems.append(f"match {original!r}: home and away team are the same once cleaned; row skipped")
+            continue
+        renamed[original] = m.provider_id
+        keep.append(m)
+    batch.matches = keep
+    odds = []
+    for o in batch.odds:
+        o.match_id = renamed.get(o.match_id, clean_text(o.match_id))
+        o.bookmaker, o.market = clean_text(o.bookmaker), clean_text(o.market)
+        if o.bookmaker and o.match_id:
+            odds.append(o)
+    batch.odds = odds
+    return batch
+
+
+def sanitize_lineups(lineups: dict) -> dict:
+    out = {}
+    for mid, lineup in lineups.items():
+        lineup.match_id = clean_text(lineup.match_id)
+        players = []
+        for p in lineup.players:
+            p.player_id, p.name, p.position = clean_text(p.player_id), clean_text(p.name), clean_text(p.position)
+            if p.player_id:
+                players.append(p)
+        lineup.players = players
+        out[clean_text(mid)] = lineup
+    return out
+
+
+class Sanitized(Provider):
+    """A provider whose answers pass through `sanitize_batch`: what every job sees, whatever the source."""
+
+    def __init__(self, inner: Provider):
+        self.inner = inner
+        self.name, self.has_lineups, self.simulated = inner.name, inner.has_lineups, inner.simulated
+
+    def __getattr__(self, attr):  # anything else a source offers (e.g. the sandbox's world)
+        return getattr(self.inner, attr)
+
+    def history(self, start, end, now) -> Batch:
+        return sanitize_batch(self.inner.history(start, end, now))
+
+    def fixtures(self, start, end, now) -> Batch:
+        return sanitize_batch(self.inner.fixtures(start, end, now))
+
+    def results(self, match_ids, now) -> Batch:
+        return sanitize_batch(self.inner.results(match_ids, now))
+
+    def lineups(self, match_ids, now) -> dict:
+        return sanitize_lineups(self.inner.lineups(match_ids, now))
+
+    def check(self, now) -> str:
+        return self.inner.check(now)
+
+    def close(self) -> None:
+        self.inner.close()
