@@ -18,6 +18,11 @@ from pipeline.bookmakers import canonical, is_bettable, is_known, known_names
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("sandbox", "football-data", "sportmonks")
 MARGIN_METHODS = ("multiplicative", "shin", "power")
+# Wall-clock limit of one run, seconds, per job (JOB_DEADLINES overrides any of them): a little under the job's
+# schedule, so a hung run ends (exit 75, lock released, run recorded) before the next one is due.
+JOB_DEADLINE_DEFAULTS = {"weekly_training": 6 * 3600, "hourly_predictions": 50 * 60, "lineup_updates": 14 * 60,
+                         "results_settlement": 25 * 60, "backup": 2 * 3600, "health_check": 5 * 60}
+OTHER_JOB_DEADLINE = 3600.0
 
 
 class ConfigError(Exception):
@@ -72,6 +77,8 @@ class Settings:
     sandbox_seed: int = 7
     http_timeout: float = 30.0        # read timeout of one HTTP request, seconds (connect: 5 s)
     http_attempts: int = 4            # tries of one request before the job gives up on the source
+    http_deadline: float = 120.0      # wall clock of one request: attempts, waits and the whole body, seconds
+    job_deadlines: tuple[tuple[str, float], ...] = ()   # overrides of JOB_DEADLINE_DEFAULTS
     model_dir: Path = ROOT / "models"
     backup_dir: Path = ROOT / "backups"
     log_dir: Path = ROOT / "logs"
@@ -102,6 +109,7 @@ class Settings:
     backup_retention_days: int = 14
     min_free_disk_mb: int = 500
     pending_bet_grace_hours: float = 6.0
+    void_after_hours: float = 168.0   # a bet with no final result this long after kick-off is voided
     # BLAS/OpenMP threads per job: cron runs jobs side by side on few cores, so one each by default
     cpu_threads: int = 1
 
@@ -121,6 +129,10 @@ class Settings:
             netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
             return parts._replace(netloc=netloc).geturl()
         return self.database_url
+
+    def job_deadline(self, job: str) -> float:
+        """Seconds a run of `job` may take before the runner stops it."""
+        return dict(self.job_deadlines).get(job, JOB_DEADLINE_DEFAULTS.get(job, OTHER_JOB_DEADLINE))
 
     @property
     def is_sqlite(self) -> bool:
@@ -145,6 +157,8 @@ def _parsers():
         "SANDBOX_SEED": ("sandbox_seed", lambda n, v: _int(n, v)),
         "HTTP_TIMEOUT": ("http_timeout", lambda n, v: f(n, v, 0, 600, lo_open=True)),
         "HTTP_ATTEMPTS": ("http_attempts", lambda n, v: _int(n, v, 1)),
+        "HTTP_DEADLINE": ("http_deadline", lambda n, v: f(n, v, 0, 3600, lo_open=True)),
+        "JOB_DEADLINES": ("job_deadlines", lambda n, v: _deadlines(n, v)),
         "MODEL_DIR": ("model_dir", lambda n, v: _path(v)),
         "BACKUP_DIR": ("backup_dir", lambda n, v: _path(v)),
         "LOG_DIR": ("log_dir", lambda n, v: _path(v)),
@@ -177,6 +191,7 @@ def _parsers():
         "BACKUP_RETENTION_DAYS": ("backup_retention_days", lambda n, v: _int(n, v, 1)),
         "MIN_FREE_DISK_MB": ("min_free_disk_mb", lambda n, v: _int(n, v, 0)),
         "PENDING_BET_GRACE_HOURS": ("pending_bet_grace_hours", lambda n, v: f(n, v, 0, lo_open=True)),
+        "VOID_AFTER_HOURS": ("void_after_hours", lambda n, v: f(n, v, 1)),
         "CPU_THREADS": ("cpu_threads", lambda n, v: _int(n, v, 1)),
     }
 
@@ -201,6 +216,20 @@ def _bookmakers(name: str, value: str, bettable: bool = False) -> tuple[str, ...
     if bettable and not all(is_bettable(n) for n in names):
         raise ConfigError(f"{name}: market aggregates (max/average) are not bookmakers one can bet with")
     return tuple(dict.fromkeys(canonical(n) for n in names))
+
+
+def _deadlines(name: str, value: str) -> tuple[tuple[str, float], ...]:
+    """`job=seconds,job=seconds`, e.g. `weekly_training=28800,hourly_predictions=3000`."""
+    out = []
+    for item in _list(value):
+        job, sep, secs = item.partition("=")
+        job = job.strip()
+        if not sep or not job:
+            raise ConfigError(f"{name} must list job=seconds pairs, got {item!r}")
+        if job not in JOB_DEADLINE_DEFAULTS:
+            raise ConfigError(f"{name}: unknown job {job!r} (jobs: {', '.join(JOB_DEADLINE_DEFAULTS)})")
+        out.append((job, _float(f"{name} {job}", secs.strip(), 0, 7 * 24 * 3600, lo_open=True)))
+    return tuple(out)
 
 
 def _http_url(name: str, value: str) -> str:

@@ -68,7 +68,7 @@ class SportmonksProvider(Provider):
     def __init__(self, api_key: str, base_url: str = "https://api.sportmonks.com/v3/football",
                  league_ids: Sequence[str] = (), bookmaker_ids: Sequence[str] = (),
                  timeout=(5.0, 30.0), max_pages: int = 50, attempts: int = 4, backoff: float = 1.0,
-                 session=None, max_budget_wait: float = 60.0):
+                 session=None, max_budget_wait: float = 60.0, deadline: float = 120.0):
         if not api_key:
             raise ProviderAuthError("Sportmonks needs an API token (SPORTMONKS_API_KEY)")
         self._api_key = api_key
@@ -80,6 +80,7 @@ class SportmonksProvider(Provider):
         self.attempts = attempts
         self.backoff = backoff
         self.max_budget_wait = max_budget_wait
+        self.deadline = deadline   # wall clock of one request (pipeline.http)
         self._session = session or make_session()
         self._own_session = session is None
         # first path segment -> (remaining calls, monotonic reset deadline, entity name)
@@ -205,7 +206,8 @@ class SportmonksProvider(Provider):
             try:
                 resp = request(self._session, url, params=params, headers=headers, timeout=self.timeout,
                                attempts=self.attempts, backoff=self.backoff, safe_url=shown,
-                               wait_hint=lambda r: self._wait_hint(r, kind))
+                               wait_hint=lambda r: self._wait_hint(r, kind), deadline=self.deadline,
+                               max_wait=self.max_budget_wait)
             except ProviderAuthError as exc:
                 raise ProviderAuthError(self._redact(
                     f"Sportmonks refused the request ({exc}): check SPORTMONKS_API_KEY and that the "
