@@ -42,14 +42,14 @@ def test_all_files_load_without_problems(everything):
 def test_kickoffs_in_utc_and_odds_as_in_the_files(everything):
     frame, _ = everything
     row = frame.set_index("match_id")
-    m = row.loc["E0-2324-20230811-burnley-man_city"]          # 11/08/2023 20:00 BST
+    m = row.loc["E0-2324-burnley-man_city"]          # 11/08/2023 20:00 BST
     assert m["kickoff"] == pd.Timestamp("2023-08-11 19:00", tz="UTC")
     assert (m["home_goals"], m["away_goals"]) == (0, 3)
     assert (m["odds_home"], m["odds_draw"], m["odds_away"], m["odds_bookmaker"]) == (8.58, 5.51, 1.37, "pinnacle")
     assert (m["close_home"], m["close_draw"], m["close_away"]) == (9.62, 5.81, 1.33)
-    m = row.loc["E0-2324-20231202-arsenal-wolves"]            # 02/12/2023 15:00 GMT
+    m = row.loc["E0-2324-arsenal-wolves"]            # 02/12/2023 15:00 GMT
     assert m["kickoff"] == pd.Timestamp("2023-12-02 15:00", tz="UTC")
-    m = row.loc["E0-0304-20030816-arsenal-everton"]           # no Time column: assumed 15:00 UK (BST)
+    m = row.loc["E0-0304-arsenal-everton"]           # no Time column: assumed 15:00 UK (BST)
     assert m["kickoff"] == pd.Timestamp("2003-08-16 14:00", tz="UTC")
     assert (m["odds_home"], m["odds_draw"], m["odds_away"], m["odds_bookmaker"]) == (1.4, 3.8, 8.0, "bet365")
     assert m["home_shots"] == 11 and m["away_shots_on_target"] == 7
@@ -121,7 +121,7 @@ def test_provider_on_a_local_directory(tmp_path):
     assert fx.matches[0].kickoff == datetime(2024, 1, 20, 12, 30, tzinfo=UTC)
     assert fx.odds[0].bookmaker == "pinnacle" and fx.odds[0].fetched_at == now
     assert any("team is missing" in x for x in fx.problems)
-    res = p.results([hist.matches[0].provider_id, "E0-2324-20990101-x-y"], now)
+    res = p.results([hist.matches[0].provider_id, "E0-2324-x-y"], now)
     assert len(res.matches) == 1 and res.matches[0].home_goals == 2
     with pytest.raises(Exception):
         p.lineups([hist.matches[0].provider_id], now)
@@ -156,7 +156,7 @@ def test_download_uses_the_cache_until_stale(tmp_path):
         p.fixtures(now, now + timedelta(days=2), now)
         assert sum("/fixtures.csv" in h for h in hits) == 2        # stale: fetched again
         assert len(p.history(None, now, now).matches) == 3
-        assert p.results(["E0-2324-20230812-alpha-beta"], now).matches[0].away_goals == 1
+        assert p.results(["E0-2324-alpha-beta"], now).matches[0].away_goals == 1
     finally:
         server.shutdown()
 

@@ -14,9 +14,18 @@ valid (numeric, > 1.0), by default Pinnacle (PS), the market average (Avg), the 
 the closing odds likewise from `closing_books` (PSC, AvgC, B365C; closing prices exist from 2012-13). Pre-match
 prices are taken "a day or two before" on the site; they are stored as seen one day before kick-off.
 This source has no lineups.
+
+Match identity: `<Div>-<season>-<home>-<away>` (team names slugged), with `-2`, `-3`... for a later meeting of the
+same home and away team in one season (leagues that play each other more than twice). No date in it: the site
+lists a postponed match again under its new date, and it must stay the same fixture (and the same bets).
+
+A file that is not the expected CSV (an HTML error page served with status 200, a binary or unreadable file) is
+named in the batch's problems and skipped; a download is cached only once it parses as such a CSV, and a cached
+copy that does not is fetched again.
 """
 from __future__ import annotations
 
+import csv
 import io
 import logging
 import re
@@ -29,7 +38,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.providers.http_client import make_session, request
-from pipeline.providers.base import FINISHED, SCHEDULED, Batch, Match, Odds, Provider, ProviderError
+from pipeline.providers.base import (FINISHED, SCHEDULED, Batch, Match, Odds, Provider, ProviderError,
+                                     clean_text)
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +53,11 @@ BOOK_NAMES = {"PS": "pinnacle", "PSC": "pinnacle", "Avg": "market_avg", "AvgC": 
 STATS = {"HS": "home_shots", "AS": "away_shots", "HST": "home_shots_on_target", "AST": "away_shots_on_target",
          "HC": "home_corners", "AC": "away_corners"}
 FRAME_STATS = ["home_shots", "away_shots", "home_shots_on_target", "away_shots_on_target"]
+REQUIRED = ("Date", "HomeTeam", "AwayTeam")
+
+
+class BadFile(ProviderError):
+    """A file that is not a football-data CSV; its message names the file and why."""
 
 
 def season_of(when: datetime) -> str:
@@ -55,19 +70,74 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
+def _decode(raw: bytes, label: str) -> str:
+    """Text of a CSV file: UTF-8 (with or without BOM), UTF-16/32 with a BOM or a UTF-16 pattern of NUL bytes,
+    else Latin-1 (older season files). A binary file raises BadFile."""
+    for bom, enc in ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+                     (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
+        if raw.startswith(bom):
+            try:
+                return raw.decode(enc)
+            except UnicodeDecodeError:
+                raise BadFile(f"{label}: not a football-data CSV (invalid {enc.upper()} text)") from None
+    head = raw[:4096]
+    if head.count(0) > len(head) // 4:  # UTF-16 without a BOM puts a NUL beside every ASCII character
+        odd, even = head[1::2].count(0), head[0::2].count(0)
+        enc = "utf-16-le" if odd > 3 * even else "utf-16-be" if even > 3 * odd else None
+        try:
+            if enc:
+                return raw.decode(enc)
+        except UnicodeDecodeError:
+            pass
+        raise BadFile(f"{label}: not a football-data CSV (binary content)")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
 def _read_text(source) -> tuple[str, str]:
     """(text, label) from a path or raw bytes/str."""
     if isinstance(source, (str, bytes)) and not (isinstance(source, str) and "\n" not in source
                                                  and Path(source).exists()):
-        raw, label = (source.encode() if isinstance(source, str) else source), "<data>"
+        if isinstance(source, str):
+            return source, "<data>"
+        raw, label = source, "<data>"
     else:
-        raw, label = Path(source).read_bytes(), str(source)
-    for enc in ("utf-8-sig", "latin-1"):
+        label = str(source)
         try:
-            return raw.decode(enc), label
-        except UnicodeDecodeError:
-            continue
-    raise ProviderError(f"{label}: unreadable encoding")
+            raw = Path(source).read_bytes()
+        except OSError as exc:
+            raise BadFile(f"{label}: unreadable ({exc.strerror or exc})") from None
+    return _decode(raw, label), label
+
+
+def csv_problem(text: str, label: str) -> str | None:
+    """Why `text` is not a football-data CSV (its header lacks Date, HomeTeam, AwayTeam), or None."""
+    first = text.lstrip("\ufeff").split("\n", 1)[0]
+    header = {clean_text(h) for h in first.split(",")}
+    missing = [c for c in REQUIRED if c not in header]
+    if not missing:
+        return None
+    shown = clean_text(first[:60]) or "an empty first line"
+    return f"{label}: not a football-data CSV (no {'/'.join(missing)} column; starts with {shown!r})"
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
+
+
+def _content_problem(raw: bytes, label: str) -> str | None:
+    """Why these bytes are not a football-data CSV, or None."""
+    if not raw.strip():
+        return f"{label}: empty file"
+    try:
+        return csv_problem(_decode(raw, label), label)
+    except BadFile as exc:
+        return str(exc)
 
 
 def _odds(df: pd.DataFrame, prefixes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -91,12 +161,31 @@ def _odds(df: pd.DataFrame, prefixes: Sequence[str]) -> tuple[np.ndarray, np.nda
 def parse_csv(source, league: str | None = None, season: str | None = None, *,
               prematch_books: Sequence[str] = PREMATCH, closing_books: Sequence[str] = CLOSING,
               require_result: bool = True) -> tuple[pd.DataFrame, list[str]]:
-    """One football-data CSV as a match frame (plus odds_bookmaker/close_bookmaker columns) and its problems."""
-    text, label = _read_text(source)
+    """One football-data CSV as a match frame (plus odds_bookmaker/close_bookmaker columns) and its problems.
+
+    A file that cannot be read as such a CSV gives an empty frame and one problem naming it; never an exception.
+    """
+    label = str(source) if isinstance(source, Path) else "<data>"
+    try:
+        text, label = _read_text(source)
+        if not text.strip():
+            return pd.DataFrame(), [f"{label}: empty file; file skipped"]
+        why = csv_problem(text, label)
+        if why:
+            return pd.DataFrame(), [f"{why}; file skipped"]
+        return _parse_text(text, label, league, season, prematch_books, closing_books, require_result)
+    except BadFile as exc:
+        return pd.DataFrame(), [f"{exc}; file skipped"]
+    except (ValueError, KeyError, IndexError, TypeError, pd.errors.ParserError, csv.Error) as exc:
+        # whatever else a hostile file does to the parser: the file is named and skipped, the run goes on
+        return pd.DataFrame(), [f"{label}: not a readable football-data CSV ({type(exc).__name__}: "
+                                f"{clean_text(str(exc))[:120]}); file skipped"]
+
+
+def _parse_text(text: str, label: str, league, season, prematch_books, closing_books,
+                require_result: bool) -> tuple[pd.DataFrame, list[str]]:
     problems: list[str] = []
     lines = text.splitlines()
-    if not lines:
-        return pd.DataFrame(), [f"{label}: empty file"]
     header = [h.strip() for h in lines[0].split(",")]
     width = len(header)
 
@@ -109,7 +198,7 @@ def parse_csv(source, league: str | None = None, season: str | None = None, *,
     except pd.errors.ParserError:
         df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, engine="python",
                          on_bad_lines=bad, skip_blank_lines=True)
-    df.columns = [str(c).strip() for c in df.columns]
+    df.columns = [clean_text(str(c)) for c in df.columns]
     df = df.loc[:, [c for c in df.columns if c and not c.startswith("Unnamed")]]
     df["_line"] = np.arange(len(df)) + 2
     key = [c for c in ("Div", "Date", "HomeTeam", "AwayTeam") if c in df]
@@ -117,11 +206,8 @@ def parse_csv(source, league: str | None = None, season: str | None = None, *,
     df = df[~blank]  # blank trailing rows such as ",,,,"
     # fixtures.csv mixes divisions: without a given league, each row's own Div is used
     if league is None:
-        league = df["Div"].str.strip() if "Div" in df else pd.Series("?", index=df.index)
-    for col in ("Date", "HomeTeam", "AwayTeam"):
-        if col not in df:
-            return pd.DataFrame(), [f"{label}: no {col} column"]
-    home, away = df["HomeTeam"].str.strip(), df["AwayTeam"].str.strip()
+        league = df["Div"].map(clean_text) if "Div" in df else pd.Series("?", index=df.index)
+    home, away = df["HomeTeam"].map(clean_text), df["AwayTeam"].map(clean_text)
     date_s = df["Date"].str.strip()
     date = pd.to_datetime(date_s.where(date_s.str.len() == 10), format="%d/%m/%Y", errors="coerce")
     date = date.fillna(pd.to_datetime(date_s.where(date_s.str.len() == 8), format="%d/%m/%y", errors="coerce"))
@@ -154,13 +240,33 @@ def parse_csv(source, league: str | None = None, season: str | None = None, *,
     for col, name in STATS.items():
         frame[name] = pd.to_numeric(df[col], errors="coerce").astype(float) if col in df else np.nan
     frame = frame[ok]
-    frame["match_id"] = (league + "-" + season + "-" + frame["kickoff"].dt.tz_convert(LONDON).dt.strftime("%Y%m%d")
-                         + "-" + frame["home_team"].map(_slug) + "-" + frame["away_team"].map(_slug))
-    dup = frame["match_id"].duplicated()
+    day = frame["kickoff"].dt.tz_convert(LONDON).dt.strftime("%Y%m%d")
+    dup = pd.DataFrame({"d": day, "h": frame["home_team"], "a": frame["away_team"]}).duplicated()
     for line in frame["_line"][dup]:
         problems.append(f"{label}:{line}: duplicate of an earlier row (same date and teams); row skipped")
     frame = frame[~dup].drop(columns="_line")
+    frame["match_id"] = match_ids(frame)
     return frame.reset_index(drop=True), problems
+
+
+def match_ids(frame: pd.DataFrame, earlier: pd.Series | None = None) -> pd.Series:
+    """`<league>-<season>-<home>-<away>`, `-N` for the N-th meeting (N >= 2) of the same home and away team in a
+    season, counted in kick-off order. `earlier` adds meetings not in `frame` (e.g. played ones, for fixtures)."""
+    if frame.empty:
+        return pd.Series([], index=frame.index, dtype=object)
+    base = _pair_ids(frame)
+    by_time = base.loc[frame["kickoff"].sort_values(kind="stable").index]
+    n = by_time.groupby(by_time).cumcount().add(1).reindex(frame.index)
+    if earlier is not None:
+        n = n + base.map(earlier).fillna(0).astype(int)
+    return base.where(n <= 1, base + "-" + n.astype(str))
+
+
+def _pair_ids(frame: pd.DataFrame) -> pd.Series:
+    def slug(col: pd.Series) -> pd.Series:  # _slug, vectorised
+        return col.str.lower().str.replace(r"[^a-z0-9]+", "_", regex=True).str.strip("_")
+    return (frame["league"].astype(str) + "-" + frame["season"].astype(str) + "-" + slug(frame["home_team"])
+            + "-" + slug(frame["away_team"]))
 
 
 def frame_to_batch(frame: pd.DataFrame, status: str = FINISHED, odds_time: datetime | None = None) -> Batch:
@@ -213,7 +319,7 @@ class FootballDataProvider(Provider):
                  leagues: Sequence[str] = ("E0", "D1", "F1", "I1", "SP1"), cache_dir: Path | None = None,
                  max_age_hours: float = 12.0, session=None, prematch_books: Sequence[str] = PREMATCH,
                  closing_books: Sequence[str] = CLOSING, first_season: int = 2003,
-                 timeout: tuple[float, float] = (5.0, 30.0), attempts: int = 4):
+                 timeout: tuple[float, float] = (5.0, 30.0), attempts: int = 4, deadline: float = 120.0):
         self.data_dir = Path(data_dir) if data_dir else None
         self.base_url = base_url.rstrip("/")
         self.leagues = tuple(leagues)
@@ -224,37 +330,49 @@ class FootballDataProvider(Provider):
         self.first_season = first_season
         self.timeout = timeout
         self.attempts = attempts
+        self.deadline = deadline   # wall clock of one download (pipeline.http)
 
     # ---- files ----------------------------------------------------------------------------------
-    def _file(self, relative: str, now: datetime, may_be_stale: bool) -> Path | None:
+    def _file(self, relative: str, now: datetime, may_be_stale: bool) -> tuple[Path | None, list[str]]:
+        """The file to read (None: the source has none) and file-level problems met on the way."""
         if self.data_dir is not None:
             p = self.data_dir / relative
-            return p if p.is_file() else None
+            return (p if p.is_file() else None), []
         p = self.cache_dir / "football-data" / relative
-        fresh = p.is_file() and (not may_be_stale or
-                                 time.time() - p.stat().st_mtime < self.max_age_hours * 3600)
-        if fresh:
-            return p
+        # a cached copy that is not the expected CSV (cached by an older version, damaged) is fetched again
+        cached = p.is_file() and _content_problem(_read_bytes(p), str(p)) is None
+        if cached and (not may_be_stale or time.time() - p.stat().st_mtime < self.max_age_hours * 3600):
+            return p, []
         if self.session is None:
             self.session = make_session()
         url = f"{self.base_url}/{relative}"
-        resp = request(self.session, url, timeout=self.timeout, attempts=self.attempts)
+        resp = request(self.session, url, timeout=self.timeout, attempts=self.attempts, deadline=self.deadline)
         if resp.status_code == 404:
-            return p if p.is_file() else None
+            return (p if cached else None), []
         if resp.status_code != 200:
             raise ProviderError(f"{url}: HTTP {resp.status_code}")
+        why = _content_problem(resp.content, url)
+        if why:  # never cached: past seasons are not fetched again once cached
+            if cached:
+                return p, [f"{why}; not cached, the copy cached earlier is used"]
+            p.unlink(missing_ok=True)
+            return None, [f"{why}; not cached, file skipped"]
         p.parent.mkdir(parents=True, exist_ok=True)
         tmp = p.with_name(p.name + ".part")
-        tmp.write_bytes(resp.content)
-        tmp.replace(p)
-        return p
+        try:
+            tmp.write_bytes(resp.content)
+            tmp.replace(p)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return p, []
 
     def _season_frame(self, league: str, season: str, now: datetime) -> tuple[pd.DataFrame, list[str]]:
         current = season == season_of(now)
-        f = self._file(f"mmz4281/{season}/{league}.csv", now, may_be_stale=current)
+        f, problems = self._file(f"mmz4281/{season}/{league}.csv", now, may_be_stale=current)
         if f is None:
-            return pd.DataFrame(), []
-        return parse_csv(f, league, season, **self.books)
+            return pd.DataFrame(), problems
+        frame, parsed = parse_csv(f, league, season, **self.books)
+        return frame, problems + parsed
 
     def _seasons(self, start: datetime | None, end: datetime) -> list[str]:
         first = max(self.first_season, (start.year - 1) if start else self.first_season)
@@ -282,16 +400,35 @@ class FootballDataProvider(Provider):
         return batch
 
     def fixtures(self, start: datetime, end: datetime, now: datetime) -> Batch:
-        f = self._file("fixtures.csv", now, may_be_stale=True)
+        f, problems = self._file("fixtures.csv", now, may_be_stale=True)
         if f is None:
-            return Batch()
-        frame, problems = parse_csv(f, None, None, require_result=False, **self.books)
-        batch = Batch(problems=problems)
+            return Batch(problems=problems)
+        frame, parsed = parse_csv(f, None, None, require_result=False, **self.books)
+        batch = Batch(problems=problems + parsed)
         if frame.empty:
             return batch
         frame = frame[frame["league"].isin(self.leagues) & (frame["kickoff"] >= start) & (frame["kickoff"] < end)]
+        if not frame.empty:  # a second meeting at the same ground this season: count the ones already played
+            frame = frame.assign(match_id=match_ids(frame, self._played_meetings(frame, now)))
         batch.extend(frame_to_batch(frame, status=SCHEDULED, odds_time=now))
         return batch
+
+    def _played_meetings(self, frame: pd.DataFrame, now: datetime) -> pd.Series:
+        """Per `<league>-<season>-<home>-<away>` of `frame`, meetings already in the season file before it."""
+        counts: dict[str, int] = {}
+        for (league, season), part in frame.groupby(["league", "season"]):
+            try:
+                played, _ = self._season_frame(str(league), str(season), now)
+            except ProviderError as exc:  # the upcoming matches are still worth predicting
+                log.warning("football-data: no season file to number repeated meetings: %s", exc)
+                continue
+            if played.empty:
+                continue
+            first = part["kickoff"].groupby(_pair_ids(part)).min()
+            played_base = _pair_ids(played)
+            for key, ko in first.items():
+                counts[key] = int(((played_base == key) & (played["kickoff"] < ko)).sum())
+        return pd.Series(counts, dtype=int)
 
     def results(self, match_ids: Sequence[str], now: datetime) -> Batch:
         batch = Batch()
@@ -303,8 +440,9 @@ class FootballDataProvider(Provider):
                 continue
             wanted.setdefault((parts[0], parts[1]), set()).add(mid)
         for (league, season), ids in wanted.items():
-            frame, _ = self._season_frame(league, season, now)
+            frame, problems = self._season_frame(league, season, now)
             if frame.empty:
+                batch.problems.extend(problems)  # the file itself was skipped: say so
                 continue
             batch.extend(frame_to_batch(frame[frame["match_id"].isin(ids)]))
         return batch
@@ -314,5 +452,7 @@ class FootballDataProvider(Provider):
             if not (self.data_dir / "mmz4281").is_dir():
                 raise ProviderError(f"FOOTBALL_DATA_DIR {self.data_dir} has no mmz4281/ directory")
             return f"football-data: reading {self.data_dir}"
-        f = self._file(f"mmz4281/{season_of(now)}/{self.leagues[0]}.csv", now, may_be_stale=True)
+        f, problems = self._file(f"mmz4281/{season_of(now)}/{self.leagues[0]}.csv", now, may_be_stale=True)
+        if problems and f is None:
+            raise ProviderError(problems[0])
         return "football-data: ok" if f else "football-data: site answers (no file for this season yet)"
