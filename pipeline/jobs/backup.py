@@ -5,58 +5,113 @@ checked with `PRAGMA integrity_check` before it gets its final name, plus a plai
 `sqlite3 predictions.db < backups/predictions_YYYYmmdd_HHMMSS.sql` restores. PostgreSQL: `pg_dump -Fc`.
 Beside them: the deployed model set (models_*.tar.gz) and `.env` (env_*, mode 0600: it holds secrets).
 Retention keeps BACKUP_RETENTION_DAYS of backups and never deletes the newest good one.
+
+Every file is written under a temporary name and renamed when complete; a failure (a full disk, say) removes the
+temporary and SQLite's journal beside it at once, and temporaries left by a killed run are removed by the next.
+History stays true: in a store backup this run's own job_runs row is closed (not left `running`), and a restore
+closes the rows that were running when the backup was taken and records itself in the restored store.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import sqlite3
 import subprocess
 import tarfile
-from datetime import datetime, timedelta
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from sqlalchemy import create_engine, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from pipeline.forecast import registry
-from pipeline.config import ROOT
+from pipeline.config import ROOT, ConfigError
 from pipeline.jobs.table import SCHEDULED
+from pipeline.store import schema
 from pipeline.store.backup_files import STAMP, backups, integrity_ok, sqlite_path
-from pipeline.jobs.runner import EXIT_CONFIG, EXIT_SOFTWARE, EXIT_UNAVAILABLE, JobContext, JobFailed, job_is_running
+from pipeline.jobs.runner import (EXIT_CONFIG, EXIT_SOFTWARE, EXIT_UNAVAILABLE, JobContext, JobFailed, job_is_running,
+                                  record_start)
 
 # jobs that write the store: a restore waits until none of them runs
 WRITERS = tuple(j.name for j in SCHEDULED if j.name not in ("backup", "health_check"))
+# temporaries of our own files (and SQLite's journals beside them): debris once no backup runs
+DEBRIS = re.compile(r"^(predictions|models|env)_\d{8}_\d{6}.*\.tmp(-journal|-wal|-shm)?$")
 
 
-def _sqlite_backup(src: Path, dest: Path) -> None:
+def _remove_temporary(tmp: Path) -> None:
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        Path(f"{tmp}{suffix}").unlink(missing_ok=True)
+
+
+@contextmanager
+def _staged(dest: Path):
+    """Yield a temporary path renamed to `dest` when the block completes; removed (with any SQLite journal
+    beside it) when it fails, so a full disk leaves no debris and gets its space back."""
     tmp = dest.with_name(dest.name + ".tmp")
-    tmp.unlink(missing_ok=True)
-    source = sqlite3.connect(src, timeout=60)
-    target = sqlite3.connect(tmp)
+    _remove_temporary(tmp)
     try:
-        source.backup(target)
-        target.execute("PRAGMA journal_mode = DELETE")  # a standalone file: no -wal/-shm beside it
+        yield tmp
+        os.replace(tmp, dest)
+    except BaseException:
+        _remove_temporary(tmp)
+        raise
+
+
+def remove_debris(backup_dir: Path) -> list[Path]:
+    """Temporaries left by a run that was killed (the backup lock is held, so none is in use)."""
+    removed = []
+    if backup_dir.is_dir():
+        for p in backup_dir.iterdir():
+            if DEBRIS.match(p.name):
+                p.unlink(missing_ok=True)
+                removed.append(p)
+    return removed
+
+
+def _close_own_run(copy: Path, run_id: int | None, name: str) -> None:
+    """In a store copy, this run's row must not stay `running`: after a restore nothing would ever close it."""
+    if run_id is None:
+        return
+    engine = create_engine(f"sqlite:///{copy}", poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            jr = schema.job_runs
+            conn.execute(update(jr).where(jr.c.id == run_id, jr.c.status == "running").values(
+                status="success", finished_at=datetime.now(timezone.utc), error=None,
+                counts=json.dumps({"store_copy": name})))
     finally:
-        target.close()
-        source.close()
-    ok, why = integrity_ok(tmp)
-    if not ok:
-        tmp.unlink(missing_ok=True)
-        raise JobFailed(f"backup failed its integrity check: {why}")
-    os.replace(tmp, dest)
+        engine.dispose()
+
+
+def _sqlite_backup(src: Path, dest: Path, run_id: int | None = None) -> None:
+    with _staged(dest) as tmp:
+        source = sqlite3.connect(src, timeout=60)
+        target = sqlite3.connect(tmp)
+        try:
+            source.backup(target)
+            target.execute("PRAGMA journal_mode = DELETE")  # a standalone file: no -wal/-shm beside it
+        finally:
+            target.close()
+            source.close()
+        _close_own_run(tmp, run_id, dest.name)
+        ok, why = integrity_ok(tmp)
+        if not ok:
+            raise JobFailed(f"backup failed its integrity check: {why}")
 
 
 def _sql_dump(db: Path, dest: Path) -> None:
-    tmp = dest.with_name(dest.name + ".tmp")
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        with open(tmp, "w") as fh:
-            for line in con.iterdump():
-                fh.write(f"{line}\n")
-    finally:
-        con.close()
-    os.replace(tmp, dest)
+    with _staged(dest) as tmp:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            with open(tmp, "w") as fh:
+                for line in con.iterdump():
+                    fh.write(f"{line}\n")
+        finally:
+            con.close()
 
 
 def _pg_env(url: str) -> tuple[list[str], dict]:
@@ -79,23 +134,20 @@ def _pg_dump(url: str, dest: Path) -> None:
         raise JobFailed("pg_dump is not installed: install the PostgreSQL client (e.g. apt-get install "
                         "postgresql-client) to back up a PostgreSQL store", EXIT_CONFIG)
     args, env = _pg_env(url)
-    tmp = dest.with_name(dest.name + ".tmp")
-    r = subprocess.run([exe, "-Fc", "-f", str(tmp), *args], env=env, capture_output=True, text=True)
-    if r.returncode != 0:
-        tmp.unlink(missing_ok=True)
-        raise JobFailed(f"pg_dump failed: {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode}",
-                        EXIT_UNAVAILABLE)
-    os.replace(tmp, dest)
+    with _staged(dest) as tmp:
+        r = subprocess.run([exe, "-Fc", "-f", str(tmp), *args], env=env, capture_output=True, text=True)
+        if r.returncode != 0:
+            last = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode
+            raise JobFailed(f"pg_dump failed: {last}", EXIT_UNAVAILABLE)
 
 
 def _archive_models(model_dir: Path, dest: Path) -> bool:
     live = registry.live_path(model_dir)
     if live is None:
         return False
-    tmp = dest.with_name(dest.name + ".tmp")
-    with tarfile.open(tmp, "w:gz") as tar:
-        tar.add(live, arcname=live.name)
-    os.replace(tmp, dest)
+    with _staged(dest) as tmp:
+        with tarfile.open(tmp, "w:gz") as tar:
+            tar.add(live, arcname=live.name)
     return True
 
 
@@ -103,10 +155,11 @@ def _copy_env(dest: Path) -> bool:
     src = ROOT / ".env"
     if not src.is_file():
         return False
-    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(src.read_bytes())
-    os.chmod(dest, 0o600)
+    with _staged(dest) as tmp:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(src.read_bytes())
+        os.chmod(tmp, 0o600)
     return True
 
 
@@ -132,14 +185,24 @@ def run(ctx: JobContext, restore_file: Path | None = None) -> None:
         run_backup(ctx)
 
 
+def _backup_dir(settings) -> Path:
+    try:
+        settings.backup_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"BACKUP_DIR {settings.backup_dir} is not a usable directory ({exc.strerror})") from None
+    return settings.backup_dir
+
+
 def run_backup(ctx: JobContext) -> None:
     settings = ctx.settings
-    settings.backup_dir.mkdir(parents=True, exist_ok=True)
+    removed = remove_debris(_backup_dir(settings))  # first: a full disk gets that space back before we write
+    if removed:
+        ctx.log.warning("removed %d temporary files left by an interrupted backup", len(removed))
     stamp = ctx.now.strftime(STAMP)
     if settings.is_sqlite:
         db = sqlite_path(settings.database_url)
         dest = settings.backup_dir / f"predictions_{stamp}.db"
-        _sqlite_backup(db, dest)
+        _sqlite_backup(db, dest, ctx.run_id)
         _sql_dump(dest, settings.backup_dir / f"predictions_{stamp}.sql")
         ctx.log.info("store backed up to %s (integrity ok) and %s", dest.name, dest.with_suffix(".sql").name)
     else:
@@ -172,7 +235,7 @@ def run_restore(ctx: JobContext, backup_file: Path) -> None:
         db = sqlite_path(settings.database_url)
         if db.exists():
             keep = db.with_name(f"{db.name}.before_restore_{stamp}")
-            _sqlite_backup(db, keep)
+            _sqlite_backup(db, keep, ctx.run_id)
             ctx.log.info("current store kept as %s", keep)
         source = sqlite3.connect(f"file:{backup_file}?mode=ro", uri=True)
         target = sqlite3.connect(db, timeout=60)
@@ -195,7 +258,20 @@ def run_restore(ctx: JobContext, backup_file: Path) -> None:
                            capture_output=True, text=True)
         if r.returncode != 0:
             raise JobFailed(f"pg_restore failed: {r.stderr.strip()[-300:]}", EXIT_UNAVAILABLE)
+    _record_restore(ctx, backup_file)
     ctx.count("restored", 1)
     ctx.log.info("store restored from %s", backup_file.name)
+
+
+def _record_restore(ctx: JobContext, backup_file: Path) -> None:
+    """In the restored store: close the runs the backup caught mid-way, and record this restore as a run."""
+    jr = schema.job_runs
+    with ctx.engine.begin() as conn:
+        conn.execute(update(jr).where(jr.c.status == "running").values(
+            status="abandoned", finished_at=datetime.now(timezone.utc),
+            error=f"running when the backup was taken; closed by the restore from {backup_file.name}"))
+        # this run's row went with the old store: the runner records the end on the new one
+        ctx.run_id = record_start(conn, ctx.job, datetime.now(timezone.utc),
+                                  ctx.now if ctx.simulated_now else None, "running")
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, text
 
 from pipeline.forecast import registry
 from pipeline.store import schema
-from pipeline.jobs.runner import JobContext, JobFailed, mask
+from pipeline.jobs.runner import JobContext, JobFailed, mask, stale_reason
 from pipeline.jobs.table import SCHEDULED
 from pipeline.store import make_engine
 from pipeline.store.backup_files import backups, sqlite_path
@@ -115,7 +115,31 @@ def _store_checks(engine, st, now) -> list[Check]:
         out.append(Check("pending bets", stale == 0,
                          "No bet pending past its grace period" if stale == 0 else
                          f"{stale} bets still pending {st.pending_bet_grace_hours:g} h after kick-off"))
+        out.append(_run_history_check(conn, st))
     return out
+
+
+def _run_history_check(conn, st) -> Check:
+    """Runs marked `running` whose process is gone or that are past their deadline, and jobs whose latest run
+    was killed or abandoned: a run died without a word, and nothing has succeeded since."""
+    jr = schema.job_runs
+    wall = datetime.now(timezone.utc)
+    problems = []
+    for row in conn.execute(select(jr.c.id, jr.c.job, jr.c.started_at, jr.c.pid, jr.c.host)
+                            .where(jr.c.status == "running").order_by(jr.c.id)):
+        # by its pid and age only: probing the job's lock could make a run starting this instant skip
+        verdict = stale_reason(row, st, wall, None)
+        if verdict and conn.execute(select(jr.c.status).where(jr.c.id == row.id)).scalar() == "running":
+            problems.append(f"{row.job} run {row.id} (started {row.started_at:%Y-%m-%d %H:%M}) is marked running "
+                            f"but {'its process is gone' if verdict[0] == 'killed' else 'is past its deadline'}")
+    latest = select(jr.c.job, func.max(jr.c.id).label("id")).where(
+        jr.c.status.in_(("success", "failed", "killed", "abandoned"))).group_by(jr.c.job).subquery()
+    for row in conn.execute(select(jr.c.id, jr.c.job, jr.c.status, jr.c.started_at)
+                            .join(latest, latest.c.id == jr.c.id).where(jr.c.status.in_(("killed", "abandoned")))):
+        problems.append(f"{row.job}'s latest run {row.id} (started {row.started_at:%Y-%m-%d %H:%M}) was {row.status}")
+    if problems:
+        return Check("job runs", False, "; ".join(problems))
+    return Check("job runs", True, "No run left running or killed")
 
 
 def run(ctx: JobContext, as_json: bool = False) -> None:

@@ -210,6 +210,7 @@ bets = Table(
     _ts("settled_at"),
     Column("closing_odds", Float),
     Column("closing_line_value", Float),                # odds / closing_odds - 1
+    Column("settlement_note", Text),                    # why a bet was voided, or who settled it by hand
     # One bet per outcome per fixture: a placed bet is never changed or duplicated.
     UniqueConstraint("fixture_id", "bet_outcome"),
     CheckConstraint("status IN ('pending', 'settled', 'void')", name="status"),
@@ -243,9 +244,11 @@ job_runs = Table(
     _ts("started_at", nullable=False),
     _ts("finished_at"),
     _ts("run_for"),                                     # the job's --now (simulated time) if given
-    Column("status", String(16), nullable=False),       # running, success, failed, skipped
+    Column("status", String(16), nullable=False),       # running, success, failed, skipped, killed, abandoned
     Column("counts", Text),                             # JSON
     Column("error", Text),
+    Column("pid", Integer),                             # the process and host of the run: a `running` row whose
+    Column("host", String(255)),                        # process is gone is closed as killed by the next run
     Index("ix_job_runs_job_started", "job", "started_at"),
 )
 
