@@ -79,10 +79,30 @@ def lineup_updates(now, quiet):
 
 
 @click.command(help="Results settlement (cron: every 30 minutes): results of finished matches, settle pending "
-                    "bets, closing-line value, daily performance.")
+                    "bets, closing-line value, daily performance. --void BET_ID or --settle BET_ID --result "
+                    "win|loss, with --reason, settle one pending bet by hand instead (recorded).")
+@click.option("--void", "void_id", type=click.IntRange(1), default=None, metavar="BET_ID",
+              help="Void this pending bet by hand (needs --reason).")
+@click.option("--settle", "settle_id", type=click.IntRange(1), default=None, metavar="BET_ID",
+              help="Settle this pending bet by hand (needs --result and --reason).")
+@click.option("--result", type=click.Choice(["win", "loss"]), default=None, help="The result for --settle.")
+@click.option("--reason", default=None, help="Why, recorded in bets.settlement_note.")
 @job_options
-def results_settlement(now, quiet):
-    _exit(run_named("results_settlement", now=now, quiet=quiet))
+def results_settlement(void_id, settle_id, result, reason, now, quiet):
+    if void_id is None and settle_id is None:
+        if result or reason:
+            raise click.UsageError("--result and --reason go with --void or --settle")
+        _exit(run_named("results_settlement", now=now, quiet=quiet))
+    if void_id is not None and settle_id is not None:
+        raise click.UsageError("--void and --settle cannot be combined")
+    if not (reason or "").strip():
+        raise click.UsageError("--reason is required with --void and --settle (it is recorded)")
+    if settle_id is not None and result is None:
+        raise click.UsageError("--settle needs --result win or --result loss")
+    if void_id is not None and result is not None:
+        raise click.UsageError("--result goes with --settle, not --void")
+    _exit(run_named("results_settlement", now=now, quiet=quiet, void=void_id, settle=settle_id, result=result,
+                    reason=reason.strip()))
 
 
 @click.command(help="Backup (cron: daily 04:00): the store (online, integrity-checked, plus an SQL dump), the "

@@ -3,6 +3,11 @@
 Works out from the store what still needs doing: fixtures whose kick-off has passed and that have a pending bet
 or an unscored prediction. A bet moves from pending to settled/void exactly once (the UPDATE is conditional on
 `status = 'pending'`), so a second run, or one killed half-way, never settles twice.
+
+No bet stays pending for ever: fixtures the source does not report PENDING_BET_GRACE_HOURS after kick-off are
+named in the log, and a bet still without a final result VOID_AFTER_HOURS after kick-off is voided with the
+reason in `bets.settlement_note`. `results_settlement.py --void/--settle` settles one by hand (`settle_by_hand`), recorded as a run
+of this job.
 """
 from __future__ import annotations
 
@@ -13,8 +18,8 @@ from sqlalchemy import and_, bindparam, or_, select, update
 from pipeline.store import schema
 from pipeline.store import store_batch
 from pipeline.betting.performance import refresh_performance
-from pipeline.providers.base import FINISHED, VOID_STATUSES, Batch
-from pipeline.jobs.runner import JobContext
+from pipeline.providers.base import FINISHED, VOID_STATUSES, Batch, clean_text
+from pipeline.jobs.runner import EXIT_SOFTWARE, JobContext, JobFailed
 
 # Predictions older than this without a result are given up on (a source that never reports them).
 RESULT_LOOKBACK = timedelta(days=14)
@@ -77,7 +82,48 @@ def settle_bets(conn, now) -> dict[str, int]:
     return counts
 
 
-def run(ctx: JobContext) -> None:
+def void_overdue_bets(conn, now, hours: float) -> int:
+    """Void pending bets whose match has had no final result for `hours` after kick-off, the reason recorded."""
+    b, f = schema.bets, schema.fixtures
+    rows = conn.execute(select(b.c.id, f.c.provider_id, f.c.status)
+                        .select_from(b.join(f, f.c.id == b.c.fixture_id))
+                        .where(b.c.status == "pending", f.c.kickoff_time < now - timedelta(hours=hours))).all()
+    updates = [{"b_id": r.id, "v_note": f"void: no final result {hours:g} h after kick-off (fixture {r.provider_id} "
+                                        f"is {r.status} at the source, or not reported)"} for r in rows]
+    if updates:
+        conn.execute(update(b).where(b.c.id == bindparam("b_id"), b.c.status == "pending").values(
+            status="void", result="void", profit_loss=0.0, settled_at=now, settlement_note=bindparam("v_note")),
+            updates)
+    return len(updates)
+
+
+def _report_missing(ctx: JobContext, todo: list[tuple[int, str]], batch: Batch) -> None:
+    """Name the fixtures the source did not report although their grace period after kick-off has passed."""
+    returned = {m.provider_id for m in batch.matches}
+    missing = [fid for fid, pid in todo if pid not in returned]
+    if not missing:
+        return
+    f = schema.fixtures
+    late = ctx.now - timedelta(hours=ctx.settings.pending_bet_grace_hours)
+    with ctx.engine.connect() as conn:
+        rows = conn.execute(select(f.c.provider_id, f.c.home_team, f.c.away_team, f.c.kickoff_time)
+                            .where(f.c.id.in_(missing), f.c.kickoff_time < late).order_by(f.c.kickoff_time)).all()
+    for r in rows[:20]:
+        ctx.log.warning("not found at the source: fixture %s (%s v %s, kick-off %s UTC); its bets stay pending and "
+                        "are voided %g h after kick-off", r.provider_id, r.home_team, r.away_team,
+                        f"{r.kickoff_time:%Y-%m-%d %H:%M}", ctx.settings.void_after_hours)
+    if len(rows) > 20:
+        ctx.log.warning("... and %d more fixtures not found at the source", len(rows) - 20)
+    if rows:
+        ctx.count("fixtures_not_found", len(rows))
+
+
+def run(ctx: JobContext, void: int | None = None, settle: int | None = None, result: str | None = None,
+        reason: str | None = None) -> None:
+    """The settlement job; with `void` or `settle` (and `result`, `reason`), one bet settled by hand instead."""
+    if void is not None or settle is not None:
+        settle_by_hand(ctx, void if void is not None else settle, "void" if void is not None else result, reason or "")
+        return
     source = ctx.provider.name
     with ctx.engine.connect() as conn:
         todo = fixtures_to_check(conn, source, ctx.now)
@@ -87,9 +133,37 @@ def run(ctx: JobContext) -> None:
         ctx.log.warning("skipped: %s", problem)
     if batch.problems:
         ctx.count("problems", len(batch.problems))
+    _report_missing(ctx, todo, batch)
     # One transaction: results, settlements and metrics land together or not at all.
     with ctx.engine.begin() as conn:
         ctx.count("results_recorded", store_batch(conn, source, batch, ctx.now)["results"])
         for k, v in settle_bets(conn, ctx.now).items():
             ctx.count(k, v)
+        voided = void_overdue_bets(conn, ctx.now, ctx.settings.void_after_hours)
+        if voided:
+            ctx.log.warning("%d bets voided: no final result %g h after kick-off (reason in bets.settlement_note)",
+                            voided, ctx.settings.void_after_hours)
+            ctx.count("bets_void_overdue", voided)
         refresh_performance(conn, ctx.settings.starting_bankroll, ctx.now)
+
+
+def settle_by_hand(ctx: JobContext, bet_id: int, result: str, reason: str) -> None:
+    """Settle (win/loss) or void one pending bet by hand; recorded in the bet's settlement_note and job_runs."""
+    b = schema.bets
+    with ctx.engine.begin() as conn:
+        bet = conn.execute(select(b.c.id, b.c.status, b.c.result, b.c.stake, b.c.odds).where(b.c.id == bet_id)).first()
+        if bet is None:
+            raise JobFailed(f"no bet with id {bet_id}; nothing changed", EXIT_SOFTWARE)
+        if bet.status != "pending":
+            raise JobFailed(f"bet {bet_id} is already {bet.status} ({bet.result}); nothing changed", EXIT_SOFTWARE)
+        profit = {"win": round(bet.stake * (bet.odds - 1), 2), "loss": -bet.stake, "void": 0.0}[result]
+        reason = clean_text(reason)
+        note = (f"voided by hand: {reason}" if result == "void" else f"settled by hand as {result}: {reason}")
+        done = conn.execute(update(b).where(b.c.id == bet_id, b.c.status == "pending").values(
+            status="void" if result == "void" else "settled", result=result, profit_loss=profit,
+            settled_at=ctx.now, settlement_note=note)).rowcount
+        if not done:  # settled by the cron job between our read and our write
+            raise JobFailed(f"bet {bet_id} was settled meanwhile; nothing changed", EXIT_SOFTWARE)
+        refresh_performance(conn, ctx.settings.starting_bankroll, ctx.now)
+    ctx.log.info("bet %d %s (profit/loss %.2f)", bet_id, note, profit)
+    ctx.count(f"bets_{'voided' if result == 'void' else 'settled'}_by_hand", 1)
