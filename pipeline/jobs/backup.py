@@ -13,6 +13,7 @@ closes the rows that were running when the backup was taken and records itself i
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -56,6 +57,11 @@ def _staged(dest: Path):
     try:
         yield tmp
         os.replace(tmp, dest)
+    except OSError as exc:
+        _remove_temporary(tmp)
+        if exc.filename is None and exc.errno is not None:  # a failed write() names no file: name it
+            raise OSError(exc.errno, exc.strerror, str(dest)) from None
+        raise
     except BaseException:
         _remove_temporary(tmp)
         raise
@@ -87,6 +93,15 @@ def _close_own_run(copy: Path, run_id: int | None, name: str) -> None:
         engine.dispose()
 
 
+def _disk_full(exc: sqlite3.Error, dest: Path) -> OSError | None:
+    """A write error on the copy that is the destination's full disk, as the OSError it is (named, exit 75)."""
+    try:
+        full = exc.sqlite_errorname == "SQLITE_FULL" or shutil.disk_usage(dest.parent).free < 2 ** 20
+    except (AttributeError, OSError):
+        full = False
+    return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dest)) if full else None
+
+
 def _sqlite_backup(src: Path, dest: Path, run_id: int | None = None) -> None:
     with _staged(dest) as tmp:
         source = sqlite3.connect(src, timeout=60)
@@ -94,6 +109,11 @@ def _sqlite_backup(src: Path, dest: Path, run_id: int | None = None) -> None:
         try:
             source.backup(target)
             target.execute("PRAGMA journal_mode = DELETE")  # a standalone file: no -wal/-shm beside it
+        except sqlite3.Error as exc:
+            full = _disk_full(exc, dest)
+            if full:
+                raise full from None
+            raise
         finally:
             target.close()
             source.close()

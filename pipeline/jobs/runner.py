@@ -23,6 +23,7 @@ import json
 import logging
 import logging.handlers
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -266,8 +267,8 @@ _PG_CLASSES = {"08": 69, "28": 69, "3D": 69, "58": 69, "XX": 69, "25": 69,
                "22": 70, "23": 70, "42": 70, "0A": 70}
 _PG_STATES = {"42501": 69}  # insufficient privilege: someone must grant it
 _KIND = {69: "database unavailable", 75: "database temporarily unavailable", 70: "database refused the job's data"}
-_HINT = {"SQLITE_NOTADB": "restore it from a backup (README: Backups and restore)",
-         "SQLITE_CORRUPT": "restore it from a backup (README: Backups and restore)",
+_HINT = {"SQLITE_NOTADB": "damaged: restore it from a backup, README \"Backups and restore\"",
+         "SQLITE_CORRUPT": "damaged: restore it from a backup, README \"Backups and restore\"",
          "SQLITE_READONLY": "the file or its directory is read-only",
          "SQLITE_FULL": "the disk is full", "53100": "the disk is full"}
 
@@ -308,8 +309,27 @@ def database_failure(exc: BaseException, settings: Settings) -> tuple[int, str]:
     where = str(sqlite_file(settings)) if settings.is_sqlite else settings.safe_database_url
     reason = _first_line(orig) or type(orig).__name__
     hint = _HINT.get(key or "") or _HINT.get(state or "")
+    if settings.is_sqlite and key in ("SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_FULL", None):
+        # SQLite often says only "unable to open" or "disk I/O error": look at the file's directory ourselves
+        found = _sqlite_diagnosis(sqlite_file(settings))
+        if found:
+            code, hint = found
     line = f"{_KIND[code]} ({where}): {reason}" + (f" ({hint})" if hint and hint not in reason else "")
     return code, mask(clean_line(line), settings)
+
+
+def _sqlite_diagnosis(db: Path) -> tuple[int, str] | None:
+    folder = db.parent
+    if not folder.is_dir():
+        return EXIT_UNAVAILABLE, f"no directory {folder}"
+    if not os.access(folder, os.W_OK) or (db.exists() and not os.access(db, os.W_OK)):
+        return EXIT_UNAVAILABLE, "the file or its directory is read-only"
+    try:
+        if shutil.disk_usage(folder).free < 2 ** 20:
+            return EXIT_TEMPFAIL, "the disk is full"
+    except OSError:
+        pass
+    return None
 
 
 def sqlite_file(settings: Settings) -> Path:

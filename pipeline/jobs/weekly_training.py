@@ -39,7 +39,7 @@ def fetch_history(ctx: JobContext) -> None:
     ctx.log.info("fetching results since %s", start.date())
     batch = ctx.provider.history(start, ctx.now, ctx.now)
     for p in batch.problems[:20]:
-        ctx.log.warning("skipped row: %s", p)
+        ctx.log.warning("skipped: %s", p)
     if batch.problems:
         ctx.count("rows_skipped", len(batch.problems))
     with ctx.engine.begin() as conn:

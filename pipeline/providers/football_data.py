@@ -90,6 +90,9 @@ def _decode(raw: bytes, label: str) -> str:
         except UnicodeDecodeError:
             pass
         raise BadFile(f"{label}: not a football-data CSV (binary content)")
+    controls = sum(1 for b in head if b < 32 and b not in (9, 10, 13))
+    if controls > len(head) // 20:  # text has next to none; a stray NUL in a team name is not this
+        raise BadFile(f"{label}: not a football-data CSV (binary content)")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
