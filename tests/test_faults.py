@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -329,7 +330,8 @@ def test_a_bet_is_voided_or_settled_by_hand_and_recorded(tmp_path):
         out = run_script("results_settlement", env, *args)
         assert out.code == code and words in out.stderr and "Traceback" not in out.stderr, out.stderr
         if code == 70:
-            record(f"`results_settlement.py {' '.join(args)}` :: manual settlement", out.code, out.message, "nothing changed")
+            record(f"`results_settlement.py {' '.join(args)}` :: manual settlement", out.code, out.message,
+                   "nothing changed")
     engine.dispose()
 
 
@@ -351,7 +353,7 @@ def test_stored_date_ids_are_rewritten_by_the_migration(db_url, tmp_path):
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO leagues (source, code, name, simulated) VALUES ('football-data', 'E0', 'E0', "
                           "false)"))
-        for i, name in enumerate(("Alpha", "Beta")):
+        for name in ("Alpha", "Beta"):
             conn.execute(text("INSERT INTO teams (source, provider_id, name) VALUES ('football-data', :n, :n)"),
                          {"n": name})
         for pid in old:
@@ -400,7 +402,8 @@ def test_control_characters_in_a_csv_are_stripped_or_the_row_rejected(db_url, tm
     assert [tuple(n) for n in names] == [("Alpha", "Be ta"), ("Delta", "Epsilon")]
     assert "a team is missing; row skipped" in (tmp_path / "logs" / "weekly_training.log").read_text()
     record("NUL, escape, DEL, NEL, tab and zero-width characters in CSV team names :: "
-           f"weekly training's fetch ({_store(db_url)})", 0, log_line(tmp_path / "logs" / "weekly_training.log", "team is missing"),
+           f"weekly training's fetch ({_store(db_url)})", 0,
+           log_line(tmp_path / "logs" / "weekly_training.log", "team is missing"),
            "names stored cleaned (Al\\x00pha -> Alpha); a name of control characters only: that row skipped")
 
 
@@ -509,12 +512,12 @@ def test_a_killed_run_is_reported_by_the_health_check_and_closed_by_the_next_run
     from pipeline.health import run_health_check
     run_job("health_check", run_health_check, settings=st, needs_store=False, lock=False)
     out = capsys.readouterr().out
-    assert f"❌ job runs: results_settlement run 1" in out and "its process is gone" in out
+    assert "❌ job runs: results_settlement run 1" in out and "its process is gone" in out
     assert run_job("results_settlement", lambda ctx: None, settings=st) == 0
     (first, second) = runs(db)
     assert first[2] == "killed" and str(holder.pid) in first[3] and second[2] == "success"
     record("a run SIGKILLed mid-way :: health check, then the job's next run", 0,
-           [ln for ln in out.splitlines() if "job runs" in ln][0],
+           next(ln for ln in out.splitlines() if "job runs" in ln),
            f"the row closed as `killed` by the next run: {first[3]}")
 
 
@@ -573,4 +576,48 @@ def test_a_long_retry_after_gives_up_at_once(tmp_path, status, retry_after):
     assert "asks to wait" in out.line and "Traceback" not in out.stderr
     assert calls == 1 and out.elapsed < 20
     record(f"HTTP {status} with only Retry-After: {'<an HTTP date 1 h ahead>' if retry_after == 'date' else value}"
-           " :: weekly training", out.code, out.message, f"one request, stopped after {out.elapsed:.0f} s; nothing stored")
+           " :: weekly training", out.code, out.message,
+           f"one request, stopped after {out.elapsed:.0f} s; nothing stored")
+
+
+@needs_mount
+def test_a_full_disk_under_the_log_dir_is_one_line_not_a_traceback_per_record(tmp_path):
+    prepared_store(tmp_path)
+    env = make_env(tmp_path, LOG_DIR=str(tmp_path / "logs"))
+    out = run_script("results_settlement", env, "--void", "5", "--reason", "x",
+                     prefix=full_disk(tmp_path / "logs", size_kb=64))
+    assert out.code == 70 and "no bet with id 5" in out.line, out.stderr       # the job itself went on
+    assert "Traceback" not in out.stderr and "Logging error" not in out.stderr, out.stderr
+    assert sum("cannot be written" in ln for ln in out.stderr.splitlines()) == 1
+    record("LOG_DIR on a full disk :: any job (here a manual settlement of an unknown bet)", out.code,
+           next(ln for ln in out.stderr.splitlines() if "cannot be written" in ln),
+           "the job runs on, logging to stderr; its own failure still one line")
+
+
+def _chunked_trickle(h):
+    h.send_response(200)
+    h.send_header("Content-Type", "application/json")
+    h.send_header("Transfer-Encoding", "chunked")
+    h.end_headers()
+    for _ in range(400):
+        h.wfile.write(b"1\r\n{\r\n")
+        h.wfile.flush()
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("hostile, words", [
+    (_chunked_trickle, "HTTP_DEADLINE"),                                                   # slow, chunked
+    (lambda h: send(h, 200, b"\x1f\x8b garbage, not gzip", Content_Encoding="gzip"), "body cut off"),
+    (lambda h: (h.send_response(200), h.send_header("Content-Length", "100000"),
+                h.send_header("Connection", "close"), h.end_headers(),
+                h.wfile.write(b'{"data": [')), "body cut off"),                         # partial, then closed
+])
+def test_the_client_bounds_every_kind_of_hostile_body(hostile, words):
+    from pipeline.http import make_session, request
+    from pipeline.providers.base import ProviderError
+    with Server() as srv:
+        srv.routes["/"] = hostile
+        t = time.monotonic()
+        with pytest.raises(ProviderError, match=words):
+            request(make_session(), f"{srv.url}/x", timeout=(2, 2), attempts=2, backoff=0.1, deadline=1.5)
+        assert time.monotonic() - t < 6

@@ -110,6 +110,24 @@ def mask(text: str, settings: Settings | None) -> str:
     return text
 
 
+class _LogFile(logging.handlers.RotatingFileHandler):
+    """The job's log file. A write that fails (a full disk) is reported once on stderr, in one line, and the
+    file is given up for this run; logging's default prints a traceback for every record instead."""
+    failed = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.failed:
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if self.failed:
+            return
+        self.failed = True
+        exc = sys.exc_info()[1]
+        print(f"log file {self.baseFilename} cannot be written ({getattr(exc, 'strerror', None) or exc}); "
+              "logging to stderr only for this run", file=sys.stderr)
+
+
 def _setup_logging(job: str, settings: Settings, quiet: bool) -> logging.Logger:
     root = logging.getLogger()
     for h in list(root.handlers):
@@ -121,7 +139,7 @@ def _setup_logging(job: str, settings: Settings, quiet: bool) -> logging.Logger:
     secret_filter = _SecretFilter(settings.secrets())
     handlers: list[logging.Handler] = []
     settings.log_dir.mkdir(parents=True, exist_ok=True)
-    fh = logging.handlers.RotatingFileHandler(settings.log_dir / f"{job}.log", maxBytes=5_000_000, backupCount=5)
+    fh = _LogFile(settings.log_dir / f"{job}.log", maxBytes=5_000_000, backupCount=5)
     handlers.append(fh)
     sh = logging.StreamHandler(sys.stderr)
     sh.setLevel(logging.WARNING if quiet else logging.INFO)
@@ -301,9 +319,10 @@ def database_failure(exc: BaseException, settings: Settings) -> tuple[int, str]:
                             sa_exc.NotSupportedError, sqlite3.IntegrityError, sqlite3.DataError,
                             sqlite3.ProgrammingError)):
             code = 70
-        elif isinstance(exc, (sa_exc.OperationalError, sqlite3.OperationalError)) and not (
-                state is None and type(orig).__module__.startswith("psycopg")):
-            code = 75
+        elif isinstance(exc, sa_exc.TimeoutError) or (
+                isinstance(exc, (sa_exc.OperationalError, sqlite3.OperationalError))
+                and not (state is None and type(orig).__module__.startswith("psycopg"))):
+            code = 75  # a pool or lock timeout, a dropped connection: the next run may well succeed
         else:  # a connection that never opened, a damaged file, an interface error
             code = 69
     where = str(sqlite_file(settings)) if settings.is_sqlite else settings.safe_database_url
@@ -395,24 +414,20 @@ class _Deadline:
         self.previous = None
 
     def _fire(self, signum, frame):
-        raise JobDeadline()
+        if self.armed:
+            raise JobDeadline()
 
-    def __enter__(self):
+    def arm(self) -> None:
         if threading.current_thread() is threading.main_thread() and self.seconds > 0:
             self.previous = signal.signal(signal.SIGALRM, self._fire)
             signal.setitimer(signal.ITIMER_REAL, self.seconds)
             self.armed = True
-        return self
-
-    def __exit__(self, *exc):
-        self.disarm()
-        return False
 
     def disarm(self) -> None:
         if self.armed:
+            self.armed = False
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, self.previous or signal.SIG_DFL)
-            self.armed = False
 
 
 def run_job(job: str, func: Callable[[JobContext], Any], *, now: str | datetime | None = None,
@@ -442,17 +457,24 @@ def run_job(job: str, func: Callable[[JobContext], Any], *, now: str | datetime 
     try:
         locked = job_lock.acquire() if lock else True
     except OSError as exc:
-        log.error("configuration error: LOCK_DIR %s is not writable (%s)", settings.lock_dir, exc.strerror)
-        return EXIT_CONFIG
+        code, line = file_failure(exc, settings) or (
+            EXIT_CONFIG, f"configuration error: LOCK_DIR {settings.lock_dir} is not writable ({exc.strerror})")
+        log.error("%s", line)
+        return code
 
     engine = None
     deadline = _Deadline(settings.job_deadline(job))
     code, status, error = EXIT_OK, "success", None
     try:
+        deadline.arm()  # from here: opening the store (its locks may be held), recording, the work
         if needs_store:
             try:
                 engine = make_engine(settings.database_url)
                 migrate(engine, settings.lock_dir)
+            except JobDeadline:
+                log.error("stopped at its deadline (%g s, JOB_DEADLINES %s) while opening the database %s",
+                          deadline.seconds, job, mask(settings.safe_database_url, settings))
+                return EXIT_TEMPFAIL
             except (SQLAlchemyError, sqlite3.Error) as exc:
                 code, line = database_failure(exc, settings)
                 log.error("%s", line)
@@ -469,11 +491,12 @@ def run_job(job: str, func: Callable[[JobContext], Any], *, now: str | datetime 
                 try:
                     rid = _record_start(engine, job, started, when, "skipped")
                     _record_end(engine, rid, "skipped", {}, "already running")
-                except (SQLAlchemyError, sqlite3.Error) as exc:
-                    log.error("could not record the skipped run: %s", database_failure(exc, settings)[1])
+                except (SQLAlchemyError, sqlite3.Error, JobDeadline) as exc:
+                    why = "its deadline passed" if isinstance(exc, JobDeadline) else database_failure(exc, settings)[1]
+                    log.error("could not record the skipped run: %s", why)
             return EXIT_OK
         try:
-            with deadline:
+            try:
                 if engine is not None:
                     ctx.run_id = _record_start(engine, job, started, when, "running")
                     with engine.begin() as conn:
@@ -482,6 +505,8 @@ def run_job(job: str, func: Callable[[JobContext], Any], *, now: str | datetime 
                         log.warning("%d earlier run(s) left marked running were closed as killed/abandoned", stale)
                 log.info("%s started%s", job, f" (simulated now {ctx.now:%Y-%m-%d %H:%M}Z)" if when else "")
                 func(ctx)
+            finally:
+                deadline.disarm()  # before recording the end: that must not be cut short
         except JobDeadline:
             code, status, error = EXIT_TEMPFAIL, "failed", (
                 f"stopped at its deadline: still running after {deadline.seconds:g} s (JOB_DEADLINES {job}); "
