@@ -225,13 +225,13 @@ def count(db: Path, table: str) -> int:
 
 def lock_free(env: dict, job: str) -> bool:
     from pipeline.config import load_settings
-    from pipeline.runner import job_is_running
+    from pipeline.jobs.runner import job_is_running
     return not job_is_running(load_settings(env, dotenv=Path("/nonexistent")), job)
 
 
 def prepared_store(tmp: Path, rows: int = 0) -> Path:
     """A migrated SQLite store (optionally padded with `rows` fixtures so it has some size), no job running."""
-    from pipeline.ingest import store_batch
+    from pipeline.store import store_batch
     from pipeline.providers.base import Batch, Match
     from pipeline.store import make_engine, migrate
     db = tmp / "predictions.db"

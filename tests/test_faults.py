@@ -24,12 +24,12 @@ from conftest import ROOT
 from faults import (NOW, Server, can_mount, count, damage_header, full_disk, lock_free, log_line, make_env,
                     prepared_store, read_only, record, run_script, runs, send, sportmonks_page, trickle_body,
                     trickle_headers)
-from pipeline import schema as s
+from pipeline.store import schema as s
 from pipeline.config import load_settings
-from pipeline.ingest import store_batch
+from pipeline.store import store_batch
 from pipeline.providers.base import Batch
 from pipeline.providers.football_data import FootballDataProvider
-from pipeline.runner import run_job
+from pipeline.jobs.runner import run_job
 from pipeline.store import make_engine, migrate
 from sportmonks_server import fixture, participants, scores
 
@@ -109,7 +109,7 @@ def test_an_html_page_for_a_past_season_is_named_skipped_and_never_cached(tmp_pa
         env = make_env(tmp_path, DATA_SOURCE="football-data", FOOTBALL_DATA_URL=srv.url, FOOTBALL_DATA_LEAGUES="E0",
                        HISTORY_YEARS="2")
         st = _settings(env)
-        from pipeline.training import fetch_history
+        from pipeline.jobs.weekly_training import fetch_history
         code = run_job("weekly_training", fetch_history, settings=st, now="2024-05-30T02:00")
         assert code == 0
         log = (tmp_path / "logs" / "weekly_training.log").read_text()
@@ -156,7 +156,7 @@ def test_an_unreadable_local_file_is_named_and_skipped(tmp_path, content, readab
     (data / "2324" / "E0.csv").write_text(SEASON)
     env = make_env(tmp_path, DATA_SOURCE="football-data", FOOTBALL_DATA_DIR=str(tmp_path / "data"),
                    FOOTBALL_DATA_LEAGUES="E0", HISTORY_YEARS="2")
-    from pipeline.training import fetch_history
+    from pipeline.jobs.weekly_training import fetch_history
     assert run_job("weekly_training", fetch_history, settings=_settings(env), now="2024-05-30T02:00") == 0
     log = (tmp_path / "logs" / "weekly_training.log").read_text()
     if readable:
@@ -254,7 +254,7 @@ def test_a_rescheduled_football_data_match_stays_one_fixture_and_its_bet_settles
         rows = conn.execute(select(s.fixtures.c.id, s.fixtures.c.kickoff_time)).all()
     assert [r.id for r in rows] == [fid] and rows[0].kickoff_time == datetime(2024, 1, 23, 15, tzinfo=UTC)
     (data / "mmz4281" / "2324" / "E0.csv").write_text(PLAYED.format(day=23))
-    from pipeline.settlement import run_settlement
+    from pipeline.jobs.results_settlement import run as run_settlement
     assert run_job("results_settlement", run_settlement, settings=st, now="2024-01-24T02:00") == 0
     with engine.connect() as conn:
         b = conn.execute(select(s.bets).where(s.bets.c.id == bet)).mappings().one()
@@ -281,7 +281,7 @@ def test_a_match_never_reported_is_named_then_its_bet_voided_with_the_reason(db_
             now, now + timedelta(days=2), now), now)
         fid = conn.execute(select(s.fixtures.c.id)).scalar()
     bet = _bet_on(engine, fid)
-    from pipeline.settlement import run_settlement
+    from pipeline.jobs.results_settlement import run as run_settlement
     assert run_job("results_settlement", run_settlement, settings=st, now="2024-01-21T02:00") == 0
     log = (tmp_path / "logs" / "results_settlement.log").read_text()
     assert "not found at the source: fixture E0-2324-alpha-beta (Alpha v Beta" in log
@@ -321,7 +321,8 @@ def test_a_bet_is_voided_or_settled_by_hand_and_recorded(tmp_path):
     assert got[void_me].settlement_note == "voided by hand: abandoned after 60'"
     assert (got[win_me].status, got[win_me].result, got[win_me].profit_loss) == ("settled", "win", 5.5)
     assert got[win_me].settlement_note == "settled by hand as win: paid"
-    assert [(j, st) for j, st, _ in jobs] == [("manual_settlement", "success")] * 2
+    assert [(j, st) for j, st, _ in jobs] == [("results_settlement", "success")] * 2
+    assert ['"bets_voided_by_hand": 1' in c for _, _, c in jobs] == [True, False]
     # a settled bet is never changed, an unknown one is named; the command line is checked
     for args, code, words in ((["--void", str(void_me), "--reason", "x"], 70, "already void"),
                               (["--void", "999", "--reason", "x"], 70, "no bet with id 999"),
@@ -330,7 +331,7 @@ def test_a_bet_is_voided_or_settled_by_hand_and_recorded(tmp_path):
         out = run_script("results_settlement", env, *args)
         assert out.code == code and words in out.stderr and "Traceback" not in out.stderr, out.stderr
         if code == 70:
-            record(f"`results_settlement.py {' '.join(args)}` :: manual settlement", out.code, out.message,
+            record(f"`results_settlement.py {' '.join(args)}` :: results settlement by hand", out.code, out.message,
                    "nothing changed")
     engine.dispose()
 
@@ -342,7 +343,7 @@ def test_stored_date_ids_are_rewritten_by_the_migration(db_url, tmp_path):
     from alembic.config import Config
     engine = make_engine(db_url)
     cfg = Config()
-    cfg.set_main_option("script_location", str(ROOT / "pipeline" / "migrations"))
+    cfg.set_main_option("script_location", str(ROOT / "pipeline" / "store" / "migrations"))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0001")
@@ -392,7 +393,7 @@ def test_control_characters_in_a_csv_are_stripped_or_the_row_rejected(db_url, tm
         b"E0,14/08/2023,15:00,Delta\x7f\xc2\x85,Eps\xe2\x80\x8bilon,0,3\n")
     env = make_env(tmp_path, DATABASE_URL=db_url, DATA_SOURCE="football-data",
                    FOOTBALL_DATA_DIR=str(tmp_path / "data"), FOOTBALL_DATA_LEAGUES="E0", HISTORY_YEARS="1")
-    from pipeline.training import fetch_history
+    from pipeline.jobs.weekly_training import fetch_history
     assert run_job("weekly_training", fetch_history, settings=_settings(env), now="2024-05-30T02:00") == 0
     engine = make_engine(db_url)
     with engine.connect() as conn:
@@ -416,17 +417,17 @@ def test_control_characters_and_lone_surrogates_in_json_on_postgresql(pg_url, tm
     with Server() as srv:
         srv.routes["/v3/football/"] = lambda h: send(h, 200, body.encode())
         env = _sportmonks_env(tmp_path, srv.url, DATABASE_URL=pg_url, HISTORY_YEARS="1")
-        from pipeline.training import fetch_history
+        from pipeline.jobs.weekly_training import fetch_history
         assert run_job("weekly_training", fetch_history, settings=_settings(env), now=NOW) == 0
     engine = make_engine(pg_url)
     with engine.connect() as conn:
         names = conn.execute(select(s.fixtures.c.provider_id, s.fixtures.c.home_team, s.fixtures.c.away_team)).all()
     engine.dispose()
     assert [tuple(n) for n in names] == [("7", "Northbridge", "Eastvale")]
-    assert "home_team empty once control characters are removed" in \
+    assert "fixture 8: missing or identical teams once control characters are removed" in \
         (tmp_path / "logs" / "weekly_training.log").read_text()
     record("\\u0000 and a lone \\ud800 in Sportmonks JSON names :: weekly training's fetch (PostgreSQL)", 0,
-           log_line(tmp_path / "logs" / "weekly_training.log", "control characters"),
+           log_line(tmp_path / "logs" / "weekly_training.log", "control characters are removed"),
            "names stored cleaned; a name of control characters only: that fixture skipped")
 
 
@@ -490,7 +491,7 @@ HOLDER = """
 import sys, time
 from pathlib import Path
 from pipeline.config import load_settings
-from pipeline.runner import run_job
+from pipeline.jobs.runner import run_job
 st = load_settings(dotenv=Path('/nonexistent'))
 def work(ctx):
     print('holding', flush=True)
@@ -509,7 +510,7 @@ def test_a_killed_run_is_reported_by_the_health_check_and_closed_by_the_next_run
     db = tmp_path / "predictions.db"
     assert [r[2] for r in runs(db)] == ["running"]
     st = _settings(env)
-    from pipeline.health import run_health_check
+    from pipeline.jobs.health_check import run as run_health_check
     run_job("health_check", run_health_check, settings=st, needs_store=False, lock=False)
     out = capsys.readouterr().out
     assert "❌ job runs: results_settlement run 1" in out and "its process is gone" in out
@@ -544,7 +545,7 @@ def test_a_backup_holds_no_running_row_and_a_restore_records_itself(tmp_path):
     env = make_env(tmp_path)
     st = _settings(env)
     prepared_store(tmp_path, rows=5)
-    from pipeline.backup import run_backup, run_restore
+    from pipeline.jobs.backup import run_backup, run_restore
     assert run_job("backup", run_backup, settings=st, now="2026-01-20T04:00") == 0
     backup = tmp_path / "backups" / "predictions_20260120_040000.db"
     assert "running" not in [r[2] for r in runs(backup)]
@@ -613,7 +614,7 @@ def _chunked_trickle(h):
                 h.wfile.write(b'{"data": [')), "body cut off"),                         # partial, then closed
 ])
 def test_the_client_bounds_every_kind_of_hostile_body(hostile, words):
-    from pipeline.http import make_session, request
+    from pipeline.providers.http_client import make_session, request
     from pipeline.providers.base import ProviderError
     with Server() as srv:
         srv.routes["/"] = hostile

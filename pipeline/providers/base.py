@@ -177,16 +177,19 @@ def sanitize_batch(batch: Batch) -> Batch:
     renamed: dict[str, str] = {}
     for m in batch.matches:
         original = m.provider_id
+        before = (m.provider_id, m.league, m.season, m.home_team, m.away_team)
         for attr in ("provider_id", "league", "season", "home_team", "away_team", "home_team_id", "away_team_id",
                      "status"):
             setattr(m, attr, clean_text(getattr(m, attr)))
-        empty = [a for a in ("provider_id", "league", "season", "home_team", "away_team") if not getattr(m, a)]
+        cleaned = " once control characters are removed" if before != (
+            m.provider_id, m.league, m.season, m.home_team, m.away_team) else ""
+        empty = [a for a in ("provider_id", "league", "season") if not getattr(m, a)]
         if empty:
-            batch.problems.append(f"match {original!r}: {', '.join(empty)} empty once control characters are "
-                                  "removed; row skipped")
+            batch.problems.append(f"match {original!r}: no {', '.join(empty)}{cleaned}; row skipped")
             continue
-        if m.home_team == m.away_team and (m.home_team_id or m.home_team) == (m.away_team_id or m.away_team):
-            batch.problems.append(f"match {original!r}: home and away team are the same once cleaned; row skipped")
+        same = m.home_team == m.away_team and (m.home_team_id or m.home_team) == (m.away_team_id or m.away_team)
+        if not m.home_team or not m.away_team or same:
+            batch.problems.append(f"fixture {m.provider_id}: missing or identical teams{cleaned}; row skipped")
             continue
         renamed[original] = m.provider_id
         keep.append(m)
