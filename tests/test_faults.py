@@ -71,7 +71,8 @@ def test_a_body_sent_a_byte_at_a_time_stops_at_the_request_deadline(tmp_path, so
     assert out.elapsed < 30
     assert [r[2] for r in runs(tmp_path / "predictions.db")] == ["failed"]
     assert lock_free(env, "weekly_training") and count(tmp_path / "predictions.db", "fixtures") == 0
-    record(f"{source} sends a 200 body one byte every 0.25 s (HTTP_TIMEOUT=5, HTTP_DEADLINE=2) :: weekly training",
+    shown = {"sportmonks": "Sportmonks", "football-data": "football-data.co.uk"}[source]
+    record(f"{shown} sends a 200 body one byte every 0.25 s (HTTP_TIMEOUT=5, HTTP_DEADLINE=2) :: weekly training",
            out.code, out.message, f"stopped after {out.elapsed:.0f} s; run recorded `failed`; lock released; "
                                   "nothing stored")
 
@@ -590,7 +591,7 @@ def test_a_full_disk_under_the_log_dir_is_one_line_not_a_traceback_per_record(tm
     assert out.code == 70 and "no bet with id 5" in out.line, out.stderr       # the job itself went on
     assert "Traceback" not in out.stderr and "Logging error" not in out.stderr, out.stderr
     assert sum("cannot be written" in ln for ln in out.stderr.splitlines()) == 1
-    record("LOG_DIR on a full disk :: any job (here a manual settlement of an unknown bet)", out.code,
+    record("LOG_DIR on a full disk :: any job (here settling an unknown bet by hand)", out.code,
            next(ln for ln in out.stderr.splitlines() if "cannot be written" in ln),
            "the job runs on, logging to stderr; its own failure still one line")
 
