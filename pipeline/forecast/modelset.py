@@ -38,15 +38,18 @@ PROBS = ["p_home", "p_draw", "p_away"]
 
 
 def dc_walk_forward(frame: pd.DataFrame, window_index: np.ndarray, xi: float,
-                    progress: Callable[[str], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                    progress: Callable[[str], None] | None = None,
+                    origin: pd.Timestamp | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Out-of-sample Dixon-Coles probabilities and expected goals for frame rows `window_index`.
 
-    Per league, one fit per week on matches before that week (weekly refits, warm-started).
+    Per league, one fit per week on matches before that week (weekly refits, warm-started). Weeks start at
+    `origin` (+/- whole weeks; default the day of the window's first match): the backtest passes its own
+    Monday so that every model is refitted at the same moments.
     """
     probs = np.full((len(frame), 3), np.nan)
     xg = np.full((len(frame), 2), np.nan)
     win = frame.loc[window_index]
-    t0 = win["kickoff"].min().normalize()
+    t0 = win["kickoff"].min().normalize() if origin is None else origin
     week = ((win["kickoff"] - t0).dt.days // 7).to_numpy()
     played = frame[frame["home_goals"].notna()]
     leagues = sorted(win["league"].unique())

@@ -132,7 +132,8 @@ def report(plot_dir):
 
 
 @click.command(help="Walk-forward backtest on football-data.co.uk files: weekly refits, every model against the "
-                    "market on the same matches, and the betting strategy replayed.")
+                    "market on the same matches, value bets at the best soft price against the fair sharp line, "
+                    "graded by fair closing-line value.")
 @click.option("--data-dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="A directory laid out like the site: DIR/mmz4281/<season>/<Div>.csv.")
 @click.option("--leagues", default=None, help="Comma-separated divisions, e.g. E0,D1 (default: every file found).")
@@ -140,16 +141,18 @@ def report(plot_dir):
 @click.option("--to", "end", required=True, metavar="DATE", help="Day after the test period, e.g. 2024-06-30.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the numbers to this JSON file.")
+@click.option("--predictions", "predictions_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write every test match's probabilities and every price used to this CSV file.")
 @click.option("--xgb-refit-weeks", type=click.IntRange(1, 52), default=1, show_default=True,
               help="Refit XGBoost every N weeks (Elo, Dixon-Coles and the ensemble are refitted weekly).")
-def backtest(data_dir, leagues, start, end, json_path, xgb_refit_weeks):
+def backtest(data_dir, leagues, start, end, json_path, predictions_path, xgb_refit_weeks):
     for name, value in (("--from", start), ("--to", end)):
         try:
             date.fromisoformat(value)
         except ValueError:
             raise click.BadParameter(f"not a date (YYYY-MM-DD): {value!r}", param_hint=name) from None
     codes = [c.strip() for c in leagues.split(",") if c.strip()] if leagues else None
-    _exit(resolve(JOBS["backtest"].entry)(data_dir, codes, start, end, json_path, xgb_refit_weeks))
+    _exit(resolve(JOBS["backtest"].entry)(data_dir, codes, start, end, json_path, xgb_refit_weeks, predictions_path))
 
 
 @click.command(help="The demo: weekly training, then simulated days of hourly predictions, lineup updates and "

@@ -3,8 +3,11 @@
 - update after each match: K * G * (S - E), E = 1 / (1 + 10^(-(R_home + H - R_away) / 400)), S = 1 / 0.5 / 0;
 - G, the goal-difference multiplier of the World Football Elo ratings: 1 for a one-goal margin, 1.5 for two,
   (11 + margin) / 8 beyond;
-- between seasons each rating moves `season_regression` of the way back to its league's mean;
-- a team first seen in a league (promoted) starts `promoted_offset` below the league mean;
+- between seasons each rating moves `season_regression` of the way back to its league's mean: the whole league
+  at once, at its first match of the new season, so the order of the opening matches does not matter and a
+  prediction made before the season (`ratings_for`) gives the ratings the first matches are played at;
+- a team first seen in a league (promoted) starts `promoted_offset` below the league's mean at the start of the
+  season;
 - probabilities: an ordered logit on d = (R_home + H - R_away) / 400, P(away) = s(c1 - b d),
   P(away or draw) = s(c2 - b d), fitted by maximum likelihood on the pre-match differences of the training
   matches (after a burn-in), not an ad-hoc draw rule.
@@ -38,19 +41,36 @@ class EloModel(Forecaster):
         self.ratings_ = {}
         self.team_season_ = {}
         self.team_league_ = {}
+        self.league_season_ = {}      # league -> (season, a newcomer's rating that season)
         self.last_kickoff_ = None
 
     def _league_mean(self, league: str) -> float:
         vals = [r for t, r in self.ratings_.items() if self.team_league_.get(t) == league]
         return float(np.mean(vals)) if vals else self.initial
 
+    def _newcomer(self, league: str) -> float:
+        """A promoted team's first rating: the league's mean less the offset (a league's first teams: initial).
+        Regression to the mean keeps the mean, so before the season starts this is what it will start at."""
+        has_league = any(v == league for v in self.team_league_.values())
+        return self._league_mean(league) - self.promoted_offset if has_league else self.initial
+
+    def _regressed(self, team: str) -> float:
+        mean = self._league_mean(self.team_league_[team])
+        return mean + (1 - self.season_regression) * (self.ratings_[team] - mean)
+
     def _rating(self, team: str, league: str, season: str) -> float:
+        seasons = self.__dict__.setdefault("league_season_", {})   # models saved before it existed
+        if seasons.get(league, (None,))[0] != season:           # the league's first match of a season
+            newcomer = self._newcomer(league)
+            moved = {t: self._regressed(t) for t, lg in self.team_league_.items()
+                     if lg == league and self.team_season_.get(t) != season}
+            self.ratings_.update(moved)
+            self.team_season_.update(dict.fromkeys(moved, season))
+            seasons[league] = (season, newcomer)
         if team not in self.ratings_:
-            has_league = any(v == league for v in self.team_league_.values())
-            self.ratings_[team] = self._league_mean(league) - (self.promoted_offset if has_league else 0.0)
-        elif self.team_season_.get(team) != season:
-            mean = self._league_mean(self.team_league_.get(team, league))
-            self.ratings_[team] = mean + (1 - self.season_regression) * (self.ratings_[team] - mean)
+            self.ratings_[team] = seasons[league][1]
+        elif self.team_season_.get(team) != season:    # from another league that has not started its season
+            self.ratings_[team] = self._regressed(team)
         self.team_season_[team] = season
         self.team_league_[team] = league
         return self.ratings_[team]
@@ -136,12 +156,22 @@ class EloModel(Forecaster):
         return np.column_stack([1 - p_not_home, p_not_home - p_away, p_away])
 
     def ratings_for(self, fixtures: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        def r(team, league):
+        """The ratings each fixture would be played at: a team's first match of a new season regressed towards
+        its league's mean, a promoted team at its league's newcomer level (as `_rating` does when it is played)."""
+        seasons = getattr(self, "league_season_", {})
+
+        def r(team, league, season):
             if team in self.ratings_:
-                return self.ratings_[team]
-            return self._league_mean(league) - self.promoted_offset
-        rh = np.array([r(t, lg) for t, lg in zip(fixtures["home_team"], fixtures["league"])], float)
-        ra = np.array([r(t, lg) for t, lg in zip(fixtures["away_team"], fixtures["league"])], float)
+                if season is None or self.team_season_.get(team) == season:
+                    return self.ratings_[team]
+                return self._regressed(team)
+            started = seasons.get(league)
+            if started is not None and started[0] == season:
+                return started[1]
+            return self._newcomer(league) if season is not None else self._league_mean(league) - self.promoted_offset
+        season = fixtures["season"] if "season" in fixtures else [None] * len(fixtures)
+        rh = np.array([r(t, lg, s) for t, lg, s in zip(fixtures["home_team"], fixtures["league"], season)], float)
+        ra = np.array([r(t, lg, s) for t, lg, s in zip(fixtures["away_team"], fixtures["league"], season)], float)
         return rh, ra
 
     def proba_from_ratings(self, rh, ra) -> np.ndarray:
