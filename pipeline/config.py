@@ -100,7 +100,7 @@ class Settings:
     # Value against the sharp line: fair probabilities from SHARP_BOOKMAKERS, bets only at BET_BOOKMAKERS
     sharp_bookmakers: tuple[str, ...] = ("Pinnacle",)
     bet_bookmakers: tuple[str, ...] = ("Bet365", "Bet&Win", "Interwetten", "William Hill", "VC Bet")
-    fair_method: str = "shin"          # margin removal for the fair line at prediction time
+    fair_method: str = "power"         # margin removal for the fair line (power: best on 2014-15..2018-19)
     clv_method: str = "shin"           # margin removal for grading bets against the sharp close
     # Betting strategy: the bankroll, and the rules (defaults in StrategyParams, the one place they are written)
     starting_bankroll: float = 1000.0

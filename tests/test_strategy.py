@@ -55,7 +55,7 @@ def test_random_matches_never_negative_growth():
 
 def test_filters():
     params = StrategyParams()
-    assert select_bets([cand(1, (0.5, 0.3, 0.2), (2.05, 3.0, 4.0))], 1000, params) == []   # edge 2.5%
+    assert select_bets([cand(1, (0.5, 0.3, 0.2), (2.03, 3.0, 4.0))], 1000, params) == []   # edge 1.5%
     assert select_bets([cand(1, (0.2, 0.3, 0.5), (1.2, 3.0, 12.0))], 1000, params) == []   # odds out of range
     assert select_bets([cand(1, (0.04, 0.3, 0.66), (30.0, 3.0, 1.4))], 1000,
                        StrategyParams(max_odds=40)) == []                                  # prob floor

@@ -27,7 +27,7 @@ OUTCOMES = ("home", "draw", "away")
 
 @dataclass(frozen=True)
 class StrategyParams:
-    min_edge: float = 0.05
+    min_edge: float = 0.02          # against the fair sharp line (issue 13; the backtest's table in BENCHMARKS.md)
     min_odds: float = 1.5
     max_odds: float = 10.0
     min_probability: float = 0.05

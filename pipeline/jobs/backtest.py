@@ -212,7 +212,7 @@ def run_backtest(matches: pd.DataFrame, start, end, *, xi: float = 0.0019, margi
                  strategy: StrategyParams | None = None, bankroll: float = 1000.0, xgb_refit_weeks: int = 1,
                  seed: int = 0, prices: pd.DataFrame | None = None,
                  sharp_books: Sequence[str] = SHARP_DEFAULT, bet_books: Sequence[str] = SOFT_DEFAULT,
-                 fair_method: str = "shin", clv_method: str = "shin", validation_matches: int = 1000,
+                 fair_method: str = "power", clv_method: str = "shin", validation_matches: int = 1000,
                  stack_matches: int = STACK_MATCHES, keep_weeks: Sequence = (),
                  progress: Callable[[str], None] | None = None) -> BacktestResult:
     """`prices`: every bookmaker's prices by match id (read_book_prices); without them only the previous rule
