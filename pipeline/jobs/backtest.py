@@ -36,13 +36,11 @@ closing price - 1) of the previous way is kept, named `clv_margin_inclusive`; it
 """
 from __future__ import annotations
 
-import io
 import json
 import re
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -97,69 +95,28 @@ def book_slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", canonical(name).lower().replace("&", " and ")).strip("_")
 
 
-def _slug(name: str) -> str:            # the provider's match-id slug (pipeline.providers.football_data)
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
-
-
-def _read_csv(path: Path) -> pd.DataFrame:
-    raw = path.read_bytes()
-    for enc in ("utf-8-sig", "latin-1"):
-        try:
-            text = raw.decode(enc)
-            break
-        except UnicodeDecodeError:
-            continue
-    try:
-        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=True)
-    except pd.errors.ParserError:   # over-long rows: keep the known columns, as the provider does
-        width = len(text.splitlines()[0].split(","))
-        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, engine="python",
-                         on_bad_lines=lambda fields: fields[:width], skip_blank_lines=True)
-    df.columns = [str(c).strip() for c in df.columns]
-    return df
-
-
 def read_book_prices(data_dir, leagues: Sequence[str] | None, seasons: Sequence[str],
                      books: Sequence[str]) -> pd.DataFrame:
-    """Each named bookmaker's pre-match and closing 1X2 prices from football-data files, indexed by the match id
-    the provider gives the same row; columns `<book>_<pre|close>_<home|draw|away>` (book_slug names).
+    """Each named bookmaker's pre-match and closing 1X2 prices from football-data files, indexed by match id;
+    columns `<book>_<pre|close>_<home|draw|away>` (book_slug names).
 
     The provider keeps one price per match (the first of PREMATCH_BOOKMAKERS); the backtest needs every
-    bookmaker's, so it reads those columns here from the same files. A price that is missing or <= 1 for any
-    outcome leaves that bookmaker's three prices NaN for the match.
+    bookmaker's, so it reads the files once more per bookmaker through the provider itself with that bookmaker
+    as the only one (same rows, same match ids). A price missing or <= 1 for any outcome leaves that bookmaker's
+    three prices NaN for the match.
     """
-    root = Path(data_dir) / "mmz4281"
-    frames = []
-    for season in sorted(set(seasons)):
-        for f in sorted((root / season).glob("*.csv")) if (root / season).is_dir() else []:
-            if leagues and f.stem not in leagues:
-                continue
-            df = _read_csv(f)
-            if not {"Date", "HomeTeam", "AwayTeam"} <= set(df.columns):
-                continue
-            date_s = df["Date"].str.strip()
-            date = pd.to_datetime(date_s.where(date_s.str.len() == 10), format="%d/%m/%Y", errors="coerce")
-            date = date.fillna(pd.to_datetime(date_s.where(date_s.str.len() == 8), format="%d/%m/%y",
-                                              errors="coerce"))
-            home, away = df["HomeTeam"].str.strip(), df["AwayTeam"].str.strip()
-            ok = (date.notna() & (home != "") & (away != "")).to_numpy()
-            ids = (f.stem + "-" + season + "-" + date.dt.strftime("%Y%m%d") + "-" + home.map(_slug) + "-"
-                   + away.map(_slug))
-            out = pd.DataFrame(index=pd.Index(ids[ok].to_numpy(), name="match_id"))
-            for book in books:
-                prefix = FOOTBALL_DATA_PREFIXES[canonical(book)]
-                for kind, pfx in (("pre", prefix), ("close", prefix + "C")):
-                    cols = [f"{pfx}{s}" for s in "HDA"]
-                    vals = np.column_stack([pd.to_numeric(df[c], errors="coerce").to_numpy(float) if c in df
-                                            else np.full(len(df), np.nan) for c in cols])[ok]
-                    with np.errstate(invalid="ignore"):
-                        vals[~(np.isfinite(vals).all(axis=1) & (vals > 1.0).all(axis=1))] = np.nan
-                    for k, name in enumerate(OUTCOMES):
-                        out[f"{book_slug(book)}_{kind}_{name}"] = vals[:, k]
-            frames.append(out[~out.index.duplicated()])
-    if not frames:
-        return pd.DataFrame(index=pd.Index([], name="match_id"))
-    return pd.concat(frames)
+    out = None
+    for book in books:
+        prefix = FOOTBALL_DATA_PREFIXES[canonical(book)]
+        frame, _ = load_matches(data_dir, leagues, list(seasons), prematch_books=(prefix,),
+                                closing_books=(prefix + "C",))
+        if frame.empty:
+            break
+        cols = {f"{kind}_{o}": f"{book_slug(book)}_{name}_{o}" for kind, name in (("odds", "pre"), ("close", "close"))
+                for o in OUTCOMES}
+        part = frame.set_index("match_id")[list(cols)].rename(columns=cols).astype(float)
+        out = part if out is None else out.join(part)
+    return out if out is not None else pd.DataFrame(index=pd.Index([], name="match_id"))
 
 
 def _book_odds(pred: pd.DataFrame, book: str, kind: str) -> np.ndarray:
