@@ -3,6 +3,7 @@ derived from the true probabilities), through the real CSV parser and the real c
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -284,9 +285,22 @@ def test_no_prediction_depends_on_a_later_result(frame, result):
                            again.predictions.loc[~before, cols].to_numpy())
 
 
-def run_cli(*args):
+def run_cli(*args, env=None):
     return subprocess.run([sys.executable, str(ROOT / "production" / "backtest.py"), *map(str, args)],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, env=env)
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("BET_BOOKMAKERS", "Bet365,Bookie Nobody", "unknown bookmaker 'Bookie Nobody'"),
+    ("BET_BOOKMAKERS", "Market max", "not bookmakers one can bet with"),
+    ("SHARP_BOOKMAKERS", "Nobody", "unknown bookmaker 'Nobody'"),
+    ("FAIR_METHOD", "median", "FAIR_METHOD='median' is not one of"),
+])
+def test_command_refuses_unknown_bookmakers_and_methods(data_dir, name, value, message):
+    out = run_cli("--data-dir", data_dir, "--from", "2023-07-01", "--to", "2024-07-01",
+                  env={**os.environ, name: value})
+    assert out.returncode == 78 and message in out.stderr and name in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
 
 
 @pytest.mark.parametrize("args, code, message", [
