@@ -22,7 +22,8 @@ FOOTBALL_DATA_PREFIXES = {
     "Gamebookers": "GB",
     "Sportingbet": "SB",
     "Stan James": "SJ",
-    "Blue Square": "SO",
+    "Blue Square": "BS",
+    "Sporting Odds": "SO",
     "BetVictor": "BV",
     "1XBet": "1XB",
     "Betfair Exchange": "BFE",
@@ -68,5 +69,26 @@ def known_names() -> list[str]:
     return list(FOOTBALL_DATA_PREFIXES)
 
 
+# After the sharp books, the most neutral stand-ins for "the market's price": the consensus averages, then the
+# biggest soft book. The maxima come last of all: a best-of-many price is biased and often an arbitrage.
+REFERENCE_FALLBACK = ("Market average", "Betbrain average", "Bet365")
+LAST_RESORT = ("Market max", "Betbrain max")
+
+
+def reference_order(sharp=SHARP_DEFAULT) -> tuple[str, ...]:
+    """Which bookmaker's price is "the" price of a match (the models' market feature, the closing line that
+    bets are graded against): the first of these that has one; books not listed rank after them (maxima last)."""
+    order = [canonical(b) for b in sharp] + [b for b in REFERENCE_FALLBACK]
+    return tuple(dict.fromkeys(order))
+
+
+def reference_rank(name: str, order: tuple[str, ...]) -> int:
+    """Position of a bookmaker in `order`; unlisted books after it, the maxima after those."""
+    name = canonical(name)
+    if name in order:
+        return order.index(name)
+    return len(order) + (1 if name in LAST_RESORT else 0)
+
+
 __all__ = ["FOOTBALL_DATA_PREFIXES", "AGGREGATES", "SHARP_DEFAULT", "SOFT_DEFAULT", "canonical", "is_known",
-           "is_bettable", "known_names"]
+           "is_bettable", "known_names", "reference_order", "reference_rank"]

@@ -72,8 +72,6 @@ class Settings:
     football_data_dir: Path | None = None
     football_data_url: str = "https://www.football-data.co.uk"
     football_data_leagues: tuple[str, ...] = ("E0", "D1", "F1", "I1", "SP1")
-    prematch_books: tuple[str, ...] = ("PS", "Avg", "BbAv", "B365")
-    closing_books: tuple[str, ...] = ("PSC", "AvgC", "B365C")
     sandbox_seed: int = 7
     http_timeout: float = 30.0        # read timeout of one HTTP request, seconds (connect: 5 s)
     http_attempts: int = 4            # tries of one request before the job gives up on the source
@@ -152,8 +150,6 @@ def _parsers():
         "FOOTBALL_DATA_DIR": ("football_data_dir", lambda n, v: _path(v) if v else None),
         "FOOTBALL_DATA_URL": ("football_data_url", lambda n, v: _http_url(n, v)),
         "FOOTBALL_DATA_LEAGUES": ("football_data_leagues", lambda n, v: _nonempty(n, _list(v))),
-        "PREMATCH_BOOKMAKERS": ("prematch_books", lambda n, v: _nonempty(n, _list(v))),
-        "CLOSING_BOOKMAKERS": ("closing_books", lambda n, v: _nonempty(n, _list(v))),
         "SANDBOX_SEED": ("sandbox_seed", lambda n, v: _int(n, v)),
         "HTTP_TIMEOUT": ("http_timeout", lambda n, v: f(n, v, 0, 600, lo_open=True)),
         "HTTP_ATTEMPTS": ("http_attempts", lambda n, v: _int(n, v, 1)),

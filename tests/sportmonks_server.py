@@ -142,7 +142,9 @@ def scores(fixture_id: int, home_id: int = 4101, away_id: int = 4377, **periods)
 
 
 def odds(fixture_id: int, bookmaker_id: int, home, draw, away, *, labels=("Home", "Draw", "Away"),
-         names=None, stopped=(), update: str | None = "2025-03-15 14:58:40", market_id: int = 1) -> list[dict]:
+         names=None, stopped=(), update: str | None = "2025-03-15 14:58:40", market_id: int = 1,
+         bookmaker: str | None = None) -> list[dict]:
+    """Odds rows of one bookmaker; `bookmaker` adds the included `odds.bookmaker` object with that name."""
     names = names or labels
     rows = []
     for i, (label, name, value) in enumerate(zip(labels, names, (home, draw, away))):
@@ -150,6 +152,8 @@ def odds(fixture_id: int, bookmaker_id: int, home, draw, away, *, labels=("Home"
                      "bookmaker_id": bookmaker_id, "label": label, "value": value, "name": name,
                      "market_description": "Match Winner", "winning": False, "stopped": label in stopped,
                      "total": None, "handicap": None, "latest_bookmaker_update": update})
+        if bookmaker is not None:
+            rows[-1]["bookmaker"] = {"id": bookmaker_id, "legacy_id": bookmaker_id, "name": bookmaker}
     return rows
 
 

@@ -15,7 +15,8 @@ import pytest
 
 from conftest import FOOTBALL_DATA, needs_shared
 from pipeline.providers.base import FINISHED, SCHEDULED
-from pipeline.providers.football_data import FootballDataProvider, load_matches, parse_csv, season_of
+from pipeline.bookmakers import is_bettable
+from pipeline.providers.football_data import FootballDataProvider, frame_to_batch, load_matches, parse_csv, season_of
 
 UTC = timezone.utc
 
@@ -45,13 +46,15 @@ def test_kickoffs_in_utc_and_odds_as_in_the_files(everything):
     m = row.loc["E0-2324-burnley-man_city"]          # 11/08/2023 20:00 BST
     assert m["kickoff"] == pd.Timestamp("2023-08-11 19:00", tz="UTC")
     assert (m["home_goals"], m["away_goals"]) == (0, 3)
-    assert (m["odds_home"], m["odds_draw"], m["odds_away"], m["odds_bookmaker"]) == (8.58, 5.51, 1.37, "pinnacle")
+    assert (m["odds_home"], m["odds_draw"], m["odds_away"], m["odds_bookmaker"]) == (8.58, 5.51, 1.37, "Pinnacle")
     assert (m["close_home"], m["close_draw"], m["close_away"]) == (9.62, 5.81, 1.33)
+    # every bookmaker's own columns, as in the file (by hand: the 2324/E0.csv row of this match)
+    assert (m["B365H"], m["WHA"], m["MaxCH"], m["AvgCA"]) == (8.0, 1.25, 10.5, 1.33)
     m = row.loc["E0-2324-arsenal-wolves"]            # 02/12/2023 15:00 GMT
     assert m["kickoff"] == pd.Timestamp("2023-12-02 15:00", tz="UTC")
     m = row.loc["E0-0304-arsenal-everton"]           # no Time column: assumed 15:00 UK (BST)
     assert m["kickoff"] == pd.Timestamp("2003-08-16 14:00", tz="UTC")
-    assert (m["odds_home"], m["odds_draw"], m["odds_away"], m["odds_bookmaker"]) == (1.4, 3.8, 8.0, "bet365")
+    assert (m["odds_home"], m["odds_draw"], m["odds_away"], m["odds_bookmaker"]) == (1.4, 3.8, 8.0, "Bet365")
     assert m["home_shots"] == 11 and m["away_shots_on_target"] == 7
     # closing prices exist from 2012-13 only: 21,733 matches (the README's Pinnacle closing count)
     assert frame.loc[frame["season"] < "1213", "close_home"].notna().sum() == 0
@@ -80,12 +83,44 @@ def test_malformed_rows_are_reported_and_skipped(tmp_path):
     assert "4: missing or non-numeric score" in text and "5: a team is missing" in text
     assert "6: bad or missing date" in text and "7: duplicate" in text
     g = frame.set_index("home_team")
-    assert g.loc["Alpha", "odds_bookmaker"] == "pinnacle" and g.loc["Alpha", "close_home"] == 1.95
+    assert g.loc["Alpha", "odds_bookmaker"] == "Pinnacle" and g.loc["Alpha", "close_home"] == 1.95
     # Pinnacle's home price of 0 is invalid: the next bookmaker in the list gives all three prices
-    assert (g.loc["Gamma", "odds_home"], g.loc["Gamma", "odds_bookmaker"]) == (2.5, "bet365")
+    assert (g.loc["Gamma", "odds_home"], g.loc["Gamma", "odds_bookmaker"]) == (2.5, "Bet365")
+    assert np.isnan(g.loc["Gamma", "PSH"]) and np.isnan(g.loc["Gamma", "PSD"])   # a book's row is all or nothing
     # odds of 1.0 and text make bet365 invalid; Pinnacle is used; no Time and yy date: 15:00 UK (BST)
     assert g.loc["Iota", "odds_home"] == 1.9 and g.loc["Iota", "kickoff"] == pd.Timestamp("2023-08-14 14:00", tz="UTC")
     assert np.isnan(g.loc["Iota", "home_shots"])
+
+
+@needs_shared()
+def test_every_bookmaker_of_a_real_file_becomes_a_snapshot():
+    frame, _ = parse_csv(FOOTBALL_DATA / "mmz4281" / "2324" / "E0.csv", "E0", "2324")
+    batch = frame_to_batch(frame[frame["match_id"] == "E0-2324-burnley-man_city"])
+    got = {(o.bookmaker, o.is_closing): (o.home, o.draw, o.away) for o in batch.odds}
+    books = {"Bet365", "Bet&Win", "Interwetten", "Pinnacle", "William Hill", "VC Bet", "Market max", "Market average"}
+    assert set(got) == {(b, c) for b in books for c in (False, True)}
+    assert got[("Pinnacle", False)] == (8.58, 5.51, 1.37) and got[("Pinnacle", True)] == (9.62, 5.81, 1.33)
+    assert got[("William Hill", False)][2] == 1.25 and got[("Market max", True)][0] == 10.5
+    ko = batch.matches[0].kickoff
+    assert {o.fetched_at for o in batch.odds if o.is_closing} == {ko}
+    assert {o.fetched_at for o in batch.odds if not o.is_closing} == {ko - timedelta(days=1)}
+
+
+def test_each_bookmaker_is_stored_under_its_canonical_name_and_aggregates_are_kept(tmp_path):
+    f = tmp_path / "E0.csv"
+    f.write_text("Div,Date,Time,HomeTeam,AwayTeam,FTHG,FTAG,B365H,B365D,B365A,BSH,BSD,BSA,MaxH,MaxD,MaxA,"
+                 "AvgH,AvgD,AvgA,B365CH,B365CD,B365CA\n"
+                 "E0,12/08/2023,15:00,Alpha,Beta,2,1,2.0,3.4,4.0,2.1,3.3,3.9,2.2,3.6,4.4,2.05,3.4,4.0,1.9,3.5,4.4\n")
+    frame, problems = parse_csv(f, "E0", "2324")
+    assert problems == []
+    # no Pinnacle price: the market average is the reference, then Bet365
+    assert (frame.loc[0, "odds_bookmaker"], frame.loc[0, "odds_home"]) == ("Market average", 2.05)
+    assert (frame.loc[0, "close_bookmaker"], frame.loc[0, "close_home"]) == ("Bet365", 1.9)
+    batch = frame_to_batch(frame)
+    got = {(o.bookmaker, o.is_closing): o.home for o in batch.odds}
+    assert got == {("Bet365", False): 2.0, ("Blue Square", False): 2.1, ("Market max", False): 2.2,
+                   ("Market average", False): 2.05, ("Bet365", True): 1.9}
+    assert [b for b, _ in got if not is_bettable(b)] == ["Market max", "Market average"]
 
 
 def test_over_long_rows_and_latin1(tmp_path):
@@ -119,7 +154,7 @@ def test_provider_on_a_local_directory(tmp_path):
     fx = p.fixtures(now, now + timedelta(hours=48), now)
     assert [(m.home_team, m.status) for m in fx.matches] == [("Alpha", SCHEDULED)]
     assert fx.matches[0].kickoff == datetime(2024, 1, 20, 12, 30, tzinfo=UTC)
-    assert fx.odds[0].bookmaker == "pinnacle" and fx.odds[0].fetched_at == now
+    assert {o.bookmaker for o in fx.odds} == {"Pinnacle", "Bet365"} and all(o.fetched_at == now for o in fx.odds)
     assert any("team is missing" in x for x in fx.problems)
     res = p.results([hist.matches[0].provider_id, "E0-2324-x-y"], now)
     assert len(res.matches) == 1 and res.matches[0].home_goals == 2

@@ -61,7 +61,7 @@ def test_pages_followed_with_token_in_header_only(api):
         assert r.headers["Authorization"] == TOKEN
         assert TOKEN not in r.raw_url and "api_token" not in r.query
         assert r.query["per_page"] == "50"
-        assert set(r.query["include"].split(";")) >= {"participants", "odds"}
+        assert set(r.query["include"].split(";")) >= {"participants", "odds.bookmaker"}
         assert set(r.query["filters"].split(";")) == {"fixtureLeagues:8,9", "markets:1", "bookmakers:2"}
     m = batch.matches[3]
     assert (m.league, m.season, m.home_team, m.away_team, m.home_team_id, m.away_team_id, m.status) == \
@@ -286,6 +286,17 @@ def test_bookmaker_preference_orders_closing_prices(api):
     batch = provider(api, bookmaker_ids=["14", "2"]).results(["1"], NOW)
     assert [o.bookmaker for o in batch.odds if o.is_closing] == ["14", "2"]  # 30 is not wanted at all
     assert api.seen[0].query["filters"] == "markets:1;bookmakers:14,2"
+
+
+def test_every_bookmaker_is_named_canonically(api):
+    rows = (odds(1, 2, "2.0", "3.4", "3.9", bookmaker="bet365") + odds(1, 14, "2.1", "3.3", "3.7", bookmaker="Pinnacle")
+            + odds(1, 9, "2.2", "3.2", "3.5", bookmaker="Some New Book") + odds(1, 30, "2.3", "3.1", "3.4"))
+    api.route("fixtures/multi/1", reply(envelope([fixture(1, state_id=5, odds=rows,
+                                                          scores=scores(1, CURRENT=(0, 0)))])))
+    batch = provider(api).results(["1"], NOW)
+    assert {(o.bookmaker, o.is_closing) for o in batch.odds} == {
+        (b, c) for b in ("Bet365", "Pinnacle", "Some New Book", "30") for c in (False, True)}
+    assert "odds.bookmaker" in api.seen[0].query["include"].split(";")
 
 
 def test_odds_seen_after_kickoff_are_not_closing(api):

@@ -18,7 +18,7 @@ def _source(settings) -> Provider:
         from pipeline.providers.football_data import FootballDataProvider
         return FootballDataProvider(data_dir=settings.football_data_dir, base_url=settings.football_data_url,
                                     leagues=settings.football_data_leagues, cache_dir=settings.cache_dir,
-                                    prematch_books=settings.prematch_books, closing_books=settings.closing_books,
+                                    sharp=settings.sharp_bookmakers,
                                     timeout=(5.0, settings.http_timeout), attempts=settings.http_attempts,
                                     deadline=settings.http_deadline)
     if settings.data_source == "sportmonks":

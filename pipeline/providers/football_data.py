@@ -9,11 +9,14 @@ Kick-off times on the site are UK local time (Europe/London, with summer time) a
 ASSUMPTION: when a season has no `Time` column, or a row has no time, kick-off is taken as 15:00 UK time,
 the traditional Saturday kick-off; such times are approximate (by design, no job depends on them to the hour).
 
-Which prices count: the pre-match odds are the first bookmaker in `prematch_books` whose three prices are all
-valid (numeric, > 1.0), by default Pinnacle (PS), the market average (Avg), the Betbrain average (BbAv), Bet365;
-the closing odds likewise from `closing_books` (PSC, AvgC, B365C; closing prices exist from 2012-13). Pre-match
-prices are taken "a day or two before" on the site; they are stored as seen one day before kick-off.
-This source has no lineups.
+Prices: every bookmaker a file has (`bookmakers.FOOTBALL_DATA_PREFIXES`: PS is Pinnacle, B365 Bet365, ...,
+Max/Avg and BbMx/BbAv the aggregates) becomes an odds snapshot of its own under its canonical name, pre-match and
+closing (closing prices exist from 2012-13); a book's row counts only when its three prices are valid (numeric,
+> 1.0). Pre-match prices are taken "a day or two before" on the site; they are stored as seen one day before
+kick-off, closing prices at kick-off. The match frame keeps each book's columns as the file names them (PSH,
+PSCH, ...) and adds one reference price (`odds_*`, `close_*`): the first valid book in
+`bookmakers.reference_order(SHARP_BOOKMAKERS)` (Pinnacle, the market averages, Bet365, then the others by name,
+the maxima last), the order the store uses (pipeline.prices). This source has no lineups.
 
 Match identity: `<Div>-<season>-<home>-<away>` (team names slugged), with `-2`, `-3`... for a later meeting of the
 same home and away team in one season (leagues that play each other more than twice). No date in it: the site
@@ -37,6 +40,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from pipeline.bookmakers import FOOTBALL_DATA_PREFIXES, LAST_RESORT, SHARP_DEFAULT, reference_order
 from pipeline.providers.http_client import make_session, request
 from pipeline.providers.base import (FINISHED, SCHEDULED, Batch, Match, Odds, Provider, ProviderError,
                                      clean_text)
@@ -45,11 +49,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIME = "15:00"
 LONDON = "Europe/London"
-PREMATCH = ("PS", "Avg", "BbAv", "B365")
-CLOSING = ("PSC", "AvgC", "B365C")
-BOOK_NAMES = {"PS": "pinnacle", "PSC": "pinnacle", "Avg": "market_avg", "AvgC": "market_avg",
-              "BbAv": "betbrain_avg", "B365": "bet365", "B365C": "bet365", "Max": "market_max",
-              "MaxC": "market_max", "WH": "william_hill", "WHC": "william_hill"}
+BOOK_OF_PREFIX = {p + c: name for name, p in FOOTBALL_DATA_PREFIXES.items() for c in ("", "C")}  # PS, PSC: Pinnacle
 STATS = {"HS": "home_shots", "AS": "away_shots", "HST": "home_shots_on_target", "AST": "away_shots_on_target",
          "HC": "home_corners", "AC": "away_corners"}
 FRAME_STATS = ["home_shots", "away_shots", "home_shots_on_target", "away_shots_on_target"]
@@ -143,31 +143,62 @@ def _content_problem(raw: bytes, label: str) -> str | None:
         return str(exc)
 
 
-def _odds(df: pd.DataFrame, prefixes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def prefix_order(sharp: Sequence[str] = SHARP_DEFAULT) -> tuple[str, ...]:
+    """Pre-match column prefixes in the order that picks the reference price (see pipeline.prices)."""
+    ref = [b for b in reference_order(sharp) if b in FOOTBALL_DATA_PREFIXES]
+    others = sorted(b for b in FOOTBALL_DATA_PREFIXES if b not in ref and b not in LAST_RESORT)
+    return tuple(FOOTBALL_DATA_PREFIXES[b] for b in ref + others + [b for b in LAST_RESORT if b not in ref])
+
+
+def _triple(df: pd.DataFrame, prefix: str) -> np.ndarray | None:
+    """(n, 3) home/draw/away prices of one column prefix, NaN rows unless all three are valid; None if absent."""
+    cols = [f"{prefix}{s}" for s in "HDA"]
+    if not all(c in df for c in cols):
+        return None
+    vals = np.column_stack([pd.to_numeric(df[c], errors="coerce").to_numpy(float) for c in cols])
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(vals).all(axis=1) & (vals > 1.0).all(axis=1)
+    vals[~ok] = np.nan
+    return vals
+
+
+def _odds(books: dict[str, np.ndarray], prefixes: Sequence[str], n: int) -> tuple[np.ndarray, np.ndarray]:
     """(n, 3) prices from the first prefix with three valid prices per row, and the bookmaker chosen."""
-    n = len(df)
     out = np.full((n, 3), np.nan)
     book = np.full(n, None, dtype=object)
     for prefix in prefixes:
-        cols = [f"{prefix}{s}" for s in "HDA"]
-        if not all(c in df for c in cols):
+        vals = books.get(prefix)
+        if vals is None:
             continue
-        vals = np.column_stack([pd.to_numeric(df[c], errors="coerce").to_numpy(float) for c in cols])
-        with np.errstate(invalid="ignore"):
-            ok = np.isfinite(vals).all(axis=1) & (vals > 1.0).all(axis=1)
-        take = ok & np.isnan(out[:, 0])
+        take = np.isfinite(vals[:, 0]) & np.isnan(out[:, 0])
         out[take] = vals[take]
-        book[take] = BOOK_NAMES.get(prefix, prefix)
+        book[take] = BOOK_OF_PREFIX.get(prefix, prefix)
     return out, book
 
 
-def parse_csv(source, league: str | None = None, season: str | None = None, *,
-              prematch_books: Sequence[str] = PREMATCH, closing_books: Sequence[str] = CLOSING,
-              require_result: bool = True) -> tuple[pd.DataFrame, list[str]]:
-    """One football-data CSV as a match frame (plus odds_bookmaker/close_bookmaker columns) and its problems.
+def book_columns(frame: pd.DataFrame) -> list[tuple[str, str, bool]]:
+    """(canonical bookmaker, column prefix, is_closing) for every bookmaker whose prices the frame carries."""
+    out = []
+    for name, prefix in FOOTBALL_DATA_PREFIXES.items():
+        for closing, p in ((False, prefix), (True, prefix + "C")):
+            if f"{p}H" in frame:
+                out.append((name, p, closing))
+    return out
 
+
+def parse_csv(source, league: str | None = None, season: str | None = None, *,
+              sharp: Sequence[str] = SHARP_DEFAULT, prematch_books: Sequence[str] | None = None,
+              closing_books: Sequence[str] | None = None,
+              require_result: bool = True) -> tuple[pd.DataFrame, list[str]]:
+    """One football-data CSV as a match frame and its problems.
+
+    Every bookmaker's prices are kept in the file's own columns (PSH, PSD, PSA, PSCH, ...; NaN where a book's
+    three prices are not all valid); `odds_*`/`close_*` are the reference price, picked in `prefix_order(sharp)`
+    (or the prefixes given), with the book's canonical name in `odds_bookmaker`/`close_bookmaker`.
     A file that cannot be read as such a CSV gives an empty frame and one problem naming it; never an exception.
     """
+    prematch_books = tuple(prematch_books) if prematch_books else prefix_order(sharp)
+    closing_books = tuple(closing_books) if closing_books else tuple(p + "C" for p in prematch_books)
     label = str(source) if isinstance(source, Path) else "<data>"
     try:
         text, label = _read_text(source)
@@ -232,8 +263,17 @@ def _parse_text(text: str, label: str, league, season, prematch_books, closing_b
         ok &= ~mask
     if season is None:
         season = kickoff.map(lambda k: season_of(k) if pd.notna(k) else "?")
-    pre, pre_book = _odds(df, prematch_books)
-    close, close_book = _odds(df, closing_books)
+    books = {}
+    for prefix in FOOTBALL_DATA_PREFIXES.values():
+        for p in (prefix, prefix + "C"):
+            vals = _triple(df, p)
+            if vals is not None:
+                books[p] = vals
+    for extra in (*prematch_books, *closing_books):   # prefixes given by the caller that are not known bookmakers
+        if extra not in books and (vals := _triple(df, extra)) is not None:
+            books[extra] = vals
+    pre, pre_book = _odds(books, prematch_books, len(df))
+    close, close_book = _odds(books, closing_books, len(df))
     frame = pd.DataFrame({
         "league": league, "season": season, "kickoff": kickoff, "home_team": home, "away_team": away,
         "home_goals": hg.astype(float), "away_goals": ag.astype(float),
@@ -242,6 +282,8 @@ def _parse_text(text: str, label: str, league, season, prematch_books, closing_b
         "close_bookmaker": close_book, "_line": df["_line"]}, index=df.index)
     for col, name in STATS.items():
         frame[name] = pd.to_numeric(df[col], errors="coerce").astype(float) if col in df else np.nan
+    per_book = {f"{p}{s}": vals[:, i] for p, vals in books.items() if p in BOOK_OF_PREFIX for i, s in enumerate("HDA")}
+    frame = pd.concat([frame, pd.DataFrame(per_book, index=frame.index)], axis=1)
     frame = frame[ok]
     day = frame["kickoff"].dt.tz_convert(LONDON).dt.strftime("%Y%m%d")
     dup = pd.DataFrame({"d": day, "h": frame["home_team"], "a": frame["away_team"]}).duplicated()
@@ -273,22 +315,30 @@ def _pair_ids(frame: pd.DataFrame) -> pd.Series:
 
 
 def frame_to_batch(frame: pd.DataFrame, status: str = FINISHED, odds_time: datetime | None = None) -> Batch:
+    """Matches, and every bookmaker's valid prices as snapshots: pre-match as seen at `odds_time` (default a day
+    before kick-off), closing (finished matches only) at kick-off."""
     batch = Batch()
+    finished = status == FINISHED
+    kickoffs = []
     for r in frame.itertuples(index=False):
-        finished = status == FINISHED
         stats = {k: float(getattr(r, k)) for k in STATS.values() if hasattr(r, k) and pd.notna(getattr(r, k))}
         ko = r.kickoff.to_pydatetime()
+        kickoffs.append(ko)
         batch.matches.append(Match(provider_id=r.match_id, league=r.league, season=r.season, kickoff=ko,
                                    home_team=r.home_team, away_team=r.away_team, status=status,
                                    home_goals=int(r.home_goals) if finished else None,
                                    away_goals=int(r.away_goals) if finished else None,
                                    stats=stats if finished else {}))
-        if pd.notna(r.odds_home):
-            batch.odds.append(Odds(r.match_id, r.odds_bookmaker, r.odds_home, r.odds_draw, r.odds_away,
-                                   fetched_at=odds_time or ko - timedelta(days=1)))
-        if finished and pd.notna(r.close_home):
-            batch.odds.append(Odds(r.match_id, r.close_bookmaker, r.close_home, r.close_draw, r.close_away,
-                                   fetched_at=ko, is_closing=True))
+    ids = frame["match_id"].tolist()
+    for name, prefix, closing in book_columns(frame):
+        if closing and not finished:
+            continue
+        vals = frame[[f"{prefix}H", f"{prefix}D", f"{prefix}A"]].to_numpy(float)
+        for i in np.flatnonzero(np.isfinite(vals[:, 0])):
+            ko = kickoffs[i]
+            when = ko if closing else (odds_time or ko - timedelta(days=1))
+            h, d, a = vals[i].tolist()
+            batch.odds.append(Odds(ids[i], name, h, d, a, fetched_at=when, is_closing=closing))
     return batch
 
 
@@ -320,8 +370,8 @@ class FootballDataProvider(Provider):
 
     def __init__(self, data_dir: Path | None = None, base_url: str = "https://www.football-data.co.uk",
                  leagues: Sequence[str] = ("E0", "D1", "F1", "I1", "SP1"), cache_dir: Path | None = None,
-                 max_age_hours: float = 12.0, session=None, prematch_books: Sequence[str] = PREMATCH,
-                 closing_books: Sequence[str] = CLOSING, first_season: int = 2003,
+                 max_age_hours: float = 12.0, session=None, sharp: Sequence[str] = SHARP_DEFAULT,
+                 first_season: int = 2003,
                  timeout: tuple[float, float] = (5.0, 30.0), attempts: int = 4, deadline: float = 120.0):
         self.data_dir = Path(data_dir) if data_dir else None
         self.base_url = base_url.rstrip("/")
@@ -329,7 +379,7 @@ class FootballDataProvider(Provider):
         self.cache_dir = Path(cache_dir) if cache_dir else Path(".cache")
         self.max_age_hours = max_age_hours
         self.session = session
-        self.books = {"prematch_books": tuple(prematch_books), "closing_books": tuple(closing_books)}
+        self.books = {"sharp": tuple(sharp)}
         self.first_season = first_season
         self.timeout = timeout
         self.attempts = attempts

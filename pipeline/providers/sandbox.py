@@ -10,9 +10,12 @@ The world is a pure function of the seed and the date asked about (never of the 
 - goals: Poisson with log rates mu + home + attack - defence, shifted by the quality of the XI that starts
   relative to the team's usual XI (so a missing star measurably lowers the team's chances);
 - starting lineups published 60 minutes before kick-off; results once the match is over (kick-off + 2 h);
-- bookmakers ("sim_book_a", "sim_book_b") price the match from the XI they expect (injuries are public,
-  rotation is not) with a ~5% margin and noise that shrinks towards kick-off; prices from 7 days before; the
-  closing price (at kick-off) knows the announced XI;
+- bookmakers price the match from the XI they expect (injuries are public, rotation is not), with noise that
+  shrinks towards kick-off; prices from 7 days before; the closing price (at kick-off) knows the announced XI.
+  One sharp book ("Pinnacle": 2.5% margin, little noise, a new price every hour, the lineups as soon as they are
+  out) and the soft books of `bookmakers.SOFT_DEFAULT` (5-7% margins, about twice the noise, a price refreshed
+  only every 6-24 hours, so stale after news). A soft price sometimes beats the sharp line by more
+  than its margin: real, known edges (`true_probabilities` is the truth they are measured against);
 - about 1% of matches are postponed (announced a day before; never played).
 `true_probabilities` gives the real 1X2 probabilities of a match (from the XI that actually starts): for tests
 only, never for the models.
@@ -42,7 +45,11 @@ MATCH_HOURS = 2
 POSTPONE_RATE = 0.01
 KICKOFFS = [(5, 12, 30), (5, 15, 0), (5, 15, 0), (5, 15, 0), (5, 15, 0), (5, 17, 30), (6, 14, 0), (6, 14, 0),
             (6, 16, 30), (6, 16, 30)]  # (weekday offset from Monday, hour, minute) UTC for the 10 matches of a round
-BOOKS = ("sim_book_a", "sim_book_b")
+SHARP_BOOK = "Pinnacle"
+# book -> (margin, noise relative to the sharp book's, hours between price updates)
+BOOK_STYLE = {SHARP_BOOK: (0.025, 1.0, 1), "Bet365": (0.05, 1.75, 6), "Bet&Win": (0.06, 1.9, 12),
+              "Interwetten": (0.07, 2.1, 24), "William Hill": (0.055, 1.75, 8), "VC Bet": (0.05, 2.2, 12)}
+BOOKS = tuple(BOOK_STYLE)
 _SEASONS: dict = {}
 NAMES = ["Rovers", "United", "Athletic", "City", "Wanderers", "Albion", "Town", "Rangers", "Harriers", "Villa",
          "Dynamo", "Sporting", "Olympic", "Forest", "County", "Academicals", "Borough", "Celtic", "Thistle", "Star",
@@ -259,15 +266,18 @@ class SandboxProvider(Provider):
                      stats=dict(m["stats"]) if done else {}, simulated=True)
 
     def _price(self, m: dict, at: datetime, book: str, closing: bool = False) -> Odds:
-        hours_left = max(0.0, (m["kickoff"] - at).total_seconds() / 3600)
+        margin, spread, every = BOOK_STYLE.get(book, (MARGIN, 1.5, 1))
+        # a book that updates every `every` hours still shows the price it made at its last update
+        made = at if closing else datetime.fromtimestamp((int(at.timestamp()) // (3600 * every)) * 3600 * every, UTC)
+        hours_left = max(0.0, (m["kickoff"] - made).total_seconds() / 3600)
         lineup_known = hours_left * 60 <= LINEUP_MINUTES
         belief = m["true"] if (closing or lineup_known) else m["expected"]
-        sigma = 0.05 + 0.12 * min(1.0, hours_left / (24 * ODDS_DAYS))
-        bucket = "close" if closing else int(at.timestamp() // 3600)
+        sigma = spread * (0.015 + 0.03 * min(1.0, hours_left / (24 * ODDS_DAYS)))
+        bucket = "close" if closing else int(made.timestamp() // 3600)
         noise = _rng(self.seed, "odds", m["match_id"], book, bucket).normal(0, sigma, 3)
         p = np.exp(np.log(belief) + noise)
         p = p / p.sum()
-        odds = np.round(1.0 / (p * (1 + MARGIN)), 2)
+        odds = np.round(1.0 / (p * (1 + margin)), 2)
         odds = np.maximum(odds, 1.01)
         return Odds(match_id=m["match_id"], bookmaker=book, home=float(odds[0]), draw=float(odds[1]),
                     away=float(odds[2]), fetched_at=m["kickoff"] if closing else at, is_closing=closing)
@@ -278,8 +288,9 @@ class SandboxProvider(Provider):
             if self.status(m, now) != FINISHED:
                 continue
             batch.matches.append(self._match(m, now))
-            batch.odds.append(self._price(m, m["kickoff"] - timedelta(days=1), BOOKS[0]))
-            batch.odds.append(self._price(m, m["kickoff"], BOOKS[0], closing=True))
+            for book in BOOKS:
+                batch.odds.append(self._price(m, m["kickoff"] - timedelta(days=1), book))
+                batch.odds.append(self._price(m, m["kickoff"], book, closing=True))
         return batch
 
     def fixtures(self, start: datetime, end: datetime, now: datetime) -> Batch:
@@ -303,7 +314,7 @@ class SandboxProvider(Provider):
             match = self._match(m, now)
             batch.matches.append(match)
             if match.status == FINISHED:
-                batch.odds.append(self._price(m, m["kickoff"], BOOKS[0], closing=True))
+                batch.odds.extend(self._price(m, m["kickoff"], book, closing=True) for book in BOOKS)
         return batch
 
     def lineups(self, match_ids: Sequence[str], now: datetime) -> dict[str, Lineup]:

@@ -9,7 +9,9 @@ Field names, ids and limits follow /work/shared/docs/sportmonks-v3.md (cited bel
 - A body that is not JSON (e.g. a truncated response) is fetched once more, then raises ProviderError.
 - The per-entity hourly budget (doc §4) is read from every body's `rate_limit`; when it reaches 0 the next
   call to that entity waits for the reset if that is short (`max_budget_wait`), else raises ProviderError.
-- Bookmakers are identified by their Sportmonks id as text (names can change; ids do not).
+- Every bookmaker in the odds payload becomes a snapshot of its own, named by `bookmakers.canonical()` of the
+  name the payload gives (`odds.bookmaker` is included), so SHARP_BOOKMAKERS and BET_BOOKMAKERS match it; a row
+  without a bookmaker name keeps the Sportmonks id as text. SPORTMONKS_BOOKMAKERS (ids) narrows what is fetched.
 - The standard odds feed has current prices only (doc §3.6). For finished matches the last pre-match price
   (its `latest_bookmaker_update` at or before kick-off) is also reported as the closing price.
 """
@@ -24,6 +26,7 @@ from urllib.parse import urlencode
 
 import requests
 
+from pipeline.bookmakers import canonical
 from pipeline.providers.http_client import make_session, request
 from pipeline.providers.base import (ABANDONED, CANCELLED, FINISHED, LIVE, POSTPONED, SCHEDULED, Batch, Lineup,
                                      LineupPlayer, Match, Odds, Provider, ProviderAuthError, ProviderError,
@@ -38,6 +41,7 @@ WINDOW_DAYS = 100        # fixtures/between spans at most 100 days (doc §1); we
 DEFAULT_HISTORY_DAYS = 3653  # history(start=None): how far back "everything" reaches
 MARKET_1X2 = 1           # "Fulltime Result" (doc §3.6)
 LINEUP_STARTER = 11      # lineup type_id: 11 starting XI, 12 bench (doc §3.5)
+ODDS_INCLUDE = "participants;scores;odds.bookmaker"   # odds with their bookmaker's name (doc §1: nested include)
 
 # state_id -> pipeline status (doc §3.4). Keyed on ids: short names collide.
 STATE_STATUS = {
@@ -97,18 +101,18 @@ class SportmonksProvider(Provider):
 
     def history(self, start: datetime | None, end: datetime, now: datetime) -> Batch:
         start = start if start is not None else end - timedelta(days=DEFAULT_HISTORY_DAYS)
-        batch = self._between(start, end, now, include="participants;scores;odds")
+        batch = self._between(start, end, now, include=ODDS_INCLUDE)
         batch.matches = [m for m in batch.matches if m.status == FINISHED]
         keep = {m.provider_id for m in batch.matches}
         batch.odds = [o for o in batch.odds if o.match_id in keep]
         return batch
 
     def fixtures(self, start: datetime, end: datetime, now: datetime) -> Batch:
-        return self._between(start, end, now, include="participants;scores;odds")
+        return self._between(start, end, now, include=ODDS_INCLUDE)
 
     def results(self, match_ids: Sequence[str], now: datetime) -> Batch:
         batch = Batch()
-        for fx in self._multi(match_ids, "participants;scores;odds", self._odds_filters(), batch.problems):
+        for fx in self._multi(match_ids, ODDS_INCLUDE, self._odds_filters(), batch.problems):
             batch.extend(self._read_fixture(fx, now))
         return batch
 
@@ -330,16 +334,20 @@ class SportmonksProvider(Provider):
                      away_goals=goals[1] if goals else None)
 
     def _read_odds(self, fid: str, rows, match: Match, now: datetime) -> list[Odds]:
-        """Complete, unsuspended 1X2 prices, one snapshot per bookmaker; preferred bookmakers first."""
+        """Complete, unsuspended 1X2 prices, one snapshot per bookmaker (SPORTMONKS_BOOKMAKERS' order first)."""
         if not isinstance(rows, list):
             return []
         books: dict[str, dict] = {}
+        names: dict[str, str] = {}
         for row in rows:
             if not isinstance(row, dict) or _int(row.get("market_id")) != MARKET_1X2 or row.get("stopped"):
                 continue
             book = row.get("bookmaker_id")
             if book is None or (self.bookmaker_ids and str(book) not in self.bookmaker_ids):
                 continue
+            info = row.get("bookmaker") if isinstance(row.get("bookmaker"), dict) else {}
+            if isinstance(info.get("name"), str) and info["name"].strip():
+                names[str(book)] = canonical(info["name"])
             outcome = OUTCOME_NAMES.get(str(row.get("name") or "").strip().lower()) or \
                 OUTCOME_NAMES.get(str(row.get("label") or "").strip().lower())
             price = _number(row.get("value"))
@@ -359,8 +367,8 @@ class SportmonksProvider(Provider):
                 log.debug("fixture %s: bookmaker %s has no complete 1X2 market", fid, book)
                 continue
             seen = entry["seen"]
-            prices = dict(match_id=fid, bookmaker=book, home=entry["home"], draw=entry["draw"], away=entry["away"],
-                          fetched_at=seen or now)
+            prices = dict(match_id=fid, bookmaker=names.get(book, book), home=entry["home"], draw=entry["draw"],
+                          away=entry["away"], fetched_at=seen or now)
             out.append(Odds(**prices))
             if match.status == FINISHED and seen is not None and seen <= match.kickoff:
                 closing.append(Odds(**prices, is_closing=True))

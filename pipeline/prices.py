@@ -1,0 +1,131 @@
+"""Prices at prediction time: the reference price of a match, the sharp line's fair probabilities, and the best
+price the user can actually bet at.
+
+In goes every bookmaker's pre-match 1X2 snapshots of some matches (a long table, any number of rows per match and
+book); only each book's latest snapshot counts. Out comes, per match:
+- the reference price `odds_home/draw/away` (book in `odds_bookmaker`): the first book of
+  `bookmakers.reference_order(SHARP_BOOKMAKERS)` that prices the match (the sharp books, then the market averages,
+  then Bet365, then any other, the maxima last). It is the models' market feature, so training and prediction
+  pick it the same way (`pipeline.ingest.latest_prematch_odds` ranks the store's snapshots likewise);
+- the sharp price `sharp_home/draw/away` (`sharp_bookmaker`): the first SHARP_BOOKMAKERS book that prices the
+  match, NaN when none does. Its margin removed with FAIR_METHOD gives the fair probabilities;
+- the best price per outcome among BET_BOOKMAKERS, `best_home/draw/away`, its book in `book_home/draw/away`
+  (on equal prices the book listed first). The config refuses aggregates in BET_BOOKMAKERS, so a best price is
+  never a market maximum.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipeline.bookmakers import SHARP_DEFAULT, SOFT_DEFAULT, canonical, reference_order, reference_rank
+from pipeline.odds import implied_probabilities
+
+OUTCOMES = ("home", "draw", "away")
+PRICE_COLUMNS = ["odds_home", "odds_draw", "odds_away", "odds_bookmaker",
+                 "sharp_home", "sharp_draw", "sharp_away", "sharp_bookmaker",
+                 "best_home", "best_draw", "best_away", "book_home", "book_draw", "book_away"]
+MODEL = "model"   # bets.fair_source when no sharp price existed and the model's probability stood in
+
+
+@dataclass(frozen=True)
+class PriceRules:
+    """Which books are the sharp reference, which the user bets with, and how margins are removed."""
+    sharp: tuple[str, ...] = SHARP_DEFAULT
+    bet: tuple[str, ...] = SOFT_DEFAULT
+    fair_method: str = "shin"
+    clv_method: str = "shin"
+
+    @classmethod
+    def from_settings(cls, settings) -> "PriceRules":
+        return cls(tuple(settings.sharp_bookmakers), tuple(settings.bet_bookmakers), settings.fair_method,
+                   settings.clv_method)
+
+    @property
+    def reference(self) -> tuple[str, ...]:
+        return reference_order(self.sharp)
+
+
+def empty_table(key: str = "match_id") -> pd.DataFrame:
+    out = pd.DataFrame({c: pd.Series(dtype=object if c.endswith("bookmaker") or c.startswith("book_") else float)
+                        for c in PRICE_COLUMNS})
+    out.index.name = key
+    return out
+
+
+def price_table(long: pd.DataFrame, rules: PriceRules, key: str = "match_id") -> pd.DataFrame:
+    """Per `key` (the index), the reference, sharp and best bettable prices (PRICE_COLUMNS).
+
+    `long` has columns key, bookmaker, home, draw, away, fetched_at (and optionally id, the tie-breaker).
+    """
+    if long is None or long.empty:
+        return empty_table(key)
+    prices = long[["home", "draw", "away"]].to_numpy(float)
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(prices).all(axis=1) & (prices > 1.0).all(axis=1)
+    d = long.loc[ok].copy()
+    if d.empty:
+        return empty_table(key)
+    names = {b: canonical(str(b)) for b in d["bookmaker"].unique()}
+    d["book"] = d["bookmaker"].map(names)
+    d["fetched_at"] = pd.to_datetime(d["fetched_at"], utc=True)
+    order = [key, "book", "fetched_at"] + (["id"] if "id" in d else [])
+    d = d.sort_values(order, kind="stable").groupby([key, "book"], sort=False).tail(1)   # each book's latest
+    ref = rules.reference
+    d["_rank"] = d["book"].map({b: reference_rank(b, ref) for b in d["book"].unique()})
+    # the most preferred book; among unlisted ones the freshest price
+    first = d.sort_values([key, "_rank", "fetched_at", "book"], ascending=[True, True, False, True],
+                          kind="stable").groupby(key, sort=False).head(1)
+    out = pd.DataFrame(index=pd.Index(sorted(d[key].unique()), name=key))
+    first = first.set_index(key)
+    out["odds_home"], out["odds_draw"], out["odds_away"] = first["home"], first["draw"], first["away"]
+    out["odds_bookmaker"] = first["book"]
+    sharp = d[d["book"].isin(rules.sharp)].copy()
+    sharp["_rank"] = sharp["book"].map({b: i for i, b in enumerate(rules.sharp)})
+    sharp = sharp.sort_values([key, "_rank"], kind="stable").groupby(key, sort=False).head(1).set_index(key)
+    out["sharp_home"], out["sharp_draw"], out["sharp_away"] = sharp["home"], sharp["draw"], sharp["away"]
+    out["sharp_bookmaker"] = sharp["book"]
+    bet = d[d["book"].isin(rules.bet)].copy()
+    bet["_rank"] = bet["book"].map({b: i for i, b in enumerate(rules.bet)})
+    bet = bet.sort_values([key, "_rank"], kind="stable").reset_index(drop=True)
+    for o in OUTCOMES:
+        if bet.empty:
+            out[f"best_{o}"], out[f"book_{o}"] = np.nan, None
+            continue
+        best = bet.loc[bet.groupby(key, sort=False)[o].idxmax()].set_index(key)   # first of equal prices
+        out[f"best_{o}"], out[f"book_{o}"] = best[o], best["book"]
+    for c in PRICE_COLUMNS:
+        if c.endswith("bookmaker") or c.startswith("book_"):
+            out[c] = out[c].astype(object).where(out[c].notna(), None)
+        else:
+            out[c] = out[c].astype(float)
+    return out[PRICE_COLUMNS]
+
+
+def fair_probabilities(frame: pd.DataFrame, method: str) -> np.ndarray:
+    """(n, 3) margin-free probabilities of the sharp price (NaN rows where no sharp book priced the match)."""
+    return implied_probabilities(frame[["sharp_home", "sharp_draw", "sharp_away"]].to_numpy(float), method)
+
+
+def prices_key(row) -> str:
+    """What a prediction was made from, as far as prices go: the reference price, the sharp price and the best
+    bettable prices. A change in any of them is a new prediction (and a new look for value); none: 'odds:none'."""
+    parts = []
+    for cols in (("odds_bookmaker", "odds_home", "odds_draw", "odds_away"),
+                 ("sharp_bookmaker", "sharp_home", "sharp_draw", "sharp_away"),
+                 ("book_home", "best_home"), ("book_draw", "best_draw"), ("book_away", "best_away")):
+        values = [row.get(c) if isinstance(row, dict) else getattr(row, c, None) for c in cols]
+        if values[0] is None or (isinstance(values[0], float) and np.isnan(values[0])):
+            parts.append("-")
+        else:
+            parts.append("|".join([str(values[0])] + [f"{float(v):.4f}" for v in values[1:]]))
+    if all(p == "-" for p in parts):
+        return "odds:none"
+    return "odds:" + hashlib.sha1("#".join(parts).encode()).hexdigest()[:16]
+
+
+__all__ = ["PriceRules", "PRICE_COLUMNS", "MODEL", "price_table", "fair_probabilities", "prices_key",
+           "empty_table"]
