@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import func, select
 
+from pipeline.bookmakers import reference_order
 from pipeline.forecast import registry
 from pipeline.store import schema
 from pipeline.store import load_match_frame, store_batch, store_lineup
@@ -43,7 +44,7 @@ def fetch_history(ctx: JobContext) -> None:
     if batch.problems:
         ctx.count("rows_skipped", len(batch.problems))
     with ctx.engine.begin() as conn:
-        stored = store_batch(conn, source, batch, ctx.now)
+        stored = store_batch(conn, source, batch, ctx.now, reference_order(ctx.settings.sharp_bookmakers))
     ctx.count("results_fetched", stored["results"])
 
 
@@ -160,7 +161,8 @@ def run_training(ctx: JobContext, *, dry_run: bool = False, force_deploy: bool =
     fetch_lineup_history(ctx)
     with ctx.engine.connect() as conn:
         frame = load_match_frame(conn, ctx.provider.name, until=ctx.now,
-                                 since=ctx.now - timedelta(days=365.25 * settings.history_years))
+                                 since=ctx.now - timedelta(days=365.25 * settings.history_years),
+                                 reference=reference_order(settings.sharp_bookmakers))
     if len(frame) < settings.validation_matches + 200:
         raise JobFailed(f"only {len(frame)} finished matches in the store: need at least "
                         f"{settings.validation_matches + 200} (VALIDATION_MATCHES + 200) to train and validate",

@@ -1,6 +1,9 @@
 """The store read back as the models' match frame (see pipeline.forecast.features), and other read queries.
 
-Pre-match odds are the latest non-closing snapshot seen before kick-off; closing odds come from `results`.
+Odds snapshots are kept one per bookmaker and time seen. Where one price must stand for the match (the models'
+pre-match market feature, the closing line bets are graded against), it is the first bookmaker of
+`bookmakers.reference_order(SHARP_BOOKMAKERS)` that has one (`reference`: the sharp books, the market averages,
+Bet365, then the others by name, the maxima last); `latest_prices` gives every price the betting needs.
 """
 from __future__ import annotations
 
@@ -9,9 +12,11 @@ from typing import Iterable
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.engine import Connection
 
+from pipeline.bookmakers import LAST_RESORT, SHARP_DEFAULT, reference_order, reference_rank
+from pipeline.prices import PriceRules, price_table
 from pipeline.providers.base import FINISHED, Batch
 from pipeline.store import schema
 
@@ -42,10 +47,11 @@ FRAME_COLUMNS = ["match_id", "fixture_id", "league", "season", "kickoff", "home_
 
 def load_match_frame(conn: Connection, source: str, *, since: datetime | None = None,
                      until: datetime | None = None, finished_only: bool = True,
-                     leagues: list[str] | None = None) -> pd.DataFrame:
+                     leagues: list[str] | None = None, reference: tuple[str, ...] | None = None) -> pd.DataFrame:
     """The store's matches as the models' match frame (see pipeline.forecast.features), sorted by kick-off.
 
-    Pre-match odds are the latest non-closing snapshot seen before kick-off; closing odds come from `results`.
+    Pre-match odds are the reference book's latest non-closing snapshot seen before kick-off (see
+    latest_prematch_odds); closing odds come from `results`.
     """
     f, r = schema.fixtures, schema.results
     q = (select(f.c.provider_id.label("match_id"), f.c.id.label("fixture_id"), f.c.league_code.label("league"),
@@ -68,7 +74,7 @@ def load_match_frame(conn: Connection, source: str, *, since: datetime | None = 
     if frame.empty:
         return pd.DataFrame(columns=FRAME_COLUMNS)
     frame["kickoff"] = pd.to_datetime(frame["kickoff"], utc=True)
-    odds = latest_prematch_odds(conn, frame["fixture_id"].tolist())
+    odds = latest_prematch_odds(conn, frame["fixture_id"].tolist(), reference)
     frame = frame.merge(odds, on="fixture_id", how="left")
     for c in FRAME_COLUMNS:
         if c not in frame:
@@ -79,15 +85,26 @@ def load_match_frame(conn: Connection, source: str, *, since: datetime | None = 
     return frame[FRAME_COLUMNS].sort_values(["kickoff", "match_id"], kind="stable").reset_index(drop=True)
 
 
-def latest_prematch_odds(conn: Connection, fixture_ids_: list[int]) -> pd.DataFrame:
-    """Per fixture, the latest non-closing 1X2 snapshot fetched before kick-off."""
+def _book_rank(order: tuple[str, ...]):
+    """SQL for bookmakers.reference_rank: a book's place in `order`, unlisted books after, the maxima last."""
+    whens = [(schema.odds_snapshots.c.bookmaker == b, i) for i, b in enumerate(order)]
+    whens += [(schema.odds_snapshots.c.bookmaker == b, len(order) + 1) for b in LAST_RESORT if b not in order]
+    return case(*whens, else_=len(order))
+
+
+def latest_prematch_odds(conn: Connection, fixture_ids_: list[int],
+                         reference: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """Per fixture, the reference price: the latest non-closing 1X2 snapshot fetched before kick-off of the first
+    book in `reference` order that has one (among unlisted books the latest, then by name; see pipeline.prices)."""
     o, f = schema.odds_snapshots, schema.fixtures
+    order = reference if reference is not None else reference_order(SHARP_DEFAULT)
     parts = []
-    # the hourly job stores a snapshot per fixture per run: rank them in SQL and fetch one row per fixture
-    # (fetching them all cost a quarter of a second per run on two weeks of the sandbox, and grows with history)
+    # the hourly job stores a snapshot per fixture and book per run: rank them in SQL and fetch one row per
+    # fixture (fetching them all cost a quarter of a second per run on two weeks of the sandbox, and grows)
     for part in chunks(sorted(set(fixture_ids_)), 900):
         rank = func.row_number().over(partition_by=o.c.fixture_id,
-                                      order_by=(o.c.fetched_at.desc(), o.c.id.desc())).label("rank")
+                                      order_by=(_book_rank(order), o.c.fetched_at.desc(), o.c.bookmaker,
+                                                o.c.id.desc())).label("rank")
         ranked = (select(o.c.id.label("odds_snapshot_id"), o.c.fixture_id, o.c.bookmaker, o.c.home_odds,
                          o.c.draw_odds, o.c.away_odds, o.c.fetched_at, rank)
                   .select_from(o.join(f, f.c.id == o.c.fixture_id))
@@ -105,9 +122,57 @@ def latest_prematch_odds(conn: Connection, fixture_ids_: list[int]) -> pd.DataFr
                                 "bookmaker": "odds_bookmaker"})[cols]
 
 
-def batch_to_frame(batch: Batch) -> pd.DataFrame:
-    """Provider records as a match frame (no store involved): pre-match odds are the latest non-closing
-    snapshot seen before kick-off, closing odds the match's closing snapshot."""
+def latest_prices(conn: Connection, fixture_ids_: list[int], rules: PriceRules,
+                  before: datetime | None = None) -> pd.DataFrame:
+    """Per fixture (the index), the reference, sharp and best bettable prices (pipeline.prices.PRICE_COLUMNS)
+    from each bookmaker's latest pre-match snapshot fetched before kick-off (and before `before`)."""
+    o, f = schema.odds_snapshots, schema.fixtures
+    parts = []
+    for part in chunks(sorted(set(int(x) for x in fixture_ids_)), 900):
+        rank = func.row_number().over(partition_by=(o.c.fixture_id, o.c.bookmaker),
+                                      order_by=(o.c.fetched_at.desc(), o.c.id.desc())).label("rank")
+        cond = [o.c.fixture_id.in_(part), o.c.market == "1X2", o.c.is_closing.is_(False),
+                o.c.fetched_at <= f.c.kickoff_time]
+        if before is not None:
+            cond.append(o.c.fetched_at <= before)
+        ranked = (select(o.c.id, o.c.fixture_id, o.c.bookmaker, o.c.home_odds.label("home"),
+                         o.c.draw_odds.label("draw"), o.c.away_odds.label("away"), o.c.fetched_at, rank)
+                  .select_from(o.join(f, f.c.id == o.c.fixture_id)).where(*cond).subquery())
+        q = select(*[c for c in ranked.c if c.name != "rank"]).where(ranked.c.rank == 1)
+        parts.append(pd.DataFrame(conn.execute(q).mappings().all()))
+    parts = [p for p in parts if not p.empty]
+    return price_table(pd.concat(parts, ignore_index=True) if parts else None, rules, key="fixture_id")
+
+
+def closing_prices(conn: Connection, fixture_ids_: list[int],
+                   reference: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """Per fixture (the index): the closing line bets are graded against, `close_home/draw/away` and its
+    `close_bookmaker`. The closing price in `results` (the first book of `reference` that has one); without one,
+    the reference book's last pre-match snapshot seen before kick-off (some sources publish no closing price)."""
+    r = schema.results
+    ids = sorted(set(int(x) for x in fixture_ids_))
+    cols = ["close_home", "close_draw", "close_away", "close_bookmaker"]
+    rows = []
+    for part in chunks(ids, 900):
+        rows += conn.execute(select(r.c.fixture_id, r.c.closing_home_odds.label("close_home"),
+                                    r.c.closing_draw_odds.label("close_draw"),
+                                    r.c.closing_away_odds.label("close_away"),
+                                    r.c.closing_bookmaker.label("close_bookmaker"))
+                             .where(r.c.fixture_id.in_(part), r.c.closing_home_odds.is_not(None))).mappings().all()
+    out = pd.DataFrame(rows, columns=["fixture_id", *cols]).set_index("fixture_id")
+    missing = [i for i in ids if i not in out.index]
+    if missing:
+        snap = latest_prematch_odds(conn, missing, reference).set_index("fixture_id")
+        snap = snap.rename(columns={"odds_home": "close_home", "odds_draw": "close_draw", "odds_away": "close_away",
+                                    "odds_bookmaker": "close_bookmaker"})[cols]
+        out = pd.concat([out, snap]) if len(out) else snap
+    out[cols[:3]] = out[cols[:3]].astype(float)
+    return out
+
+
+def batch_to_frame(batch: Batch, sharp: tuple[str, ...] = SHARP_DEFAULT) -> pd.DataFrame:
+    """Provider records as a match frame (no store involved): pre-match odds are the reference book's latest
+    non-closing snapshot seen before kick-off, closing odds the reference book's closing snapshot."""
     rows = {}
     for m in batch.matches:
         row = {"match_id": m.provider_id, "fixture_id": np.nan, "league": m.league, "season": str(m.season),
@@ -117,17 +182,24 @@ def batch_to_frame(batch: Batch) -> pd.DataFrame:
         for k in ("home_shots", "away_shots", "home_shots_on_target", "away_shots_on_target"):
             row[k] = float(m.stats[k]) if m.stats.get(k) is not None else np.nan
         rows[m.provider_id] = row
-    seen: dict = {}
+    order = reference_order(sharp)
+    closing_rank: dict = {}
+    pre = []
     for o in batch.odds:
         r = rows.get(o.match_id)
         if r is None:
             continue
         if o.is_closing:
-            if "close_home" not in r:
+            rank = (reference_rank(o.bookmaker, order), o.bookmaker)
+            if rank < closing_rank.get(o.match_id, (np.inf, "")):
+                closing_rank[o.match_id] = rank
                 r.update(close_home=o.home, close_draw=o.draw, close_away=o.away)
-        elif o.fetched_at <= r["kickoff"] and o.fetched_at >= seen.get(o.match_id, o.fetched_at):
-            seen[o.match_id] = o.fetched_at
-            r.update(odds_home=o.home, odds_draw=o.draw, odds_away=o.away)
+        elif o.fetched_at <= r["kickoff"]:
+            pre.append((o.match_id, o.bookmaker, o.home, o.draw, o.away, o.fetched_at))
+    table = price_table(pd.DataFrame(pre, columns=["match_id", "bookmaker", "home", "draw", "away", "fetched_at"]),
+                        PriceRules(sharp=tuple(sharp)))
+    for mid, (h, d, a) in zip(table.index, table[["odds_home", "odds_draw", "odds_away"]].to_numpy(float)):
+        rows[mid].update(odds_home=h, odds_draw=d, odds_away=a)
     frame = pd.DataFrame(list(rows.values()))
     for c in FRAME_COLUMNS:
         if c not in frame:

@@ -138,6 +138,7 @@ results = Table(
     Column("closing_home_odds", Float),
     Column("closing_draw_odds", Float),
     Column("closing_away_odds", Float),
+    Column("closing_bookmaker", String(64)),            # whose closing price (the first in reference order)
     _ts("recorded_at", nullable=False),
 )
 
@@ -197,19 +198,22 @@ bets = Table(
     Column("fixture_id", Integer, ForeignKey("fixtures.id"), nullable=False),
     Column("prediction_id", Integer, ForeignKey("predictions.id"), nullable=False),
     Column("bet_outcome", String(8), nullable=False),   # home, draw, away
-    Column("bookmaker", String(64), nullable=False),
+    Column("bookmaker", String(64), nullable=False),    # where the bet is placed: the best of BET_BOOKMAKERS
     Column("odds", Float, nullable=False),
     Column("stake", Float, nullable=False),
-    Column("edge", Float, nullable=False),
-    Column("model_prob", Float, nullable=False),
+    Column("edge", Float, nullable=False),              # expected value: fair_prob x odds - 1
+    Column("model_prob", Float, nullable=False),        # the deployed models' probability, for comparison
+    Column("fair_prob", Float),                         # the sharp line's margin-free probability
+    Column("fair_source", String(64)),                  # the sharp book it came from, or 'model' when none priced it
     Column("lineup_based", Boolean, nullable=False, server_default="0"),
     Column("status", String(16), nullable=False, server_default="pending"),   # pending, settled, void
     Column("result", String(8)),                        # win, loss, void
     Column("profit_loss", Float),
     _ts("placed_at", nullable=False),
     _ts("settled_at"),
-    Column("closing_odds", Float),
-    Column("closing_line_value", Float),                # odds / closing_odds - 1
+    Column("closing_odds", Float),                      # the closing line's price for this outcome (margin in)
+    Column("clv", Float),                               # odds x fair closing probability - 1 (CLV_METHOD)
+    Column("close_ratio_with_margin", Float),           # odds / closing_odds - 1: margin included, not CLV
     Column("settlement_note", Text),                    # why a bet was voided, or who settled it by hand
     # One bet per outcome per fixture: a placed bet is never changed or duplicated.
     UniqueConstraint("fixture_id", "bet_outcome"),

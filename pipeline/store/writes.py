@@ -1,7 +1,9 @@
 """Provider records into the store, idempotently (the write side; pipeline.store.queries reads them back).
 
 Every write is an upsert on a natural key, so fetching the same thing twice changes nothing. Odds snapshots are
-kept with the time they were seen (never overwritten), so opening, pre-kick-off and closing prices stay apart.
+kept with the time they were seen (never overwritten), one per bookmaker, so opening, pre-kick-off and closing
+prices stay apart. A result's closing price is the first book of the reference order that has one
+(pipeline.store.queries), named in `results.closing_bookmaker`.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from pipeline.bookmakers import SHARP_DEFAULT, reference_order, reference_rank
 from pipeline.store import schema
 from pipeline.providers.base import FINISHED, VOID_STATUSES, Batch, Lineup, Match, outcome_of
 from pipeline.store.engine import insert_ignore, upsert
@@ -59,8 +62,11 @@ def store_matches(conn: Connection, source: str, matches: list[Match], now: date
     return fixture_ids(conn, source, fixture_rows)
 
 
-def store_batch(conn: Connection, source: str, batch: Batch, now: datetime) -> dict[str, int]:
-    """Store a provider batch: fixtures, odds snapshots, and results of final matches. Returns counts."""
+def store_batch(conn: Connection, source: str, batch: Batch, now: datetime,
+                reference: tuple[str, ...] | None = None) -> dict[str, int]:
+    """Store a provider batch: fixtures, odds snapshots, and results of final matches (their closing price: the
+    first book in `reference` order that has one, default the sharp default's order). Returns counts."""
+    order = reference if reference is not None else reference_order(SHARP_DEFAULT)
     ids = store_matches(conn, source, batch.matches, now)
     missing = {o.match_id for o in batch.odds} - set(ids)
     if missing:
@@ -73,8 +79,11 @@ def store_batch(conn: Connection, source: str, batch: Batch, now: datetime) -> d
         insert_ignore(conn, schema.odds_snapshots, part, keys=("fixture_id", "bookmaker", "market", "fetched_at"))
     closing = {}
     for o in batch.odds:
-        if o.is_closing:
-            closing.setdefault(o.match_id, o)  # providers list their preferred closing price first
+        if o.is_closing and min(o.home, o.draw, o.away) > 1.0:
+            best = closing.get(o.match_id)
+            if best is None or (reference_rank(o.bookmaker, order), o.bookmaker) < \
+                    (reference_rank(best.bookmaker, order), best.bookmaker):
+                closing[o.match_id] = o
     result_rows = []
     for m in batch.matches:
         if m.status != FINISHED and m.status not in VOID_STATUSES:
@@ -85,7 +94,8 @@ def store_batch(conn: Connection, source: str, batch: Batch, now: datetime) -> d
                "away_goals": m.away_goals if finished else None,
                "outcome": outcome_of(m.home_goals, m.away_goals) if finished else None,
                "closing_home_odds": c.home if c else None, "closing_draw_odds": c.draw if c else None,
-               "closing_away_odds": c.away if c else None, "recorded_at": now}
+               "closing_away_odds": c.away if c else None, "closing_bookmaker": c.bookmaker if c else None,
+               "recorded_at": now}
         for k in STAT_KEYS:
             v = m.stats.get(k)
             row[k] = None if v is None or (isinstance(v, float) and np.isnan(v)) else int(v)
@@ -95,7 +105,7 @@ def store_batch(conn: Connection, source: str, batch: Batch, now: datetime) -> d
     for part in chunks(result_rows):
         # Closing odds may arrive later than the score: never overwrite a known price with NULL.
         upsert(conn, schema.results, part, keys=("fixture_id",),
-               keep_existing=("closing_home_odds", "closing_draw_odds", "closing_away_odds"))
+               keep_existing=("closing_home_odds", "closing_draw_odds", "closing_away_odds", "closing_bookmaker"))
     return {"fixtures": len(ids), "odds_snapshots": len(odds_rows), "results": len(result_rows)}
 
 
