@@ -3,7 +3,7 @@ from datetime import date, datetime, timezone
 import numpy as np
 import pytest
 
-from pipeline.betting.strategy import StrategyParams, closing_line_value, edge, kelly_stakes, select_bets
+from pipeline.betting.strategy import StrategyParams, close_ratio_with_margin, edge, kelly_stakes, select_bets
 
 KO = datetime(2026, 1, 17, 15, tzinfo=timezone.utc)
 DAY = date(2026, 1, 17)
@@ -14,9 +14,17 @@ def cand(fid, p, o, ko=KO):
             "p_away": p[2], "odds_home": o[0], "odds_draw": o[1], "odds_away": o[2]}
 
 
-def test_edge_and_clv():
+def test_edge_and_the_margin_inclusive_ratio():
     assert edge(0.55, 2.0) == pytest.approx(0.10)
-    assert closing_line_value(2.2, 2.0) == pytest.approx(0.10)
+    assert close_ratio_with_margin(2.2, 2.0) == pytest.approx(0.10)
+
+
+def test_each_outcome_is_bet_at_its_own_bookmaker():
+    c = cand(1, (0.30, 0.40, 0.30), (3.0, 2.8, 3.5))
+    c.update(book_home="Bet365", book_draw="William Hill", book_away="VC Bet")
+    bets = select_bets([c], 1000, StrategyParams())
+    assert [(b["bet_outcome"], b["bookmaker"], b["odds"]) for b in bets] == [("draw", "William Hill", 2.8),
+                                                                             ("away", "VC Bet", 3.5)]
 
 
 @pytest.mark.parametrize("p,o", [(0.55, 2.0), (0.3, 4.0), (0.7, 1.6)])

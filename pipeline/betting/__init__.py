@@ -10,6 +10,7 @@ import importlib
 _EXPORTS = {
     "OUTCOMES": "pipeline.betting.strategy",
     "StrategyParams": "pipeline.betting.strategy",
+    "close_ratio_with_margin": "pipeline.betting.strategy",
     "closing_line_value": "pipeline.betting.strategy",
     "edge": "pipeline.betting.strategy",
     "kelly_stakes": "pipeline.betting.strategy",
@@ -17,6 +18,7 @@ _EXPORTS = {
     "current_bankroll": "pipeline.betting.placement",
     "existing_bets": "pipeline.betting.placement",
     "place_bets": "pipeline.betting.placement",
+    "value_candidates": "pipeline.betting.placement",
     "final_predictions": "pipeline.betting.performance",
     "refresh_performance": "pipeline.betting.performance",
     "settled_bets": "pipeline.betting.performance",

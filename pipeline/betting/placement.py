@@ -1,17 +1,28 @@
-"""Bet placement: the strategy's proposals for freshly stored predictions, written once.
+"""Bet placement: value against the sharp line for freshly stored predictions, written once.
+
+For each outcome the best price among BET_BOOKMAKERS (pipeline.prices), the fair probability from the sharp
+book's latest price with its margin removed (FAIR_METHOD), EV = fair probability x price - 1; the strategy
+(pipeline.betting.strategy) sizes the bets. The models' probability is the fair one only where no sharp book
+prices the match (`fair_source = 'model'`): a model that knows no more than the sharp price cannot find value at
+that price (issue 13's measurements), so it does not second-guess the sharp line. Never a bet at a book outside
+BET_BOOKMAKERS.
 
 The bankroll is the starting bankroll plus settled profit and loss; the caps count every stake already placed
 on the match and the match day, so a re-run or a lineup re-prediction can never double a stake.
 """
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 import pandas as pd
 from sqlalchemy import func, select
 
-from pipeline.betting.strategy import select_bets
+from pipeline.betting.strategy import OUTCOMES, select_bets
+from pipeline.prices import MODEL, PriceRules, fair_probabilities
 from pipeline.store import insert_ignore, schema
+
+log = logging.getLogger(__name__)
 
 
 def current_bankroll(conn, starting: float) -> float:
@@ -30,34 +41,53 @@ def existing_bets(conn, since: datetime) -> list[dict]:
              "match_day": r["kickoff_time"].date()} for r in rows]
 
 
+def value_candidates(frame: pd.DataFrame, rows: list[dict], rules: PriceRules) -> list[dict]:
+    """Strategy candidates of freshly made predictions: per outcome the best price among BET_BOOKMAKERS and the
+    fair probability (the sharp price without its margin; the prediction's own where no sharp book priced it)."""
+    frame = frame.set_index("match_id")
+    fair = pd.DataFrame(fair_probabilities(frame, rules.fair_method), index=frame.index,
+                        columns=["fair_home", "fair_draw", "fair_away"])
+    candidates = []
+    for r in rows:
+        m, f = frame.loc[r["_match_id"]], fair.loc[r["_match_id"]]
+        best = [m[f"best_{o}"] for o in OUTCOMES]
+        if all(pd.isna(b) for b in best):
+            continue   # none of the user's bookmakers prices this match
+        model = [r["home_prob"], r["draw_prob"], r["away_prob"]]
+        sharp = not f.isna().any()
+        p = [float(f[f"fair_{o}"]) for o in OUTCOMES] if sharp else model
+        c = {"fixture_id": r["fixture_id"], "match_day": m["kickoff"].date(), "kickoff": m["kickoff"],
+             "prediction_id": r.get("id"), "fair_source": m["sharp_bookmaker"] if sharp else MODEL,
+             "model": dict(zip(OUTCOMES, model))}
+        for o, prob, price in zip(OUTCOMES, p, best):
+            c[f"p_{o}"], c[f"odds_{o}"], c[f"book_{o}"] = prob, float(price), m[f"book_{o}"]
+        candidates.append(c)
+    return candidates
+
+
 def place_bets(conn, settings, now: datetime, frame: pd.DataFrame, rows: list[dict], lineup_based: bool,
                write: bool = True) -> list[dict]:
     """Run the strategy for freshly stored predictions and insert its bets (never duplicating one).
 
-    frame: the predicted fixtures (match frame with their odds); rows: their prediction rows (with ids).
+    frame: the predicted fixtures (match frame with their prices, pipeline.prices.PRICE_COLUMNS); rows: their
+    prediction rows (with ids).
     """
+    rules = PriceRules.from_settings(settings)
     bankroll = current_bankroll(conn, settings.starting_bankroll)
     existing = existing_bets(conn, now - timedelta(days=2))
-    by_match = {m["match_id"]: m for m in frame[["match_id", "kickoff", "odds_home", "odds_draw", "odds_away",
-                                                  "odds_bookmaker"]].to_dict("records")}
-    candidates = []
-    for r in rows:
-        m = by_match[r["_match_id"]]
-        if pd.isna(m["odds_home"]):
-            continue
-        candidates.append({"fixture_id": r["fixture_id"], "match_day": m["kickoff"].date(),
-                           "kickoff": m["kickoff"], "p_home": r["home_prob"], "p_draw": r["draw_prob"],
-                           "p_away": r["away_prob"], "odds_home": float(m["odds_home"]),
-                           "odds_draw": float(m["odds_draw"]), "odds_away": float(m["odds_away"]),
-                           "bookmaker": str(m["odds_bookmaker"]), "prediction_id": r.get("id")})
+    candidates = value_candidates(frame, rows, rules)
     proposals = select_bets(candidates, bankroll, settings.strategy, existing)
     placed = []
     by_fixture = {c["fixture_id"]: c for c in candidates}
     for p in proposals:
         c = by_fixture[p["fixture_id"]]
+        if p["bookmaker"] not in rules.bet:   # cannot happen (best prices come from BET_BOOKMAKERS only): never bet
+            log.error("refused a bet at %r, which is not in BET_BOOKMAKERS", p["bookmaker"])
+            continue
         bet = {"fixture_id": p["fixture_id"], "prediction_id": c["prediction_id"], "bet_outcome": p["bet_outcome"],
-               "bookmaker": c["bookmaker"], "odds": float(p["odds"]), "stake": float(p["stake"]),
-               "edge": float(p["edge"]), "model_prob": float(p["model_prob"]), "lineup_based": lineup_based,
+               "bookmaker": p["bookmaker"], "odds": float(p["odds"]), "stake": float(p["stake"]),
+               "edge": float(p["edge"]), "fair_prob": float(p["model_prob"]), "fair_source": c["fair_source"],
+               "model_prob": float(c["model"][p["bet_outcome"]]), "lineup_based": lineup_based,
                "status": "pending", "placed_at": now}
         placed.append(bet)
     if placed and write:
@@ -65,4 +95,4 @@ def place_bets(conn, settings, now: datetime, frame: pd.DataFrame, rows: list[di
     return placed
 
 
-__all__ = ["current_bankroll", "existing_bets", "place_bets"]
+__all__ = ["current_bankroll", "existing_bets", "value_candidates", "place_bets"]

@@ -1,6 +1,8 @@
 """The betting strategy: value bets sized by fractional Kelly, with caps. Pure functions, no I/O.
 
 Rules (every number is a setting, see .env.example):
+- p is the fair probability (the sharp line's, margin removed; pipeline.prices) and the odds are the best price
+  among the bookmakers the user bets with, each outcome possibly at another book (`book_<outcome>`).
 - An outcome is a candidate when edge = p * odds - 1 >= min_edge, min_odds <= odds <= max_odds,
   p >= min_probability, and the fixture has no bet on that outcome yet.
 - The outcomes of one match are mutually exclusive, so they are sized together by the Kelly criterion for
@@ -84,8 +86,14 @@ def kelly_stakes(probs: Sequence[float], odds: Sequence[float], candidates: Sequ
     return f
 
 
-def closing_line_value(bet_odds: float, closing_odds: float) -> float:
+def close_ratio_with_margin(bet_odds: float, closing_odds: float) -> float:
+    """odds / closing odds - 1: the price against the close *with the bookmaker's margin in it*. Not CLV (that is
+    pipeline.odds.fair_clv, against the margin-free close): a bet at the closing price itself scores 0 here
+    although it loses the margin."""
     return bet_odds / closing_odds - 1.0
+
+
+closing_line_value = close_ratio_with_margin   # old name, still used by pipeline/jobs/backtest.py; not CLV
 
 
 def select_bets(candidates: Iterable[dict], bankroll: float, params: StrategyParams,
@@ -93,8 +101,9 @@ def select_bets(candidates: Iterable[dict], bankroll: float, params: StrategyPar
     """Bets to place now.
 
     candidates: dicts with fixture_id, match_day (date), kickoff, p_home, p_draw, p_away, odds_home, odds_draw,
-    odds_away. existing: bets already placed, dicts with fixture_id, bet_outcome, stake, match_day.
-    Returns dicts: fixture_id, bet_outcome, odds, stake, edge, model_prob.
+    odds_away, and optionally the bookmaker of each price (book_home, book_draw, book_away) or of all (bookmaker).
+    existing: bets already placed, dicts with fixture_id, bet_outcome, stake, match_day.
+    Returns dicts: fixture_id, bet_outcome, bookmaker, odds, stake, edge, model_prob (the p it was sized on).
     """
     if not bankroll or bankroll <= 0 or not np.isfinite(bankroll):
         return []
@@ -128,7 +137,8 @@ def select_bets(candidates: Iterable[dict], bankroll: float, params: StrategyPar
             continue
         stakes = np.floor(stakes * 100) / 100  # round down: a cap is never exceeded by rounding
         for k in np.flatnonzero(stakes >= max(params.min_stake, 0.01)):
-            out.append({"fixture_id": c["fixture_id"], "bet_outcome": OUTCOMES[k], "odds": float(o[k]),
+            out.append({"fixture_id": c["fixture_id"], "bet_outcome": OUTCOMES[k],
+                        "bookmaker": c.get(f"book_{OUTCOMES[k]}", c.get("bookmaker")), "odds": float(o[k]),
                         "stake": float(stakes[k]), "edge": float(e[k]), "model_prob": float(p[k])})
             match_staked[c["fixture_id"]] += float(stakes[k])
             day_staked[c["match_day"]] += float(stakes[k])

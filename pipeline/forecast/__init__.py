@@ -22,7 +22,6 @@ _EXPORTS = {
     "fixtures_frame": "pipeline.forecast.predictions",
     "load_models": "pipeline.forecast.predictions",
     "market_probabilities": "pipeline.forecast.predictions",
-    "odds_key": "pipeline.forecast.predictions",
     "prediction_rows": "pipeline.forecast.predictions",
     "store_predictions": "pipeline.forecast.predictions",
     "ModelLoadError": "pipeline.forecast.registry",

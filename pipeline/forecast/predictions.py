@@ -1,12 +1,11 @@
 """Deployed models -> prediction rows: the upcoming fixtures as a match frame, the models' probabilities beside
 the market's margin-free view, stored idempotently (one row per fixture, model version and input).
 
-`input_key` names what a prediction was made from (the odds snapshot, and the lineup once it is out), so a run
-that finds nothing new writes nothing.
+`input_key` names what a prediction was made from (the prices: reference, sharp and best bettable, see
+pipeline.prices.prices_key; and the lineup once it is out), so a run that finds nothing new writes nothing.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +17,7 @@ from sqlalchemy import select
 from pipeline.forecast import registry
 from pipeline.forecast.modelset import ModelSet
 from pipeline.odds import implied_probabilities
+from pipeline.prices import PRICE_COLUMNS, PriceRules, price_table
 from pipeline.providers.base import SCHEDULED, Batch
 from pipeline.store import FRAME_COLUMNS, insert_ignore, schema, upsert
 
@@ -36,15 +36,10 @@ def load_models(model_dir) -> LoadedModels:
     return LoadedModels(ModelSet.from_objects(deployed.objects), deployed.version)
 
 
-def odds_key(bookmaker, home, draw, away) -> str:
-    if bookmaker is None or pd.isna(home):
-        return "odds:none"
-    raw = f"{bookmaker}|{home:.4f}|{draw:.4f}|{away:.4f}"
-    return "odds:" + hashlib.sha1(raw.encode()).hexdigest()[:16]
-
-
-def fixtures_frame(batch: Batch, now: datetime) -> tuple[pd.DataFrame, list[str]]:
-    """Upcoming matches of a provider batch as match-frame rows with their latest pre-match odds."""
+def fixtures_frame(batch: Batch, now: datetime, rules: PriceRules | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Upcoming matches of a provider batch as match-frame rows with their prices (pipeline.prices: the
+    reference price in odds_*, the sharp price, the best bettable prices) from each book's latest snapshot."""
+    rules = rules or PriceRules()
     problems, rows = [], []
     for m in batch.matches:
         if m.status != SCHEDULED or m.kickoff <= now:
@@ -55,14 +50,11 @@ def fixtures_frame(batch: Batch, now: datetime) -> tuple[pd.DataFrame, list[str]
         rows.append({"match_id": m.provider_id, "league": m.league, "season": str(m.season),
                      "kickoff": m.kickoff, "home_team": m.home_team, "away_team": m.away_team})
     frame = pd.DataFrame(rows, columns=["match_id", "league", "season", "kickoff", "home_team", "away_team"])
-    odds = pd.DataFrame([{"match_id": o.match_id, "odds_bookmaker": o.bookmaker, "odds_home": o.home,
-                          "odds_draw": o.draw, "odds_away": o.away, "fetched_at": o.fetched_at}
-                         for o in batch.odds if not o.is_closing and o.fetched_at <= now
-                         and min(o.home, o.draw, o.away) > 1.0])
-    if not odds.empty:
-        odds = odds.sort_values(["match_id", "fetched_at"], kind="stable").groupby("match_id").last()
-        frame = frame.merge(odds.drop(columns="fetched_at"), left_on="match_id", right_index=True, how="left")
-    for c in FRAME_COLUMNS + ["odds_bookmaker"]:
+    odds = pd.DataFrame([(o.match_id, o.bookmaker, o.home, o.draw, o.away, o.fetched_at) for o in batch.odds
+                         if not o.is_closing and o.fetched_at <= now and o.market == "1X2"],
+                        columns=["match_id", "bookmaker", "home", "draw", "away", "fetched_at"])
+    frame = frame.merge(price_table(odds, rules), left_on="match_id", right_index=True, how="left")
+    for c in FRAME_COLUMNS + PRICE_COLUMNS:
         if c not in frame:
             frame[c] = np.nan
     frame["kickoff"] = pd.to_datetime(frame["kickoff"], utc=True)
@@ -131,5 +123,5 @@ def already_predicted(conn, fixture_id_by_match: dict, version: str, keys: dict[
     return {m for m, fid in fixture_id_by_match.items() if (fid, keys[m]) in done}
 
 
-__all__ = ["HISTORY_DAYS", "LoadedModels", "load_models", "odds_key", "fixtures_frame", "market_probabilities",
+__all__ = ["HISTORY_DAYS", "LoadedModels", "load_models", "fixtures_frame", "market_probabilities",
            "prediction_rows", "store_predictions", "already_predicted"]

@@ -1,8 +1,9 @@
-"""Hourly predictions: fixtures in the next PREDICTION_HORIZON_HOURS, their latest odds, the deployed models'
-probabilities, the betting strategy, all stored in one transaction. The job table runs the lineup step after it.
+"""Hourly predictions: fixtures in the next PREDICTION_HORIZON_HOURS, every bookmaker's latest odds, the deployed
+models' probabilities, value bets against the sharp line (pipeline.betting.placement), all stored in one
+transaction. The job table runs the lineup step after it.
 
-A fixture already predicted by the same model version from the same odds is skipped (unless --force), so an
-hourly run that finds nothing new writes nothing.
+A fixture already predicted by the same model version from the same prices (reference, sharp and best) is
+skipped (unless --force), so an hourly run that finds nothing new writes nothing.
 """
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import pandas as pd
 
 from pipeline.betting.placement import place_bets
 from pipeline.forecast.predictions import (HISTORY_DAYS, already_predicted, fixtures_frame, load_models,
-                                           market_probabilities, odds_key, prediction_rows, store_predictions)
+                                           market_probabilities, prediction_rows, store_predictions)
 from pipeline.jobs.runner import JobContext
+from pipeline.prices import PriceRules, prices_key
 from pipeline.store import fixture_ids, load_match_frame, store_batch
 
 
@@ -24,28 +26,30 @@ def print_dry_run(rows: list[dict], bets: list[dict], frame: pd.DataFrame) -> No
         print(f"would predict {t['kickoff']:%Y-%m-%d %H:%M} {t['home_team']} v {t['away_team']}: "
               f"H {r['home_prob']:.3f} D {r['draw_prob']:.3f} A {r['away_prob']:.3f}")
     for b in bets:
-        print(f"would bet {b['bet_outcome']} on fixture {b['fixture_id']}: "
-              f"stake {b['stake']:.2f} at {b['odds']:.2f} (edge {b['edge']:+.3f})")
+        print(f"would bet {b['bet_outcome']} on fixture {b['fixture_id']}: stake {b['stake']:.2f} at {b['odds']:.2f} "
+              f"with {b['bookmaker']} (fair probability {b['fair_prob']:.3f} from {b['fair_source']}, "
+              f"EV {b['edge']:+.3f})")
     print(f"dry run: {len(rows)} predictions and {len(bets)} bets not written")
 
 
 def run(ctx: JobContext, *, force: bool = False, dry_run: bool = False) -> None:
     """The hourly job (the lineup step follows it, see pipeline.jobs.table)."""
     settings = ctx.settings
+    rules = PriceRules.from_settings(settings)
     models = load_models(settings.model_dir)  # no usable set: the runner exits 70 saying so
     source = ctx.provider.name
     end = ctx.now + timedelta(hours=settings.prediction_horizon_hours)
     batch = ctx.provider.fixtures(ctx.now, end, ctx.now)
-    frame, problems = fixtures_frame(batch, ctx.now)
+    frame, problems = fixtures_frame(batch, ctx.now, rules)
     for p in batch.problems + problems:
         ctx.log.warning("skipped: %s", p)
     if batch.problems or problems:
         ctx.count("fixtures_skipped", len(batch.problems) + len(problems))
     ctx.count("fixtures", len(frame))
-    keys = {m.match_id: odds_key(m.odds_bookmaker if pd.notna(m.odds_bookmaker) else None, m.odds_home,
-                                 m.odds_draw, m.odds_away) for m in frame.itertuples(index=False)}
+    keys = {m["match_id"]: prices_key(m) for m in frame.to_dict("records")}
     with ctx.engine.connect() as conn:
-        history = load_match_frame(conn, source, since=ctx.now - timedelta(days=HISTORY_DAYS), until=ctx.now)
+        history = load_match_frame(conn, source, since=ctx.now - timedelta(days=HISTORY_DAYS), until=ctx.now,
+                                   reference=rules.reference)
         ids = fixture_ids(conn, source, frame["match_id"])
         done = set() if force else already_predicted(conn, ids, models.version, keys)
     todo = frame[~frame["match_id"].isin(done)].reset_index(drop=True)
@@ -53,7 +57,7 @@ def run(ctx: JobContext, *, force: bool = False, dry_run: bool = False) -> None:
     if todo.empty:
         if not dry_run:
             with ctx.engine.begin() as conn:
-                store_batch(conn, source, batch, ctx.now)  # keep the odds history even when nothing changed
+                store_batch(conn, source, batch, ctx.now, rules.reference)  # keep the odds history anyway
         return
     preds = models.model_set.predict(todo, history)
     market = market_probabilities(todo, settings.margin_method)
@@ -67,7 +71,7 @@ def run(ctx: JobContext, *, force: bool = False, dry_run: bool = False) -> None:
         print_dry_run(rows, bets, todo)
         return
     with ctx.engine.begin() as conn:  # fixtures, odds, predictions and bets land together or not at all
-        store_batch(conn, source, batch, ctx.now)
+        store_batch(conn, source, batch, ctx.now, rules.reference)
         ids = fixture_ids(conn, source, todo["match_id"])
         rows = prediction_rows(todo, preds, ids, models.version, ctx.now, [keys[m] for m in todo["match_id"]],
                                False, market)

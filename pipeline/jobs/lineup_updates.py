@@ -17,14 +17,15 @@ from sqlalchemy import delete, select
 from pipeline.betting.placement import place_bets
 from pipeline.forecast.players import (goal_rate_adjustment, lineup_hash, lineup_strength_change, player_ratings,
                               recent_starters, usual_xis)
-from pipeline.forecast.predictions import (HISTORY_DAYS, load_models, market_probabilities, odds_key,
-                                           prediction_rows, store_predictions)
+from pipeline.forecast.predictions import (HISTORY_DAYS, load_models, market_probabilities, prediction_rows,
+                                           store_predictions)
+from pipeline.prices import PRICE_COLUMNS, PriceRules, prices_key
 from pipeline.providers.base import SCHEDULED, LineupsUnavailable
 from pipeline.jobs.runner import JobContext
-from pipeline.store import insert_ignore, latest_prematch_odds, load_match_frame, schema, store_lineup
+from pipeline.store import insert_ignore, latest_prices, load_match_frame, schema, store_lineup
 
 
-def upcoming_fixtures(conn, source: str, now, window_hours: float) -> pd.DataFrame:
+def upcoming_fixtures(conn, source: str, now, window_hours: float, rules: PriceRules | None = None) -> pd.DataFrame:
     f = schema.fixtures
     q = (select(f.c.id.label("fixture_id"), f.c.provider_id.label("match_id"), f.c.league_code.label("league"),
                 f.c.season, f.c.kickoff_time.label("kickoff"), f.c.home_team, f.c.away_team, f.c.home_team_id,
@@ -36,10 +37,9 @@ def upcoming_fixtures(conn, source: str, now, window_hours: float) -> pd.DataFra
     if frame.empty:
         return frame
     frame["kickoff"] = pd.to_datetime(frame["kickoff"], utc=True)
-    odds = latest_prematch_odds(conn, frame["fixture_id"].tolist())
-    # latest_prematch_odds takes snapshots before kick-off; only those seen by now count here
-    frame = frame.merge(odds, on="fixture_id", how="left")
-    for c in ("odds_home", "odds_draw", "odds_away", "odds_bookmaker"):
+    prices = latest_prices(conn, frame["fixture_id"].tolist(), rules or PriceRules(), before=now)
+    frame = frame.merge(prices, left_on="fixture_id", right_index=True, how="left")
+    for c in PRICE_COLUMNS:
         if c not in frame:
             frame[c] = np.nan
     for c in ("home_goals", "away_goals", "home_shots", "away_shots", "home_shots_on_target",
@@ -65,12 +65,13 @@ def _latest_hash(conn, fixture_id: int) -> str | None:
 def run(ctx: JobContext) -> None:
     """The lineup job (also the step after each hourly run)."""
     settings, source = ctx.settings, ctx.provider.name
+    rules = PriceRules.from_settings(settings)
     if not ctx.provider.has_lineups:
         ctx.log.info("%s publishes no lineups: nothing to do", source)
         ctx.count("lineups_unavailable", 1)
         return
     with ctx.engine.connect() as conn:
-        frame = upcoming_fixtures(conn, source, ctx.now, settings.lineup_window_hours)
+        frame = upcoming_fixtures(conn, source, ctx.now, settings.lineup_window_hours, rules)
     ctx.count("fixtures_in_window", len(frame))
     if frame.empty:
         return
@@ -95,7 +96,7 @@ def run(ctx: JobContext) -> None:
         teams = sorted({int(t) for t in pd.concat([changed["home_team_id"], changed["away_team_id"]]).dropna()})
         usual = usual_xis(recent_starters(conn, source, teams, before=ctx.now))
         results = load_match_frame(conn, source, since=ctx.now - timedelta(days=HISTORY_DAYS), until=ctx.now,
-                                   leagues=sorted(changed["league"].unique()))
+                                   leagues=sorted(changed["league"].unique()), reference=rules.reference)
     base = models.model_set.predict(changed, results).set_index("match_id")
     changes, adjust = [], []
     for m in changed.itertuples(index=False):
@@ -108,8 +109,7 @@ def run(ctx: JobContext) -> None:
     preds = models.model_set.predict(changed, results, strength_adjustments=pd.DataFrame(adjust))
     market = market_probabilities(changed, settings.margin_method)
     hashes = [lineup_hash(lineups[m]) for m in changed["match_id"]]
-    keys = [f"{odds_key(b if pd.notna(b) else None, h, d, a)}|lineup:{lh}" for b, h, d, a, lh in
-            zip(changed["odds_bookmaker"], changed["odds_home"], changed["odds_draw"], changed["odds_away"], hashes)]
+    keys = [f"{prices_key(m)}|lineup:{lh}" for m, lh in zip(changed.to_dict("records"), hashes)]
     ids = dict(zip(changed["match_id"], changed["fixture_id"]))
     with ctx.engine.begin() as conn:
         # Re-checked inside the write transaction: a concurrent run may have recorded the same lineup.
