@@ -2,6 +2,7 @@
 
 Recomputed from `predictions`, `results` and `bets` each time (cheap at this scale), so the table can never
 drift from the rows it summarises. The prediction scored for a fixture is its last one made before kick-off.
+`avg_clv` is the mean of `bets.clv`, the closing-line value against the fair (margin-free) sharp close.
 """
 from __future__ import annotations
 
@@ -13,8 +14,12 @@ from sqlalchemy import delete, select
 from pipeline.store import schema
 from pipeline.metrics import score_all
 from pipeline.store import upsert
+from pipeline.value_stats import upper_bound
 
 OUTCOME_INDEX = {"home": 0, "draw": 1, "away": 2}
+# The protect-the-user alarm: the fair CLV of the most recent settled bets below zero at 95% confidence
+CLV_ALARM_BETS = 200     # how many of the most recent settled bets are judged
+CLV_ALARM_MIN_BETS = 20  # fewer than this: no verdict either way
 
 
 def final_predictions(conn) -> pd.DataFrame:
@@ -69,7 +74,7 @@ def refresh_performance(conn, starting_bankroll: float, now: datetime) -> int:
         db = bets[(bets["day"] == day) & (bets["status"] == "settled")] if not bets.empty else bets
         staked = float(db["stake"].sum()) if len(db) else 0.0
         profit = float(db["profit_loss"].sum()) if len(db) else 0.0
-        clv = db["closing_line_value"].dropna() if len(db) else pd.Series(dtype=float)
+        clv = db["clv"].dropna() if len(db) else pd.Series(dtype=float)
         cumulative += profit
         bankroll = starting_bankroll + cumulative
         peak = max(peak, bankroll)
@@ -103,9 +108,33 @@ def summary(conn, starting_bankroll: float) -> dict:
     profit = float(settled["profit_loss"].sum()) if len(settled) else 0.0
     out.update(bets_settled=int(len(settled)), bets_void=int((bets["status"] == "void").sum()) if len(bets) else 0,
                staked=round(staked, 2), profit=round(profit, 2), roi=(profit / staked) if staked else None,
-               avg_clv=float(settled["closing_line_value"].dropna().mean())
-               if len(settled) and settled["closing_line_value"].notna().any() else None,
+               avg_clv=float(settled["clv"].dropna().mean())
+               if len(settled) and settled["clv"].notna().any() else None,
                bankroll=round(starting_bankroll + profit, 2))
     return out
 
 
+
+
+def recent_clv(conn, n: int = CLV_ALARM_BETS, level: float = 0.95) -> dict:
+    """Fair CLV of the last `n` settled bets (by kick-off): n, mean, the one-sided `level` upper bound of the
+    mean (standard error clustered by match day) and `alarm`: that bound is below zero, i.e. the bets lose to
+    the fair closing line at that confidence. Fewer than CLV_ALARM_MIN_BETS bets: no bound, no alarm."""
+    b, f = s.bets, s.fixtures
+    rows = conn.execute(select(b.c.clv, f.c.kickoff_time).select_from(b.join(f, f.c.id == b.c.fixture_id))
+                        .where(b.c.status == "settled", b.c.clv.is_not(None))
+                        .order_by(f.c.kickoff_time.desc(), b.c.id.desc()).limit(n)).all()
+    values = [r.clv for r in rows]
+    out = {"n": len(values), "mean": float(sum(values) / len(values)) if values else None, "upper": None,
+           "alarm": False}
+    if len(values) >= CLV_ALARM_MIN_BETS:
+        out["upper"] = upper_bound(values, clusters=[r.kickoff_time.date() for r in rows], level=level)
+        out["alarm"] = bool(out["upper"] < 0)
+    return out
+
+
+def clv_alarm_line(stat: dict) -> str:
+    """The warning health_check.py and report.py print when recent_clv() raises the alarm."""
+    return (f"⚠️  WARNING: the fair CLV of the last {stat['n']} settled bets is {stat['mean']:+.2%}, below zero at 95% "
+            f"confidence (upper bound {stat['upper']:+.2%}): these bets lose to the closing line. Stop staking "
+            "real money on them; see the README, 'When the CLV warning shows'.")

@@ -8,16 +8,26 @@ No bet stays pending for ever: fixtures the source does not report PENDING_BET_G
 named in the log, and a bet still without a final result VOID_AFTER_HOURS after kick-off is voided with the
 reason in `bets.settlement_note`. `results_settlement.py --void/--settle` settles one by hand (`settle_by_hand`), recorded as a run
 of this job.
+
+Each bet also gets its closing-line value, one definition everywhere (pipeline.odds.fair_clv): `clv` = odds x
+the closing line's probability of the outcome with the margin removed by CLV_METHOD - 1. The closing line is the
+sharp book's closing price (the first of SHARP_BOOKMAKERS that has one, else the next in reference order, named
+in `results.closing_bookmaker`; pipeline.store.queries.closing_prices). `close_ratio_with_margin` = odds /
+closing odds - 1 is kept for comparison; it is not CLV (a bet at the closing price itself scores 0 on it, yet
+loses the margin).
 """
 from __future__ import annotations
 
 from datetime import timedelta
 
+import numpy as np
 from sqlalchemy import and_, bindparam, or_, select, update
 
 from pipeline.store import schema
-from pipeline.store import store_batch
+from pipeline.store import closing_prices, store_batch
 from pipeline.betting.performance import refresh_performance
+from pipeline.odds import fair_clv, implied_probabilities
+from pipeline.prices import PriceRules
 from pipeline.providers.base import FINISHED, VOID_STATUSES, Batch, clean_text
 from pipeline.jobs.runner import EXIT_SOFTWARE, JobContext, JobFailed
 
@@ -40,45 +50,44 @@ def fixtures_to_check(conn, source: str, now) -> list[tuple[int, str]]:
     return [(row.id, row.provider_id) for row in conn.execute(q)]
 
 
-def _snapshot_closing_odds(conn, fixture_id: int, bookmaker: str, outcome: str, kickoff) -> float | None:
-    """Without a closing price in the result: the last snapshot seen before kick-off, the bet's bookmaker first."""
-    o = schema.odds_snapshots
-    row = conn.execute(select(o.c[f"{outcome}_odds"]).where(
-        o.c.fixture_id == fixture_id, o.c.fetched_at <= kickoff)
-        .order_by((o.c.bookmaker == bookmaker).desc(), o.c.fetched_at.desc()).limit(1)).first()
-    return row[0] if row else None
-
-
-def settle_bets(conn, now) -> dict[str, int]:
-    """Settle every pending bet whose fixture has a final result. Idempotent."""
-    b, r, f = schema.bets, schema.results, schema.fixtures
+def settle_bets(conn, now, rules: PriceRules | None = None) -> dict[str, int]:
+    """Settle every pending bet whose fixture has a final result, with its closing-line value. Idempotent."""
+    rules = rules or PriceRules()
+    b, r = schema.bets, schema.results
     rows = conn.execute(
-        select(b.c.id, b.c.fixture_id, b.c.bet_outcome, b.c.odds, b.c.stake, b.c.bookmaker, r.c.status,
-               r.c.outcome, f.c.kickoff_time, r.c.closing_home_odds, r.c.closing_draw_odds, r.c.closing_away_odds)
-        .select_from(b.join(r, r.c.fixture_id == b.c.fixture_id).join(f, f.c.id == b.c.fixture_id))
+        select(b.c.id, b.c.fixture_id, b.c.bet_outcome, b.c.odds, b.c.stake, r.c.status, r.c.outcome)
+        .select_from(b.join(r, r.c.fixture_id == b.c.fixture_id))
         .where(b.c.status == "pending")).mappings().all()
     counts = {"bets_won": 0, "bets_lost": 0, "bets_void": 0}
+    rows = [x for x in rows if (x["status"] == FINISHED and x["outcome"]) or x["status"] in VOID_STATUSES]
+    if not rows:
+        return counts
+    close = closing_prices(conn, [x["fixture_id"] for x in rows], rules.reference)
+    fair = dict(zip(close.index, implied_probabilities(close[["close_home", "close_draw", "close_away"]]
+                                                       .to_numpy(float), rules.clv_method)))
     updates = []
     for bet in rows:
-        if bet["status"] == FINISHED and bet["outcome"]:
+        if bet["status"] == FINISHED:
             won = bet["outcome"] == bet["bet_outcome"]
             values = {"v_status": "settled", "v_result": "win" if won else "loss",
                       "v_profit": round(bet["stake"] * (bet["odds"] - 1), 2) if won else -bet["stake"]}
             counts["bets_won" if won else "bets_lost"] += 1
-        elif bet["status"] in VOID_STATUSES:
+        else:
             values = {"v_status": "void", "v_result": "void", "v_profit": 0.0}
             counts["bets_void"] += 1
-        else:
-            continue
-        closing = bet[f"closing_{bet['bet_outcome']}_odds"] or _snapshot_closing_odds(
-            conn, bet["fixture_id"], bet["bookmaker"], bet["bet_outcome"], bet["kickoff_time"])
-        updates.append({"b_id": bet["id"], **values, "v_closing": closing,
-                        "v_clv": (bet["odds"] / closing - 1) if closing else None})
-    if updates:
-        # one executemany; still conditional on 'pending', so a bet is settled once whatever runs beside this
-        conn.execute(update(b).where(b.c.id == bindparam("b_id"), b.c.status == "pending").values(
-            status=bindparam("v_status"), result=bindparam("v_result"), profit_loss=bindparam("v_profit"),
-            settled_at=now, closing_odds=bindparam("v_closing"), closing_line_value=bindparam("v_clv")), updates)
+        k = ("home", "draw", "away").index(bet["bet_outcome"])
+        closing, clv = None, None
+        if bet["fixture_id"] in close.index:
+            closing = float(close.loc[bet["fixture_id"], f"close_{bet['bet_outcome']}"])
+            p = fair[bet["fixture_id"]][k]
+            clv = float(fair_clv(bet["odds"], p)) if np.isfinite(p) else None
+        updates.append({"b_id": bet["id"], **values, "v_closing": closing, "v_clv": clv,
+                        "v_ratio": (bet["odds"] / closing - 1) if closing else None})
+    # one executemany; still conditional on 'pending', so a bet is settled once whatever runs beside this
+    conn.execute(update(b).where(b.c.id == bindparam("b_id"), b.c.status == "pending").values(
+        status=bindparam("v_status"), result=bindparam("v_result"), profit_loss=bindparam("v_profit"),
+        settled_at=now, closing_odds=bindparam("v_closing"), clv=bindparam("v_clv"),
+        close_ratio_with_margin=bindparam("v_ratio")), updates)
     return counts
 
 
@@ -134,10 +143,11 @@ def run(ctx: JobContext, void: int | None = None, settle: int | None = None, res
     if batch.problems:
         ctx.count("problems", len(batch.problems))
     _report_missing(ctx, todo, batch)
+    rules = PriceRules.from_settings(ctx.settings)
     # One transaction: results, settlements and metrics land together or not at all.
     with ctx.engine.begin() as conn:
-        ctx.count("results_recorded", store_batch(conn, source, batch, ctx.now)["results"])
-        for k, v in settle_bets(conn, ctx.now).items():
+        ctx.count("results_recorded", store_batch(conn, source, batch, ctx.now, rules.reference)["results"])
+        for k, v in settle_bets(conn, ctx.now, rules).items():
             ctx.count(k, v)
         voided = void_overdue_bets(conn, ctx.now, ctx.settings.void_after_hours)
         if voided:
