@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The performance report: by outcome, league and month, calibration, bankroll; --plot DIR for PNG charts.
+"""The performance report: fair closing-line value and ROI with 95% intervals by league, month and bookmaker, by
+outcome, calibration, bankroll; a warning when recent bets lose to the closing line; --plot DIR for PNG charts.
 
 Options: `python production/report.py --help`. The command is defined in pipeline/jobs/cli.py.
 """

@@ -120,7 +120,7 @@ def recent_clv(conn, n: int = CLV_ALARM_BETS, level: float = 0.95) -> dict:
     """Fair CLV of the last `n` settled bets (by kick-off): n, mean, the one-sided `level` upper bound of the
     mean (standard error clustered by match day) and `alarm`: that bound is below zero, i.e. the bets lose to
     the fair closing line at that confidence. Fewer than CLV_ALARM_MIN_BETS bets: no bound, no alarm."""
-    b, f = s.bets, s.fixtures
+    b, f = schema.bets, schema.fixtures
     rows = conn.execute(select(b.c.clv, f.c.kickoff_time).select_from(b.join(f, f.c.id == b.c.fixture_id))
                         .where(b.c.status == "settled", b.c.clv.is_not(None))
                         .order_by(f.c.kickoff_time.desc(), b.c.id.desc()).limit(n)).all()

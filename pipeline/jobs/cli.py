@@ -124,9 +124,11 @@ def health_check(as_json, now, quiet):
                     runner_options={"needs_store": False, "lock": False}))
 
 
-@click.command(help="Performance report: by outcome, league and month, calibration, bankroll.")
+@click.command(help="Performance report: fair closing-line value and ROI with 95% intervals by league, month and "
+                    "bookmaker, by outcome, calibration, bankroll; a warning when recent bets lose to the close.")
 @click.option("--plot", "plot_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Also write the charts (PNG) into this directory.")
+              help="Also write bankroll.png, profit.png, clv_by_month.png and calibration.png into this "
+                   "directory.")
 def report(plot_dir):
     _exit(run_named("report", quiet=True, plot_dir=plot_dir, runner_options={"lock": False}))
 

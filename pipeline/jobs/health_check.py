@@ -3,6 +3,10 @@
 It runs without the job lock and without needing the store (a dead database is one failed check, and the others
 still run). Job freshness is judged against the job's own clock: a run's `run_for` (its --now) when it was
 simulated, else its start time, compared with the health check's now.
+
+One line is a warning, not a check: when the fair closing-line value of the last 200 settled bets is below zero
+at 95% confidence (pipeline.betting.performance.recent_clv), a ⚠️ line says so; the exit code is unchanged, since
+the system works and an alarm that failed every run would hide real failures.
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select, text
 
+from pipeline.betting.performance import clv_alarm_line, recent_clv
 from pipeline.forecast import registry
 from pipeline.store import schema
 from pipeline.jobs.runner import JobContext, JobFailed, mask, stale_reason
@@ -34,8 +39,11 @@ class Check:
     name: str
     ok: bool
     detail: str
+    warning: bool = False   # shown with ⚠️; does not fail the check (the system works, the bets do not)
 
     def line(self) -> str:
+        if self.warning:
+            return self.detail
         return f"✅ {self.detail}" if self.ok else f"❌ {self.name}: {self.detail}"
 
 
@@ -116,6 +124,11 @@ def _store_checks(engine, st, now) -> list[Check]:
                          "No bet pending past its grace period" if stale == 0 else
                          f"{stale} bets still pending {st.pending_bet_grace_hours:g} h after kick-off"))
         out.append(_run_history_check(conn, st))
+        clv = recent_clv(conn)
+        if clv["alarm"]:
+            out.append(Check("fair clv", True, clv_alarm_line(clv), warning=True))
+        elif clv["n"]:
+            out.append(Check("fair clv", True, f"Fair CLV of the last {clv['n']} settled bets: {clv['mean']:+.2%}"))
     return out
 
 
@@ -145,7 +158,8 @@ def _run_history_check(conn, st) -> Check:
 def run(ctx: JobContext, as_json: bool = False) -> None:
     checks = _checks(ctx)
     if as_json:
-        print(json.dumps([{"check": c.name, "ok": c.ok, "detail": c.detail} for c in checks], indent=2))
+        print(json.dumps([{"check": c.name, "ok": c.ok, "detail": c.detail, "warning": c.warning} for c in checks],
+                         indent=2))
     else:
         for c in checks:
             print(c.line())
