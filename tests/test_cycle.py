@@ -1,6 +1,7 @@
 """End to end on the sandbox: the demo's two simulated weeks through the real production commands, then the
 store is checked: bets settled exactly once, profit equals the bankroll change, the guide's sqlite3 query agrees
-with the report, lineups help where stars are missing, and running every job again changes nothing."""
+with the report, lineups help where stars are missing, bets go to the soft books with their fair CLV reported,
+and running every job again changes nothing."""
 from __future__ import annotations
 
 import json
@@ -10,6 +11,7 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
+from pipeline.bookmakers import SOFT_DEFAULT
 from pipeline.config import load_settings
 from conftest import DEMO_DAYS as DAYS
 from conftest import DEMO_SEED as SEED
@@ -145,3 +147,18 @@ def test_running_every_job_twice_more_changes_nothing(cycle, demo_env):
     after = snapshot(work)
     for key in ("predictions", "bets", "results", "lineup_updates", "lineups", "bets_detail", "perf"):
         assert after[key] == before[key], key
+
+
+def test_demo_bets_at_soft_books_and_reports_their_fair_clv(cycle):
+    work, lines = cycle
+    con = db(work)
+    books = dict(con.execute("SELECT bookmaker, COUNT(*) FROM bets GROUP BY bookmaker").fetchall())
+    assert set(books) <= set(SOFT_DEFAULT) and sum(books.values()) > 20
+    assert con.execute("SELECT COUNT(*) FROM bets WHERE fair_source != 'Pinnacle' OR fair_prob IS NULL").fetchone()[0] \
+        == 0
+    settled = con.execute("SELECT odds, fair_prob, edge, clv FROM bets WHERE status = 'settled'").fetchall()
+    assert settled and all(clv is not None for *_, clv in settled)
+    assert all(e == pytest.approx(o * p - 1) for o, p, e, _ in settled)
+    text = "\n".join(lines)
+    assert "Value against the fair closing line" in text and "By bookmaker:" in text
+    assert "Value bets at the soft books (" in text and "fair CLV of the" in text

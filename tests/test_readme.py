@@ -51,10 +51,12 @@ def test_guide_queries_run_verbatim_on_the_demo_store(cycle):
     work, _ = cycle
     block = re.search(r"```sql\n(.*?)```", README, re.S).group(1)
     queries = [q.strip() for q in block.split(";") if q.strip()]
-    assert len(queries) == 3
+    assert len(queries) == 4
     con = sqlite3.connect(work / "predictions.db")
     for q in queries:
         rows = con.execute(q).fetchall()
         assert rows, f"no rows from: {q}"
     by_outcome = con.execute(queries[2]).fetchall()
     assert {r[0] for r in by_outcome} <= {"home", "draw", "away"} and sum(r[1] for r in by_outcome) > 0
+    by_book = con.execute(queries[3]).fetchall()       # fair CLV by bookmaker: the demo bets at soft books only
+    assert sum(r[2] for r in by_book) == sum(r[1] for r in by_outcome) and all(r[3] is not None for r in by_book)

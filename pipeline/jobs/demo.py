@@ -17,12 +17,14 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 from sqlalchemy import func, select
 
 from pipeline.config import load_settings
 from pipeline.jobs.cli import COMMANDS
 from pipeline.jobs.table import JOBS, parse_schedule
 from pipeline.store import make_engine, schema
+from pipeline.value_stats import mean_ci
 
 # run on the simulated clock in this order at each tick; backup, health check and report run once at the end
 CYCLE = ("weekly_training", "hourly_predictions", "results_settlement", "lineup_updates")
@@ -72,6 +74,23 @@ def _counts_since(engine, since_id: int) -> dict:
         return {"predictions": n(schema.predictions), "lineup predictions": n(schema.predictions, schema.predictions.c.uses_lineups),
                 "bets": n(schema.bets), "settled": n(schema.bets, schema.bets.c.status != "pending"),
                 "failed runs": n(schema.job_runs, schema.job_runs.c.status == "failed", schema.job_runs.c.id > since_id)}
+
+
+def value_line(engine) -> str:
+    """Where the demo's bets went and their fair closing-line value (the sandbox's sharp book is the yardstick)."""
+    b, f = schema.bets, schema.fixtures
+    with engine.connect() as conn:
+        bets = pd.DataFrame(conn.execute(select(b.c.bookmaker, b.c.status, b.c.clv, f.c.kickoff_time)
+                                         .select_from(b.join(f, f.c.id == b.c.fixture_id))).mappings().all(),
+                            columns=["bookmaker", "status", "clv", "kickoff_time"])
+    if bets.empty:
+        return "Value bets: none placed."
+    books = ", ".join(f"{k} {v}" for k, v in bets["bookmaker"].value_counts().items())
+    settled = bets[(bets["status"] == "settled") & bets["clv"].notna()]
+    m, lo, hi = mean_ci(settled["clv"].astype(float), [t.date() for t in settled["kickoff_time"]])
+    ci = f" (95% interval {lo:+.2%} to {hi:+.2%})" if hi == hi else ""   # NaN with fewer than two match days
+    clv = f"fair CLV of the {len(settled)} settled: {m:+.2%}{ci}" if len(settled) else "none settled yet"
+    return f"Value bets at the soft books ({books}); {clv}."
 
 
 def run(start: datetime, days: int, workdir: Path | None, seed: int = 7, echo=print) -> int:
@@ -127,6 +146,7 @@ def _run(start: datetime, days: int, workdir: Path, echo) -> int:
     echo("health check:\n" + out.rstrip())
     _, out = invoke(commands["report"], [])
     echo("\n" + out.rstrip())
+    echo("\n" + value_line(engine))
     engine.dispose()
     echo(f"\nDemo finished in {time.monotonic() - t0:.0f}s with {failures} failed job runs. "
          "All figures above are from simulated matches.")
