@@ -6,7 +6,7 @@ book); only each book's latest snapshot counts. Out comes, per match:
 - the reference price `odds_home/draw/away` (book in `odds_bookmaker`): the first book of
   `bookmakers.reference_order(SHARP_BOOKMAKERS)` that prices the match (the sharp books, then the market averages,
   then Bet365, then any other, the maxima last). It is the models' market feature, so training and prediction
-  pick it the same way (`pipeline.ingest.latest_prematch_odds` ranks the store's snapshots likewise);
+  pick it the same way (`pipeline.store.queries.latest_prematch_odds` ranks the store's snapshots likewise);
 - the sharp price `sharp_home/draw/away` (`sharp_bookmaker`): the first SHARP_BOOKMAKERS book that prices the
   match, NaN when none does. Its margin removed with FAIR_METHOD gives the fair probabilities;
 - the best price per outcome among BET_BOOKMAKERS, `best_home/draw/away`, its book in `book_home/draw/away`
