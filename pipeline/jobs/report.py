@@ -150,8 +150,8 @@ def format_report(rep: dict) -> str:
               f"profit {s['profit']:+.2f}  bankroll {s['bankroll']:.2f} (started at {rep['starting_bankroll']:.2f})"]
     v = rep["value"]
     if v is not None:
-        lines += ["", f"Value against the fair closing line (CLV = odds x the sharp close's probability with its margin "
-                      f"removed - 1; SHARP_BOOKMAKERS {', '.join(rules.sharp)}, CLV_METHOD {rules.clv_method}; "
+        lines += ["", "Value against the fair closing line (CLV = odds x the sharp close's probability with its "
+                      f"margin removed - 1; SHARP_BOOKMAKERS {', '.join(rules.sharp)}, CLV_METHOD {rules.clv_method}; "
                       "95% intervals clustered by match day):",
                   f"  fair CLV        flat {_ci(v['clv'], 2)}   stake-weighted {_ci(v['clv_staked'], 2)}   "
                   f"beating the fair close {_pct(v['beat'], 0).lstrip('+')} of {v['clv_bets']} bets",
