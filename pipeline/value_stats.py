@@ -6,9 +6,10 @@ matches of one round) and the same news, so their errors correlate. The standard
 with the small-sample factor G/(G-1)). Without clusters every observation is its own cluster, which is the plain
 heteroscedasticity-robust standard error. `bootstrap_ci` resamples whole clusters instead, for a cross-check.
 
-- `mean_ci(values, clusters=None, level=0.95, weights=None) -> (mean, lo, hi)`: flat or weighted mean.
-  Stake-weighted CLV: weights = stakes. ROI = sum(profit) / sum(stake) is the stake-weighted mean of
-  profit / stake, so `roi_ci(profit, stake, clusters)` is mean_ci(profit / stake, weights=stake).
+- `mean_ci(values, clusters=None, weights=None, level=0.95) -> (mean, lo, hi)`: flat or weighted mean;
+  `mean_se(...) -> (mean, se)` the same estimator. Stake-weighted CLV: weights = stakes. ROI = sum(profit) /
+  sum(stake) is the stake-weighted mean of profit / stake, so `roi_ci(profit, stake, clusters)` is
+  mean_ci(profit / stake, weights=stake).
 - `upper_bound(values, clusters=None, level=0.95)`: the one-sided upper confidence bound of the mean; "below zero
   at 95% confidence" means upper_bound(...) < 0.
 Intervals need at least two clusters; with fewer the bounds are NaN (the mean is still given).
@@ -43,27 +44,32 @@ def _mean_se(x, w, gi) -> tuple[float, float]:
     return m, float(np.sqrt(var))
 
 
-def mean_ci(values, clusters=None, level: float = 0.95, weights=None) -> tuple[float, float, float]:
+def mean_ci(values, clusters=None, weights=None, level: float = 0.95) -> tuple[float, float, float]:
     """(mean, lower, upper): the (weighted) mean and its two-sided `level` interval, standard error clustered."""
     m, se = _mean_se(*_prepare(values, clusters, weights))
     z = float(norm.ppf(0.5 + level / 2))
     return m, m - z * se, m + z * se
 
 
+def mean_se(values, clusters=None, weights=None) -> tuple[float, float]:
+    """(mean, standard error), the estimator of mean_ci."""
+    return _mean_se(*_prepare(values, clusters, weights))
+
+
 def roi_ci(profit, stake, clusters=None, level: float = 0.95) -> tuple[float, float, float]:
     """(ROI, lower, upper) of sum(profit) / sum(stake), clustered like mean_ci."""
     p, st = np.asarray(profit, dtype=float), np.asarray(stake, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return mean_ci(p / st, clusters, level, weights=st)
+        return mean_ci(p / st, clusters, weights=st, level=level)
 
 
-def upper_bound(values, clusters=None, level: float = 0.95, weights=None) -> float:
+def upper_bound(values, clusters=None, weights=None, level: float = 0.95) -> float:
     """One-sided upper `level` confidence bound of the mean (NaN with fewer than two clusters)."""
     m, se = _mean_se(*_prepare(values, clusters, weights))
     return m + float(norm.ppf(level)) * se
 
 
-def bootstrap_ci(values, clusters=None, level: float = 0.95, weights=None, n_boot: int = 2000,
+def bootstrap_ci(values, clusters=None, weights=None, level: float = 0.95, n_boot: int = 2000,
                  seed: int = 0) -> tuple[float, float, float]:
     """(mean, lower, upper) with a percentile interval from resampling whole clusters (deterministic seed)."""
     x, w, gi = _prepare(values, clusters, weights)
@@ -81,4 +87,4 @@ def bootstrap_ci(values, clusters=None, level: float = 0.95, weights=None, n_boo
     return m, float(lo), float(hi)
 
 
-__all__ = ["mean_ci", "roi_ci", "upper_bound", "bootstrap_ci"]
+__all__ = ["mean_ci", "mean_se", "roi_ci", "upper_bound", "bootstrap_ci"]

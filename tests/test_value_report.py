@@ -17,7 +17,7 @@ from pipeline.prices import PriceRules
 from pipeline.providers.base import FINISHED, Batch, Match, Odds
 from pipeline.store import make_engine, migrate, store_batch
 from pipeline.store import schema as s
-from pipeline.value_stats import bootstrap_ci, mean_ci, roi_ci, upper_bound
+from pipeline.value_stats import bootstrap_ci, mean_ci, mean_se, roi_ci, upper_bound
 
 UTC = timezone.utc
 T0 = datetime(2026, 1, 3, 15, 0, tzinfo=UTC)
@@ -139,6 +139,7 @@ def test_interval_helpers_against_textbook_values():
     # the same values twice, clustered in pairs: the same interval as the values once
     assert mean_ci(np.repeat(x, 2), np.repeat(np.arange(7), 2)) == pytest.approx((m, lo, hi))
     assert upper_bound(x) == pytest.approx(x.mean() + 1.644854 * se)
+    assert mean_se(x) == pytest.approx((x.mean(), se))
     assert roi_ci([10, -5, -5, 20], [5, 5, 5, 10])[0] == pytest.approx(20 / 25)
     assert np.isnan(mean_ci([0.1])[1]) and np.isnan(mean_ci([])[0])
 
