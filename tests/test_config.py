@@ -61,3 +61,16 @@ def test_env_example_documents_every_setting():
     text = (ROOT / ".env.example").read_text()
     missing = [n for n in setting_names() if f"{n}=" not in text]
     assert not missing, f".env.example lacks {missing}"
+
+
+@pytest.mark.parametrize("env,fragment", [
+    ({"SHARP_BOOKMAKERS": "Pinacle"}, "SHARP_BOOKMAKERS: unknown bookmaker 'Pinacle'"),
+    ({"BET_BOOKMAKERS": "Bet365,Market max"}, "BET_BOOKMAKERS: market aggregates"),
+    ({"FAIR_METHOD": "additive"}, "FAIR_METHOD"),
+])
+def test_bookmaker_settings_refuse_unknown_names_and_aggregates(env, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        load_settings(env, dotenv=NO_DOTENV)
+    # names are matched ignoring case and punctuation, football-data prefixes too
+    s = load_settings({"SHARP_BOOKMAKERS": "pinnacle", "BET_BOOKMAKERS": "B365, william-hill"}, dotenv=NO_DOTENV)
+    assert s.sharp_bookmakers == ("Pinnacle",) and s.bet_bookmakers == ("Bet365", "William Hill")
