@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import func, select
 
@@ -44,23 +45,25 @@ def existing_bets(conn, since: datetime) -> list[dict]:
 def value_candidates(frame: pd.DataFrame, rows: list[dict], rules: PriceRules) -> list[dict]:
     """Strategy candidates of freshly made predictions: per outcome the best price among BET_BOOKMAKERS and the
     fair probability (the sharp price without its margin; the prediction's own where no sharp book priced it)."""
-    frame = frame.set_index("match_id")
-    fair = pd.DataFrame(fair_probabilities(frame, rules.fair_method), index=frame.index,
-                        columns=["fair_home", "fair_draw", "fair_away"])
+    # plain arrays and lists, row by row: pandas access per prediction cost ~0.3 ms (3 s for 10,000 fixtures)
+    pos = {m: i for i, m in enumerate(frame["match_id"])}
+    fair = fair_probabilities(frame, rules.fair_method)
+    best = frame[[f"best_{o}" for o in OUTCOMES]].to_numpy(float)
+    books = frame[[f"book_{o}" for o in OUTCOMES]].to_numpy(object)
+    kickoffs, sharp_books = frame["kickoff"].tolist(), frame["sharp_bookmaker"].tolist()
     candidates = []
     for r in rows:
-        m, f = frame.loc[r["_match_id"]], fair.loc[r["_match_id"]]
-        best = [m[f"best_{o}"] for o in OUTCOMES]
-        if all(pd.isna(b) for b in best):
+        i = pos[r["_match_id"]]
+        if np.isnan(best[i]).all():
             continue   # none of the user's bookmakers prices this match
         model = [r["home_prob"], r["draw_prob"], r["away_prob"]]
-        sharp = not f.isna().any()
-        p = [float(f[f"fair_{o}"]) for o in OUTCOMES] if sharp else model
-        c = {"fixture_id": r["fixture_id"], "match_day": m["kickoff"].date(), "kickoff": m["kickoff"],
-             "prediction_id": r.get("id"), "fair_source": m["sharp_bookmaker"] if sharp else MODEL,
+        sharp = bool(np.isfinite(fair[i]).all())
+        p = fair[i].tolist() if sharp else model
+        c = {"fixture_id": r["fixture_id"], "match_day": kickoffs[i].date(), "kickoff": kickoffs[i],
+             "prediction_id": r.get("id"), "fair_source": sharp_books[i] if sharp else MODEL,
              "model": dict(zip(OUTCOMES, model))}
-        for o, prob, price in zip(OUTCOMES, p, best):
-            c[f"p_{o}"], c[f"odds_{o}"], c[f"book_{o}"] = prob, float(price), m[f"book_{o}"]
+        for k, o in enumerate(OUTCOMES):
+            c[f"p_{o}"], c[f"odds_{o}"], c[f"book_{o}"] = p[k], float(best[i, k]), books[i, k]
         candidates.append(c)
     return candidates
 

@@ -266,6 +266,8 @@ class SandboxProvider(Provider):
                      stats=dict(m["stats"]) if done else {}, simulated=True)
 
     def _price(self, m: dict, at: datetime, book: str, closing: bool = False) -> Odds:
+        if closing and book in BOOKS:
+            return self._closing(m)[BOOKS.index(book)]
         margin, spread, every = BOOK_STYLE.get(book, (MARGIN, 1.5, 1))
         # a book that updates every `every` hours still shows the price it made at its last update
         made = at if closing else datetime.fromtimestamp((int(at.timestamp()) // (3600 * every)) * 3600 * every, UTC)
@@ -275,12 +277,22 @@ class SandboxProvider(Provider):
         sigma = spread * (0.015 + 0.03 * min(1.0, hours_left / (24 * ODDS_DAYS)))
         bucket = "close" if closing else int(made.timestamp() // 3600)
         noise = _rng(self.seed, "odds", m["match_id"], book, bucket).normal(0, sigma, 3)
+        return self._odds(m, book, belief, noise, margin, m["kickoff"] if closing else at, closing)
+
+    def _closing(self, m: dict) -> list[Odds]:
+        """Every book's closing price (at kick-off, knowing the XI), from one draw: settling thousands of
+        matches creates a random generator per match, not one per match and book."""
+        unit = _rng(self.seed, "odds", m["match_id"], "close").normal(0, 0.015, (len(BOOKS), 3))
+        return [self._odds(m, book, m["true"], BOOK_STYLE[book][1] * unit[i], BOOK_STYLE[book][0], m["kickoff"], True)
+                for i, book in enumerate(BOOKS)]
+
+    @staticmethod
+    def _odds(m: dict, book: str, belief, noise, margin: float, fetched_at: datetime, closing: bool) -> Odds:
         p = np.exp(np.log(belief) + noise)
         p = p / p.sum()
-        odds = np.round(1.0 / (p * (1 + margin)), 2)
-        odds = np.maximum(odds, 1.01)
+        odds = np.maximum(np.round(1.0 / (p * (1 + margin)), 2), 1.01)
         return Odds(match_id=m["match_id"], bookmaker=book, home=float(odds[0]), draw=float(odds[1]),
-                    away=float(odds[2]), fetched_at=m["kickoff"] if closing else at, is_closing=closing)
+                    away=float(odds[2]), fetched_at=fetched_at, is_closing=closing)
 
     def history(self, start: datetime | None, end: datetime, now: datetime) -> Batch:
         batch = Batch()
@@ -288,9 +300,8 @@ class SandboxProvider(Provider):
             if self.status(m, now) != FINISHED:
                 continue
             batch.matches.append(self._match(m, now))
-            for book in BOOKS:
-                batch.odds.append(self._price(m, m["kickoff"] - timedelta(days=1), book))
-                batch.odds.append(self._price(m, m["kickoff"], book, closing=True))
+            batch.odds.extend(self._price(m, m["kickoff"] - timedelta(days=1), book) for book in BOOKS)
+            batch.odds.extend(self._closing(m))
         return batch
 
     def fixtures(self, start: datetime, end: datetime, now: datetime) -> Batch:
@@ -314,7 +325,7 @@ class SandboxProvider(Provider):
             match = self._match(m, now)
             batch.matches.append(match)
             if match.status == FINISHED:
-                batch.odds.extend(self._price(m, m["kickoff"], book, closing=True) for book in BOOKS)
+                batch.odds.extend(self._closing(m))
         return batch
 
     def lineups(self, match_ids: Sequence[str], now: datetime) -> dict[str, Lineup]:
