@@ -132,11 +132,11 @@ def test_every_forecaster_is_scored_on_the_same_test_matches(result, frame):
         assert table["ensemble"]["n"] == (480 if league == "overall" else 240)
         for m in table.values():
             assert 0.7 < m["log_loss"] < 1.2 and 0.1 < m["rps"] < 0.3 and 0 <= m["accuracy"] <= 1
-    # where Pinnacle has no price the provider falls back to Bet365's (PREMATCH_BOOKMAKERS order)
+    # where Pinnacle has no price the provider falls back to Bet365's (bookmakers.reference_order; canonical names)
     no_pre = 2 * len(range(3, 240, NO_SHARP_PRE)) + 2 * len(range(5, 240, NO_SHARP_AT_ALL))
     no_close = 2 * len(range(5, 240, NO_SHARP_AT_ALL))
-    assert result.info["prices"] == {"market_prematch": {"pinnacle": 480 - no_pre, "bet365": no_pre},
-                                      "market_closing": {"pinnacle": 480 - no_close, "bet365": no_close}}
+    assert result.info["prices"] == {"market_prematch": {"Pinnacle": 480 - no_pre, "Bet365": no_pre},
+                                      "market_closing": {"Pinnacle": 480 - no_close, "Bet365": no_close}}
     paired = result.info["paired_log_loss"]["ensemble_minus_market_recalibrated"]
     nll = {n: -np.log(backtest._probs_columns(result.predictions, n)[np.arange(480), result.predictions["outcome"]])
            for n in ("ensemble", "market_recalibrated")}
