@@ -5,7 +5,7 @@
 For each CPU_THREADS value: the real weekly training (production/weekly_training.py on all of ../shared's
 football-data files, a fresh SQLite store each time) is timed alone, then again while two other processes run
 production/hourly_predictions.py --force and production/results_settlement.py back to back on a sandbox world
-until training ends. The ratio (beside / alone) is what CPU_THREADS is for: with one BLAS/OpenMP thread per job
+until training ends (--loops 1: one such process at a time; --loops 2: two). The ratio (beside / alone) is what CPU_THREADS is for: with one BLAS/OpenMP thread per job
 the jobs share two cores instead of fighting over them.
 """
 from __future__ import annotations
@@ -72,6 +72,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--threads", default="1,2", help="CPU_THREADS values to compare")
+    ap.add_argument("--loops", type=int, default=1,
+                    help="processes running hourly + settlement back to back beside training (cron starts one "
+                         "job at a time on each schedule; 2 overstates it: three processes on two cores)")
     args = ap.parse_args()
     data = need_data()
     print(machine())
@@ -82,7 +85,7 @@ def main() -> None:
             for r in range(args.rounds):
                 alone = training(tmp / "train", threads, data)
                 stop, runs = threading.Event(), []
-                loops = [threading.Thread(target=loop, args=(world, stop, runs)) for _ in range(2)]
+                loops = [threading.Thread(target=loop, args=(world, stop, runs)) for _ in range(args.loops)]
                 for t in loops:
                     t.start()
                 time.sleep(2)  # let the loops get going
@@ -91,7 +94,7 @@ def main() -> None:
                 for t in loops:
                     t.join()
                 print(f"CPU_THREADS={threads} round {r + 1}: weekly training alone {alone:.1f} s, "
-                      f"beside hourly + settlement loops {beside:.1f} s ({len(runs)} runs beside it): "
+                      f"beside {args.loops} hourly + settlement loop(s) {beside:.1f} s ({len(runs)} runs beside it): "
                       f"ratio {beside / alone:.2f}")
 
 

@@ -20,6 +20,13 @@ PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def pytest_configure(config):
+    # One BLAS/OpenMP thread, as every job runs by default (CPU_THREADS=1): on a shared 2-core machine, spinning
+    # thread pools made one XGBoost fit 15x slower; subprocesses inherit it through the environment.
+    from pipeline.threads import limit_threads
+    limit_threads(1)
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests on the demo's world (the `cycle` fixture) are slow: they share one sandbox run built per session.
     `pytest -m "not slow"` leaves them, and those marked slow by hand, out."""
