@@ -108,6 +108,10 @@ class Settings:
     min_free_disk_mb: int = 500
     pending_bet_grace_hours: float = 6.0
     void_after_hours: float = 168.0   # a bet with no final result this long after kick-off is voided
+    # Newest result older than this: training does not deploy, the health check fails (a summer break is ~80 days)
+    max_data_age_days: float = 90.0
+    # Run by the health check when it fails, the failing lines on its stdin (e.g. mail -s "..." ops@example.com)
+    alert_command: str = ""
     # BLAS/OpenMP threads per job: cron runs jobs side by side on few cores, so one each by default
     cpu_threads: int = 1
 
@@ -188,6 +192,8 @@ def _parsers():
         "MIN_FREE_DISK_MB": ("min_free_disk_mb", lambda n, v: _int(n, v, 0)),
         "PENDING_BET_GRACE_HOURS": ("pending_bet_grace_hours", lambda n, v: f(n, v, 0, lo_open=True)),
         "VOID_AFTER_HOURS": ("void_after_hours", lambda n, v: f(n, v, 1)),
+        "MAX_DATA_AGE_DAYS": ("max_data_age_days", lambda n, v: f(n, v, 0, lo_open=True)),
+        "ALERT_COMMAND": ("alert_command", lambda n, v: v.strip()),
         "CPU_THREADS": ("cpu_threads", lambda n, v: _int(n, v, 1)),
     }
 
@@ -303,4 +309,17 @@ def setting_names() -> list[str]:
     return list(_parsers())
 
 
-__all__ = ["Settings", "ConfigError", "load_settings", "ROOT", "setting_names"]
+def default_environment() -> dict[str, str]:
+    """Every setting at its default, as environment strings: with these in the environment neither `.env` nor
+    the operator's exported settings change what a run does (the demo uses this)."""
+    base = load_settings({}, dotenv=Path(os.devnull))
+    env = {}
+    for name, (attr, _) in _parsers().items():
+        value = base
+        for part in attr.split("."):
+            value = getattr(value, part)
+        env[name] = ",".join(value) if isinstance(value, tuple) else "" if value is None else str(value)
+    return env
+
+
+__all__ = ["Settings", "ConfigError", "load_settings", "ROOT", "setting_names", "default_environment"]

@@ -101,6 +101,15 @@ def make_env(tmp_path: Path, **extra) -> dict:
     return env
 
 
+def create_store(env: dict) -> None:
+    """An empty store with the schema at env's DATABASE_URL (jobs other than weekly training refuse to create
+    one: a missing SQLite file is an error for them)."""
+    from pipeline.store import make_engine, migrate
+    engine = make_engine(env["DATABASE_URL"])
+    migrate(engine, Path(env["LOCK_DIR"]))
+    engine.dispose()
+
+
 @pytest.fixture
 def env(tmp_path):
     return make_env(tmp_path)

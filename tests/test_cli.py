@@ -11,7 +11,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from conftest import ROOT, make_env
+from conftest import ROOT, create_store, make_env
 from pipeline.jobs.cli import COMMANDS
 
 SCRIPTS = sorted(p.name for p in (ROOT / "production").glob("*.py"))
@@ -54,9 +54,11 @@ def test_bad_configuration_is_one_line_and_exit_78(script, bad, name, tmp_path):
     assert len(lines) == 1 and name in lines[0] and "Traceback" not in r.stderr
 
 
-def test_bad_now_is_exit_78(tmp_path):
-    r = invoke("results_settlement.py", ["--now", "tomorrow-ish"], make_env(tmp_path))
-    assert r.exit_code == 78 and "--now" in r.stderr
+@pytest.mark.parametrize("script", JOB_SCRIPTS + ["backup.py", "health_check.py"])
+def test_bad_now_is_a_bad_command_line_exit_2(script, tmp_path):
+    # the README's exit codes: 2 for a bad option value (it was 78, a configuration error)
+    r = invoke(script, ["--now", "yesterday"], make_env(tmp_path))
+    assert r.exit_code == 2 and "--now" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_unreachable_database_is_one_line_and_exit_69(tmp_path):
@@ -70,5 +72,27 @@ def test_unreachable_database_is_one_line_and_exit_69(tmp_path):
 def test_unwritable_model_dir_fails_cleanly(tmp_path):
     blocker = tmp_path / "blocker"
     blocker.write_text("")
-    r = invoke("hourly_predictions.py", ["--quiet"], make_env(tmp_path, MODEL_DIR=str(blocker / "models")))
+    env = make_env(tmp_path, MODEL_DIR=str(blocker / "models"))
+    create_store(env)
+    r = invoke("hourly_predictions.py", ["--quiet"], env)
     assert r.exit_code == 70 and "Traceback" not in r.stderr and "models" in r.stderr
+
+
+def test_unwritable_model_dir_is_found_before_training(tmp_path):
+    # it was found only after training (exit 70 after the whole run); the README says 78, naming the setting
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    r = invoke("weekly_training.py", ["--now", "2026-01-10T00:00", "--quiet"],
+               make_env(tmp_path, MODEL_DIR=str(blocker / "models")))
+    assert r.exit_code == 78 and "MODEL_DIR" in r.stderr and "Traceback" not in r.stderr
+    assert "fetching results" not in (tmp_path / "logs" / "weekly_training.log").read_text()
+
+
+def test_unwritable_backup_dir_is_a_configuration_error(tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    env = make_env(tmp_path, BACKUP_DIR=str(blocker / "backups"))
+    create_store(env)
+    r = invoke("backup.py", ["--quiet"], env)
+    assert r.exit_code == 78 and "BACKUP_DIR" in r.stderr and "Traceback" not in r.stderr
+    assert len([ln for ln in r.stderr.splitlines() if ln.strip()]) == 1

@@ -49,7 +49,13 @@ def test_force_predicts_again_without_duplicating(cycle, tmp_path):
     con.close()
     assert finish(start("hourly_predictions", NOW, env))[0] == 0               # same odds, same model: nothing
     assert counts(db) == after_first
-    code, out = finish(start("hourly_predictions", NOW, env, "--force"))
+    bet_predictions = ("SELECT b.id, p.* FROM bets b JOIN predictions p ON p.id = b.prediction_id ORDER BY b.id")
+    con = sqlite3.connect(db)
+    before = con.execute(bet_predictions).fetchall()
+    con.close()
+    assert before, "no bet: the test would prove nothing"
+    later = NOW + timedelta(minutes=20)                                          # the same hour's odds
+    code, out = finish(start("hourly_predictions", later, env, "--force"))
     assert code == 0, out
     assert counts(db) == after_first                                            # rewritten, not duplicated
     log = (tmp_path / "w" / "logs" / "hourly_predictions.log").read_text().splitlines()
@@ -57,7 +63,12 @@ def test_force_predicts_again_without_duplicating(cycle, tmp_path):
     assert "predictions=" not in summaries[-2] and "predictions=" in summaries[-1]   # --force did predict
     con = sqlite3.connect(db)
     assert con.execute("SELECT fixture_id, bet_outcome, odds, stake FROM bets ORDER BY 1, 2").fetchall() == bets_first
+    # a bet's prediction is never rewritten: it still shows the time and numbers the bet was placed on
+    assert con.execute(bet_predictions).fetchall() == before
+    rewritten = con.execute("SELECT COUNT(*) FROM predictions WHERE prediction_time = ?",
+                            (f"{later:%Y-%m-%d %H:%M:%S}.000000",)).fetchone()[0]
     con.close()
+    assert rewritten > 0                                                        # the others were predicted again
 
 
 class SandboxWithBadFixtures(SandboxProvider):

@@ -3,15 +3,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import random
 import shutil
 import sqlite3
 import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
+from conftest import ROOT, create_store
 from pipeline.forecast import registry
 from pipeline.store import schema
 from pipeline.jobs.backup import run_backup, run_restore
@@ -36,6 +40,12 @@ def _healthy_store(settings):
             source="sandbox", provider_id="m1", league_code="L", season="2526", kickoff_time=NOW + timedelta(hours=5),
             home_team_id=t1, away_team_id=t2, home_team="A", away_team="B", status="scheduled",
             updated_at=NOW)).inserted_primary_key[0]
+        played = conn.execute(schema.fixtures.insert().values(
+            source="sandbox", provider_id="m0", league_code="L", season="2526", kickoff_time=NOW - timedelta(days=2),
+            home_team_id=t2, away_team_id=t1, home_team="B", away_team="A", status="finished",
+            updated_at=NOW)).inserted_primary_key[0]
+        conn.execute(schema.results.insert().values(fixture_id=played, status="finished", home_goals=1, away_goals=0,
+                                               outcome="home", recorded_at=NOW - timedelta(days=2)))
         pid = conn.execute(schema.predictions.insert().values(
             fixture_id=fid, prediction_time=datetime(2026, 1, 20, 11, 0, tzinfo=UTC), model_version="v1",
             home_prob=0.5, draw_prob=0.3, away_prob=0.2, input_key="k")).inserted_primary_key[0]
@@ -72,6 +82,8 @@ def test_healthy_system(healthy, capsys):
     assert "✅ Latest prediction: 2026-01-20 11:00:00" in lines
     assert any(line.startswith("✅ API connection working") for line in lines)
     assert all(line.startswith("✅") for line in lines)
+    names = [c["check"] for c in json.loads(_health(healthy, capsys, as_json=True)[1])]
+    assert len(names) == len(set(names)), names    # each check once ("backup" was listed twice)
     code, out = _health(healthy, capsys, as_json=True)
     assert code == 0 and all(c["ok"] for c in json.loads(out))
 
@@ -155,7 +167,7 @@ def test_restore_brings_back_the_same_rows_and_keeps_a_copy(healthy):
     backup = st.backup_dir / f"predictions_{NOW:%Y%m%d_%H%M%S}.db"
     assert run_job("backup", lambda ctx: run_restore(ctx, backup), settings=st, now=NOW + timedelta(hours=1)) == 0
     assert sqlite3.connect(live).execute("SELECT * FROM predictions").fetchall() == before
-    kept = list(live.parent.glob("predictions.db.before_restore_*"))
+    kept = [p for p in live.parent.glob("predictions.db.before_restore_*") if not p.name.endswith(("-wal", "-shm"))]
     assert len(kept) == 1 and sqlite3.connect(kept[0]).execute("SELECT COUNT(*) FROM predictions").fetchone() == (0,)
 
 
@@ -194,3 +206,113 @@ def test_postgres_backup_with_pg_dump(pg_url, settings):
     assert run_job("backup", run_backup, settings=st, now=NOW) == 0
     dump = st.backup_dir / f"predictions_{NOW:%Y%m%d_%H%M%S}.dump"
     assert dump.is_file() and dump.read_bytes()[:5] == b"PGDMP"
+
+
+# ---- restore when it is needed: a damaged store ---------------------------------------------------------------
+
+def _script(name, env, *args):
+    return subprocess.run([sys.executable, str(ROOT / "production" / f"{name}.py"), *args],
+                          env={**os.environ, **env}, capture_output=True, text=True, timeout=300)
+
+
+def _fill(settings, n=3000):
+    """Enough rows that the store spans many pages (damage in the middle hits data, not only the header)."""
+    eng = make_engine(settings.database_url)
+    with eng.begin() as conn:
+        conn.execute(schema.job_runs.insert(), [{"job": "filler", "started_at": NOW, "status": "success",
+                                            "counts": "x" * 200} for _ in range(n)])
+    eng.dispose()
+
+
+def _damage(live: Path, how: str) -> None:
+    data = bytearray(live.read_bytes())
+    if how == "zeroed header":
+        data[:100] = bytes(100)
+    elif how == "truncated":
+        data = data[:len(data) // 3]
+    elif how == "pages overwritten":
+        page = int.from_bytes(data[16:18], "big")
+        rng = random.Random(3)
+        for p in range(3, len(data) // page - 1, 2):
+            data[p * page:(p + 1) * page] = bytes(rng.getrandbits(8) for _ in range(page))
+    live.write_bytes(bytes(data))
+
+
+STALE_WAL_WRITER = """
+import os, sqlite3, sys
+con = sqlite3.connect(sys.argv[1])
+con.execute("PRAGMA wal_autocheckpoint = 0")
+con.execute("INSERT INTO job_runs (job, started_at, status) VALUES ('from the stale wal', '2026-01-20 12:00:00', 'x')")
+con.commit()
+os._exit(0)   # no close, no checkpoint: the -wal stays behind with a committed frame
+"""
+
+
+@pytest.mark.parametrize("damage", ["zeroed header", "truncated", "pages overwritten", "stale wal"])
+def test_restore_works_on_a_damaged_store_and_keeps_it(healthy, env, damage):
+    st = healthy
+    _fill(st)
+    assert run_job("backup", run_backup, settings=st, now=NOW) == 0
+    backup = st.backup_dir / f"predictions_{NOW:%Y%m%d_%H%M%S}.db"
+    live = Path(st.database_url.removeprefix("sqlite:///"))
+    expected = {t: sqlite3.connect(backup).execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
+                for t in ("predictions", "bets", "job_runs")}
+    if damage == "stale wal":
+        subprocess.run([sys.executable, "-c", STALE_WAL_WRITER, str(live)], check=True)
+        assert live.with_name(live.name + "-wal").stat().st_size > 0
+    else:
+        _damage(live, damage)
+    damaged = live.read_bytes()
+    r = _script("backup", env, "--restore", str(backup), "--now", "2026-01-20T13:00:00", "--quiet")
+    assert r.returncode == 0 and "Traceback" not in r.stderr and not r.stderr.strip(), r.stderr
+    con = sqlite3.connect(live)
+    assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    for table, rows in expected.items():
+        got = con.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
+        if table == "job_runs":  # the restore is recorded in the restored store
+            assert got[:len(rows)] == rows and [g[1] for g in got[len(rows):]] == ["restore"]
+            assert backup.name in got[-1][6]
+        else:
+            assert got == rows, table
+    con.close()
+    kept = live.with_name(f"{live.name}.before_restore_20260120_130000")
+    assert kept.read_bytes() == damaged                                  # kept as it was, for inspection
+    if damage == "stale wal":
+        assert kept.with_name(kept.name + "-wal").is_file()              # moved aside with it, never replayed
+    assert _script("results_settlement", env, "--now", "2026-01-20T13:30:00", "--quiet").returncode == 0
+
+
+def test_health_check_finds_a_store_damaged_mid_file(healthy, capsys):
+    _fill(healthy)
+    _damage(Path(healthy.database_url.removeprefix("sqlite:///")), "pages overwritten")
+    code, out = _health(healthy, capsys)
+    assert code == 1
+    assert any(line.startswith("❌ database:") and "integrity" in line for line in out.splitlines()), out
+
+
+def test_health_check_never_creates_the_store(settings, capsys):
+    db = Path(settings.database_url.removeprefix("sqlite:///"))
+    st = dataclasses.replace(settings, database_url=f"sqlite:///{db.parent / 'nowhere' / 'predictions.db'}")
+    code, out = _health(st, capsys)
+    assert code == 1 and any(line.startswith("❌ database:") and "does not exist" in line
+                             for line in out.splitlines()), out
+    assert not (db.parent / "nowhere").exists() and not db.exists()
+
+
+@pytest.mark.parametrize("script", ["hourly_predictions", "results_settlement", "lineup_updates", "report", "backup"])
+def test_a_misspelt_sqlite_path_is_refused_not_created(env, script, tmp_path):
+    create_store(env)
+    misspelt = tmp_path / "predictons.db"
+    r = _script(script, {**env, "DATABASE_URL": f"sqlite:///{misspelt}"}, *(() if script == "report" else ("--quiet",)))
+    assert r.returncode == 69 and "does not exist" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not misspelt.exists()
+
+
+def test_health_check_runs_the_alert_command_only_when_unhealthy(healthy, capsys, tmp_path):
+    alert = tmp_path / "alert.txt"
+    st = dataclasses.replace(healthy, alert_command=f"cat > {alert}")
+    code, _ = _health(st, capsys)
+    assert code == 0 and not alert.exists()
+    shutil.rmtree(st.backup_dir)
+    code, out = _health(st, capsys)
+    assert code == 1 and alert.read_text().splitlines()[1:] == [ln for ln in out.splitlines() if ln.startswith("❌")]

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -30,7 +31,7 @@ def test_first_deploy_then_backup_and_switch(tmp_path):
     d1, backup = _deploy(md, 1, T0)
     assert backup is None and d1.version == "v1"
     for name in [*registry.MODEL_FILES.values(), "metadata.json"]:
-        assert (md / name).is_file()  # stable names resolve through `current`
+        assert (md / name).is_file()  # the live set: regular files at the stable names
     meta = json.loads((md / "metadata.json").read_text())
     assert set(meta["sha256"]) == set(registry.MODEL_FILES.values()) and "libraries" in meta
     d2, backup = _deploy(md, 2, T0 + timedelta(days=7))
@@ -135,3 +136,98 @@ def test_sigkill_during_deploy_leaves_a_complete_set(tmp_path):
     assert not list((md / "versions").glob(".*.tmp"))
     print(outcomes)
     assert outcomes["old"] and outcomes["new"], f"kills did not land both before and after the switch: {outcomes}"
+
+
+# ---- the production guide's manual rollback: `cp models/backup_X/*.joblib models/` ---------------------------
+
+def _snapshot(model_dir):
+    """Every file under versions/, with its bytes: deployed versions must never change."""
+    return {str(p.relative_to(model_dir)): p.read_bytes()
+            for p in sorted((model_dir / "versions").rglob("*")) if p.is_file()}
+
+
+def _cp(model_dir, pattern):
+    """The guide's command, typed in the directory above MODEL_DIR (the shell expands the glob)."""
+    r = subprocess.run(["sh", "-c", f"cp models/{pattern} models/"], cwd=model_dir.parent, capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_cp_of_a_backup_is_a_recognised_rollback_recorded_once_and_versions_never_change(tmp_path):
+    md = tmp_path / "models"
+    _deploy(md, 1, T0)
+    _, backup = _deploy(md, 2, T0 + timedelta(days=7))
+    versions = _snapshot(md)
+    _cp(md, f"{backup.name}/*.joblib")
+    assert _snapshot(md) == versions            # the copy went into the live files, not into versions/v2
+    d = registry.load_deployed(md)
+    assert d.objects["elo"]["tag"] == 1 and d.version == "v1" and d.copied_from == backup
+    notes = []
+    assert registry.adopt_copied_set(md, d, notes.append, T0 + timedelta(days=8))
+    again = registry.load_deployed(md)          # recorded and adopted: a second job records nothing
+    assert again.copied_from is None and again.version == "v1"
+    assert not registry.adopt_copied_set(md, d, notes.append, T0 + timedelta(days=8))
+    assert len(notes) == 1 and backup.name in notes[0] and "v2" in notes[0]
+    assert json.loads((md / "metadata.json").read_text())["manual_rollback"]["from"] == backup.name
+    assert _snapshot(md) == versions
+
+
+def test_cp_of_all_files_of_a_backup_is_recognised_too(tmp_path):
+    md = tmp_path / "models"
+    _deploy(md, 1, T0)
+    _, backup = _deploy(md, 2, T0 + timedelta(days=7))
+    _cp(md, f"{backup.name}/*")
+    d = registry.load_deployed(md)
+    assert d.version == "v1" and d.copied_from == backup
+
+
+def test_a_mixed_set_is_refused_with_one_line_naming_the_working_backups(tmp_path):
+    md = tmp_path / "models"
+    _deploy(md, 1, T0)
+    _, b1 = _deploy(md, 2, T0 + timedelta(days=7))
+    _, b2 = _deploy(md, 3, T0 + timedelta(days=14))
+    _cp(md, f"{b1.name}/elo.joblib")             # one file of an older set beside the others
+    with pytest.raises(registry.ModelLoadError) as err:
+        registry.load_deployed(md)
+    message = str(err.value)
+    assert "\n" not in message and "elo.joblib from backup_20260125_020000" in message
+    assert f"working backups: {b2.name}, {b1.name}" in message
+
+
+def test_a_damaged_live_set_is_never_backed_up_so_rollback_keeps_working(tmp_path):
+    md = tmp_path / "models"
+    _deploy(md, 1, T0)
+    _deploy(md, 2, T0 + timedelta(days=7))
+    with open(md / "xgboost.joblib", "ab") as fh:   # damage the live set
+        fh.write(b"tamper")
+    deployed, source = registry.rollback(md, None, now=T0 + timedelta(days=8))
+    assert deployed.objects["elo"]["tag"] == 1 and source.name == "backup_20260125_020000"
+    assert all(registry.set_is_sound(b) for b in registry.list_backups(md))   # the damaged set was not kept
+    deployed, source = registry.rollback(md, None, now=T0 + timedelta(days=9))   # and a second one works too
+    assert registry.load_deployed(md).objects["elo"]["tag"] == 1
+    assert all(registry.set_is_sound(b) for b in registry.list_backups(md))
+
+
+def test_the_live_files_are_regular_files_timed_at_the_deploy(tmp_path):
+    md = tmp_path / "models"
+    _deploy(md, 1, T0)
+    _deploy(md, 2, T0 + timedelta(days=7))
+    for name in [*registry.MODEL_FILES.values(), "metadata.json"]:
+        assert (md / name).is_file() and not (md / name).is_symlink()
+        assert (md / name).stat().st_mtime == (T0 + timedelta(days=7)).timestamp()
+
+
+def test_the_symlinked_layout_of_earlier_releases_is_converted(tmp_path):
+    md = tmp_path / "models"
+    _deploy(md, 1, T0)
+    version = md / "versions" / "v1"
+    for name in [*registry.MODEL_FILES.values(), "metadata.json"]:
+        (md / name).unlink()
+        (md / name).symlink_to(Path("current") / name)
+    (md / ".live").unlink()
+    (md / "current").symlink_to(Path("versions") / "v1")
+    assert registry.load_deployed(md).version == "v1"
+    assert not (md / "current").exists() and not (md / "elo.joblib").is_symlink()
+    before = _snapshot(md)
+    _cp(md, "versions/v1/elo.joblib")          # writes a regular file now, never through into versions/
+    assert _snapshot(md) == before and version.is_dir()

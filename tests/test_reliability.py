@@ -216,7 +216,7 @@ def test_tampered_model_is_refused_health_fails_and_rollback_restores_service(cy
     work, _ = cycle
     env = clone(work, tmp_path / "w")
     now = END + timedelta(hours=10)
-    live = (tmp_path / "w" / "models" / "current").resolve()
+    live = tmp_path / "w" / "models"                   # the live set's files themselves
     with open(live / "xgboost.joblib", "ab") as fh:
         fh.write(b"tampered")
     code, out = finish(start("hourly_predictions", now, env))

@@ -28,12 +28,13 @@ HISTORY_DAYS = 800  # recent results the models need for form and rating updates
 class LoadedModels:
     model_set: ModelSet
     version: str
+    deployed: registry.Deployed | None = None   # `copied_from` says when the set was copied in by hand
 
 
 def load_models(model_dir) -> LoadedModels:
     """The deployed model set, ready to predict; raises registry.ModelLoadError when there is none usable."""
     deployed = registry.load_deployed(model_dir)
-    return LoadedModels(ModelSet.from_objects(deployed.objects), deployed.version)
+    return LoadedModels(ModelSet.from_objects(deployed.objects), deployed.version, deployed)
 
 
 def fixtures_frame(batch: Batch, now: datetime, rules: PriceRules | None = None) -> tuple[pd.DataFrame, list[str]]:
@@ -104,13 +105,30 @@ def _attach_prediction_ids(conn, rows: list[dict]) -> None:
         raise RuntimeError(f"predictions not found after insert: {missing[:5]}")
 
 
-def store_predictions(conn, rows: list[dict], force: bool) -> None:
+def _predictions_with_bets(conn, fixture_ids_: list[int]) -> set[tuple]:
+    p, b = schema.predictions, schema.bets
+    keys = set()
+    for i in range(0, len(fixture_ids_), 500):
+        q = (select(p.c.fixture_id, p.c.model_version, p.c.input_key)
+             .select_from(p.join(b, b.c.prediction_id == p.c.id)).where(p.c.fixture_id.in_(fixture_ids_[i:i + 500])))
+        keys.update(tuple(r) for r in conn.execute(q))
+    return keys
+
+
+def store_predictions(conn, rows: list[dict], force: bool) -> int:
+    """Insert predictions (existing ones of the same fixture, model version and input are kept). With `force`
+    existing ones are rewritten, except those a placed bet points to: a bet's prediction never changes.
+    Returns how many predictions were kept for that reason."""
     clean = [{k: v for k, v in r.items() if not k.startswith("_") and k != "id"} for r in rows]
+    keep = _predictions_with_bets(conn, sorted({r["fixture_id"] for r in clean})) if force else set()
+    kept = [r for r in clean if (r["fixture_id"], r["model_version"], r["input_key"]) in keep]
+    rewrite = [r for r in clean if (r["fixture_id"], r["model_version"], r["input_key"]) not in keep]
     if force:
-        upsert(conn, schema.predictions, clean, keys=("fixture_id", "model_version", "input_key"))
-    else:
-        insert_ignore(conn, schema.predictions, clean, keys=("fixture_id", "model_version", "input_key"))
+        upsert(conn, schema.predictions, rewrite, keys=("fixture_id", "model_version", "input_key"))
+    insert_ignore(conn, schema.predictions, kept if force else clean,
+                  keys=("fixture_id", "model_version", "input_key"))
     _attach_prediction_ids(conn, rows)
+    return len(kept)
 
 
 def already_predicted(conn, fixture_id_by_match: dict, version: str, keys: dict[str, str]) -> set[str]:

@@ -2,9 +2,13 @@
 
 SQLite: an online backup through SQLite's backup API (never a copy of the live file, which may be mid-write),
 checked with `PRAGMA integrity_check` before it gets its final name, plus a plain SQL dump that
-`sqlite3 predictions.db < backups/predictions_YYYYmmdd_HHMMSS.sql` restores. PostgreSQL: `pg_dump -Fc`.
-Beside them: the deployed model set (models_*.tar.gz) and `.env` (env_*, mode 0600: it holds secrets).
-Retention keeps BACKUP_RETENTION_DAYS of backups and never deletes the newest good one.
+`sqlite3 FILE < backups/predictions_YYYYmmdd_HHMMSS.sql` restores into a new or an existing file. PostgreSQL:
+`pg_dump -Fc`. Beside them: the deployed model set (models_*.tar.gz, only when it loads) and `.env` (env_*, mode
+0600: it holds secrets). Retention keeps BACKUP_RETENTION_DAYS of backups and never deletes the newest good one.
+
+Restore (`--restore FILE`) works when the store is damaged: it never opens the live SQLite file, checks a copy of
+the backup, moves the live file and its -wal/-shm aside (kept for inspection), renames the copy into place, all
+while holding every writing job's lock.
 
 Every file is written under a temporary name and renamed when complete; a failure (a full disk, say) removes the
 temporary and SQLite's journal beside it at once, and temporaries left by a killed run are removed by the next.
@@ -32,12 +36,12 @@ from sqlalchemy.pool import NullPool
 from pipeline.forecast import registry
 from pipeline.config import ROOT, ConfigError
 from pipeline.jobs.table import SCHEDULED
-from pipeline.store import schema
+from pipeline.store import make_engine, migrate, schema
 from pipeline.store.backup_files import STAMP, backups, integrity_ok, sqlite_path
-from pipeline.jobs.runner import (EXIT_CONFIG, EXIT_SOFTWARE, EXIT_UNAVAILABLE, JobContext, JobFailed, job_is_running,
+from pipeline.jobs.runner import (EXIT_CONFIG, EXIT_SOFTWARE, EXIT_UNAVAILABLE, JobContext, JobFailed, _Lock,
                                   record_start)
 
-# jobs that write the store: a restore waits until none of them runs
+# jobs that write the store: a restore holds their locks, so none of them starts half-way
 WRITERS = tuple(j.name for j in SCHEDULED if j.name not in ("backup", "health_check"))
 # temporaries of our own files (and SQLite's journals beside them): debris once no backup runs
 DEBRIS = re.compile(r"^(predictions|models|env)_\d{8}_\d{6}.*\.tmp(-journal|-wal|-shm)?$")
@@ -124,12 +128,21 @@ def _sqlite_backup(src: Path, dest: Path, run_id: int | None = None) -> None:
 
 
 def _sql_dump(db: Path, dest: Path) -> None:
+    """A plain SQL dump that `sqlite3 FILE < dump.sql` restores whether FILE is new or an existing store: the
+    dump's own tables are dropped first, in the same transaction as the rows that replace them (a dump from
+    iterdump alone fails on an existing store with "table already exists" and leaves a mix of rows)."""
     with _staged(dest) as tmp:
         con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         try:
+            tables = [r[0] for r in con.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
             with open(tmp, "w") as fh:
+                fh.write("PRAGMA foreign_keys=OFF;\n")
                 for line in con.iterdump():
                     fh.write(f"{line}\n")
+                    if line == "BEGIN TRANSACTION;":
+                        for t in tables:
+                            fh.write(f'DROP TABLE IF EXISTS "{t}";\n')
         finally:
             con.close()
 
@@ -161,14 +174,18 @@ def _pg_dump(url: str, dest: Path) -> None:
             raise JobFailed(f"pg_dump failed: {last}", EXIT_UNAVAILABLE)
 
 
-def _archive_models(model_dir: Path, dest: Path) -> bool:
-    live = registry.live_path(model_dir)
-    if live is None:
-        return False
+def _archive_models(model_dir: Path, dest: Path) -> str | None:
+    """Archive the live set's files (as models/<file>); a set that does not load is not archived as if good.
+    Returns why nothing was archived, or None when it was (or there is no set)."""
+    try:
+        registry.load_deployed(model_dir)
+    except registry.ModelLoadError as exc:
+        return f"the deployed model set is damaged ({exc})" if registry.has_live_set(model_dir) else None
     with _staged(dest) as tmp:
         with tarfile.open(tmp, "w:gz") as tar:
-            tar.add(live, arcname=live.name)
-    return True
+            for name in registry.LIVE_FILES:
+                tar.add(model_dir / name, arcname=f"models/{name}")
+    return None
 
 
 def _copy_env(dest: Path) -> bool:
@@ -230,7 +247,12 @@ def run_backup(ctx: JobContext) -> None:
         _pg_dump(settings.database_url, dest)
         ctx.log.info("store backed up to %s (pg_dump custom format)", dest.name)
     ctx.count("store_backups", 1)
-    if _archive_models(settings.model_dir, settings.backup_dir / f"models_{stamp}.tar.gz"):
+    archive = settings.backup_dir / f"models_{stamp}.tar.gz"
+    skipped = _archive_models(settings.model_dir, archive)
+    if skipped:
+        ctx.log.warning("models not archived: %s", skipped)
+        ctx.count("model_archive_skipped", 1)
+    elif archive.exists():
         ctx.count("model_archives", 1)
     if _copy_env(settings.backup_dir / f"env_{stamp}"):
         ctx.count("env_copies", 1)
@@ -238,60 +260,129 @@ def run_backup(ctx: JobContext) -> None:
     ctx.count("pruned", len(removed))
 
 
+def _with_journals(path: Path) -> list[Path]:
+    return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"),
+            path.with_name(path.name + "-journal")]
+
+
+def _stage_backup(backup_file: Path, db: Path) -> Path:
+    """A checked private copy of the backup beside the live file, ready to be renamed into place.
+
+    The backup itself is only read (a stale -wal beside it would be replayed into it if it were opened where it
+    lies); the copy is checked read-write and made a standalone file (journal_mode DELETE, no -wal of its own).
+    """
+    staged = db.with_name(f".{db.name}.restore.tmp")
+    for p in _with_journals(staged):
+        p.unlink(missing_ok=True)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(backup_file, staged)
+    try:
+        con = sqlite3.connect(staged)
+        try:
+            result = con.execute("PRAGMA integrity_check").fetchone()[0]
+            con.execute("SELECT COUNT(*) FROM alembic_version").fetchone()
+            con.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        result = str(exc)
+    if result != "ok":
+        for p in _with_journals(staged):
+            p.unlink(missing_ok=True)
+        raise JobFailed(f"{backup_file.name} is not a sound store backup ({result}); nothing restored")
+    return staged
+
+
+def _restore_sqlite(ctx: JobContext, backup_file: Path, stamp: str) -> Path | None:
+    """Put a copy of the backup in place of the live file without opening the live file (it may be damaged:
+    a zeroed header, a truncated file, overwritten pages). The live file and its -wal/-shm are moved aside
+    together, so nothing of them is replayed into the restored store and they can still be inspected."""
+    db = sqlite_path(ctx.settings.database_url)
+    if backup_file == db.resolve():
+        raise JobFailed(f"{backup_file} is the live store itself; name a backup file", EXIT_CONFIG)
+    staged = _stage_backup(backup_file, db)
+    kept = None
+    if any(p.exists() for p in _with_journals(db)):
+        kept = db.with_name(f"{db.name}.before_restore_{stamp}")
+        for src, dest in zip(_with_journals(db), _with_journals(kept)):
+            if src.exists():
+                os.replace(src, dest)
+        ctx.log.info("the store it replaces is kept as %s (with its -wal/-shm, if any)", kept.name)
+    os.replace(staged, db)
+    fd = os.open(db.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)  # the rename is durable before we say "restored"
+    finally:
+        os.close(fd)
+    ok, why = integrity_ok(db)
+    if not ok:
+        raise JobFailed(f"the restored store fails its integrity check ({why})")
+    return kept
+
+
 def run_restore(ctx: JobContext, backup_file: Path) -> None:
+    """Restore the store from a backup. Runs without opening the live store (it may be what is broken), while
+    holding every writing job's lock so none starts half-way."""
     settings = ctx.settings
-    running = [j for j in WRITERS if job_is_running(settings, j)]
-    if running:
-        raise JobFailed(f"refusing to restore while {', '.join(running)} is running; try again when it finishes",
-                        EXIT_SOFTWARE)
     backup_file = Path(backup_file).resolve()
     if not backup_file.is_file():
         raise JobFailed(f"no such backup file: {backup_file}", EXIT_CONFIG)
-    stamp = ctx.now.strftime(STAMP)
-    if settings.is_sqlite:
-        ok, why = integrity_ok(backup_file)
-        if not ok:
-            raise JobFailed(f"{backup_file.name} is not a sound store backup ({why}); nothing restored")
-        db = sqlite_path(settings.database_url)
-        if db.exists():
-            keep = db.with_name(f"{db.name}.before_restore_{stamp}")
-            _sqlite_backup(db, keep, ctx.run_id)
-            ctx.log.info("current store kept as %s", keep)
-        source = sqlite3.connect(f"file:{backup_file}?mode=ro", uri=True)
-        target = sqlite3.connect(db, timeout=60)
-        try:
-            source.backup(target)  # page by page into the live file, under SQLite's own locking
-        finally:
-            target.close()
-            source.close()
-        ok, why = integrity_ok(db)
-        if not ok:
-            raise JobFailed(f"the restored store fails its integrity check ({why})")
-    else:
-        exe = shutil.which("pg_restore")
-        if exe is None:
-            raise JobFailed("pg_restore is not installed: install the PostgreSQL client", EXIT_CONFIG)
-        keep = settings.backup_dir / f"predictions_{stamp}_before_restore.dump"
-        _pg_dump(settings.database_url, keep)
-        args, env = _pg_env(settings.database_url)
-        r = subprocess.run([exe, "--clean", "--if-exists", "--no-owner", *args, str(backup_file)], env=env,
-                           capture_output=True, text=True)
-        if r.returncode != 0:
-            raise JobFailed(f"pg_restore failed: {r.stderr.strip()[-300:]}", EXIT_UNAVAILABLE)
-    _record_restore(ctx, backup_file)
-    ctx.count("restored", 1)
+    locks = []
+    try:
+        for job in WRITERS:
+            lock = _Lock(settings.lock_dir / f"{job}.lock")
+            if not lock.acquire():
+                raise JobFailed(f"refusing to restore while {job} is running; try again when it finishes",
+                                EXIT_SOFTWARE)
+            locks.append(lock)
+        stamp = ctx.now.strftime(STAMP)
+        if settings.is_sqlite:
+            kept = _restore_sqlite(ctx, backup_file, stamp)
+        else:
+            exe = shutil.which("pg_restore")
+            if exe is None:
+                raise JobFailed("pg_restore is not installed: install the PostgreSQL client", EXIT_CONFIG)
+            kept = settings.backup_dir / f"predictions_{stamp}_before_restore.dump"
+            _pg_dump(settings.database_url, kept)
+            args, env = _pg_env(settings.database_url)
+            r = subprocess.run([exe, "--clean", "--if-exists", "--no-owner", *args, str(backup_file)], env=env,
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                raise JobFailed(f"pg_restore failed: {r.stderr.strip()[-300:]}", EXIT_UNAVAILABLE)
+        ctx.count("restored", 1)
+        ctx.counts["restored_from"] = backup_file.name
+        if kept is not None:
+            ctx.counts["kept_as"] = kept.name
+        _record_restore(ctx, backup_file)
+    finally:
+        for lock in locks:
+            lock.release()
     ctx.log.info("store restored from %s", backup_file.name)
 
 
 def _record_restore(ctx: JobContext, backup_file: Path) -> None:
-    """In the restored store: close the runs the backup caught mid-way, and record this restore as a run."""
+    """In the restored store: close the runs the backup caught mid-way, and record this restore as a run (the
+    runs of the store it replaced went with it). From the command line the runner has no store open (the live one
+    may have been damaged): the row is written whole here. Called with an open store, the runner's connections
+    are to the file moved aside: they are dropped, and the runner records the end of this run's new row."""
     jr = schema.job_runs
-    with ctx.engine.begin() as conn:
-        conn.execute(update(jr).where(jr.c.status == "running").values(
-            status="abandoned", finished_at=datetime.now(timezone.utc),
-            error=f"running when the backup was taken; closed by the restore from {backup_file.name}"))
-        # this run's row went with the old store: the runner records the end on the new one
-        ctx.run_id = record_start(conn, ctx.job, datetime.now(timezone.utc),
-                                  ctx.now if ctx.simulated_now else None, "running")
-
-
+    own = ctx.engine is None
+    engine = make_engine(ctx.settings.database_url) if own else ctx.engine
+    try:
+        if not own:
+            engine.dispose()
+        migrate(engine, ctx.settings.lock_dir)  # a backup from an older release gets the current schema
+        with engine.begin() as conn:
+            conn.execute(update(jr).where(jr.c.status == "running").values(
+                status="abandoned", finished_at=datetime.now(timezone.utc),
+                error=f"running when the backup was taken; closed by the restore from {backup_file.name}"))
+            started = datetime.now(timezone.utc)
+            run_for = ctx.now if ctx.simulated_now else None
+            if own:
+                conn.execute(jr.insert().values(job=ctx.job, started_at=started, finished_at=started, run_for=run_for,
+                                                status="success", counts=json.dumps(ctx.counts, sort_keys=True)))
+            else:
+                ctx.run_id = record_start(conn, ctx.job, started, run_for, "running")
+    finally:
+        if own:
+            engine.dispose()

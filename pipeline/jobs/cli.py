@@ -13,14 +13,27 @@ from typing import Callable
 import click
 
 from pipeline.jobs import container as container_entry
-from pipeline.jobs.runner import run_job
+from pipeline.config import ConfigError
+from pipeline.jobs.runner import parse_now, run_job
 from pipeline.jobs.table import JOBS, resolve
+
+
+def _check_now(ctx, param, value):
+    """A bad --now is a bad command line (exit 2, like any bad option value), not a configuration error."""
+    try:
+        parse_now(value)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--now "), ctx=ctx, param=param) from None
+    return value
+
+
+STORE_CREATORS = ("weekly_training", "migrate")
 
 
 def job_options(f: Callable) -> Callable:
     """--now and --quiet, shared by the scheduled jobs."""
     f = click.option("--quiet", "-q", is_flag=True, help="Only warnings and errors on stderr (the log file has all).")(f)
-    f = click.option("--now", metavar="ISO_TIME", default=None,
+    f = click.option("--now", metavar="ISO_TIME", default=None, callback=_check_now,
                      help="Run as if the time were this (UTC unless an offset is given), e.g. 2026-01-20T13:00.")(f)
     return f
 
@@ -40,8 +53,13 @@ def job_function(name: str, **options) -> Callable:
 
 def run_named(name: str, *, now: str | None = None, quiet: bool = False, runner_options: dict | None = None,
               **options) -> int:
-    """Run job `name` with `options` through the runner; returns the exit code."""
-    return run_job(name, job_function(name, **options), now=now, quiet=quiet, **(runner_options or {}))
+    """Run job `name` with `options` through the runner; returns the exit code.
+
+    Only the jobs that set an installation up (weekly training, the migration step) create a missing SQLite
+    store: for the others a missing file is a misspelt DATABASE_URL, exit 69, never a new empty store.
+    """
+    runner_options = {"create_store": name in STORE_CREATORS, **(runner_options or {})}
+    return run_job(name, job_function(name, **options), now=now, quiet=quiet, **runner_options)
 
 
 def _exit(code: int) -> None:
@@ -111,16 +129,19 @@ def results_settlement(void_id, settle_id, result, reason, now, quiet):
               help="Restore the store from this backup (predictions_*.db, or *.dump for PostgreSQL).")
 @job_options
 def backup(restore_file, now, quiet):
-    _exit(run_named("backup", now=now, quiet=quiet, restore_file=restore_file))
+    # a restore never opens the live store first: it may be what is damaged
+    _exit(run_named("backup", now=now, quiet=quiet, restore_file=restore_file,
+                    runner_options={"needs_store": False} if restore_file is not None else None))
 
 
-@click.command(help="Health check: one line per check (models, database, jobs, bets, backups, disk); exit 0 "
-                    "when healthy, 1 when not.")
+@click.command(help="Health check: one line per check (models, database, data, jobs, bets, backups, disk); exit 0 "
+                    "when healthy, 1 when not (and ALERT_COMMAND runs). With --quiet only failing checks are "
+                    "printed, so cron mails nothing while all is well.")
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON for monitoring tools.")
 @job_options
 def health_check(as_json, now, quiet):
     # no lock (it must answer while jobs run) and no migration (a dead store is one failed check)
-    _exit(run_named("health_check", now=now, quiet=True, as_json=as_json,
+    _exit(run_named("health_check", now=now, quiet=True, as_json=as_json, only_failures=quiet,
                     runner_options={"needs_store": False, "lock": False}))
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 import tempfile
 import time
 from datetime import datetime, timedelta
@@ -20,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import func, select
 
-from pipeline.config import load_settings
+from pipeline.config import default_environment, load_settings
 from pipeline.jobs.cli import COMMANDS
 from pipeline.jobs.table import JOBS, parse_schedule
 from pipeline.store import make_engine, schema
@@ -29,7 +30,6 @@ from pipeline.value_stats import mean_ci
 # run on the simulated clock in this order at each tick; backup, health check and report run once at the end
 CYCLE = ("weekly_training", "hourly_predictions", "results_settlement", "lineup_updates")
 TICK = timedelta(minutes=15)
-DEMO_ENV_KEYS = ("DATABASE_URL", "DATA_SOURCE", "MODEL_DIR", "BACKUP_DIR", "LOG_DIR", "LOCK_DIR", "CACHE_DIR")
 
 
 def invoke(command, args: list[str], capture: bool = True) -> tuple[int, str]:
@@ -59,7 +59,10 @@ def schedule(start: datetime, days: int):
 
 
 def demo_environment(workdir: Path, seed: int) -> dict[str, str]:
+    """Every setting, at its default unless the demo needs otherwise: nothing in the operator's `.env` or
+    environment (VALIDATION_MATCHES, DATA_SOURCE, ALERT_COMMAND...) changes what the demo does or where it writes."""
     return {
+        **default_environment(),
         "DATABASE_URL": f"sqlite:///{workdir / 'predictions.db'}",
         "DATA_SOURCE": "sandbox", "SANDBOX_SEED": str(seed),
         "MODEL_DIR": str(workdir / "models"), "BACKUP_DIR": str(workdir / "backups"),
@@ -95,23 +98,27 @@ def value_line(engine) -> str:
 
 def run(start: datetime, days: int, workdir: Path | None, seed: int = 7, echo=print) -> int:
     """The demo; returns the exit code (0 when every job run succeeded)."""
-    tmp = None
-    if workdir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="football-demo-")
-        workdir = Path(tmp.name)
+    temporary = workdir is None
+    if temporary:
+        workdir = Path(tempfile.mkdtemp(prefix="football-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    saved = {k: os.environ.get(k) for k in DEMO_ENV_KEYS + ("SANDBOX_SEED",)}
-    os.environ.update(demo_environment(workdir, seed))
+    environment = demo_environment(workdir, seed)
+    saved = {k: os.environ.get(k) for k in environment}
+    os.environ.update(environment)
+    code = 1
     try:
-        return _run(start, days, workdir, echo)
+        code = _run(start, days, workdir, echo)
+        return code
     finally:
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-        if tmp is not None:
-            tmp.cleanup()
+        if temporary and code == 0:
+            shutil.rmtree(workdir, ignore_errors=True)
+        elif temporary:  # the messages above point into it
+            echo(f"The demo's files are kept in {workdir} (logs in {workdir / 'logs'}); delete it when done.")
 
 
 def _run(start: datetime, days: int, workdir: Path, echo) -> int:

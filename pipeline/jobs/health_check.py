@@ -1,8 +1,11 @@
 """The health check: one line per check, ✅ or ❌ with the reason; exit 0 only when every check passes.
 
 It runs without the job lock and without needing the store (a dead database is one failed check, and the others
-still run). Job freshness is judged against the job's own clock: a run's `run_for` (its --now) when it was
-simulated, else its start time, compared with the health check's now.
+still run); it never creates anything (a missing SQLite file is a failed check), and on SQLite it runs
+`PRAGMA quick_check`. Job freshness is judged against the job's own clock: a run's `run_for` (its --now) when it
+was simulated, else its start time, compared with the health check's now. Stale data (the newest result older than
+MAX_DATA_AGE_DAYS) and a missing fixtures source fail. When unhealthy it exits 1 with the failing lines on stdout
+(cron mails them when the crontab line does not redirect them) and runs ALERT_COMMAND, if set, with them on stdin.
 
 One line is a warning, not a check: when the fair closing-line value of the last 200 settled bets is below zero
 at 95% confidence (pipeline.betting.performance.recent_clv), a ⚠️ line says so; the exit code is unchanged, since
@@ -12,6 +15,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
+import subprocess
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -19,15 +24,15 @@ from sqlalchemy import func, select, text
 
 from pipeline.betting.performance import clv_alarm_line, recent_clv
 from pipeline.forecast import registry
-from pipeline.store import schema
-from pipeline.jobs.runner import JobContext, JobFailed, mask, stale_reason
+from pipeline.jobs.runner import JobContext, JobFailed, mask, stale_reason, write_stdout
 from pipeline.jobs.table import SCHEDULED
-from pipeline.store import make_engine
+from pipeline.store import make_engine, newest_result, schema
 from pipeline.store.backup_files import backups, sqlite_path
 
 # job -> longest gap between its scheduled runs (the job table); a job is late when its last success is older
-# than twice that plus 10 minutes. The health check itself is not judged.
-SCHEDULES = {job.name: job.every for job in SCHEDULED if job.name != "health_check"}
+# than twice that plus 10 minutes. The health check itself is not judged, and the daily backup is judged by its
+# files (the "backup" check below), so that it is one line, not two.
+SCHEDULES = {job.name: job.every for job in SCHEDULED if job.name not in ("health_check", "backup")}
 GRACE = timedelta(minutes=10)
 MODEL_MAX_AGE = timedelta(days=14)   # two training cycles
 BACKUP_MAX_AGE = timedelta(days=2)
@@ -47,31 +52,81 @@ class Check:
         return f"✅ {self.detail}" if self.ok else f"❌ {self.name}: {self.detail}"
 
 
-def _checks(ctx: JobContext) -> list[Check]:
-    st, now = ctx.settings, ctx.now
-    out: list[Check] = []
+def _model_checks(st, now, newest) -> list[Check]:
     try:
         deployed = registry.load_deployed(st.model_dir)
-        out.append(Check("models", True, "Models loaded successfully"))
-        trained = deployed.metadata.get("trained_at")
-        age = now - datetime.fromisoformat(trained) if trained else None
-        if age is not None and age > MODEL_MAX_AGE:
-            out.append(Check("model age", False, f"models trained {age.days} days ago (more than two cycles)"))
-        else:
-            out.append(Check("model age", True, f"Models trained {trained[:16] if trained else '?'} "
-                                                 f"(version {deployed.version})"))
     except registry.ModelLoadError as exc:
-        out.append(Check("models", False, str(exc)))
+        return [Check("models", False, str(exc))]
+    note = f" (copied by hand from {deployed.copied_from.name}; the next job records it)" \
+        if deployed.copied_from is not None else ""
+    out = [Check("models", True, "Models loaded successfully" + note)]
+    trained = deployed.metadata.get("trained_at")
+    end = deployed.metadata.get("training_end")
+    age = now - datetime.fromisoformat(trained) if trained else None
+    data_age = now - datetime.fromisoformat(end) if end else None
+    newer_data = newest is not None and (end is None or newest > datetime.fromisoformat(end))
+    if data_age is not None and data_age > timedelta(days=st.max_data_age_days):
+        out.append(Check("model age", False, f"models were trained on results up to {end[:10]}, {data_age.days} "
+                                             f"days old (MAX_DATA_AGE_DAYS={st.max_data_age_days:g})"))
+    elif age is not None and age > MODEL_MAX_AGE and (newer_data or end is None):
+        # no retraining for two cycles while new results came in (none in a summer break is no fault)
+        out.append(Check("model age", False, f"models trained {age.days} days ago (more than two cycles) and "
+                                             "results since then are not in them"))
+    else:
+        out.append(Check("model age", True, f"Models trained {trained[:16] if trained else '?'} "
+                                             f"(version {deployed.version})"))
+    return out
+
+
+def _open_store(st):
+    """An engine on the store, or the reason there is none. A missing SQLite file is reported, never created,
+    and SQLite's quick_check finds damaged pages (a store that opens can still be damaged mid-file)."""
+    if st.is_sqlite:
+        path = sqlite_path(st.database_url)
+        if not path.exists():
+            return None, Check("database", False, f"{path} does not exist (a misspelt DATABASE_URL? "
+                                                  "weekly_training.py or PredictionDatabase() creates it)")
     engine = None
     try:
         engine = make_engine(st.database_url)
         with engine.connect() as conn:
+            if st.is_sqlite:
+                rows = [r[0] for r in conn.exec_driver_sql("PRAGMA quick_check").fetchmany(3)]
+                if rows != ["ok"]:
+                    engine.dispose()
+                    return None, Check("database", False, f"integrity check failed ({'; '.join(rows)}): restore "
+                                                          "the newest backup with backup.py --restore")
             conn.execute(text("SELECT COUNT(*) FROM job_runs"))
-        out.append(Check("database", True, "Database accessible"))
+        return engine, Check("database", True, "Database accessible")  # the guide's words; quick_check passed
     except Exception as exc:  # noqa: BLE001 - any failure here is "not accessible"
-        reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
-        out.append(Check("database", False, f"{st.safe_database_url} not accessible ({mask(reason, st)})"))
-        engine = None
+        if engine is not None:
+            engine.dispose()
+        orig = getattr(exc, "orig", None) or exc
+        reason = str(orig).strip().splitlines()[0]
+        if isinstance(orig, sqlite3.DatabaseError) and not isinstance(orig, sqlite3.OperationalError):
+            # "malformed", "not a database": the file opens but its pages are damaged
+            return None, Check("database", False, f"integrity check failed ({reason}): restore the newest backup "
+                                                  "with backup.py --restore")
+        return None, Check("database", False, f"{st.safe_database_url} not accessible ({mask(reason, st)})")
+
+
+def _newest_result(engine, source: str) -> datetime | None:
+    with engine.connect() as conn:
+        return newest_result(conn, source)
+
+
+def _checks(ctx: JobContext) -> list[Check]:
+    st, now = ctx.settings, ctx.now
+    out: list[Check] = []
+    engine, db_check = _open_store(st)
+    newest = None
+    if engine is not None:
+        try:
+            newest = _newest_result(engine, st.data_source)  # providers store rows under their DATA_SOURCE name
+        except Exception:  # noqa: BLE001 - the store checks below report a broken store
+            newest = None
+    out.extend(_model_checks(st, now, newest))
+    out.append(db_check)
     try:
         detail = ctx.provider.check(now)
         out.append(Check("api", True, f"API connection working ({detail})"))
@@ -79,11 +134,19 @@ def _checks(ctx: JobContext) -> list[Check]:
         out.append(Check("api", False, mask(f"{type(exc).__name__}: {exc}", st)))
     if engine is not None:
         out.extend(_store_checks(engine, st, now))
+        if newest is None:
+            out.append(Check("data", False, "no finished match in the store: has weekly training read the source?"))
+        else:
+            age = now - newest
+            ok = age <= timedelta(days=st.max_data_age_days)
+            out.append(Check("data", ok, f"Newest result: {newest:%Y-%m-%d}" + (
+                "" if ok else f", {age.days} days old (MAX_DATA_AGE_DAYS={st.max_data_age_days:g}): is the data "
+                              "source still being updated?")))
         engine.dispose()
     try:
-        target = st.database_url and (st.model_dir if not st.is_sqlite else
-                                      sqlite_path(st.database_url).parent)
-        target.mkdir(parents=True, exist_ok=True)
+        target = st.model_dir if not st.is_sqlite else sqlite_path(st.database_url).parent
+        while not target.exists() and target != target.parent:
+            target = target.parent  # measure where it will be; creating it is not the health check's job
         free_mb = shutil.disk_usage(target).free // 2 ** 20
         out.append(Check("disk", free_mb >= st.min_free_disk_mb,
                          f"Free disk {free_mb} MB" + ("" if free_mb >= st.min_free_disk_mb
@@ -155,14 +218,31 @@ def _run_history_check(conn, st) -> Check:
     return Check("job runs", True, "No run left running or killed")
 
 
-def run(ctx: JobContext, as_json: bool = False) -> None:
+def _alert(ctx: JobContext, text_: str) -> None:
+    """ALERT_COMMAND, when set, gets the failing lines on stdin (cron's MAILTO gets the same lines on stdout)."""
+    cmd = ctx.settings.alert_command
+    if not cmd:
+        return
+    try:
+        r = subprocess.run(cmd, shell=True, input=text_, text=True, capture_output=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        ctx.log.error("ALERT_COMMAND did not finish within 60 s")
+        return
+    if r.returncode != 0:
+        ctx.log.error("ALERT_COMMAND exited %d: %s", r.returncode, mask((r.stderr or r.stdout).strip()[-300:],
+                                                                         ctx.settings))
+
+
+def run(ctx: JobContext, as_json: bool = False, only_failures: bool = False) -> None:
     checks = _checks(ctx)
-    if as_json:
-        print(json.dumps([{"check": c.name, "ok": c.ok, "detail": c.detail, "warning": c.warning} for c in checks],
-                         indent=2))
-    else:
-        for c in checks:
-            print(c.line())
-    failed = [c.name for c in checks if not c.ok]
+    failed = [c for c in checks if not c.ok]
+    shown = failed if only_failures else checks
+    if as_json and (shown or not only_failures):
+        write_stdout(json.dumps([{"check": c.name, "ok": c.ok, "detail": c.detail, "warning": c.warning}
+                                 for c in shown], indent=2))
+    elif shown and not as_json:
+        write_stdout("\n".join(c.line() for c in shown))
     if failed:
-        raise JobFailed(f"unhealthy: {', '.join(failed)}", EXIT_UNHEALTHY)
+        _alert(ctx, f"football pipeline unhealthy at {ctx.now:%Y-%m-%d %H:%M} UTC\n" +
+               "\n".join(c.line() for c in failed) + "\n")
+        raise JobFailed(f"unhealthy: {', '.join(c.name for c in failed)}", EXIT_UNHEALTHY)

@@ -15,6 +15,7 @@ from pipeline.betting.placement import place_bets
 from pipeline.forecast.predictions import (HISTORY_DAYS, already_predicted, fixtures_frame, load_models,
                                            market_probabilities, prediction_rows, store_predictions)
 from pipeline.jobs.runner import JobContext
+from pipeline.jobs.weekly_training import record_copied_set
 from pipeline.prices import PriceRules, prices_key
 from pipeline.store import fixture_ids, load_match_frame, store_batch
 
@@ -37,6 +38,7 @@ def run(ctx: JobContext, *, force: bool = False, dry_run: bool = False) -> None:
     settings = ctx.settings
     rules = PriceRules.from_settings(settings)
     models = load_models(settings.model_dir)  # no usable set: the runner exits 70 saying so
+    record_copied_set(ctx, models.deployed)
     source = ctx.provider.name
     end = ctx.now + timedelta(hours=settings.prediction_horizon_hours)
     batch = ctx.provider.fixtures(ctx.now, end, ctx.now)
@@ -75,7 +77,10 @@ def run(ctx: JobContext, *, force: bool = False, dry_run: bool = False) -> None:
         ids = fixture_ids(conn, source, todo["match_id"])
         rows = prediction_rows(todo, preds, ids, models.version, ctx.now, [keys[m] for m in todo["match_id"]],
                                False, market)
-        store_predictions(conn, rows, force)
+        kept = store_predictions(conn, rows, force)
         bets = place_bets(conn, settings, ctx.now, todo, rows, lineup_based=False)
+    if kept:
+        ctx.log.info("--force: %d predictions that placed bets point to were kept as they were", kept)
+        ctx.count("predictions_kept_for_bets", kept)
     ctx.count("predictions", len(rows))
     ctx.count("bets_placed", len(bets))

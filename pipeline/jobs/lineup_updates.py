@@ -22,6 +22,7 @@ from pipeline.forecast.predictions import (HISTORY_DAYS, load_models, market_pro
 from pipeline.prices import PRICE_COLUMNS, PriceRules, prices_key
 from pipeline.providers.base import SCHEDULED, LineupsUnavailable
 from pipeline.jobs.runner import JobContext
+from pipeline.jobs.weekly_training import record_copied_set
 from pipeline.store import insert_ignore, latest_prices, load_match_frame, schema, store_lineup
 
 
@@ -91,6 +92,7 @@ def run(ctx: JobContext) -> None:
     if changed.empty:
         return
     models = load_models(settings.model_dir)
+    record_copied_set(ctx, models.deployed)
     with ctx.engine.connect() as conn:
         ratings = player_ratings(conn, source)
         teams = sorted({int(t) for t in pd.concat([changed["home_team_id"], changed["away_team_id"]]).dropna()})

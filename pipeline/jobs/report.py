@@ -19,6 +19,7 @@ from sqlalchemy import text
 
 from pipeline.betting.performance import (OUTCOME_INDEX, clv_alarm_line, final_predictions, recent_clv,
                                           settled_bets, summary)
+from pipeline.jobs.runner import write_stdout
 from pipeline.metrics import calibration_table
 from pipeline.odds import METHODS, implied_probabilities
 from pipeline.prices import PriceRules
@@ -272,7 +273,7 @@ def write_plots(rep: dict, out_dir: Path) -> list[Path]:
 def run(ctx, plot_dir: Path | None = None) -> None:
     with ctx.engine.connect() as conn:
         rep = build_report(conn, ctx.settings.starting_bankroll, PriceRules.from_settings(ctx.settings))
-    print(format_report(rep))
+    write_stdout(format_report(rep))  # `report.py | head` is not a failed run
     if plot_dir is not None:
         for p in write_plots(rep, plot_dir):
-            print(f"wrote {p}")
+            write_stdout(f"wrote {p}")

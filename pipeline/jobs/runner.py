@@ -43,9 +43,9 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from pipeline.forecast.registry import ModelLoadError
 from pipeline.providers import get_provider
 from pipeline.threads import limit_threads
-from pipeline.store import make_engine, migrate, schema
+from pipeline.store import link_guide_path, make_engine, migrate, missing_sqlite_file, schema
 from pipeline.config import ConfigError, Settings, load_settings
-from pipeline.providers.base import ProviderAuthError, ProviderError, Sanitized
+from pipeline.providers.base import ProviderAuthError, ProviderError, Sanitized, SourceUnavailable
 
 EXIT_OK = 0
 EXIT_DATAERR = 65        # the input data is wrong (backtest files)
@@ -430,12 +430,54 @@ class _Deadline:
             signal.signal(signal.SIGALRM, self.previous or signal.SIG_DFL)
 
 
+CRON_OUTPUT_MAX_BYTES = 5_000_000
+CRON_OUTPUT_KEEP = 5
+
+
+def rotate_cron_output() -> None:
+    """Rotate the file cron appends this job's output to (crontab.example: logs/<job>.cron.log) once it passes
+    5 MB, keeping 5, as the job's own log is rotated. The file is found through /proc/self/fd (Linux); a terminal,
+    a pipe or cron's mail is left alone. This run goes on writing to the renamed file; the next starts a new one."""
+    done = set()
+    for fd in (1, 2):
+        try:
+            path = Path(os.readlink(f"/proc/self/fd/{fd}"))
+            st = os.fstat(fd)
+        except OSError:
+            continue
+        # by inode: stdout and stderr are usually the same file (`>> f 2>&1`), renamed once
+        if (st.st_dev, st.st_ino) in done or st.st_size < CRON_OUTPUT_MAX_BYTES or not path.is_file():
+            continue
+        done.add((st.st_dev, st.st_ino))
+        try:
+            for i in range(CRON_OUTPUT_KEEP - 1, 0, -1):
+                older = path.with_name(f"{path.name}.{i}")
+                if older.exists():
+                    os.replace(older, path.with_name(f"{path.name}.{i + 1}"))
+            os.replace(path, path.with_name(f"{path.name}.1"))
+        except OSError:
+            pass  # another copy of the job rotated it first, or the directory is read-only: not worth failing for
+
+
+def write_stdout(text: str) -> None:
+    """Print, tolerating a reader that stops early (`report.py | head`): that is not a failed run."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        # no further output can arrive; point stdout at /dev/null so the interpreter's exit flush stays quiet
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 def run_job(job: str, func: Callable[[JobContext], Any], *, now: str | datetime | None = None,
             settings: Settings | None = None, quiet: bool = False, needs_store: bool = True,
-            lock: bool = True, provider=None) -> int:
+            lock: bool = True, provider=None, create_store: bool = True) -> int:
     """Run `func(ctx)` as job `job`; returns the process exit code. Never raises.
 
-    `provider` replaces the one DATA_SOURCE would build (tests use scripted providers).
+    `provider` replaces the one DATA_SOURCE would build (tests use scripted providers). Without `create_store` a
+    missing SQLite file is an error (exit 69) rather than a new empty store: a misspelt DATABASE_URL must not
+    look like a fresh start.
     """
     try:
         settings = settings or load_settings()
@@ -449,6 +491,7 @@ def run_job(job: str, func: Callable[[JobContext], Any], *, now: str | datetime 
     except OSError as exc:
         print(f"configuration error: LOG_DIR {settings.log_dir} is not writable ({exc.strerror})", file=sys.stderr)
         return EXIT_CONFIG
+    rotate_cron_output()
     started = datetime.now(timezone.utc)
     ctx = JobContext(job=job, settings=settings, now=when or started, log=log, simulated_now=when is not None,
                      _provider=Sanitized(provider) if provider is not None else None)
@@ -468,9 +511,15 @@ def run_job(job: str, func: Callable[[JobContext], Any], *, now: str | datetime 
     try:
         deadline.arm()  # from here: opening the store (its locks may be held), recording, the work
         if needs_store:
+            missing = None if create_store else missing_sqlite_file(settings.database_url)
+            if missing is not None:
+                log.error("database unavailable: %s does not exist (a misspelt DATABASE_URL? weekly_training.py "
+                          "or PredictionDatabase() creates the store)", missing)
+                return EXIT_UNAVAILABLE
             try:
                 engine = make_engine(settings.database_url)
                 migrate(engine, settings.lock_dir)
+                link_guide_path(settings.database_url)
             except JobDeadline:
                 log.error("stopped at its deadline (%g s, JOB_DEADLINES %s) while opening the database %s",
                           deadline.seconds, job, mask(settings.safe_database_url, settings))
@@ -515,6 +564,8 @@ def run_job(job: str, func: Callable[[JobContext], Any], *, now: str | datetime 
             code, status, error = EXIT_CONFIG, "failed", f"configuration error: {exc}"
         except ProviderAuthError as exc:
             code, status, error = EXIT_UNAVAILABLE, "failed", f"data source refused access: {exc}"
+        except SourceUnavailable as exc:
+            code, status, error = EXIT_UNAVAILABLE, "failed", f"data source unavailable: {exc}"
         except ProviderError as exc:
             code, status, error = EXIT_TEMPFAIL, "failed", f"data source unavailable: {exc}"
         except JobFailed as exc:

@@ -52,7 +52,7 @@ JOBS: dict[str, Job] = {j.name: j for j in (
         "results, settle bets, closing-line value, daily performance", schedule="*/30 * * * *"),
     Job("backup", "pipeline.jobs.backup:run", "back up the store, models and .env", schedule="0 4 * * *"),
     Job("health_check", "pipeline.jobs.health_check:run", "one line per check; exit 0 when healthy",
-        schedule="*/10 * * * *", cron_args=()),
+        schedule="*/10 * * * *"),
     Job("report", "pipeline.jobs.report:run", "performance report and charts"),
     Job("backtest", "pipeline.jobs.backtest:run", "walk-forward replay of history"),
     Job("demo", "pipeline.jobs.demo:run", "the whole cycle on the simulated sandbox"),

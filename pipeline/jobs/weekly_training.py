@@ -10,6 +10,7 @@ thresholds still apply.
 from __future__ import annotations
 
 import json
+import os
 from datetime import timedelta
 
 import numpy as np
@@ -17,9 +18,9 @@ import pandas as pd
 from sqlalchemy import func, select
 
 from pipeline.bookmakers import reference_order
+from pipeline.config import ConfigError
 from pipeline.forecast import registry
-from pipeline.store import schema
-from pipeline.store import load_match_frame, store_batch, store_lineup
+from pipeline.store import load_match_frame, newest_result, schema, store_batch, store_lineup
 from pipeline.metrics import outcomes_from_goals, score_all
 from pipeline.forecast.modelset import ModelSet, train_model_set
 from pipeline.forecast.players import fit_player_ratings, lineup_history, store_player_ratings
@@ -147,6 +148,62 @@ def format_report(metrics: dict, n_val: int) -> str:
     return "\n".join(lines)
 
 
+def record_copied_set(ctx: JobContext, deployed: registry.Deployed | None) -> None:
+    """A set copied into MODEL_DIR by hand (`cp models/backup_X/*.joblib models/`): record it once as a manual
+    rollback, in model_versions and in this run's counts, and make it the registry's live set."""
+    if deployed is None or deployed.copied_from is None or ctx.engine is None:
+        return
+
+    def record(note: str) -> None:
+        _record(ctx, deployed.version, "manual_rollback", backup=deployed.copied_from, notes=note)
+        ctx.log.warning("manual rollback recorded: %s", note)
+        ctx.count("manual_rollback", 1)
+
+    registry.adopt_copied_set(ctx.settings.model_dir, deployed, record, ctx.now)
+
+
+def _check_model_dir_writable(model_dir) -> None:
+    """Found before hours of training, not after: a model directory we cannot write to is a setting to fix."""
+    try:
+        model_dir.mkdir(parents=True, exist_ok=True)
+        probe = model_dir / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"MODEL_DIR {model_dir} is not writable ({exc.strerror})") from None
+
+
+def stale_data(ctx: JobContext, newest) -> str | None:
+    """Why the store's results are too old to train on (the newest older than MAX_DATA_AGE_DAYS), or None."""
+    if newest is None:
+        return None
+    age = ctx.now - newest
+    if age <= timedelta(days=ctx.settings.max_data_age_days):
+        return None
+    return (f"the newest result is from {newest:%Y-%m-%d}, {age.days} days old (MAX_DATA_AGE_DAYS="
+            f"{ctx.settings.max_data_age_days:g}): is the data source still being updated?")
+
+
+def nothing_new(frame: pd.DataFrame, deployed: registry.Deployed | None) -> str | None:
+    """Why retraining would learn nothing (no result after the deployed set's training window), or None."""
+    end = deployed.metadata.get("training_end") if deployed is not None else None
+    if end is None or not len(frame) or frame["kickoff"].max() > pd.Timestamp(end):
+        return None
+    return (f"no result newer than the deployed set's training window (newest {frame['kickoff'].max():%Y-%m-%d}; "
+            f"{deployed.version} was trained on results up to {pd.Timestamp(end):%Y-%m-%d})")
+
+
+def _deployed_set(ctx: JobContext) -> registry.Deployed | None:
+    try:
+        deployed = registry.load_deployed(ctx.settings.model_dir)
+    except registry.ModelLoadError as exc:
+        if registry.has_live_set(ctx.settings.model_dir):
+            ctx.log.warning("the deployed set cannot be loaded (%s): it will be replaced if the gate passes", exc)
+        return None
+    record_copied_set(ctx, deployed)
+    return deployed
+
+
 def run(ctx: JobContext, *, dry_run: bool = False, force_deploy: bool = False, rollback: str | None = None) -> None:
     """The weekly job; `rollback` ("latest" or a backup's timestamp) restores a backup instead of training."""
     if rollback is not None:
@@ -157,16 +214,32 @@ def run(ctx: JobContext, *, dry_run: bool = False, force_deploy: bool = False, r
 
 def run_training(ctx: JobContext, *, dry_run: bool = False, force_deploy: bool = False) -> None:
     settings = ctx.settings
+    if not dry_run:
+        _check_model_dir_writable(settings.model_dir)
     fetch_history(ctx)
     fetch_lineup_history(ctx)
     with ctx.engine.connect() as conn:
         frame = load_match_frame(conn, ctx.provider.name, until=ctx.now,
                                  since=ctx.now - timedelta(days=365.25 * settings.history_years),
                                  reference=reference_order(settings.sharp_bookmakers))
-    if len(frame) < settings.validation_matches + 200:
+        newest = newest_result(conn, ctx.provider.name)
+    # Bad data must not look like success: nothing is trained or deployed, and the reason is recorded and shown.
+    stale = stale_data(ctx, newest)
+    if len(frame) < settings.validation_matches + 200 and not stale:
         raise JobFailed(f"only {len(frame)} finished matches in the store: need at least "
                         f"{settings.validation_matches + 200} (VALIDATION_MATCHES + 200) to train and validate",
                         EXIT_SOFTWARE)
+    deployed = _deployed_set(ctx)
+    same = nothing_new(frame, deployed)
+    if (stale or same) and not (dry_run or force_deploy):
+        version = registry.new_version(settings.model_dir, ctx.now)
+        _record(ctx, version, "rejected" if stale else "skipped", n=len(frame), notes=stale or same)
+        ctx.count("deployed", 0)
+        if stale:
+            raise JobFailed(f"not trained, nothing deployed: {stale}", EXIT_SOFTWARE)
+        ctx.log.warning("not trained, nothing deployed: %s", same)
+        return
+    problems = [p for p in (stale, same) if p]
     ctx.log.info("training on %d matches (%s to %s)", len(frame), frame["kickoff"].min().date(),
                  frame["kickoff"].max().date())
     result = train_model_set(frame, validation_matches=settings.validation_matches, xi=settings.dc_xi,
@@ -175,19 +248,13 @@ def run_training(ctx: JobContext, *, dry_run: bool = False, force_deploy: bool =
     rebuild_player_database(ctx, result.model_set, frame)
     ctx.log.info("%s", format_report(result.metrics, result.n_validation))
 
-    try:
-        deployed = registry.load_deployed(settings.model_dir)
-    except registry.ModelLoadError as exc:
-        deployed = None
-        if registry.live_path(settings.model_dir) is not None:
-            ctx.log.warning("the deployed set cannot be loaded (%s): it will be replaced if the gate passes", exc)
     comparison = _compare_with_deployed(ctx, deployed, result, frame)
     if comparison.get("possible"):
         ctx.log.info("against the deployed set on %d unseen matches: log loss %.4f (deployed) vs %.4f (new)",
                      comparison["n"], comparison["deployed"]["log_loss"], comparison["candidate"]["log_loss"])
     else:
         ctx.log.info("no comparison with the deployed set: %s", comparison["reason"])
-    reasons = gate(settings, result.metrics, comparison)
+    reasons = problems + gate(settings, result.metrics, comparison)
     version = registry.new_version(settings.model_dir, ctx.now)
     report = {"validation": result.metrics, "comparison": comparison, "gate_failures": reasons,
               "thresholds": {"max_log_loss": settings.max_log_loss, "min_accuracy": settings.min_accuracy,
@@ -218,8 +285,11 @@ def run_training(ctx: JobContext, *, dry_run: bool = False, force_deploy: bool =
         if not (np.isfinite(probs).all() and np.allclose(probs.sum(axis=1), 1, atol=1e-6)):
             raise JobFailed("the new model set reloads but does not predict valid probabilities")
 
+    damaged = deployed is None and registry.has_live_set(settings.model_dir)
     new, backup = registry.deploy(settings.model_dir, result.model_set.to_objects(), metadata, now=ctx.now,
                                   check=check)
+    if damaged:
+        ctx.log.warning("the set it replaced could not be loaded and was not backed up")
     removed = registry.prune(settings.model_dir, settings.keep_model_backups)
     _record(ctx, version, "deploy", forced=bool(reasons and force_deploy), n=len(frame), report=report,
             backup=backup, notes="forced past the gate: " + "; ".join(reasons) if reasons else None)
@@ -229,6 +299,10 @@ def run_training(ctx: JobContext, *, dry_run: bool = False, force_deploy: bool =
 
 
 def run_rollback(ctx: JobContext, timestamp: str | None) -> None:
+    try:
+        record_copied_set(ctx, registry.load_deployed(ctx.settings.model_dir))
+    except registry.ModelLoadError:
+        pass  # a damaged or missing live set is what a rollback replaces
     try:
         deployed, source = registry.rollback(ctx.settings.model_dir, timestamp, now=ctx.now)
     except registry.ModelLoadError as exc:

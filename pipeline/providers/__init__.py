@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pipeline.providers.base import (Batch, Lineup, LineupPlayer, LineupsUnavailable, Match, Odds, Provider,
-                                     ProviderAuthError, ProviderError, Sanitized)
+                                     ProviderAuthError, ProviderError, Sanitized, SourceUnavailable)
 
 
 def get_provider(settings) -> Provider:
@@ -32,4 +32,4 @@ def _source(settings) -> Provider:
 
 
 __all__ = ["get_provider", "Provider", "Batch", "Match", "Odds", "Lineup", "LineupPlayer", "ProviderError",
-           "ProviderAuthError", "LineupsUnavailable", "Sanitized"]
+           "ProviderAuthError", "LineupsUnavailable", "Sanitized", "SourceUnavailable"]

@@ -33,6 +33,11 @@ class ProviderAuthError(ProviderError):
     """The source refused our credentials (401/403): retrying will not help; the operator must act."""
 
 
+class SourceUnavailable(ProviderError):
+    """The source is not there at all (a missing data directory or file): retrying will not help; the operator
+    must act. Jobs exit 69 naming it."""
+
+
 class LineupsUnavailable(ProviderError):
     """This source never publishes lineups (e.g. football-data.co.uk)."""
 

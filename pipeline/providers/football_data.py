@@ -43,7 +43,7 @@ import pandas as pd
 from pipeline.bookmakers import FOOTBALL_DATA_PREFIXES, LAST_RESORT, SHARP_DEFAULT, reference_order
 from pipeline.providers.http_client import make_session, request
 from pipeline.providers.base import (FINISHED, SCHEDULED, Batch, Match, Odds, Provider, ProviderError,
-                                     clean_text)
+                                     SourceUnavailable, clean_text)
 
 log = logging.getLogger(__name__)
 
@@ -384,12 +384,23 @@ class FootballDataProvider(Provider):
         self.timeout = timeout
         self.attempts = attempts
         self.deadline = deadline   # wall clock of one download (pipeline.http)
+        if self.data_dir is not None:
+            self._local_root()  # every job using the source stops here, even one with nothing to ask it
 
     # ---- files ----------------------------------------------------------------------------------
+    def _local_root(self) -> Path:
+        """FOOTBALL_DATA_DIR, checked: a missing or misspelt directory must stop the job, not read as "no data"."""
+        if not self.data_dir.is_dir():
+            raise SourceUnavailable(f"FOOTBALL_DATA_DIR {self.data_dir} does not exist")
+        if not (self.data_dir / "mmz4281").is_dir():
+            raise SourceUnavailable(f"FOOTBALL_DATA_DIR {self.data_dir} has no mmz4281/ directory (it must be laid "
+                                    "out like football-data.co.uk: mmz4281/<season>/<Div>.csv, fixtures.csv)")
+        return self.data_dir
+
     def _file(self, relative: str, now: datetime, may_be_stale: bool) -> tuple[Path | None, list[str]]:
         """The file to read (None: the source has none) and file-level problems met on the way."""
         if self.data_dir is not None:
-            p = self.data_dir / relative
+            p = self._local_root() / relative
             return (p if p.is_file() else None), []
         p = self.cache_dir / "football-data" / relative
         # a cached copy that is not the expected CSV (cached by an older version, damaged) is fetched again
@@ -439,6 +450,8 @@ class FootballDataProvider(Provider):
 
     # ---- what a provider answers -------------------------------------------------------------------
     def history(self, start: datetime | None, end: datetime, now: datetime) -> Batch:
+        if self.data_dir is not None:
+            self._local_root()
         batch = Batch()
         for season in self._seasons(start, min(end, now)):
             for league in self.leagues:
@@ -454,6 +467,8 @@ class FootballDataProvider(Provider):
 
     def fixtures(self, start: datetime, end: datetime, now: datetime) -> Batch:
         f, problems = self._file("fixtures.csv", now, may_be_stale=True)
+        if f is None and self.data_dir is not None:
+            raise SourceUnavailable(self._no_fixtures())
         if f is None:
             return Batch(problems=problems)
         frame, parsed = parse_csv(f, None, None, require_result=False, **self.books)
@@ -484,6 +499,8 @@ class FootballDataProvider(Provider):
         return pd.Series(counts, dtype=int)
 
     def results(self, match_ids: Sequence[str], now: datetime) -> Batch:
+        if self.data_dir is not None:
+            self._local_root()
         batch = Batch()
         wanted: dict[tuple[str, str], set[str]] = {}
         for mid in match_ids:
@@ -500,10 +517,14 @@ class FootballDataProvider(Provider):
             batch.extend(frame_to_batch(frame[frame["match_id"].isin(ids)]))
         return batch
 
+    def _no_fixtures(self) -> str:
+        return (f"{self.data_dir / 'fixtures.csv'} is missing: the hourly job has no upcoming matches to predict "
+                "(download it from the site's fixtures page into FOOTBALL_DATA_DIR)")
+
     def check(self, now: datetime) -> str:
         if self.data_dir is not None:
-            if not (self.data_dir / "mmz4281").is_dir():
-                raise ProviderError(f"FOOTBALL_DATA_DIR {self.data_dir} has no mmz4281/ directory")
+            if not (self._local_root() / "fixtures.csv").is_file():
+                raise SourceUnavailable(self._no_fixtures())
             return f"football-data: reading {self.data_dir}"
         f, problems = self._file(f"mmz4281/{season_of(now)}/{self.leagues[0]}.csv", now, may_be_stale=True)
         if problems and f is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -16,6 +17,7 @@ from sqlalchemy import create_engine, event, func, inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 
+from pipeline.config import ROOT, load_settings
 from pipeline.store import schema
 
 log = logging.getLogger(__name__)
@@ -93,6 +95,63 @@ def table_names(engine: Engine) -> list[str]:
     return inspect(engine).get_table_names()
 
 
+def missing_sqlite_file(url: str) -> Path | None:
+    """The SQLite file `url` names when it does not exist (None for PostgreSQL or an existing file)."""
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite":
+        return None
+    path = Path(u.database)
+    return None if path.exists() else path
+
+
+def link_guide_path(url: str) -> None:
+    """The production guide types `sqlite3 production/predictions.db`; the store lives at the project root
+    (`sqlite3 predictions.db`). A relative symlink makes both spellings open the same file (SQLite follows it and
+    finds the -wal beside the real file)."""
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or Path(u.database) != ROOT / "predictions.db":
+        return
+    link = ROOT / "production" / "predictions.db"
+    if link.is_symlink() or link.exists() or not link.parent.is_dir():
+        return
+    try:
+        link.symlink_to(Path("..") / "predictions.db")
+    except OSError:
+        pass  # a read-only checkout: `sqlite3 predictions.db` from the root still works
+
+
+class PredictionDatabase:
+    """The store, created (or upgraded) and ready: the production guide's set-up step, typed in production/ as
+    `python -c "from hourly_predictions import PredictionDatabase; PredictionDatabase()"`.
+
+    `PredictionDatabase(url)` for another store; `.engine` for SQLAlchemy, `.tables()`, `.close()`.
+    """
+
+    def __init__(self, database_url: str | None = None, *, lock_dir: Path | None = None):
+        if database_url is None:
+            settings = load_settings()
+            database_url, lock_dir = settings.database_url, lock_dir or settings.lock_dir
+        elif lock_dir is None:  # another store: serialise its migration beside it
+            u = make_url(database_url)
+            lock_dir = Path(u.database).parent if u.get_backend_name() == "sqlite" else Path(tempfile.gettempdir())
+        self.url = database_url
+        self.engine = make_engine(self.url)
+        migrate(self.engine, lock_dir)
+        link_guide_path(self.url)
+
+    def tables(self) -> list[str]:
+        return table_names(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> "PredictionDatabase":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def _insert(conn: Connection, table):
     dialect = conn.dialect.name
     if dialect == "sqlite":
@@ -128,4 +187,5 @@ def insert_ignore(conn: Connection, table, rows: Sequence[dict], keys: Sequence[
     upsert(conn, table, rows, keys, update=())
 
 
-__all__ = ["make_engine", "migrate", "upsert", "insert_ignore", "StoreUnavailable", "schema"]
+__all__ = ["make_engine", "migrate", "upsert", "insert_ignore", "StoreUnavailable", "schema", "PredictionDatabase",
+           "missing_sqlite_file", "link_guide_path"]

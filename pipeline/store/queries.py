@@ -85,6 +85,13 @@ def load_match_frame(conn: Connection, source: str, *, since: datetime | None = 
     return frame[FRAME_COLUMNS].sort_values(["kickoff", "match_id"], kind="stable").reset_index(drop=True)
 
 
+def newest_result(conn: Connection, source: str) -> datetime | None:
+    """Kick-off of the newest finished match of `source` in the store (None when there is none)."""
+    f, r = schema.fixtures, schema.results
+    return conn.execute(select(func.max(f.c.kickoff_time)).select_from(f.join(r, r.c.fixture_id == f.c.id))
+                        .where(f.c.source == source, r.c.status == FINISHED)).scalar()
+
+
 def _book_rank(order: tuple[str, ...]):
     """SQL for bookmakers.reference_rank: a book's place in `order`, unlisted books after, the maxima last."""
     whens = [(schema.odds_snapshots.c.bookmaker == b, i) for i, b in enumerate(order)]
