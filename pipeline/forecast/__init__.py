@@ -21,6 +21,7 @@ _EXPORTS = {
     "already_predicted": "pipeline.forecast.predictions",
     "fixtures_frame": "pipeline.forecast.predictions",
     "load_models": "pipeline.forecast.predictions",
+    "record_copied_set": "pipeline.forecast.predictions",
     "market_probabilities": "pipeline.forecast.predictions",
     "prediction_rows": "pipeline.forecast.predictions",
     "store_predictions": "pipeline.forecast.predictions",

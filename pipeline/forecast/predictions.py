@@ -37,6 +37,24 @@ def load_models(model_dir) -> LoadedModels:
     return LoadedModels(ModelSet.from_objects(deployed.objects), deployed.version, deployed)
 
 
+def record_copied_set(engine, model_dir, deployed: registry.Deployed | None, now: datetime, log=None) -> bool:
+    """A set copied into MODEL_DIR by hand (`cp models/backup_X/*.joblib models/`): record it once as a manual
+    rollback in model_versions and make it the registry's live set. Returns whether this call recorded it (the
+    caller counts it in its run); several jobs may notice the same copy, exactly one records it."""
+    if deployed is None or deployed.copied_from is None or engine is None:
+        return False
+
+    def record(note: str) -> None:
+        with engine.begin() as conn:
+            conn.execute(schema.model_versions.insert().values(
+                version=deployed.version, action="manual_rollback", created_at=now,
+                backup_path=str(deployed.copied_from), notes=note))
+        if log is not None:
+            log.warning("manual rollback recorded: %s", note)
+
+    return registry.adopt_copied_set(model_dir, deployed, record, now)
+
+
 def fixtures_frame(batch: Batch, now: datetime, rules: PriceRules | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Upcoming matches of a provider batch as match-frame rows with their prices (pipeline.prices: the
     reference price in odds_*, the sharp price, the best bettable prices) from each book's latest snapshot."""
@@ -141,5 +159,5 @@ def already_predicted(conn, fixture_id_by_match: dict, version: str, keys: dict[
     return {m for m, fid in fixture_id_by_match.items() if (fid, keys[m]) in done}
 
 
-__all__ = ["HISTORY_DAYS", "LoadedModels", "load_models", "fixtures_frame", "market_probabilities",
-           "prediction_rows", "store_predictions", "already_predicted"]
+__all__ = ["HISTORY_DAYS", "LoadedModels", "load_models", "record_copied_set", "fixtures_frame",
+           "market_probabilities", "prediction_rows", "store_predictions", "already_predicted"]

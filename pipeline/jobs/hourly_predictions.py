@@ -13,9 +13,9 @@ import pandas as pd
 
 from pipeline.betting.placement import place_bets
 from pipeline.forecast.predictions import (HISTORY_DAYS, already_predicted, fixtures_frame, load_models,
-                                           market_probabilities, prediction_rows, store_predictions)
+                                           market_probabilities, prediction_rows, record_copied_set,
+                                           store_predictions)
 from pipeline.jobs.runner import JobContext
-from pipeline.jobs.weekly_training import record_copied_set
 from pipeline.prices import PriceRules, prices_key
 from pipeline.store import fixture_ids, load_match_frame, store_batch
 
@@ -38,7 +38,8 @@ def run(ctx: JobContext, *, force: bool = False, dry_run: bool = False) -> None:
     settings = ctx.settings
     rules = PriceRules.from_settings(settings)
     models = load_models(settings.model_dir)  # no usable set: the runner exits 70 saying so
-    record_copied_set(ctx, models.deployed)
+    if record_copied_set(ctx.engine, settings.model_dir, models.deployed, ctx.now, ctx.log):
+        ctx.count("manual_rollback", 1)
     source = ctx.provider.name
     end = ctx.now + timedelta(hours=settings.prediction_horizon_hours)
     batch = ctx.provider.fixtures(ctx.now, end, ctx.now)

@@ -18,11 +18,10 @@ from pipeline.betting.placement import place_bets
 from pipeline.forecast.players import (goal_rate_adjustment, lineup_hash, lineup_strength_change, player_ratings,
                               recent_starters, usual_xis)
 from pipeline.forecast.predictions import (HISTORY_DAYS, load_models, market_probabilities, prediction_rows,
-                                           store_predictions)
+                                           record_copied_set, store_predictions)
 from pipeline.prices import PRICE_COLUMNS, PriceRules, prices_key
 from pipeline.providers.base import SCHEDULED, LineupsUnavailable
 from pipeline.jobs.runner import JobContext
-from pipeline.jobs.weekly_training import record_copied_set
 from pipeline.store import insert_ignore, latest_prices, load_match_frame, schema, store_lineup
 
 
@@ -92,7 +91,8 @@ def run(ctx: JobContext) -> None:
     if changed.empty:
         return
     models = load_models(settings.model_dir)
-    record_copied_set(ctx, models.deployed)
+    if record_copied_set(ctx.engine, settings.model_dir, models.deployed, ctx.now, ctx.log):
+        ctx.count("manual_rollback", 1)
     with ctx.engine.connect() as conn:
         ratings = player_ratings(conn, source)
         teams = sorted({int(t) for t in pd.concat([changed["home_team_id"], changed["away_team_id"]]).dropna()})

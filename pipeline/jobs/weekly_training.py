@@ -23,6 +23,7 @@ from pipeline.forecast import registry
 from pipeline.store import load_match_frame, newest_result, schema, store_batch, store_lineup
 from pipeline.metrics import outcomes_from_goals, score_all
 from pipeline.forecast.modelset import ModelSet, train_model_set
+from pipeline.forecast.predictions import record_copied_set
 from pipeline.forecast.players import fit_player_ratings, lineup_history, store_player_ratings
 from pipeline.providers.base import LineupsUnavailable
 from pipeline.jobs.runner import EXIT_SOFTWARE, JobContext, JobFailed
@@ -148,18 +149,9 @@ def format_report(metrics: dict, n_val: int) -> str:
     return "\n".join(lines)
 
 
-def record_copied_set(ctx: JobContext, deployed: registry.Deployed | None) -> None:
-    """A set copied into MODEL_DIR by hand (`cp models/backup_X/*.joblib models/`): record it once as a manual
-    rollback, in model_versions and in this run's counts, and make it the registry's live set."""
-    if deployed is None or deployed.copied_from is None or ctx.engine is None:
-        return
-
-    def record(note: str) -> None:
-        _record(ctx, deployed.version, "manual_rollback", backup=deployed.copied_from, notes=note)
-        ctx.log.warning("manual rollback recorded: %s", note)
+def _record_copied_set(ctx: JobContext, deployed: registry.Deployed | None) -> None:
+    if record_copied_set(ctx.engine, ctx.settings.model_dir, deployed, ctx.now, ctx.log):
         ctx.count("manual_rollback", 1)
-
-    registry.adopt_copied_set(ctx.settings.model_dir, deployed, record, ctx.now)
 
 
 def _check_model_dir_writable(model_dir) -> None:
@@ -200,7 +192,7 @@ def _deployed_set(ctx: JobContext) -> registry.Deployed | None:
         if registry.has_live_set(ctx.settings.model_dir):
             ctx.log.warning("the deployed set cannot be loaded (%s): it will be replaced if the gate passes", exc)
         return None
-    record_copied_set(ctx, deployed)
+    _record_copied_set(ctx, deployed)
     return deployed
 
 
@@ -300,7 +292,7 @@ def run_training(ctx: JobContext, *, dry_run: bool = False, force_deploy: bool =
 
 def run_rollback(ctx: JobContext, timestamp: str | None) -> None:
     try:
-        record_copied_set(ctx, registry.load_deployed(ctx.settings.model_dir))
+        _record_copied_set(ctx, registry.load_deployed(ctx.settings.model_dir))
     except registry.ModelLoadError:
         pass  # a damaged or missing live set is what a rollback replaces
     try:
