@@ -15,7 +15,7 @@ import pytest
 
 from conftest import FOOTBALL_DATA, ROOT, make_env, needs_shared
 
-pytestmark = needs_shared()
+pytestmark = [needs_shared(), pytest.mark.slow]   # trains once on two seasons
 TRAINED = "2024-05-20T12:00"          # the Monday after the last match of 2023-24
 
 

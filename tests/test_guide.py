@@ -11,7 +11,7 @@ training small (HISTORY_YEARS, VALIDATION_MATCHES) so the jobs run for real in a
 from __future__ import annotations
 
 import json
-import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -23,6 +23,7 @@ import pytest
 
 from conftest import ROOT
 
+pytestmark = pytest.mark.slow     # the jobs train for real (small) in a fresh clone
 VENV = Path(sys.prefix)
 SMALL_TRAINING = "HISTORY_YEARS=1.2\nVALIDATION_MATCHES=200\n"
 JOBS = ("weekly_training", "hourly_predictions", "lineup_updates", "results_settlement", "backup", "health_check")
@@ -216,7 +217,12 @@ def test_manual_cp_rollback_then_hourly_health_and_rollback_leave_a_working_reco
     root, env, commands, _ = installed
     db, models = root / "predictions.db", root / "models"
     typed = {"PATH": env["PATH"]}
-    r = sh("cd production && python weekly_training.py --force-deploy", typed, cwd=root)   # the manual trigger
+    dotenv = (root / ".env").read_text()
+    (root / ".env").write_text(dotenv + "DC_XI=0.003\n")    # a changed setting: a different set (same data)
+    try:
+        r = sh("cd production && python weekly_training.py --force-deploy", typed, cwd=root)   # the manual trigger
+    finally:
+        (root / ".env").write_text(dotenv)
     assert r.returncode == 0, r.stderr
     r = sh("ls -lt models/backup_*/", typed, cwd=root)
     assert r.returncode == 0 and "stacking_ensemble.joblib" in r.stdout
@@ -224,8 +230,10 @@ def test_manual_cp_rollback_then_hourly_health_and_rollback_leave_a_working_reco
     deployed_at = json.loads((models / "metadata.json").read_text())["deployed_at"]
     r = sh("stat models/stacking_ensemble.joblib", typed, cwd=root)
     assert r.returncode == 0 and "regular file" in r.stdout                 # not a symlink's own date
-    assert abs((models / "stacking_ensemble.joblib").stat().st_mtime - datetime.fromisoformat(deployed_at).timestamp()) < 1
+    deployed = datetime.fromisoformat(deployed_at).timestamp()
+    assert abs((models / "stacking_ensemble.joblib").stat().st_mtime - deployed) < 1
     before = versions_snapshot(models)
+    assert (backup / "xgboost.joblib").read_bytes() != (models / "xgboost.joblib").read_bytes()
     r = sh(f"cp models/{backup.name}/*.joblib models/", typed, cwd=root)      # the guide's rollback
     assert r.returncode == 0 and versions_snapshot(models) == before
     r = sh(line_for(commands, "hourly_predictions"), env)
@@ -263,3 +271,32 @@ def test_the_sql_dump_restores_as_documented(installed):
     assert query(root / "predictions.db", "PRAGMA integrity_check") == [("ok",)]
     r = sh(line_for(commands, "results_settlement"), env)                    # the jobs carry on from it
     assert r.returncode == 0, (root / "logs" / "results_settlement.cron.log").read_text()
+
+
+# ---- the README's demo command in a fresh clone, beside an operator's settings -----------------------------------
+
+HOSTILE_DOTENV = ("VALIDATION_MATCHES=5000\nDATA_SOURCE=football-data\nFOOTBALL_DATA_DIR=/nonexistent\n"
+                  "MODEL_DIR=/nonexistent/models\nALERT_COMMAND=exit 3\n")
+
+
+def test_the_demo_ignores_the_operators_settings(tmp_path):
+    root = fresh_clone(tmp_path / "football")
+    (root / ".env").write_text(HOSTILE_DOTENV)
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "MIN_EDGE": "0.99", "STARTING_BANKROLL": "5"}
+    r = sh(".venv/bin/python production/demo.py", env, cwd=root)          # the README's command, as typed
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
+    assert "with 0 failed job runs" in r.stdout
+    bets = [int(m) for m in re.findall(r", bets (\d+),", r.stdout)]
+    assert bets and bets[-1] > 0                                          # MIN_EDGE=0.99 would have placed none
+    workdir = Path(re.search(r"working in (\S+)", r.stdout).group(1))
+    assert not workdir.exists()                                          # a temporary directory, removed
+
+
+def test_a_failed_demo_keeps_the_files_it_points_to(tmp_path):
+    root = fresh_clone(tmp_path / "football")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    r = sh(".venv/bin/python production/demo.py --start 2000-08-10T00:00 --days 1", env, cwd=root)
+    assert r.returncode != 0
+    log = Path(re.search(r"see the log in (\S+)", r.stdout).group(1))
+    assert log.is_file() and "only 0 finished matches" in log.read_text()
+    shutil.rmtree(log.parent.parent)

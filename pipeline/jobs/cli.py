@@ -181,8 +181,9 @@ def backtest(data_dir, leagues, start, end, json_path, predictions_path, xgb_ref
 @click.command(help="The demo: weekly training, then simulated days of hourly predictions, lineup updates and "
                     "settlement on the sandbox, a backup, a health check and the report. Touches nothing outside "
                     "a temporary directory unless --workdir is given.")
-@click.option("--days", type=click.IntRange(1, 60), default=14, show_default=True, help="Simulated days to run.")
-@click.option("--start", default="2026-01-05T00:00", show_default=True, help="Simulated start time (UTC).")
+@click.option("--days", type=click.IntRange(1, 60), default=3, show_default=True,
+              help="Simulated days to run (the default: Friday to Monday, a weekend round with a Sunday retrain).")
+@click.option("--start", default="2026-01-16T00:00", show_default=True, help="Simulated start time (UTC).")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep the demo's store, models, logs and backups here (default: a temporary directory).")
 @click.option("--seed", type=int, default=7, show_default=True, help="The simulated world's seed.")

@@ -1,4 +1,5 @@
-"""The demo: the real production jobs, unchanged, against the simulated sandbox over two simulated weeks.
+"""The demo: the real production jobs, unchanged, against the simulated sandbox over a few simulated days (by
+default Friday to Monday: a weekend round's predictions, lineups, bets and results, and Sunday's retraining).
 
 It runs each production script's command in this process (the click commands of pipeline.jobs.cli that
 production/<job>.py runs, with --now), on the schedules of the job table (pipeline.jobs.table, which
