@@ -271,6 +271,15 @@ def test_the_sql_dump_restores_as_documented(installed):
     assert query(root / "predictions.db", "PRAGMA integrity_check") == [("ok",)]
     r = sh(line_for(commands, "results_settlement"), env)                    # the jobs carry on from it
     assert r.returncode == 0, (root / "logs" / "results_settlement.cron.log").read_text()
+    # the README's route for a damaged file: rebuild from the dump into a new file, restore that
+    (root / "predictions.db").write_bytes(b"\0" * 4096)
+    typed = {"PATH": env["PATH"]}
+    r = sh(f"sqlite3 restored.db < backups/{dump.name}", typed, cwd=root)
+    assert r.returncode == 0 and not r.stderr, r.stderr
+    r = sh("python production/backup.py --restore restored.db", typed, cwd=root)
+    assert r.returncode == 0, r.stderr
+    bets = "SELECT * FROM bets ORDER BY 1"
+    assert query(root / "predictions.db", bets) == query(saved, bets)
 
 
 # ---- the README's demo command in a fresh clone, beside an operator's settings -----------------------------------
