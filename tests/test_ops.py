@@ -316,3 +316,33 @@ def test_health_check_runs_the_alert_command_only_when_unhealthy(healthy, capsys
     shutil.rmtree(st.backup_dir)
     code, out = _health(st, capsys)
     assert code == 1 and alert.read_text().splitlines()[1:] == [ln for ln in out.splitlines() if ln.startswith("❌")]
+
+
+def test_postgres_restore_brings_the_rows_back_and_is_recorded(pg_url, settings):
+    if shutil.which("pg_restore") is None:
+        pytest.skip("the PostgreSQL client (pg_restore) is not installed")
+    st = dataclasses.replace(settings, database_url=pg_url)
+    eng = make_engine(pg_url)
+    migrate(eng, st.lock_dir)
+    with eng.begin() as conn:
+        conn.execute(schema.leagues.insert().values(source="sandbox", code="L", name="League"))
+    assert run_job("backup", run_backup, settings=st, now=NOW) == 0
+    with eng.begin() as conn:
+        conn.execute(schema.leagues.delete())
+    dump = st.backup_dir / f"predictions_{NOW:%Y%m%d_%H%M%S}.dump"
+    assert run_job("backup", lambda ctx: run_restore(ctx, dump), settings=st, now=NOW + timedelta(hours=1),
+                   needs_store=False) == 0
+    with eng.connect() as conn:
+        assert conn.execute(text("SELECT code FROM leagues")).fetchall() == [("L",)]
+        restores = conn.execute(text("SELECT counts FROM job_runs WHERE job = 'restore'")).fetchall()
+    eng.dispose()
+    assert len(restores) == 1 and dump.name in restores[0][0]
+
+
+def test_the_daily_backup_never_archives_a_damaged_model_set(healthy, capsys):
+    st = healthy
+    with open(st.model_dir / "xgboost.joblib", "ab") as fh:
+        fh.write(b"damage")
+    assert run_job("backup", run_backup, settings=st, now=NOW) == 0
+    assert not (st.backup_dir / f"models_{NOW:%Y%m%d_%H%M%S}.tar.gz").exists()
+    assert "models not archived" in capsys.readouterr().err

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select, text
 
+from pipeline.forecast.predictions import store_predictions
 from pipeline.store import schema
 from pipeline.store import load_match_frame, store_batch
 from pipeline.providers.base import FINISHED, POSTPONED, SCHEDULED, Batch, Match, Odds
@@ -239,3 +240,38 @@ def test_concurrent_writers_lose_nothing(db_url, tmp_path, workers, n):
             assert conn.execute(text("PRAGMA integrity_check")).scalar() == "ok"
             assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
     eng.dispose()
+
+
+def test_force_rewrites_predictions_but_never_one_a_bet_points_to(db_url, tmp_path):
+    """hourly_predictions.py --force predicts again; a prediction a placed bet points to keeps its time and
+    numbers (both dialects)."""
+    t0 = datetime(2026, 1, 20, 12, tzinfo=timezone.utc)
+    eng = make_engine(db_url)
+    migrate(eng, tmp_path)
+    with eng.begin() as conn:
+        conn.execute(schema.leagues.insert().values(source="s", code="L", name="L"))
+        a = conn.execute(schema.teams.insert().values(source="s", provider_id="a", name="A")).inserted_primary_key[0]
+        b = conn.execute(schema.teams.insert().values(source="s", provider_id="b", name="B")).inserted_primary_key[0]
+        ids = [conn.execute(schema.fixtures.insert().values(
+            source="s", provider_id=f"m{i}", league_code="L", season="2526", kickoff_time=t0 + timedelta(days=1),
+            home_team_id=a, away_team_id=b, home_team="A", away_team="B", status="scheduled",
+            updated_at=t0)).inserted_primary_key[0] for i in range(2)]
+
+    def rows(when, p):
+        return [{"fixture_id": f, "prediction_time": when, "model_version": "v1", "home_prob": p,
+                 "draw_prob": 0.3, "away_prob": 0.7 - p, "uses_lineups": False, "input_key": "k",
+                 "_match_id": f"m{i}"} for i, f in enumerate(ids)]
+
+    with eng.begin() as conn:
+        first = rows(t0, 0.4)
+        store_predictions(conn, first, force=False)
+        conn.execute(schema.bets.insert().values(
+            fixture_id=ids[0], prediction_id=first[0]["id"], bet_outcome="home", bookmaker="b", odds=3.0, stake=5,
+            edge=0.2, model_prob=0.4, placed_at=t0))
+    with eng.begin() as conn:
+        assert store_predictions(conn, rows(t0 + timedelta(minutes=20), 0.45), force=True) == 1
+    with eng.connect() as conn:
+        got = {r.fixture_id: (r.prediction_time, r.home_prob) for r in conn.execute(schema.predictions.select())}
+    eng.dispose()
+    assert got[ids[0]] == (t0, 0.4)                                   # the bet's prediction, as it was
+    assert got[ids[1]] == (t0 + timedelta(minutes=20), 0.45)          # the other one predicted again
