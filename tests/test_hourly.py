@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from conftest import DEMO_DAYS, DEMO_SEED, DEMO_START, clone, finish, start
@@ -52,9 +52,13 @@ def test_force_predicts_again_without_duplicating(cycle, tmp_path):
     bet_predictions = ("SELECT b.id, p.* FROM bets b JOIN predictions p ON p.id = b.prediction_id ORDER BY b.id")
     con = sqlite3.connect(db)
     before = con.execute(bet_predictions).fetchall()
+    # the newest bet placed by an hourly run: 20 minutes later the odds are that hour's, so --force predicts that
+    # fixture again from the same input, the very row the bet points to
+    (placed,) = con.execute("SELECT MAX(p.prediction_time) FROM bets b JOIN predictions p ON p.id = b.prediction_id "
+                            "WHERE p.uses_lineups = 0 AND p.prediction_time LIKE '%:00:00.000000'").fetchone()
     con.close()
-    assert before, "no bet: the test would prove nothing"
-    later = NOW + timedelta(minutes=20)                                          # the same hour's odds
+    assert before and placed, "no bet: the test would prove nothing"
+    later = datetime.fromisoformat(placed).replace(tzinfo=timezone.utc) + timedelta(minutes=20)
     code, out = finish(start("hourly_predictions", later, env, "--force"))
     assert code == 0, out
     assert counts(db) == after_first                                            # rewritten, not duplicated
