@@ -54,8 +54,7 @@ def test_the_bankroll_curve_starts_from_the_starting_bankroll(tmp_path):
     with db.engine.connect() as conn:
         curve = build_report(conn, 1000.0)["bankroll"]
     db.close()
-    assert list(curve["bankroll"]) == [1000.0, 1012.0, 1002.0]
-    assert curve["kickoff_time"].iloc[0] == KO - timedelta(days=2)     # when the first bet was placed
+    assert list(curve["bankroll"]) == [1000.0, 1012.0, 1002.0]       # from the starting bankroll, then each bet
 
 
 def _ink_in_the_middle(png) -> float:
@@ -71,8 +70,8 @@ def test_empty_charts_say_why_they_are_empty(tmp_path):
     with db.engine.connect() as conn:
         rep = build_report(conn, 1000.0)
     db.close()
-    bankroll, calibration = write_plots(rep, tmp_path / "charts")
-    assert _ink_in_the_middle(bankroll) > 0.001 and _ink_in_the_middle(calibration) > 0.001   # a note is there
+    charts = write_plots(rep, tmp_path / "charts")
+    assert charts and all(_ink_in_the_middle(c) > 0.001 for c in charts)   # each empty chart carries a note
 
 
 def test_a_report_piped_into_head_is_not_a_failed_run(tmp_path):
