@@ -121,8 +121,9 @@ def settings(env):
     return load_settings(env, dotenv=Path("/nonexistent"))
 
 
-DEMO_START = datetime(2026, 1, 5, tzinfo=timezone.utc)
-DEMO_DAYS = 14
+# Friday to the Monday ten days later: two full weekends of lineups and bets (a match week adds little)
+DEMO_START = datetime(2026, 1, 9, tzinfo=timezone.utc)
+DEMO_DAYS = 10
 DEMO_SEED = 7
 
 
