@@ -4,7 +4,7 @@ It never imports the forecasting package: it works on probabilities and prices, 
 """
 from __future__ import annotations
 
-import importlib
+from pipeline.lazy import exporter
 
 # public name -> the module that defines it
 _EXPORTS = {
@@ -27,12 +27,4 @@ _EXPORTS = {
     "summary": "pipeline.betting.performance",
 }
 
-def __getattr__(name: str):
-    # Exports load on first use (PEP 562): importing one light module of the package (a job's start, the config)
-    # must not pull in every model library.
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-__all__ = sorted(_EXPORTS)
+__getattr__, __all__ = exporter(__name__, _EXPORTS)

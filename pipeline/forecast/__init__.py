@@ -8,7 +8,7 @@
 """
 from __future__ import annotations
 
-import importlib
+from pipeline.lazy import exporter
 
 _SUBMODULES = ('registry', 'features', 'players', 'models')
 # public name -> the module that defines it
@@ -31,14 +31,4 @@ _EXPORTS = {
     "rollback": "pipeline.forecast.registry",
 }
 
-def __getattr__(name: str):
-    # Exports load on first use (PEP 562): importing one light module of the package (a job's start, the config)
-    # must not pull in every model library.
-    if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-__all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)
+__getattr__, __all__ = exporter(__name__, _EXPORTS, _SUBMODULES)
