@@ -10,21 +10,13 @@ import sys
 import pytest
 
 from conftest import ROOT, make_env
+from pipeline.jobs.container import read_crontab
 from pipeline.jobs.table import JOBS, SCHEDULED, longest_gap, parse_schedule
 
 def entries():
-    env, jobs = {}, []
-    for line in (ROOT / "crontab.example").read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if "=" in line.split()[0]:
-            k, v = line.split("=", 1)
-            env[k] = v
-            continue
-        parts = line.split(None, 5)
-        jobs.append((parse_schedule(" ".join(parts[:5])), parts[5]))
-    return env, jobs
+    """crontab.example as the scheduler image reads it (pipeline.jobs.container.read_crontab)."""
+    env, lines = read_crontab((ROOT / "crontab.example").read_text())
+    return env, [(parse_schedule(e.schedule), e.line.split(None, 5)[5]) for e in lines]
 
 
 def script_of(command: str) -> str:

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
+from pipeline.jobs.container import read_crontab
 
 pytestmark = pytest.mark.slow     # the jobs train for real (small) in a fresh clone
 VENV = Path(sys.prefix)
@@ -47,17 +48,8 @@ def fresh_clone(dest: Path) -> Path:
 
 def crontab(root: Path) -> tuple[dict, list[str]]:
     """crontab.example with /opt/football replaced by the clone: its variables and its commands, in order."""
-    env, commands = {}, []
-    for line in (root / "crontab.example").read_text().replace("/opt/football", str(root)).splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if "=" in line.split()[0]:
-            key, value = line.split("=", 1)
-            env[key] = value
-        else:
-            commands.append(line.split(None, 5)[5])
-    return env, commands
+    env, entries = read_crontab((root / "crontab.example").read_text().replace("/opt/football", str(root)))
+    return env, [e.line.split(None, 5)[5] for e in entries]
 
 
 def sh(command: str, env: dict, cwd: Path | None = None, timeout: float = 1200) -> subprocess.CompletedProcess:
