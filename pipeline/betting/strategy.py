@@ -93,7 +93,6 @@ def close_ratio_with_margin(bet_odds: float, closing_odds: float) -> float:
     return bet_odds / closing_odds - 1.0
 
 
-closing_line_value = close_ratio_with_margin   # old name, still used by pipeline/jobs/backtest.py; not CLV
 
 
 def select_bets(candidates: Iterable[dict], bankroll: float, params: StrategyParams,
