@@ -14,14 +14,18 @@ from threadpoolctl import threadpool_limits
 ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
             "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 _limits = None
+_limited_to: int | None = None
 
 
 def limit_threads(n: int) -> None:
     """Limit every thread pool of this process (and its children) to `n` threads."""
-    global _limits
+    global _limits, _limited_to
+    if _limited_to == n and all(os.environ.get(var) == str(n) for var in ENV_VARS):
+        return   # already so (the demo runs ~1,700 jobs in one process; each asks again)
     for var in ENV_VARS:
         os.environ[var] = str(n)
     _limits = threadpool_limits(limits=n)
+    _limited_to = n
 
 
 __all__ = ["limit_threads", "ENV_VARS"]

@@ -1,4 +1,4 @@
-"""Means with honest 95% intervals, for closing-line value and ROI. A leaf module: numpy and scipy only.
+"""Means with honest 95% intervals, for closing-line value and ROI. A leaf module: numpy and pipeline.distributions only.
 
 Bets are not independent draws: bets on the same match day share matches (two outcomes of one match, several
 matches of one round) and the same news, so their errors correlate. The standard error is therefore clustered
@@ -17,7 +17,7 @@ Intervals need at least two clusters; with fewer the bounds are NaN (the mean is
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import norm
+from pipeline.distributions import normal_quantile
 
 
 def _prepare(values, clusters, weights):
@@ -47,7 +47,7 @@ def _mean_se(x, w, gi) -> tuple[float, float]:
 def mean_ci(values, clusters=None, weights=None, level: float = 0.95) -> tuple[float, float, float]:
     """(mean, lower, upper): the (weighted) mean and its two-sided `level` interval, standard error clustered."""
     m, se = _mean_se(*_prepare(values, clusters, weights))
-    z = float(norm.ppf(0.5 + level / 2))
+    z = normal_quantile(0.5 + level / 2)
     return m, m - z * se, m + z * se
 
 
@@ -66,7 +66,7 @@ def roi_ci(profit, stake, clusters=None, level: float = 0.95) -> tuple[float, fl
 def upper_bound(values, clusters=None, weights=None, level: float = 0.95) -> float:
     """One-sided upper `level` confidence bound of the mean (NaN with fewer than two clusters)."""
     m, se = _mean_se(*_prepare(values, clusters, weights))
-    return m + float(norm.ppf(level)) * se
+    return m + normal_quantile(level) * se
 
 
 def bootstrap_ci(values, clusters=None, weights=None, level: float = 0.95, n_boot: int = 2000,

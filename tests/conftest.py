@@ -6,6 +6,8 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
+import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,21 +20,50 @@ SHARED = ROOT.parent / "shared"
 FOOTBALL_DATA = SHARED / "data" / "football-data"
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+SHARED_ENV = "FOOTBALL_TESTS_SHARED"    # a directory every process of one test run sees (xdist workers too)
 
 
 def pytest_configure(config):
     # One BLAS/OpenMP thread, as every job runs by default (CPU_THREADS=1): on a shared 2-core machine, spinning
-    # thread pools made one XGBoost fit 15x slower; subprocesses inherit it through the environment.
+    # thread pools made one XGBoost fit 15x slower; subprocesses (and pytest-xdist's workers) inherit it through
+    # the environment.
     from pipeline.threads import limit_threads
     limit_threads(1)
+    if not hasattr(config, "workerinput"):   # the main process (the controller under xdist): one per test run
+        os.environ[SHARED_ENV] = tempfile.mkdtemp(prefix="football-tests-")
+    config.pluginmanager.register(_WorldOrder(), "football-world-order")
 
 
+class _WorldOrder:
+    @pytest.hookimpl(trylast=True)          # after -m/-k have deselected
+    def pytest_collection_modifyitems(self, items):
+        _start_world(items)
+
+
+def pytest_unconfigure(config):
+    if _builder is not None and _builder.poll() is None:
+        _builder.wait()            # another worker may still be waiting for the world it is building
+    if not hasattr(config, "workerinput"):
+        shutil.rmtree(os.environ.pop(SHARED_ENV, ""), ignore_errors=True)
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Tests on the demo's world (the `cycle` fixture) are slow: they share one sandbox run built per session.
-    `pytest -m "not slow"` leaves them, and those marked slow by hand, out."""
+    """Tests on the demo's world (the `cycle` fixture) are slow: `pytest -m "not slow"` leaves them, and those
+    marked slow by hand, out."""
     for item in items:
         if "cycle" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
+
+
+def _start_world(items) -> None:
+    """When any selected test uses the demo's world, start building it now, in a background process, so the
+    other tests run while it is built; the tests that use it run last (the same order in every xdist worker)."""
+    uses = [item for item in items if "cycle" in getattr(item, "fixturenames", ())]
+    if not uses:
+        return
+    items[:] = [item for item in items if item not in uses] + uses
+    _launch_builder()
 
 
 def needs_shared():
@@ -127,15 +158,60 @@ DEMO_DAYS = 10
 DEMO_SEED = 7
 
 
+WORLD_TIMEOUT = 1200   # seconds: far beyond the ~1-2 minutes it takes, only so that a hang fails
+_builder: subprocess.Popen | None = None
+
+
+def _world_dir() -> Path:
+    return Path(os.environ[SHARED_ENV]) / "cycle"
+
+
+def _launch_builder() -> None:
+    """Start tests/build_world.py unless another process of this test run already has (a file lock decides)."""
+    global _builder
+    import fcntl
+    world = _world_dir()
+    with open(Path(os.environ[SHARED_ENV]) / "cycle.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if world.exists():
+            return
+        world.mkdir()
+        _builder = subprocess.Popen([sys.executable, str(Path(__file__).with_name("build_world.py")), str(world),
+                                     DEMO_START.isoformat(), str(DEMO_DAYS), str(DEMO_SEED)],
+                                    stdout=subprocess.DEVNULL, stderr=open(world / "stderr.txt", "w"))
+
+
+def _wait_for_world() -> tuple[Path, list[str]]:
+    world = _world_dir()
+    if not world.exists():              # selected after collection (e.g. by a plugin): build it now
+        _launch_builder()
+    done = world / "exit_code"
+    deadline = time.monotonic() + WORLD_TIMEOUT
+    while not done.exists():
+        if _builder is not None and _builder.poll() is not None and not done.exists():
+            pytest.fail(f"building the demo's world died (exit {_builder.returncode}):\n"
+                        + (world / "stderr.txt").read_text()[-4000:])
+        if time.monotonic() > deadline:
+            pytest.fail(f"the demo's world was not built in {WORLD_TIMEOUT} s (see {world})")
+        time.sleep(0.2)
+    time.sleep(0.05)                    # exit_code is written last, by rename: complete when seen
+    lines = (world / "demo.out").read_text().splitlines()
+    code = int(done.read_text())
+    assert code == 0, "\n".join(lines) + (world / "stderr.txt").read_text()[-4000:]
+    return world / "work", lines
+
+
 @pytest.fixture(scope="session")
 def cycle(tmp_path_factory):
-    """The demo, run once for the session: two simulated weeks of every job on the sandbox (SQLite).
-    Tests that change its store work on a clone (see test_reliability.clone)."""
-    from pipeline.jobs.demo import run as run_demo
+    """The demo (pipeline.jobs.demo, every production job on the sandbox, SQLite) over DEMO_DAYS simulated days,
+    built once per test run by tests/build_world.py in the background (see _start_world); each process gets its
+    own copy of its models and store. Tests that change the store work on a clone (see `clone`)."""
+    built, lines = _wait_for_world()
     work = tmp_path_factory.mktemp("cycle")
-    lines = []
-    code = run_demo(DEMO_START, DEMO_DAYS, work, seed=DEMO_SEED, echo=lines.append)
-    assert code == 0, "\n".join(lines)
+    shutil.copytree(built, work, symlinks=True, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("predictions.db*"))
+    with sqlite3.connect(built / "predictions.db") as src, sqlite3.connect(work / "predictions.db") as dst:
+        src.backup(dst)
     return work, lines
 
 
@@ -153,6 +229,18 @@ def clone(work: Path, dest: Path, database_url: str | None = None) -> dict:
         with sqlite3.connect(work / "predictions.db") as src, sqlite3.connect(dest / "predictions.db") as dst:
             src.backup(dst)
     return env
+
+
+def run_command(job: str, now, env: dict, *extra: str) -> tuple[int, str]:
+    """The production script's click command run in this process (CliRunner) with `env` added to the
+    environment: what `finish(start(...))` checks, without a new interpreter's second of imports, for tests of
+    what a job does rather than of how a process behaves (kills, locks, cron's environment). Returns the exit code
+    and stdout+stderr; an exception that escapes the command fails the test."""
+    from click.testing import CliRunner
+    from pipeline.jobs.cli import COMMANDS
+    args = [*extra, *(["--now", now.isoformat()] if job != "backup" else []), "--quiet"]
+    result = CliRunner().invoke(COMMANDS[job], args, env=env, catch_exceptions=False)
+    return result.exit_code, result.output
 
 
 def start(job: str, now, env: dict, *extra: str) -> subprocess.Popen:

@@ -157,6 +157,19 @@ def run_script(job: str, env: dict, *args: str, prefix: list[str] | None = None,
     return Outcome(r.returncode, r.stderr, time.monotonic() - t)
 
 
+def run_here(job: str, env: dict, *args: str, now: str | None = None) -> Outcome:
+    """What run_script checks, with the script's click command run in this process (CliRunner, `env` added to
+    the environment): for faults a job handles itself (a bad setting, an upstream error, a bet settled by hand),
+    where a new interpreter adds only its second of imports. Mounts, deadlines that must stop a hung job and
+    signals stay with run_script. An exception escaping the command fails the test."""
+    from click.testing import CliRunner
+    from pipeline.jobs.cli import COMMANDS
+    t = time.monotonic()
+    result = CliRunner().invoke(COMMANDS[job], [*args, *(["--now", now] if now else []), "--quiet"],
+                                env={k: str(v) for k, v in env.items()}, catch_exceptions=False)
+    return Outcome(result.exit_code, result.stderr, time.monotonic() - t)
+
+
 def can_mount() -> str | None:
     """None when `unshare -rm` can mount a tmpfs here, else why not."""
     if shutil.which("unshare") is None:

@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,17 @@ def test_bookmaker_settings_refuse_unknown_names_and_aggregates(env, fragment):
     # names are matched ignoring case and punctuation, football-data prefixes too
     s = load_settings({"SHARP_BOOKMAKERS": "pinnacle", "BET_BOOKMAKERS": "B365, william-hill"}, dotenv=NO_DOTENV)
     assert s.sharp_bookmakers == ("Pinnacle",) and s.bet_bookmakers == ("Bet365", "William Hill")
+
+
+def test_thread_pools_stay_pinned_when_libraries_load_after_the_limit():
+    """limit_threads does its work once per setting (the demo runs every job in one process); a library loaded
+    afterwards (XGBoost's OpenMP, when the models are first loaded) still gets the pinned count."""
+    import subprocess
+    import sys
+    code = ("from pipeline.threads import limit_threads; limit_threads(1); import xgboost; limit_threads(1); "
+            "from threadpoolctl import threadpool_info; info = threadpool_info(); "
+            "print(sorted({p['internal_api'] for p in info}), {p['num_threads'] for p in info})")
+    from pipeline.threads import ENV_VARS
+    env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}    # not inherited from this test run
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    assert "openmp" in out and out.strip().endswith("{1}"), out

@@ -22,8 +22,8 @@ from sqlalchemy import select, text
 import faults
 from conftest import ROOT
 from faults import (NOW, Server, can_mount, count, damage_header, full_disk, lock_free, log_line, make_env,
-                    prepared_store, read_only, record, run_script, runs, send, sportmonks_page, trickle_body,
-                    trickle_headers)
+                    prepared_store, read_only, record, run_here, run_script, runs, send, sportmonks_page,
+                    trickle_body, trickle_headers)
 from pipeline.store import schema as s
 from pipeline.config import load_settings
 from pipeline.store import store_batch
@@ -311,9 +311,9 @@ def test_a_bet_is_voided_or_settled_by_hand_and_recorded(tmp_path):
             for m in ("a", "b")]), ko)
         ids = dict(conn.execute(select(s.fixtures.c.provider_id, s.fixtures.c.id)).all())
     void_me, win_me = _bet_on(engine, ids["a"]), _bet_on(engine, ids["b"], "draw", 5.0)
-    out = run_script("results_settlement", env, "--void", str(void_me), "--reason", "abandoned after 60'")
+    out = run_here("results_settlement", env, "--void", str(void_me), "--reason", "abandoned after 60'")
     assert out.code == 0, out.stderr
-    out = run_script("results_settlement", env, "--settle", str(win_me), "--result", "win", "--reason", "paid")
+    out = run_here("results_settlement", env, "--settle", str(win_me), "--result", "win", "--reason", "paid")
     assert out.code == 0, out.stderr
     with engine.connect() as conn:
         got = {r.id: r for r in conn.execute(select(s.bets))}
@@ -329,7 +329,7 @@ def test_a_bet_is_voided_or_settled_by_hand_and_recorded(tmp_path):
                               (["--void", "999", "--reason", "x"], 70, "no bet with id 999"),
                               (["--settle", str(win_me), "--reason", "x"], 2, "--result"),
                               (["--void", str(void_me)], 2, "--reason")):
-        out = run_script("results_settlement", env, *args)
+        out = run_here("results_settlement", env, *args)
         assert out.code == code and words in out.stderr and "Traceback" not in out.stderr, out.stderr
         if code == 70:
             record(f"`results_settlement.py {' '.join(args)}` :: results settlement by hand", out.code, out.message,
@@ -462,7 +462,7 @@ def test_an_unusable_backup_dir_is_a_configuration_error(tmp_path):
     prepared_store(tmp_path)
     (tmp_path / "afile").write_text("")
     env = make_env(tmp_path, BACKUP_DIR=str(tmp_path / "afile"))
-    out = run_script("backup", env)
+    out = run_here("backup", env)
     assert out.code == 78 and "BACKUP_DIR" in out.line and "Traceback" not in out.stderr, out.stderr
     record("BACKUP_DIR is a file :: backup", out.code, out.message, "nothing written")
 
@@ -478,7 +478,7 @@ def test_debris_of_an_interrupted_backup_is_removed_by_the_next(tmp_path):
         p.write_bytes(b"x" * 1000)
     keep = backups / "notes.txt"
     keep.write_text("mine")
-    out = run_script("backup", env)
+    out = run_here("backup", env)
     assert out.code == 0, out.stderr
     assert not any(p.exists() for p in debris) and keep.exists()
     assert not [p for p in backups.iterdir() if ".tmp" in p.name]

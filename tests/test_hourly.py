@@ -1,6 +1,7 @@
 """The hourly job's own promises, on a clone of the demo's world: --dry-run writes nothing, --force predicts again
 without duplicating anything, a malformed fixture is skipped and reported while the others go on, and without
-deployed models it fails clearly and touches nothing."""
+deployed models it fails clearly and touches nothing. The commands run in this process (conftest.run_command):
+what a separate process adds is tested in test_reliability and test_guide."""
 from __future__ import annotations
 
 import shutil
@@ -9,7 +10,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from conftest import DEMO_DAYS, DEMO_SEED, DEMO_START, clone, finish, start
+from conftest import DEMO_DAYS, DEMO_SEED, DEMO_START, clone, run_command
 from pipeline.config import load_settings
 from pipeline.jobs.hourly_predictions import run as run_hourly
 from pipeline.providers.sandbox import SandboxProvider
@@ -31,23 +32,23 @@ def test_dry_run_prints_and_writes_nothing(cycle, tmp_path):
     env = clone(cycle[0], tmp_path / "w")
     db = tmp_path / "w" / "predictions.db"
     before = counts(db)
-    code, out = finish(start("hourly_predictions", NOW, env, "--dry-run"))
+    code, out = run_command("hourly_predictions", NOW, env, "--dry-run")
     assert code == 0, out
     assert "would predict" in out and "not written" in out
     assert counts(db) == before
-    code, out = finish(start("hourly_predictions", NOW, env))       # the real run does write
+    code, out = run_command("hourly_predictions", NOW, env)       # the real run does write
     assert code == 0 and counts(db)["predictions"] > before["predictions"]
 
 
 def test_force_predicts_again_without_duplicating(cycle, tmp_path):
     env = clone(cycle[0], tmp_path / "w")
     db = tmp_path / "w" / "predictions.db"
-    assert finish(start("hourly_predictions", NOW, env))[0] == 0
+    assert run_command("hourly_predictions", NOW, env)[0] == 0
     after_first = counts(db)
     con = sqlite3.connect(db)
     bets_first = con.execute("SELECT fixture_id, bet_outcome, odds, stake FROM bets ORDER BY 1, 2").fetchall()
     con.close()
-    assert finish(start("hourly_predictions", NOW, env))[0] == 0               # same odds, same model: nothing
+    assert run_command("hourly_predictions", NOW, env)[0] == 0               # same odds, same model: nothing
     assert counts(db) == after_first
     bet_predictions = ("SELECT b.id, p.* FROM bets b JOIN predictions p ON p.id = b.prediction_id ORDER BY b.id")
     con = sqlite3.connect(db)
@@ -59,7 +60,7 @@ def test_force_predicts_again_without_duplicating(cycle, tmp_path):
     con.close()
     assert before and placed, "no bet: the test would prove nothing"
     later = datetime.fromisoformat(placed).replace(tzinfo=timezone.utc) + timedelta(minutes=20)
-    code, out = finish(start("hourly_predictions", later, env, "--force"))
+    code, out = run_command("hourly_predictions", later, env, "--force")
     assert code == 0, out
     assert counts(db) == after_first                                            # rewritten, not duplicated
     log = (tmp_path / "w" / "logs" / "hourly_predictions.log").read_text().splitlines()
@@ -109,6 +110,6 @@ def test_without_models_it_fails_clearly_and_touches_nothing(cycle, tmp_path):
     shutil.rmtree(tmp_path / "w" / "models")
     db = tmp_path / "w" / "predictions.db"
     before = counts(db)
-    code, out = finish(start("hourly_predictions", NOW, env))
+    code, out = run_command("hourly_predictions", NOW, env)
     assert code == 70 and "weekly_training" in out and "Traceback" not in out
     assert counts(db) == before

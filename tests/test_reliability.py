@@ -1,5 +1,6 @@
 """Reliability of the real production scripts, as cron runs them (separate processes), on clones of the demo's
-world: jobs started together, jobs killed mid-run, and secrets kept out of everything they print or store.
+world: jobs started together, jobs killed mid-run, and secrets kept out of everything they print or store; and a
+tampered model refused until a rollback (the commands in this process: nothing there depends on a process).
 The 20-round and 20-kill versions are in bench/bench_reliability.py; these are the same checks, fewer times."""
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from conftest import DEMO_DAYS, DEMO_START, clone, finish, start
+from conftest import DEMO_DAYS, DEMO_START, clone, finish, run_command, start
 
 END = DEMO_START + timedelta(days=DEMO_DAYS)   # Monday 2026-01-19 00:00 UTC, where the demo stopped
 # bench/bench_reliability.py runs this module with more rounds and kills, and weekly training in the rounds
@@ -213,19 +214,20 @@ def test_no_job_reveals_the_api_key_or_database_password(cycle, tmp_path, pg_url
 # ---- a tampered model ------------------------------------------------------------------------------------------
 
 def test_tampered_model_is_refused_health_fails_and_rollback_restores_service(cycle, tmp_path):
+    # the commands in this process (conftest.run_command): the refusal and the recovery are the jobs' own
     work, _ = cycle
     env = clone(work, tmp_path / "w")
     now = END + timedelta(hours=10)
     live = tmp_path / "w" / "models"                   # the live set's files themselves
     with open(live / "xgboost.joblib", "ab") as fh:
         fh.write(b"tampered")
-    code, out = finish(start("hourly_predictions", now, env))
+    code, out = run_command("hourly_predictions", now, env)
     assert code == 70 and "checksum" in out and "Traceback" not in out
-    code, out = finish(start("health_check", now, env))
+    code, out = run_command("health_check", now, env)
     assert code == 1 and any(line.startswith("❌") and "odel" in line for line in out.splitlines()), out
-    code, out = finish(start("weekly_training", now, env, "--rollback"))
+    code, out = run_command("weekly_training", now, env, "--rollback")
     assert code == 0, out
-    code, out = finish(start("hourly_predictions", now, env))
+    code, out = run_command("hourly_predictions", now, env)
     assert code == 0, out
-    code, out = finish(start("health_check", now, env))     # --quiet: the failing checks only
+    code, out = run_command("health_check", now, env)     # --quiet: the failing checks only
     assert not any(line.startswith(("❌ models", "❌ model age")) for line in out.splitlines()), out

@@ -6,6 +6,7 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import store_writer
 from sqlalchemy import func, select, text
 
 from pipeline.forecast.predictions import store_predictions
@@ -207,25 +208,10 @@ def test_bets_are_never_duplicated(db_url, tmp_path):
     eng.dispose()
 
 
-def _writer(url: str, worker: int, n: int, lock_dir: str) -> None:
-    from pathlib import Path
-    eng = make_engine(url)
-    migrate(eng, Path(lock_dir))
-    for i in range(n):
-        with eng.begin() as conn:
-            conn.execute(schema.job_runs.insert().values(job=f"w{worker}", status="success",
-                                                    started_at=T0 + timedelta(seconds=i)))
-            # read-modify-write: the pattern that fails with deferred transactions
-            total = conn.execute(select(func.count()).select_from(schema.job_runs)).scalar()
-            upsert(conn, schema.leagues, [{"source": "w", "code": f"{worker}-{i}", "name": str(total)}],
-                   keys=("source", "code"))
-    eng.dispose()
-
-
 @pytest.mark.parametrize("workers,n", [(6, 40)])
 def test_concurrent_writers_lose_nothing(db_url, tmp_path, workers, n):
     ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_writer, args=(db_url, w, n, str(tmp_path / "locks"))) for w in range(workers)]
+    procs = [ctx.Process(target=store_writer.write, args=(db_url, w, n, str(tmp_path / "locks"))) for w in range(workers)]
     for p in procs:
         p.start()
     for p in procs:

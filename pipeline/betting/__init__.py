@@ -11,7 +11,6 @@ _EXPORTS = {
     "OUTCOMES": "pipeline.betting.strategy",
     "StrategyParams": "pipeline.betting.strategy",
     "close_ratio_with_margin": "pipeline.betting.strategy",
-    "close_ratio_with_margin": "pipeline.betting.strategy",
     "edge": "pipeline.betting.strategy",
     "kelly_stakes": "pipeline.betting.strategy",
     "select_bets": "pipeline.betting.strategy",

@@ -1,7 +1,8 @@
 """Performance metrics: per UTC match day and cumulative, for predictions and for bets.
 
-Recomputed from `predictions`, `results` and `bets` each time (cheap at this scale), so the table can never
-drift from the rows it summarises. The prediction scored for a fixture is its last one made before kick-off.
+Recomputed from `predictions`, `results` and `bets` whenever what it summarises changes (a result recorded by
+settlement or by training's results fetch, a bet settled or voided by settlement or by hand), so the table can
+never drift from the rows it summarises. The prediction scored for a fixture is its last one made before kick-off.
 `avg_clv` is the mean of `bets.clv`, the closing-line value against the fair (margin-free) sharp close.
 """
 from __future__ import annotations
@@ -49,7 +50,13 @@ def settled_bets(conn) -> pd.DataFrame:
     return df
 
 
+def has_performance(conn) -> bool:
+    """Whether performance_daily has any row."""
+    return conn.execute(select(schema.performance_daily.c.day).limit(1)).first() is not None
+
+
 def refresh_performance(conn, starting_bankroll: float, now: datetime) -> int:
+    """Rewrite performance_daily from predictions, results and bets. Returns its number of rows."""
     preds = final_predictions(conn)
     bets = settled_bets(conn)
     days = set()

@@ -14,7 +14,6 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from sklearn.linear_model import Ridge
 from sqlalchemy import and_, exists, func, literal, select, union_all
 
 from pipeline.store import schema
@@ -90,6 +89,9 @@ def fit_player_ratings(history: pd.DataFrame, matches: pd.DataFrame, expected_go
     vals = np.where(h["side"].to_numpy() == "home", 1.0, -1.0)
     X = sparse.csr_matrix((vals, (rows, cols)), shape=(len(played), len(players)))
     y = (played["home_goals"] - played["away_goals"] - (played["xh"] - played["xa"])).to_numpy(float)
+    # imported here: the lineup job, every 15 minutes, uses this module's queries but never fits (scikit-learn
+    # costs it most of a second to import)
+    from sklearn.linear_model import Ridge
     model = Ridge(alpha=alpha, fit_intercept=False).fit(X, y)
     apps = h.groupby("player_provider_id").size()
     return pd.DataFrame({"player_provider_id": players, "rating": model.coef_,

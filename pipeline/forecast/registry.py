@@ -38,6 +38,8 @@ import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as metadata_version
 from pathlib import Path
 from typing import Any, Callable
 
@@ -88,10 +90,18 @@ def _fsync_dir(path: Path) -> None:
 
 
 def library_versions() -> dict:
-    import numpy, pandas, scipy, sklearn, xgboost  # noqa: E401
-    return {"python": platform.python_version(), "numpy": numpy.__version__, "pandas": pandas.__version__,
-            "scipy": scipy.__version__, "scikit-learn": sklearn.__version__, "xgboost": xgboost.__version__,
-            "joblib": joblib.__version__}
+    """The installed versions of the libraries a set's pickles depend on (from the packages' metadata: reading
+    them costs nothing, importing scikit-learn and XGBoost to ask them costs a second)."""
+    def installed(*distributions: str) -> str | None:
+        for name in distributions:
+            try:
+                return metadata_version(name)
+            except PackageNotFoundError:
+                continue
+        return None
+    return {"python": platform.python_version(), "numpy": installed("numpy"), "pandas": installed("pandas"),
+            "scipy": installed("scipy"), "scikit-learn": installed("scikit-learn"),
+            "xgboost": installed("xgboost", "xgboost-cpu"), "joblib": installed("joblib")}
 
 
 @contextmanager
@@ -146,11 +156,16 @@ def live_path(model_dir: Path) -> Path | None:
 
 
 def _load_objects(path: Path) -> dict[str, Any]:
-    _alias_legacy_modules()
     objects = {}
     for key, name in MODEL_FILES.items():
         try:
-            objects[key] = joblib.load(path / name)
+            try:
+                objects[key] = joblib.load(path / name)
+            except ModuleNotFoundError as exc:
+                if exc.name not in LEGACY_MODULES:
+                    raise
+                _alias_legacy_modules()   # only then: the aliases import every model (and scikit-learn)
+                objects[key] = joblib.load(path / name)
         except Exception as exc:  # noqa: BLE001 - any unpickling failure means the same thing here
             raise ModelLoadError(f"model file {name} cannot be loaded: {type(exc).__name__}") from None
     return objects
@@ -256,8 +271,13 @@ def _describe_mix(model_dir: Path, sums: dict) -> str:
     return ", ".join(parts)
 
 
-def load_deployed(model_dir: Path) -> Deployed:
-    """The live set. Files copied by hand from one backup are recognised (`copied_from` says which)."""
+def load_deployed(model_dir: Path, *, unpickle: bool = True) -> Deployed:
+    """The live set. Files copied by hand from one backup are recognised (`copied_from` says which).
+
+    With `unpickle=False` the files are only checked (complete, one known set, checksums as recorded when the
+    set was written from models that had just been validated) and `objects` is empty: for the backup, which
+    copies the files and needs no machine-learning library to do it."""
+    load = _load_objects if unpickle else (lambda _path: {})
     if not has_live_set(model_dir):
         raise ModelLoadError(f"no deployed models in {model_dir}: run production/weekly_training.py first")
     if (model_dir / SWITCH).exists() or (model_dir / "current").is_symlink():
@@ -273,13 +293,13 @@ def load_deployed(model_dir: Path) -> Deployed:
         complete = None not in sums.values()
         meta_ok = complete and _manifest_sums(metadata) == sums
         if meta_ok and (state is None or _manifest_sums(state) == sums):
-            return Deployed(_load_objects(model_dir), metadata, model_dir)
+            return Deployed(load(model_dir), metadata, model_dir)
         found = _recognise(model_dir, sums) if complete else None
         if found is not None:
             source, meta = found
-            return Deployed(_load_objects(model_dir), meta, model_dir, copied_from=source)
+            return Deployed(load(model_dir), meta, model_dir, copied_from=source)
         if meta_ok:  # a whole set with its own metadata.json, from no backup we know (e.g. a models_*.tar.gz)
-            return Deployed(_load_objects(model_dir), metadata, model_dir, copied_from=model_dir)
+            return Deployed(load(model_dir), metadata, model_dir, copied_from=model_dir)
         raise ModelLoadError(f"{model_dir}/*.joblib are not one known set ({_describe_mix(model_dir, sums)}; "
                              f"checksums checked against {METADATA} and every backup): {_fix_hint(model_dir)}")
 

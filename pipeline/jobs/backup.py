@@ -175,10 +175,11 @@ def _pg_dump(url: str, dest: Path) -> None:
 
 
 def _archive_models(model_dir: Path, dest: Path) -> str | None:
-    """Archive the live set's files (as models/<file>); a set that does not load is not archived as if good.
-    Returns why nothing was archived, or None when it was (or there is no set)."""
+    """Archive the live set's files (as models/<file>); a set whose files are not one complete set matching its
+    checksums (damaged, tampered, a mix) is not archived as if good. Returns why nothing was archived, or None
+    when it was (or there is no set)."""
     try:
-        registry.load_deployed(model_dir)
+        registry.load_deployed(model_dir, unpickle=False)
     except registry.ModelLoadError as exc:
         return f"the deployed model set is damaged ({exc})" if registry.has_live_set(model_dir) else None
     with _staged(dest) as tmp:

@@ -51,8 +51,6 @@ def run(ctx: JobContext, *, force: bool = False, dry_run: bool = False) -> None:
     ctx.count("fixtures", len(frame))
     keys = {m["match_id"]: prices_key(m) for m in frame.to_dict("records")}
     with ctx.engine.connect() as conn:
-        history = load_match_frame(conn, source, since=ctx.now - timedelta(days=HISTORY_DAYS), until=ctx.now,
-                                   reference=rules.reference)
         ids = fixture_ids(conn, source, frame["match_id"])
         done = set() if force else already_predicted(conn, ids, models.version, keys)
     todo = frame[~frame["match_id"].isin(done)].reset_index(drop=True)
@@ -62,6 +60,9 @@ def run(ctx: JobContext, *, force: bool = False, dry_run: bool = False) -> None:
             with ctx.engine.begin() as conn:
                 store_batch(conn, source, batch, ctx.now, rules.reference)  # keep the odds history anyway
         return
+    with ctx.engine.connect() as conn:  # results only: the models take form and ratings from them, not odds
+        history = load_match_frame(conn, source, since=ctx.now - timedelta(days=HISTORY_DAYS), until=ctx.now,
+                                   reference=rules.reference, prematch_odds=False)
     preds = models.model_set.predict(todo, history)
     market = market_probabilities(todo, settings.margin_method)
     if dry_run:

@@ -25,7 +25,8 @@ from pipeline.jobs.runner import JobContext
 from pipeline.store import insert_ignore, latest_prices, load_match_frame, schema, store_lineup
 
 
-def upcoming_fixtures(conn, source: str, now, window_hours: float, rules: PriceRules | None = None) -> pd.DataFrame:
+def upcoming_fixtures(conn, source: str, now, window_hours: float) -> pd.DataFrame:
+    """Scheduled fixtures kicking off within `window_hours` of `now` (no prices yet: see with_prices)."""
     f = schema.fixtures
     q = (select(f.c.id.label("fixture_id"), f.c.provider_id.label("match_id"), f.c.league_code.label("league"),
                 f.c.season, f.c.kickoff_time.label("kickoff"), f.c.home_team, f.c.away_team, f.c.home_team_id,
@@ -37,7 +38,13 @@ def upcoming_fixtures(conn, source: str, now, window_hours: float, rules: PriceR
     if frame.empty:
         return frame
     frame["kickoff"] = pd.to_datetime(frame["kickoff"], utc=True)
-    prices = latest_prices(conn, frame["fixture_id"].tolist(), rules or PriceRules(), before=now)
+    return frame
+
+
+def with_prices(conn, frame: pd.DataFrame, now, rules: PriceRules) -> pd.DataFrame:
+    """`frame` with each fixture's prices from the bookmakers' latest snapshots before `now`, and the match frame's
+    result columns empty."""
+    prices = latest_prices(conn, frame["fixture_id"].tolist(), rules, before=now)
     frame = frame.merge(prices, left_on="fixture_id", right_index=True, how="left")
     for c in PRICE_COLUMNS:
         if c not in frame:
@@ -71,7 +78,7 @@ def run(ctx: JobContext) -> None:
         ctx.count("lineups_unavailable", 1)
         return
     with ctx.engine.connect() as conn:
-        frame = upcoming_fixtures(conn, source, ctx.now, settings.lineup_window_hours, rules)
+        frame = upcoming_fixtures(conn, source, ctx.now, settings.lineup_window_hours)
     ctx.count("fixtures_in_window", len(frame))
     if frame.empty:
         return
@@ -90,6 +97,8 @@ def run(ctx: JobContext) -> None:
                      for m, f in zip(frame["match_id"], frame["fixture_id"])]].reset_index(drop=True)
     if changed.empty:
         return
+    with ctx.engine.connect() as conn:   # prices only for the fixtures to predict again
+        changed = with_prices(conn, changed, ctx.now, rules)
     models = load_models(settings.model_dir)
     if record_copied_set(ctx.engine, settings.model_dir, models.deployed, ctx.now, ctx.log):
         ctx.count("manual_rollback", 1)
@@ -98,7 +107,8 @@ def run(ctx: JobContext) -> None:
         teams = sorted({int(t) for t in pd.concat([changed["home_team_id"], changed["away_team_id"]]).dropna()})
         usual = usual_xis(recent_starters(conn, source, teams, before=ctx.now))
         results = load_match_frame(conn, source, since=ctx.now - timedelta(days=HISTORY_DAYS), until=ctx.now,
-                                   leagues=sorted(changed["league"].unique()), reference=rules.reference)
+                                   leagues=sorted(changed["league"].unique()), reference=rules.reference,
+                                   prematch_odds=False)
     base = models.model_set.predict(changed, results).set_index("match_id")
     changes, adjust = [], []
     for m in changed.itertuples(index=False):

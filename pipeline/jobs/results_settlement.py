@@ -25,7 +25,7 @@ from sqlalchemy import and_, bindparam, or_, select, update
 
 from pipeline.store import schema
 from pipeline.store import closing_prices, store_batch
-from pipeline.betting.performance import refresh_performance
+from pipeline.betting.performance import has_performance, refresh_performance
 from pipeline.odds import fair_clv, implied_probabilities
 from pipeline.prices import PriceRules
 from pipeline.providers.base import FINISHED, VOID_STATUSES, Batch, clean_text
@@ -146,15 +146,20 @@ def run(ctx: JobContext, void: int | None = None, settle: int | None = None, res
     rules = PriceRules.from_settings(ctx.settings)
     # One transaction: results, settlements and metrics land together or not at all.
     with ctx.engine.begin() as conn:
-        ctx.count("results_recorded", store_batch(conn, source, batch, ctx.now, rules.reference)["results"])
-        for k, v in settle_bets(conn, ctx.now, rules).items():
+        recorded = store_batch(conn, source, batch, ctx.now, rules.reference)["results"]
+        ctx.count("results_recorded", recorded)
+        settled = settle_bets(conn, ctx.now, rules)
+        for k, v in settled.items():
             ctx.count(k, v)
         voided = void_overdue_bets(conn, ctx.now, ctx.settings.void_after_hours)
         if voided:
             ctx.log.warning("%d bets voided: no final result %g h after kick-off (reason in bets.settlement_note)",
                             voided, ctx.settings.void_after_hours)
             ctx.count("bets_void_overdue", voided)
-        refresh_performance(conn, ctx.settings.starting_bankroll, ctx.now)
+        # performance_daily summarises results and settled bets: recomputed when they change (most runs of
+        # this 30-minute job find nothing, and the recomputation grows with the history)
+        if recorded or any(settled.values()) or voided or not has_performance(conn):
+            refresh_performance(conn, ctx.settings.starting_bankroll, ctx.now)
 
 
 def settle_by_hand(ctx: JobContext, bet_id: int, result: str, reason: str) -> None:

@@ -43,7 +43,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from pipeline.forecast.registry import ModelLoadError
 from pipeline.providers import get_provider
 from pipeline.threads import limit_threads
-from pipeline.store import link_guide_path, make_engine, migrate, missing_sqlite_file, schema
+from pipeline.store import link_guide_path, migrate, missing_sqlite_file, schema, shared_engine
 from pipeline.config import ConfigError, Settings, load_settings
 from pipeline.providers.base import ProviderAuthError, ProviderError, Sanitized, SourceUnavailable
 
@@ -517,7 +517,7 @@ def run_job(job: str, func: Callable[[JobContext], Any], *, now: str | datetime 
                           "or PredictionDatabase() creates the store)", missing)
                 return EXIT_UNAVAILABLE
             try:
-                engine = make_engine(settings.database_url)
+                engine = shared_engine(settings.database_url)   # disposed when the run ends (below)
                 migrate(engine, settings.lock_dir)
                 link_guide_path(settings.database_url)
             except JobDeadline:

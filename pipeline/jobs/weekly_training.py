@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import func, select
 
+from pipeline.betting.performance import refresh_performance
 from pipeline.bookmakers import reference_order
 from pipeline.config import ConfigError
 from pipeline.forecast import registry
@@ -47,6 +48,8 @@ def fetch_history(ctx: JobContext) -> None:
         ctx.count("rows_skipped", len(batch.problems))
     with ctx.engine.begin() as conn:
         stored = store_batch(conn, source, batch, ctx.now, reference_order(ctx.settings.sharp_bookmakers))
+        if stored["results"]:   # results of predicted matches score them (see pipeline.betting.performance)
+            refresh_performance(conn, ctx.settings.starting_bankroll, ctx.now)
     ctx.count("results_fetched", stored["results"])
 
 

@@ -27,8 +27,8 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Sequence
 
 import numpy as np
-from scipy.stats import poisson
 
+from pipeline.distributions import poisson_pmf
 from pipeline.providers.base import (FINISHED, LIVE, POSTPONED, SCHEDULED, Batch, Lineup, LineupPlayer, Match,
                                      Odds, Provider)
 
@@ -79,8 +79,8 @@ def season_start(year: int) -> date:
 
 def probabilities(lam: np.ndarray, mu: np.ndarray, max_goals: int = 12) -> np.ndarray:
     g = np.arange(max_goals + 1)
-    ph = poisson.pmf(g[None, :], np.asarray(lam)[:, None])
-    pa = poisson.pmf(g[None, :], np.asarray(mu)[:, None])
+    ph = poisson_pmf(g[None, :], np.asarray(lam)[:, None])
+    pa = poisson_pmf(g[None, :], np.asarray(mu)[:, None])
     m = ph[:, :, None] * pa[:, None, :]
     home = (m * np.tril(np.ones((max_goals + 1,) * 2), -1)).sum(axis=(1, 2))
     draw = np.trace(m, axis1=1, axis2=2)

@@ -14,6 +14,7 @@ _EXPORTS = {
     "StoreUnavailable": "pipeline.store.engine",
     "insert_ignore": "pipeline.store.engine",
     "make_engine": "pipeline.store.engine",
+    "shared_engine": "pipeline.store.engine",
     "migrate": "pipeline.store.engine",
     "PredictionDatabase": "pipeline.store.engine",
     "missing_sqlite_file": "pipeline.store.engine",

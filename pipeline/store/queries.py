@@ -47,11 +47,13 @@ FRAME_COLUMNS = ["match_id", "fixture_id", "league", "season", "kickoff", "home_
 
 def load_match_frame(conn: Connection, source: str, *, since: datetime | None = None,
                      until: datetime | None = None, finished_only: bool = True,
-                     leagues: list[str] | None = None, reference: tuple[str, ...] | None = None) -> pd.DataFrame:
+                     leagues: list[str] | None = None, reference: tuple[str, ...] | None = None,
+                     prematch_odds: bool = True) -> pd.DataFrame:
     """The store's matches as the models' match frame (see pipeline.forecast.features), sorted by kick-off.
 
     Pre-match odds are the reference book's latest non-closing snapshot seen before kick-off (see
-    latest_prematch_odds); closing odds come from `results`.
+    latest_prematch_odds; left NaN with `prematch_odds=False`, for callers that use only results: the query is
+    most of an hourly run's reading); closing odds come from `results`.
     """
     f, r = schema.fixtures, schema.results
     q = (select(f.c.provider_id.label("match_id"), f.c.id.label("fixture_id"), f.c.league_code.label("league"),
@@ -74,8 +76,9 @@ def load_match_frame(conn: Connection, source: str, *, since: datetime | None = 
     if frame.empty:
         return pd.DataFrame(columns=FRAME_COLUMNS)
     frame["kickoff"] = pd.to_datetime(frame["kickoff"], utc=True)
-    odds = latest_prematch_odds(conn, frame["fixture_id"].tolist(), reference)
-    frame = frame.merge(odds, on="fixture_id", how="left")
+    if prematch_odds:
+        odds = latest_prematch_odds(conn, frame["fixture_id"].tolist(), reference)
+        frame = frame.merge(odds, on="fixture_id", how="left")
     for c in FRAME_COLUMNS:
         if c not in frame:
             frame[c] = np.nan

@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
-from scipy.stats import poisson
 
+from pipeline.distributions import poisson_pmf
 from pipeline.forecast.models.base import Forecaster
 
 RHO_BOUNDS = (-0.2, 0.2)
@@ -191,8 +191,8 @@ class DixonColesModel(Forecaster):
 
     def score_matrix(self, lam: np.ndarray, mmu: np.ndarray, rho: np.ndarray) -> np.ndarray:
         goals = np.arange(self.max_goals + 1)
-        ph = poisson.pmf(goals[None, :], lam[:, None])
-        pa = poisson.pmf(goals[None, :], mmu[:, None])
+        ph = poisson_pmf(goals[None, :], lam[:, None])
+        pa = poisson_pmf(goals[None, :], mmu[:, None])
         m = ph[:, :, None] * pa[:, None, :]
         # keep rho where every tau stays positive for these rates
         lo = -1.0 / np.maximum(lam, mmu) + 1e-9
