@@ -17,6 +17,8 @@ from pipeline.jobs.cli import COMMANDS
 from pipeline.providers.football_data import load_matches
 from pipeline.betting.strategy import OUTCOMES, StrategyParams
 
+pytestmark = pytest.mark.slow   # replays seasons: each backtest trains and predicts walk-forward
+
 SEASONS = ["1920", "2021", "2122", "2223", "2324"]
 TEAMS = 16
 SOFT = {"B365": 1.07, "WH": 1.08, "IW": 1.02}     # prefix -> margin

@@ -202,6 +202,7 @@ def sandbox_training():
     return sb, frame, train_model_set(frame, validation_matches=1000)
 
 
+@pytest.mark.slow   # trains a whole set (the sandbox_training fixture)
 def test_trained_set_is_close_to_the_truth_on_held_out_matches(sandbox_training):
     sb, frame, result = sandbox_training
     val = result.validation_frame
@@ -216,6 +217,7 @@ def test_trained_set_is_close_to_the_truth_on_held_out_matches(sandbox_training)
     assert set(result.metrics) >= {"ensemble", "elo", "dixon_coles", "xgboost", "market_prematch", "market_closing"}
 
 
+@pytest.mark.slow
 def test_model_set_survives_joblib_and_predicts_unknown_teams(sandbox_training, tmp_path):
     sb, frame, result = sandbox_training
     fixtures = frame.tail(20).assign(home_goals=np.nan, away_goals=np.nan).reset_index(drop=True)

@@ -40,8 +40,8 @@ def form_features(frame: pd.DataFrame, span: int = FORM_SPAN) -> pd.DataFrame:
     cols = [c for c in long.columns if c.endswith("_for") or c.endswith("_against")]
     g = long.groupby("team", sort=False)
     prev = g[cols].shift()  # the match itself never counts
-    ewm = prev.groupby(long["team"], sort=False).transform(
-        lambda s: s.ewm(span=span, min_periods=1, ignore_na=True).mean())
+    ewm = (prev.groupby(long["team"], sort=False).ewm(span=span, min_periods=1, ignore_na=True).mean()
+           .reset_index(level=0, drop=True).loc[prev.index])
     out = ewm.add_prefix("form_")
     kick = long["kickoff"]
     out["rest_days"] = ((kick - g["kickoff"].shift()).dt.total_seconds() / 86400).clip(upper=30)
