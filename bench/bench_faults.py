@@ -59,7 +59,7 @@ def main(out):
         rows_file = Path(tmp) / "rows.jsonl"
         env = {**os.environ, "FAULT_TABLE": str(rows_file), "CI": "true", "PYTHONPATH": str(ROOT)}
         t = time.perf_counter()
-        code = subprocess.call([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+        code = subprocess.call([sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider",
                                 str(ROOT / "tests" / "test_faults.py")], cwd=ROOT, env=env)
         wall = time.perf_counter() - t
         rows = [json.loads(line) for line in rows_file.read_text().splitlines()] if rows_file.exists() else []

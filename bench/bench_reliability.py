@@ -29,7 +29,7 @@ def main(rounds, kills):
     env = {**os.environ, "RELIABILITY_ROUNDS": str(rounds), "RELIABILITY_KILLS": str(kills),
            "RELIABILITY_WITH_TRAINING": "1", "CI": "true"}   # CI=true: PostgreSQL must be there, not skipped
     t = time.perf_counter()
-    code = subprocess.call([sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider",
+    code = subprocess.call([sys.executable, "-m", "pytest", "-q", "-s", "-n", "0", "-p", "no:cacheprovider",
                             str(ROOT / "tests" / "test_reliability.py"), "-k", "together or killed",
                             "--durations=0"], cwd=ROOT, env=env)
     print(f"{rounds} rounds x 2 stores, {kills} kills x 2 jobs: exit {code} in {time.perf_counter() - t:.0f} s")
