@@ -192,9 +192,10 @@ def _launch_builder() -> None:
         if world.exists():
             return
         world.mkdir()
-        _builder = subprocess.Popen([sys.executable, str(Path(__file__).with_name("build_world.py")), str(world),
-                                     DEMO_START.isoformat(), str(DEMO_DAYS), str(DEMO_SEED)],
-                                    stdout=subprocess.DEVNULL, stderr=open(world / "stderr.txt", "w"))
+        with open(world / "stderr.txt", "w") as stderr:   # the child keeps its own copy of the descriptor
+            _builder = subprocess.Popen([sys.executable, str(Path(__file__).with_name("build_world.py")),
+                                         str(world), DEMO_START.isoformat(), str(DEMO_DAYS), str(DEMO_SEED)],
+                                        stdout=subprocess.DEVNULL, stderr=stderr)
 
 
 def _wait_for_world() -> tuple[Path, list[str]]:
