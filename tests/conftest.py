@@ -248,15 +248,19 @@ def clone(work: Path, dest: Path, database_url: str | None = None) -> dict:
     return env
 
 
-def run_command(job: str, now, env: dict, *extra: str) -> tuple[int, str]:
+def invoke_command(job: str, args: list[str], env: dict):
     """The production script's click command run in this process (CliRunner) with `env` added to the
-    environment: what `finish(start(...))` checks, without a new interpreter's second of imports, for tests of
-    what a job does rather than of how a process behaves (kills, locks, cron's environment). Returns the exit code
-    and stdout+stderr; an exception that escapes the command fails the test."""
+    environment: what a subprocess run checks, without a new interpreter's second of imports, for tests of what a
+    job does rather than of how a process behaves (kills, locks, cron's environment, mounts, hung jobs). Returns
+    click's Result (exit_code, output = stdout+stderr, stderr); an exception escaping the command fails the test."""
     from click.testing import CliRunner
     from pipeline.jobs.cli import COMMANDS
-    args = [*extra, *(["--now", now.isoformat()] if job != "backup" else []), "--quiet"]
-    result = CliRunner().invoke(COMMANDS[job], args, env=env, catch_exceptions=False)
+    return CliRunner().invoke(COMMANDS[job], args, env={k: str(v) for k, v in env.items()}, catch_exceptions=False)
+
+
+def run_command(job: str, now, env: dict, *extra: str) -> tuple[int, str]:
+    """What `finish(start(...))` returns (exit code, stdout+stderr), run by invoke_command."""
+    result = invoke_command(job, [*extra, *(["--now", now.isoformat()] if job != "backup" else []), "--quiet"], env)
     return result.exit_code, result.output
 
 

@@ -158,15 +158,12 @@ def run_script(job: str, env: dict, *args: str, prefix: list[str] | None = None,
 
 
 def run_here(job: str, env: dict, *args: str, now: str | None = None) -> Outcome:
-    """What run_script checks, with the script's click command run in this process (CliRunner, `env` added to
-    the environment): for faults a job handles itself (a bad setting, an upstream error, a bet settled by hand),
-    where a new interpreter adds only its second of imports. Mounts, deadlines that must stop a hung job and
-    signals stay with run_script. An exception escaping the command fails the test."""
-    from click.testing import CliRunner
-    from pipeline.jobs.cli import COMMANDS
+    """What run_script checks, with the command run in this process (conftest.invoke_command): for faults a job
+    handles itself (a bad setting, a bet settled by hand); mounts, deadlines that must stop a hung job and signals
+    stay with run_script."""
+    from conftest import invoke_command
     t = time.monotonic()
-    result = CliRunner().invoke(COMMANDS[job], [*args, *(["--now", now] if now else []), "--quiet"],
-                                env={k: str(v) for k, v in env.items()}, catch_exceptions=False)
+    result = invoke_command(job, [*args, *(["--now", now] if now else []), "--quiet"], env)
     return Outcome(result.exit_code, result.stderr, time.monotonic() - t)
 
 

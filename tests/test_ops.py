@@ -13,14 +13,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import text
 
-from conftest import ROOT, create_store
+from conftest import ROOT, create_store, invoke_command
 from pipeline.forecast import registry
 from pipeline.store import schema
 from pipeline.jobs.backup import run_backup, run_restore
-from pipeline.jobs.cli import COMMANDS
 from pipeline.jobs.health_check import run as run_health_check
 from pipeline.providers.base import ProviderError
 from pipeline.providers.sandbox import SandboxProvider
@@ -307,8 +305,7 @@ def test_a_misspelt_sqlite_path_is_refused_not_created(env, script, tmp_path):
     create_store(env)
     misspelt = tmp_path / "predictons.db"
     # the command in this process: what is checked is the job's refusal, not the process around it
-    r = CliRunner().invoke(COMMANDS[script], [] if script == "report" else ["--quiet"],
-                           env={**env, "DATABASE_URL": f"sqlite:///{misspelt}"}, catch_exceptions=False)
+    r = invoke_command(script, [] if script == "report" else ["--quiet"], {**env, "DATABASE_URL": f"sqlite:///{misspelt}"})
     assert r.exit_code == 69 and "does not exist" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not misspelt.exists()
 

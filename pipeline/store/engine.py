@@ -31,10 +31,14 @@ class StoreUnavailable(Exception):
     """The database cannot be reached or opened."""
 
 
+def _sqlite_dir(u) -> None:
+    Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+
+
 def make_engine(url: str) -> Engine:
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
-        Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        _sqlite_dir(u)
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
         @event.listens_for(engine, "connect")
@@ -67,10 +71,8 @@ def shared_engine(url: str) -> Engine:
     engine = _SHARED.pop(url, None)
     if engine is None:
         engine = make_engine(url)
-    else:
-        u = make_url(url)
-        if u.get_backend_name() == "sqlite":   # as make_engine does: the directory may have gone since
-            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+    elif engine.url.get_backend_name() == "sqlite":
+        _sqlite_dir(engine.url)                  # the directory may have gone since the last run
     _SHARED[url] = engine
     while len(_SHARED) > SHARED_ENGINES:
         _SHARED.popitem(last=False)[1].dispose()
