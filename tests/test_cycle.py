@@ -1,4 +1,4 @@
-"""End to end on the sandbox: the demo's two simulated weeks through the real production commands, then the
+"""End to end on the sandbox: the demo's nine simulated days through the real production commands, then the
 store is checked: bets settled exactly once, profit equals the bankroll change, the guide's sqlite3 query agrees
 with the report, lineups help where stars are missing, bets go to the soft books with their fair CLV reported,
 and running every job again changes nothing."""
@@ -54,7 +54,8 @@ def test_demo_ran_every_job_without_failure(cycle):
     runs = dict(con.execute("SELECT job, COUNT(*) FROM job_runs WHERE status = 'success' GROUP BY job").fetchall())
     assert con.execute("SELECT COUNT(*) FROM job_runs WHERE status = 'failed'").fetchone()[0] == 0
     assert runs["hourly_predictions"] == 24 * DAYS + 1 and runs["lineup_updates"] == 96 * DAYS + 1
-    sundays = sum((START + timedelta(days=d)).weekday() == 6 for d in range(DAYS + 1))   # retrains at 02:00
+    retrains = [START + timedelta(days=d, hours=2) for d in range(DAYS + 1)]              # Sundays at 02:00
+    sundays = sum(t.weekday() == 6 and t <= END for t in retrains)
     assert runs["results_settlement"] == 48 * DAYS + 1 and runs["weekly_training"] == 1 + sundays >= 2
     assert runs["backup"] == 1
     assert any(line.startswith("✅ Models loaded successfully") for line in "\n".join(lines).splitlines())

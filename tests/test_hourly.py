@@ -16,7 +16,7 @@ from pipeline.jobs.hourly_predictions import run as run_hourly
 from pipeline.providers.sandbox import SandboxProvider
 from pipeline.jobs.runner import run_job
 
-NOW = DEMO_START + timedelta(days=DEMO_DAYS, hours=10)     # Monday 10:00 after the demo: fixtures to predict
+NOW = DEMO_START + timedelta(days=DEMO_DAYS, hours=10)     # Sunday 10:00 after the demo: fixtures to predict
 TABLES = ("fixtures", "odds_snapshots", "predictions", "bets", "lineup_updates", "results")
 
 

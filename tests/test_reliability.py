@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 
 from conftest import DEMO_DAYS, DEMO_START, clone, finish, run_command, start
 
-END = DEMO_START + timedelta(days=DEMO_DAYS)   # Monday 2026-01-19 00:00 UTC, where the demo stopped
+END = DEMO_START + timedelta(days=DEMO_DAYS)   # Sunday 2026-01-18 00:00 UTC, where the demo stopped
 # bench/bench_reliability.py runs this module with more rounds and kills, and weekly training in the rounds
 ROUNDS = int(os.environ.get("RELIABILITY_ROUNDS", "3"))
 KILLS = int(os.environ.get("RELIABILITY_KILLS", "3"))
@@ -58,7 +58,7 @@ def test_jobs_started_together_never_lock_or_duplicate(cycle, tmp_path, request,
     jobs = ["hourly_predictions", "lineup_updates", "results_settlement", "backup"]
     if WITH_TRAINING:
         jobs[-1] = "weekly_training"
-    # from Tuesday 2026-01-20 14:00, every 3 hours: rounds find lineups to read and matches to settle
+    # from Monday 2026-01-19 14:00, every 3 hours: rounds find lineups to read and matches to settle
     rounds = [END + timedelta(days=1, hours=14 + 3 * r) for r in range(ROUNDS)]
     for now in rounds:
         procs = {job: start(job, now, env) for job in jobs}

@@ -18,7 +18,7 @@ from sqlalchemy import and_, exists, func, literal, select, union_all
 
 from pipeline.store import schema
 from pipeline.providers.base import Lineup
-from pipeline.store import upsert
+from pipeline.store import result_frame, upsert
 
 RIDGE_ALPHA = 30.0
 USUAL_XI_MATCHES = 10   # the usual XI: the 11 most frequent starters of the team's last N matches
@@ -37,8 +37,7 @@ def lineup_history(conn, source: str, until: datetime | None = None) -> pd.DataF
          .select_from(ln.join(f, f.c.id == ln.c.fixture_id)).where(f.c.source == source))
     if until is not None:
         q = q.where(f.c.kickoff_time < until)
-    result = conn.execute(q)
-    df = pd.DataFrame(result.all(), columns=list(result.keys()))
+    df = result_frame(conn.execute(q))
     if df.empty:
         return df
     df["team_id"] = np.where(df["side"] == "home", df["home_team_id"], df["away_team_id"])
@@ -65,8 +64,7 @@ def recent_starters(conn, source: str, team_ids: list[int], before: datetime,
                 ln.c.player_provider_id)
          .select_from(ranked.join(ln, and_(ln.c.fixture_id == ranked.c.fixture_id, ln.c.side == ranked.c.side)))
          .where(ranked.c.rank <= matches))
-    result = conn.execute(q)
-    return pd.DataFrame(result.all(), columns=list(result.keys()))
+    return result_frame(conn.execute(q))
 
 
 def fit_player_ratings(history: pd.DataFrame, matches: pd.DataFrame, expected_goals: np.ndarray,

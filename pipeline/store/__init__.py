@@ -30,6 +30,7 @@ _EXPORTS = {
     "latest_prices": "pipeline.store.queries",
     "load_match_frame": "pipeline.store.queries",
     "newest_result": "pipeline.store.queries",
+    "result_frame": "pipeline.store.queries",
     "store_batch": "pipeline.store.writes",
     "store_lineup": "pipeline.store.writes",
     "store_matches": "pipeline.store.writes",

@@ -28,6 +28,12 @@ def chunks(rows: list, size: int = CHUNK) -> Iterable[list]:
         yield rows[i:i + size]
 
 
+def result_frame(result) -> pd.DataFrame:
+    """A query's rows as a DataFrame, its columns named by the query. Rows go in as plain tuples: handed
+    SQLAlchemy's Row objects, pandas probes each one for namedtuple fields, which costs more than the query."""
+    return pd.DataFrame([tuple(row) for row in result], columns=list(result.keys()))
+
+
 def fixture_ids(conn: Connection, source: str, provider_ids: Iterable[str]) -> dict[str, int]:
     ids = sorted(set(provider_ids))
     out: dict[str, int] = {}
@@ -71,8 +77,7 @@ def load_match_frame(conn: Connection, source: str, *, since: datetime | None = 
         q = q.where(f.c.kickoff_time < until)
     if leagues is not None:
         q = q.where(f.c.league_code.in_(leagues))
-    result = conn.execute(q)
-    frame = pd.DataFrame(result.all(), columns=list(result.keys()))
+    frame = result_frame(conn.execute(q))
     if frame.empty:
         return pd.DataFrame(columns=FRAME_COLUMNS)
     frame["kickoff"] = pd.to_datetime(frame["kickoff"], utc=True)
