@@ -95,28 +95,32 @@ def book_slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", canonical(name).lower().replace("&", " and ")).strip("_")
 
 
-def read_book_prices(data_dir, leagues: Sequence[str] | None, seasons: Sequence[str],
-                     books: Sequence[str]) -> pd.DataFrame:
-    """Each named bookmaker's pre-match and closing 1X2 prices from football-data files, indexed by match id;
-    columns `<book>_<pre|close>_<home|draw|away>` (book_slug names).
+def book_prices(frame: pd.DataFrame, books: Sequence[str]) -> pd.DataFrame:
+    """Each named bookmaker's pre-match and closing 1X2 prices, indexed by match id; columns
+    `<book>_<pre|close>_<home|draw|away>` (book_slug names).
 
-    The provider keeps one price per match (the first of PREMATCH_BOOKMAKERS); the backtest needs every
-    bookmaker's, so it reads the files once more per bookmaker through the provider itself with that bookmaker
-    as the only one (same rows, same match ids). A price missing or <= 1 for any outcome leaves that bookmaker's
-    three prices NaN for the match.
+    Taken from the per-bookmaker columns every football-data match frame carries (PSH, PSD, PSA, PSCH, ...: the
+    provider's parse leaves a book's three prices NaN for a match unless all are valid and above 1), so the files
+    are read once, with the rows and match ids of the frame the models see.
     """
-    out = None
+    out = {}
     for book in books:
         prefix = FOOTBALL_DATA_PREFIXES[canonical(book)]
-        frame, _ = load_matches(data_dir, leagues, list(seasons), prematch_books=(prefix,),
-                                closing_books=(prefix + "C",))
-        if frame.empty:
-            break
-        cols = {f"{kind}_{o}": f"{book_slug(book)}_{name}_{o}" for kind, name in (("odds", "pre"), ("close", "close"))
-                for o in OUTCOMES}
-        part = frame.set_index("match_id")[list(cols)].rename(columns=cols).astype(float)
-        out = part if out is None else out.join(part)
-    return out if out is not None else pd.DataFrame(index=pd.Index([], name="match_id"))
+        for name, p in (("pre", prefix), ("close", prefix + "C")):
+            for o, side in zip(OUTCOMES, "HDA"):
+                col = f"{p}{side}"
+                out[f"{book_slug(book)}_{name}_{o}"] = (frame[col].to_numpy(float) if col in frame
+                                                         else np.full(len(frame), np.nan))
+    return pd.DataFrame(out, index=pd.Index(frame["match_id"].to_numpy(), name="match_id"))
+
+
+def read_book_prices(data_dir, leagues: Sequence[str] | None, seasons: Sequence[str],
+                     books: Sequence[str]) -> pd.DataFrame:
+    """book_prices of the football-data files of `seasons` under `data_dir` (none: an empty frame)."""
+    if len(seasons) == 0:   # load_matches would read every season
+        return book_prices(pd.DataFrame({"match_id": []}), books)
+    frame, _ = load_matches(data_dir, leagues, list(seasons))
+    return book_prices(frame if len(frame) else pd.DataFrame({"match_id": []}), books)
 
 
 def _book_odds(pred: pd.DataFrame, book: str, kind: str) -> np.ndarray:
@@ -607,6 +611,9 @@ def run(data_dir, leagues: list[str] | None, start: str, end: str, json_path=Non
     except (ConfigError, ValueError) as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    if _utc(end) <= _utc(start):   # before reading a file: the data cannot fix it
+        print("error: the test period is empty: --to must be after --from", file=sys.stderr)
+        return EXIT_DATAERR
     t0 = time.perf_counter()
     try:
         frame, problems = load_matches(data_dir, leagues)
@@ -623,7 +630,7 @@ def run(data_dir, leagues: list[str] | None, start: str, end: str, json_path=Non
             return EXIT_DATAERR
     in_test = (frame["kickoff"] >= _utc(start)) & (frame["kickoff"] < _utc(end))
     books = list(dict.fromkeys([*settings.sharp_bookmakers, *settings.bet_bookmakers]))
-    prices = read_book_prices(data_dir, leagues, frame.loc[in_test, "season"].unique(), books)
+    prices = book_prices(frame[frame["season"].isin(frame.loc[in_test, "season"].unique())], books)
     echo(f"read {len(frame)} matches ({', '.join(sorted(frame['league'].unique()))}) and {len(books)} "
          f"bookmakers' prices in {time.perf_counter() - t0:.1f}s; {len(problems)} rows skipped")
     for p in problems[:10]:
