@@ -22,6 +22,8 @@ LAZY_OK = {
     ("pipeline.providers", "pipeline.providers.sandbox"),          # a provider's libraries only when chosen
     ("pipeline.providers", "pipeline.providers.football_data"),
     ("pipeline.providers", "pipeline.providers.sportmonks"),
+    # scikit-learn and XGBoost only when a set is loaded: the lineup job mostly finds nothing to predict
+    ("pipeline.forecast.predictions", "pipeline.forecast.modelset"),
 }
 JOB_MODULES = {f"pipeline.jobs.{name}" for name in JOBS}
 
@@ -184,3 +186,13 @@ def test_a_model_pickled_under_the_old_module_path_still_loads(tmp_path):
     objects = registry._load_objects(tmp_path)      # the aliases are made on the first old name met
     assert {o.k for o in objects.values()} == {33.0}
     assert pickle.loads(data).k == 33.0
+
+
+def test_jobs_that_need_no_model_do_not_load_the_machine_learning_libraries():
+    """scikit-learn and XGBoost cost a second of start-up: settlement and backup never need them, the lineup job
+    (every 15 minutes) only once a lineup has changed and it loads the models."""
+    code = ("import sys; import pipeline.jobs.cli as cli; from pipeline.jobs.table import JOBS, resolve; "
+            "[resolve(JOBS[j].entry) for j in ('lineup_updates', 'results_settlement', 'backup')]; "
+            "print(sorted(m for m in ('sklearn', 'xgboost') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

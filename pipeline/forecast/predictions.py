@@ -9,17 +9,20 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
 from pipeline.forecast import registry
-from pipeline.forecast.modelset import ModelSet
 from pipeline.odds import implied_probabilities
 from pipeline.prices import PRICE_COLUMNS, PriceRules, price_table
 from pipeline.providers.base import SCHEDULED, Batch
 from pipeline.store import FRAME_COLUMNS, insert_ignore, schema, upsert
+
+if TYPE_CHECKING:
+    from pipeline.forecast.modelset import ModelSet
 
 HISTORY_DAYS = 800  # recent results the models need for form and rating updates
 
@@ -33,6 +36,9 @@ class LoadedModels:
 
 def load_models(model_dir) -> LoadedModels:
     """The deployed model set, ready to predict; raises registry.ModelLoadError when there is none usable."""
+    # imported here, not at the top: the models pull in scikit-learn and XGBoost (a second of start-up), which the
+    # lineup job, run every 15 minutes, needs only when a lineup has changed
+    from pipeline.forecast.modelset import ModelSet
     deployed = registry.load_deployed(model_dir)
     return LoadedModels(ModelSet.from_objects(deployed.objects), deployed.version, deployed)
 
