@@ -54,7 +54,8 @@ class DixonColesModel(Forecaster):
         return self
 
     def _fit_league(self, g: pd.DataFrame, ref, init: dict | None) -> dict:
-        teams = pd.Index(sorted(set(g["home_team"]) | set(g["away_team"])))
+        # names through numpy: iterating pandas' string arrays element by element is ten times slower
+        teams = pd.Index(sorted(set(g["home_team"].to_numpy(object)) | set(g["away_team"].to_numpy(object))))
         n = len(teams)
         hi = teams.get_indexer(g["home_team"])
         ai = teams.get_indexer(g["away_team"])
@@ -84,10 +85,11 @@ class DixonColesModel(Forecaster):
             x0[n:2 * n][known] = init["defence"][idx[known]]
             x0[2 * n:2 * n + 3] = [init["mu"], init["home"], init["rho"]]
             x0[2 * n + 3:] = init.get("newcomer") or (0.0, 0.0)
-        c00 = (hg == 0) & (ag == 0)
-        c01 = (hg == 0) & (ag == 1)
-        c10 = (hg == 1) & (ag == 0)
-        c11 = (hg == 1) & (ag == 1)
+        # the four low scores as row numbers (indexing by them is cheaper than by masks, in every evaluation)
+        c00 = np.flatnonzero((hg == 0) & (ag == 0))
+        c01 = np.flatnonzero((hg == 0) & (ag == 1))
+        c10 = np.flatnonzero((hg == 1) & (ag == 0))
+        c11 = np.flatnonzero((hg == 1) & (ag == 1))
         wsum = w.sum()
         last = {}
 
