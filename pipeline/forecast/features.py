@@ -24,7 +24,7 @@ def _long(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per (match, team) with the team's for/against numbers."""
     parts = []
     for side, other in (("home", "away"), ("away", "home")):
-        d = pd.DataFrame({"match_id": frame["match_id"].to_numpy(), "kickoff": frame["kickoff"].to_numpy(),
+        d = pd.DataFrame({"match_id": frame["match_id"].to_numpy(), "kickoff": frame["kickoff"].array,
                           "team": frame[f"{side}_team"].to_numpy(), "side": side})
         for stat, (h, a) in STATS.items():
             mine, theirs = (h, a) if side == "home" else (a, h)
