@@ -36,8 +36,8 @@ def pytest_configure(config):
 
 class _WorldOrder:
     @pytest.hookimpl(trylast=True)          # after -m/-k have deselected
-    def pytest_collection_modifyitems(self, items):
-        _start_world(items)
+    def pytest_collection_modifyitems(self, config, items):
+        _start_world(items, build=not config.option.collectonly)
 
 
 def pytest_unconfigure(config):
@@ -68,7 +68,7 @@ def pytest_itemcollected(item):
             item._id = NodeId.parse(f"{item.nodeid}@{item.module.__name__}")
 
 
-def _start_world(items) -> None:
+def _start_world(items, build: bool = True) -> None:
     """When any selected test uses the demo's world, start building it now, in a background process, so the
     other tests run while it is built. Order (the same in every xdist worker): the groups sharing a fixture
     first, then the other tests, then those on the demo's world, the process-heavy ones (test_reliability)
@@ -78,7 +78,7 @@ def _start_world(items) -> None:
     grouped = [i for i in items if not uses_world(i) and i.get_closest_marker("xdist_group")]
     world = sorted((i for i in items if uses_world(i)), key=lambda i: i.module.__name__ != "test_reliability")
     items[:] = grouped + [i for i in items if not uses_world(i) and i not in grouped] + world
-    if world:
+    if world and build:     # not for --collect-only: nothing will wait for it
         _launch_builder()
 
 
