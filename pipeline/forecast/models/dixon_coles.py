@@ -54,7 +54,7 @@ class DixonColesModel(Forecaster):
         return self
 
     def _fit_league(self, g: pd.DataFrame, ref, init: dict | None) -> dict:
-        # names through numpy: iterating pandas' string arrays element by element is ten times slower
+        # names through numpy: iterating pandas' string arrays element by element is over ten times slower
         teams = pd.Index(sorted(set(g["home_team"].to_numpy(object)) | set(g["away_team"].to_numpy(object))))
         n = len(teams)
         hi = teams.get_indexer(g["home_team"])
