@@ -102,8 +102,8 @@ KEEP_WEEKS = ("2023-08-07", "2023-11-13", "2024-02-19")   # a season's first wee
 
 
 @pytest.fixture(scope="module")
-def prices(data_dir):
-    return backtest.read_book_prices(data_dir, None, ["2324"], ["Pinnacle", *BET_BOOKS, "Interwetten"])
+def prices(frame):
+    return backtest.book_prices(frame[frame["season"] == "2324"], ["Pinnacle", *BET_BOOKS, "Interwetten"])
 
 
 @pytest.fixture(scope="module")

@@ -5,18 +5,16 @@ in this process. The client-level cases are in test_sportmonks.py."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import ROOT, invoke_command, make_env
+from conftest import make_env
+from faults import run_here, run_script
 from sportmonks_server import envelope, fixture, scores
 
 NOW = "2025-03-20T02:00:00"
@@ -103,22 +101,15 @@ def test_a_failing_source_is_one_clean_failure_and_stores_nothing(upstream, tmp_
     port = _closed_port() if mode == "refused" else upstream.server_address[1]
     env = make_env(tmp_path, DATA_SOURCE="sportmonks", SPORTMONKS_API_KEY="k-123", SPORTMONKS_LEAGUES="8",
                    SPORTMONKS_BASE_URL=f"http://127.0.0.1:{port}/v3/football", HTTP_TIMEOUT=1, HTTP_ATTEMPTS=2)
-    t = time.monotonic()
-    if mode in AS_CRON_RUNS_IT:
-        r = subprocess.run([sys.executable, str(ROOT / "production" / "weekly_training.py"), "--now", NOW, "--quiet"],
-                           env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
-        returncode, stderr = r.returncode, r.stderr
-    else:   # an exception escaping the command fails the test here, as a traceback would in the process
-        r = invoke_command("weekly_training", ["--now", NOW, "--quiet"], env)
-        returncode, stderr = r.exit_code, r.stderr
-    elapsed = time.monotonic() - t
-    assert returncode == code, stderr
-    assert "Traceback" not in stderr and "k-123" not in stderr
-    last = stderr.strip().splitlines()[-1]
-    assert reason in last, stderr
+    # run here, an exception escaping the command fails the test, as a traceback would fail the "no Traceback" check
+    run = run_script if mode in AS_CRON_RUNS_IT else run_here
+    out = run("weekly_training", env, now=NOW)
+    assert out.code == code, out.stderr
+    assert "Traceback" not in out.stderr and "k-123" not in out.stderr
+    assert reason in out.line, out.stderr
     if mode not in ("refused", "401"):
         assert Upstream.calls >= (1 if mode in ("429", "401") else 2), "no retry"
-    assert elapsed < 60
+    assert out.elapsed < 60
     con = sqlite3.connect(tmp_path / "predictions.db")
     runs = con.execute("SELECT job, status, error FROM job_runs").fetchall()
     assert runs == [("weekly_training", "failed", runs[0][2])] and reason in runs[0][2]

@@ -114,15 +114,6 @@ def book_prices(frame: pd.DataFrame, books: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame(out, index=pd.Index(frame["match_id"].to_numpy(), name="match_id"))
 
 
-def read_book_prices(data_dir, leagues: Sequence[str] | None, seasons: Sequence[str],
-                     books: Sequence[str]) -> pd.DataFrame:
-    """book_prices of the football-data files of `seasons` under `data_dir` (none: an empty frame)."""
-    if len(seasons) == 0:   # load_matches would read every season
-        return book_prices(pd.DataFrame({"match_id": []}), books)
-    frame, _ = load_matches(data_dir, leagues, list(seasons))
-    return book_prices(frame if len(frame) else pd.DataFrame({"match_id": []}), books)
-
-
 def _book_odds(pred: pd.DataFrame, book: str, kind: str) -> np.ndarray:
     cols = [f"{book_slug(book)}_{kind}_{o}" for o in OUTCOMES]
     if not all(c in pred for c in cols):
@@ -169,6 +160,13 @@ def _utc(when) -> pd.Timestamp:
     return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
 
 
+def _test_period(start, end) -> tuple[pd.Timestamp, pd.Timestamp]:
+    start, end = _utc(start), _utc(end)
+    if end <= start:
+        raise ValueError("the test period is empty: --to must be after --from")
+    return start, end
+
+
 def run_backtest(matches: pd.DataFrame, start, end, *, xi: float = 0.0019, margin_method: str = "multiplicative",
                  strategy: StrategyParams | None = None, bankroll: float = 1000.0, xgb_refit_weeks: int = 1,
                  seed: int = 0, prices: pd.DataFrame | None = None,
@@ -176,12 +174,10 @@ def run_backtest(matches: pd.DataFrame, start, end, *, xi: float = 0.0019, margi
                  fair_method: str = "power", clv_method: str = "shin", validation_matches: int = 1000,
                  stack_matches: int = STACK_MATCHES, keep_weeks: Sequence = (),
                  progress: Callable[[str], None] | None = None) -> BacktestResult:
-    """`prices`: every bookmaker's prices by match id (read_book_prices); without them only the previous rule
+    """`prices`: every bookmaker's prices by match id (book_prices); without them only the previous rule
     is simulated. `keep_weeks`: dates whose week's fitted models are kept in `result.weeks` (for tests)."""
     say = progress or (lambda msg: None)
-    start, end = _utc(start), _utc(end)
-    if end <= start:
-        raise ValueError("the test period is empty: --to must be after --from")
+    start, end = _test_period(start, end)
     if xgb_refit_weeks < 1:
         raise ValueError("xgb_refit_weeks must be at least 1")
     for name, m in (("fair_method", fair_method), ("clv_method", clv_method)):
@@ -611,8 +607,10 @@ def run(data_dir, leagues: list[str] | None, start: str, end: str, json_path=Non
     except (ConfigError, ValueError) as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    if _utc(end) <= _utc(start):   # before reading a file: the data cannot fix it
-        print("error: the test period is empty: --to must be after --from", file=sys.stderr)
+    try:
+        _test_period(start, end)   # before reading a file: the data cannot fix it
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_DATAERR
     t0 = time.perf_counter()
     try:
