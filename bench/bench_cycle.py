@@ -12,20 +12,20 @@ bench-only changes of what the provider answers, not of the jobs.
 
     .venv/bin/python bench/bench_cycle.py [--leagues 40]
 """
+
 from __future__ import annotations
 
 import dataclasses
 import sqlite3
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
-
 from common import machine
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def wide_sandbox(leagues: int, seed: int):
@@ -43,7 +43,7 @@ def wide_sandbox(leagues: int, seed: int):
             return batch
 
         def lineups(self, match_ids, now):
-            early = now + timedelta(days=400)   # as if every lineup were out
+            early = now + timedelta(days=400)  # as if every lineup were out
             return super().lineups(match_ids, early)
 
     return WideSandbox(seed=seed, leagues=leagues, first_season=2024)
@@ -61,6 +61,7 @@ def count(db: Path, sql: str) -> int:
 
 def timed_job(job: str, func, settings, now, provider) -> tuple[float, int]:
     from pipeline.jobs.runner import run_job
+
     t = time.perf_counter()
     code = run_job(job, func, now=now, settings=settings, provider=provider, quiet=True)
     return time.perf_counter() - t, code
@@ -73,8 +74,8 @@ def timed_job(job: str, func, settings, now, provider) -> tuple[float, int]:
 @click.option("--lineups", "n_lineups", default=200, show_default=True)
 def main(leagues, sizes, n_bets, n_lineups):
     from pipeline.config import load_settings
-    from pipeline.jobs.lineup_updates import run as run_lineup_updates
     from pipeline.jobs.hourly_predictions import run as run_hourly
+    from pipeline.jobs.lineup_updates import run as run_lineup_updates
     from pipeline.jobs.results_settlement import run as run_settlement
     from pipeline.jobs.weekly_training import run as run_weekly_training
 
@@ -83,19 +84,28 @@ def main(leagues, sizes, n_bets, n_lineups):
     now = datetime(2026, 8, 20, 9, 0, tzinfo=UTC)
     tmp = Path(tempfile.mkdtemp(prefix="bench_cycle_"))
     base_db = tmp / "trained.db"
-    env = {"DATA_SOURCE": "sandbox", "MODEL_DIR": str(tmp / "models"), "BACKUP_DIR": str(tmp / "backups"),
-           "LOG_DIR": str(tmp / "logs"), "LOCK_DIR": str(tmp / "locks"), "HISTORY_YEARS": "2"}
+    env = {
+        "DATA_SOURCE": "sandbox",
+        "MODEL_DIR": str(tmp / "models"),
+        "BACKUP_DIR": str(tmp / "backups"),
+        "LOG_DIR": str(tmp / "logs"),
+        "LOCK_DIR": str(tmp / "locks"),
+        "HISTORY_YEARS": "2",
+    }
     base = load_settings(env, dotenv=Path("/nonexistent"), database_url=f"sqlite:///{base_db}")
 
     t = time.perf_counter()
     _, code = timed_job("weekly_training", run_weekly_training, base, now - timedelta(days=4), provider)
-    print(f"setup: weekly training on {leagues} sandbox leagues, 2 seasons: {time.perf_counter() - t:.0f} s, "
-          f"exit {code}; {count(base_db, 'SELECT COUNT(*) FROM fixtures')} fixtures in the store")
+    print(
+        f"setup: weekly training on {leagues} sandbox leagues, 2 seasons: {time.perf_counter() - t:.0f} s, "
+        f"exit {code}; {count(base_db, 'SELECT COUNT(*) FROM fixtures')} fixtures in the store"
+    )
     if code:
         raise SystemExit("training failed: see " + str(tmp / "logs"))
 
-    kickoffs = sorted(m.kickoff for m in provider.fixtures(now, now + timedelta(weeks=40), now).matches
-                      if m.kickoff > now)
+    kickoffs = sorted(
+        m.kickoff for m in provider.fixtures(now, now + timedelta(weeks=40), now).matches if m.kickoff > now
+    )
 
     def horizon(n: int) -> float:
         if n > len(kickoffs):
@@ -109,10 +119,12 @@ def main(leagues, sizes, n_bets, n_lineups):
         copy_store(base_db, db)
         settings = dataclasses.replace(base, database_url=f"sqlite:///{db}", prediction_horizon_hours=horizon(n))
         wall, code = timed_job("hourly_predictions", run_hourly, settings, now, provider)
-        print(f"{'hourly_predictions':<22}{n:>9}{wall:>8.2f}  exit {code}: "
-              f"{count(db, 'SELECT COUNT(*) FROM predictions')} predictions, "
-              f"{count(db, 'SELECT COUNT(*) FROM bets')} bets "
-              f"(horizon {settings.prediction_horizon_hours:.0f} h)")
+        print(
+            f"{'hourly_predictions':<22}{n:>9}{wall:>8.2f}  exit {code}: "
+            f"{count(db, 'SELECT COUNT(*) FROM predictions')} predictions, "
+            f"{count(db, 'SELECT COUNT(*) FROM bets')} bets "
+            f"(horizon {settings.prediction_horizon_hours:.0f} h)"
+        )
         last_db = (db, settings) if n >= n_bets else last_db
 
     # settlement: one pending bet for each of n_bets predicted fixtures (beside the strategy's own bets)
@@ -131,22 +143,28 @@ def main(leagues, sizes, n_bets, n_lineups):
                 GROUP BY p.fixture_id ORDER BY p.fixture_id LIMIT {n_bets}""")
         pending = count(db, "SELECT COUNT(*) FROM bets WHERE status = 'pending'")
         last_kickoff = kickoffs[n_bets - 1]
-        wall, code = timed_job("results_settlement", run_settlement, settings, last_kickoff + timedelta(hours=3),
-                               provider)
-        print(f"{'results_settlement':<22}{pending:>9}{wall:>8.2f}  exit {code}: "
-              f"{count(db, 'SELECT COUNT(*) FROM bets WHERE status != ' + chr(39) + 'pending' + chr(39))} bets "
-              f"settled or void, {count(db, 'SELECT COUNT(*) FROM results')} results (pending bets before)")
+        wall, code = timed_job(
+            "results_settlement", run_settlement, settings, last_kickoff + timedelta(hours=3), provider
+        )
+        print(
+            f"{'results_settlement':<22}{pending:>9}{wall:>8.2f}  exit {code}: "
+            f"{count(db, 'SELECT COUNT(*) FROM bets WHERE status != ' + chr(39) + 'pending' + chr(39))} bets "
+            f"settled or void, {count(db, 'SELECT COUNT(*) FROM results')} results (pending bets before)"
+        )
 
     db = tmp / "lineups.db"
     copy_store(base_db, db)
-    settings = dataclasses.replace(base, database_url=f"sqlite:///{db}", prediction_horizon_hours=horizon(n_lineups),
-                                   lineup_window_hours=0.001)   # the hourly run's own lineup step finds nothing
+    settings = dataclasses.replace(
+        base, database_url=f"sqlite:///{db}", prediction_horizon_hours=horizon(n_lineups), lineup_window_hours=0.001
+    )  # the hourly run's own lineup step finds nothing
     timed_job("hourly_predictions", run_hourly, settings, now, provider)
     settings = dataclasses.replace(settings, lineup_window_hours=horizon(n_lineups))
     wall, code = timed_job("lineup_updates", run_lineup_updates, settings, now, provider)
-    print(f"{'lineup_updates':<22}{n_lineups:>9}{wall:>8.2f}  exit {code}: "
-          f"{count(db, 'SELECT COUNT(*) FROM lineup_updates')} lineup updates, "
-          f"{count(db, 'SELECT COUNT(*) FROM predictions WHERE uses_lineups')} lineup-based predictions")
+    print(
+        f"{'lineup_updates':<22}{n_lineups:>9}{wall:>8.2f}  exit {code}: "
+        f"{count(db, 'SELECT COUNT(*) FROM lineup_updates')} lineup updates, "
+        f"{count(db, 'SELECT COUNT(*) FROM predictions WHERE uses_lineups')} lineup-based predictions"
+    )
     print(f"\nstores and logs kept in {tmp}")
 
 

@@ -8,6 +8,7 @@ same matches and the same time-decay weights, with both fits' weighted log-likel
 
 Target: median fit under 50 ms and faster than penaltyblog.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -16,9 +17,8 @@ import time
 import click
 import numpy as np
 import pandas as pd
-from scipy.stats import poisson
-
 from common import machine, need_data
+from scipy.stats import poisson
 
 
 def weighted_loglik(hg, ag, lam, mu, rho, w) -> float:
@@ -48,15 +48,18 @@ def timed(fn, repeats: int) -> tuple[float, object]:
 def main(league, seasons, repeats, xi):
     from pipeline.forecast.models.dixon_coles import DixonColesModel
     from pipeline.providers.football_data import load_matches
+
     print(machine())
     frame, _ = load_matches(need_data(), [league], seasons.split(","))
     ref = frame["kickoff"].max() + pd.Timedelta(days=1)
-    print(f"{league} {seasons}: {len(frame)} matches, {frame['home_team'].nunique()} teams, xi {xi}/day, "
-          f"reference {ref.date()}, median of {repeats} fits")
+    print(
+        f"{league} {seasons}: {len(frame)} matches, {frame['home_team'].nunique()} teams, xi {xi}/day, "
+        f"reference {ref.date()}, median of {repeats} fits"
+    )
     hg, ag = frame["home_goals"].to_numpy(int), frame["away_goals"].to_numpy(int)
     age = (ref - frame["kickoff"]).dt.total_seconds().to_numpy() / 86400
     w = np.exp(-xi * age)
-    w = w / w.mean()          # our fit normalises the weights so; penaltyblog gets exactly these
+    w = w / w.mean()  # our fit normalises the weights so; penaltyblog gets exactly these
 
     # the same objective as penaltyblog's: plain weighted maximum likelihood, no prior on the team parameters
     model = DixonColesModel(xi=xi, history_days=10_000, prior_sd=None)
@@ -67,8 +70,10 @@ def main(league, seasons, repeats, xi):
     lam = np.exp(p["mu"] + p["home"] + p["attack"][h] - p["defence"][a])
     mu = np.exp(p["mu"] + p["attack"][a] - p["defence"][h])
     ours_ll = weighted_loglik(hg, ag, lam, mu, p["rho"], w)
-    print(f"  ours (L-BFGS-B, analytic gradient): median {ours_s * 1000:.1f} ms, weighted log-likelihood "
-          f"{ours_ll:.3f}, home {p['home']:.3f}, rho {p['rho']:.4f}, converged {p['converged']}")
+    print(
+        f"  ours (L-BFGS-B, analytic gradient): median {ours_s * 1000:.1f} ms, weighted log-likelihood "
+        f"{ours_ll:.3f}, home {p['home']:.3f}, rho {p['rho']:.4f}, converged {p['converged']}"
+    )
     prod = DixonColesModel(xi=xi, history_days=10_000)
     prod_s, _ = timed(lambda: prod.fit(frame, reference_time=ref), repeats)
     print(f"  ours as production fits it (with the team prior, sd {prod.prior_sd}): median {prod_s * 1000:.1f} ms")
@@ -82,21 +87,30 @@ def main(league, seasons, repeats, xi):
         m = DixonColesGoalModel(hg, ag, frame["home_team"].to_numpy(), frame["away_team"].to_numpy(), weights=w)
         m.fit()
         return m
+
     pb_s, m = timed(pb_fit, repeats)
     params = m.get_params()
-    att = np.array([params[f"attack_{t}"] for t in frame["home_team"]]), \
-        np.array([params[f"attack_{t}"] for t in frame["away_team"]])
-    dfc = np.array([params[f"defence_{t}"] for t in frame["home_team"]]), \
-        np.array([params[f"defence_{t}"] for t in frame["away_team"]])
+    att = (
+        np.array([params[f"attack_{t}"] for t in frame["home_team"]]),
+        np.array([params[f"attack_{t}"] for t in frame["away_team"]]),
+    )
+    dfc = (
+        np.array([params[f"defence_{t}"] for t in frame["home_team"]]),
+        np.array([params[f"defence_{t}"] for t in frame["away_team"]]),
+    )
     pb_lam = np.exp(params["home_advantage"] + att[0] + dfc[1])
     pb_mu = np.exp(att[1] + dfc[0])
     pb_ll = weighted_loglik(hg, ag, pb_lam, pb_mu, params["rho"], w)
-    print(f"  penaltyblog {__import__('penaltyblog').__version__} DixonColesGoalModel (SLSQP): median "
-          f"{pb_s * 1000:.1f} ms, weighted log-likelihood {pb_ll:.3f} (its own report {m.loglikelihood:.3f}), "
-          f"home {params['home_advantage']:.3f}, rho {params['rho']:.4f}")
+    print(
+        f"  penaltyblog {__import__('penaltyblog').__version__} DixonColesGoalModel (SLSQP): median "
+        f"{pb_s * 1000:.1f} ms, weighted log-likelihood {pb_ll:.3f} (its own report {m.loglikelihood:.3f}), "
+        f"home {params['home_advantage']:.3f}, rho {params['rho']:.4f}"
+    )
     diff = np.abs(np.column_stack([lam, mu]) - np.column_stack([pb_lam, pb_mu])).max()
-    print(f"  ours / penaltyblog time: {ours_s / pb_s:.2f}; log-likelihood difference {ours_ll - pb_ll:+.4f}; "
-          f"largest difference in a fitted goal rate {diff:.4f}")
+    print(
+        f"  ours / penaltyblog time: {ours_s / pb_s:.2f}; log-likelihood difference {ours_ll - pb_ll:+.4f}; "
+        f"largest difference in a fitted goal rate {diff:.4f}"
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ backtest's own betting code (strategy, Kelly, caps, bankroll carried week to wee
 
 FAIR_METHOD's default was chosen on 2014-15..2018-19 this way, never on the seasons the README reports.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,8 +17,8 @@ import dataclasses
 import click
 import numpy as np
 import pandas as pd
-
 from common import machine
+
 from pipeline.betting.strategy import OUTCOMES
 from pipeline.config import load_settings
 from pipeline.jobs.backtest import _probs_columns, add_value_columns, betting_summary, grade, simulate
@@ -28,8 +29,19 @@ def replay(pred: pd.DataFrame, settings, fair_method: str, min_edge: float) -> d
     pred = add_value_columns(pred, None, settings.sharp_bookmakers, settings.bet_bookmakers, fair_method)
     params = dataclasses.replace(settings.strategy, min_edge=min_edge)
     books = pred[[f"best_{o}_book" for o in OUTCOMES]].to_numpy(object)
-    bets = grade(simulate(pred, _probs_columns(pred, "fair"), _probs_columns(pred, "best"), books, params,
-                          settings.starting_bankroll, pred["fair_source"].to_numpy(object)), pred, settings.clv_method)
+    bets = grade(
+        simulate(
+            pred,
+            _probs_columns(pred, "fair"),
+            _probs_columns(pred, "best"),
+            books,
+            params,
+            settings.starting_bankroll,
+            pred["fair_source"].to_numpy(object),
+        ),
+        pred,
+        settings.clv_method,
+    )
     return betting_summary(bets, pred, settings.starting_bankroll, settings.clv_method)
 
 
@@ -42,21 +54,29 @@ def main(predictions, edges):
     pred = pd.read_csv(predictions)
     pred["kickoff"] = pd.to_datetime(pred["kickoff"], utc=True)
     pred["season"] = pred["season"].astype(str).str.zfill(4)
-    print(f"{len(pred)} matches; sharp {', '.join(settings.sharp_bookmakers)}; bet at "
-          f"{', '.join(settings.bet_bookmakers)}; CLV graded by each method (CLV_METHOD={settings.clv_method})")
-    print("| fair line | min EV | bets | ROI | fair CLV shin [95% CI] | power | multiplicative | expected profit "
-          "(shin) | seasons with CLV > 0 |")
+    print(
+        f"{len(pred)} matches; sharp {', '.join(settings.sharp_bookmakers)}; bet at "
+        f"{', '.join(settings.bet_bookmakers)}; CLV graded by each method (CLV_METHOD={settings.clv_method})"
+    )
+    print(
+        "| fair line | min EV | bets | ROI | fair CLV shin [95% CI] | power | multiplicative | expected profit "
+        "(shin) | seasons with CLV > 0 |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for fair_method in METHODS:
         for edge in (float(e) for e in edges.split(",")):
             s = replay(pred, settings, fair_method, edge)
             o, by = s["overall"], s["overall"]["clv_fair_by_method"]
-            cell = {m: f"{100 * by[m]['mean']:+.2f}% [{100 * by[m]['ci95'][0]:+.1f}, {100 * by[m]['ci95'][1]:+.1f}]"
-                    for m in METHODS}
+            cell = {
+                m: f"{100 * by[m]['mean']:+.2f}% [{100 * by[m]['ci95'][0]:+.1f}, {100 * by[m]['ci95'][1]:+.1f}]"
+                for m in METHODS
+            }
             seasons = [v["clv_fair_mean"] for v in s["by_season"].values() if v["bets"]]
-            print(f"| {fair_method} | {edge:.3f} | {o['bets']} | {100 * o['roi']:+.1f}% | {cell['shin']} | "
-                  f"{cell['power']} | {cell['multiplicative']} | {o['expected_profit']:+.0f} | "
-                  f"{sum(np.array(seasons) > 0)} of {len(seasons)} |")
+            print(
+                f"| {fair_method} | {edge:.3f} | {o['bets']} | {100 * o['roi']:+.1f}% | {cell['shin']} | "
+                f"{cell['power']} | {cell['multiplicative']} | {o['expected_profit']:+.0f} | "
+                f"{sum(np.array(seasons) > 0)} of {len(seasons)} |"
+            )
 
 
 if __name__ == "__main__":

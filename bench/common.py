@@ -1,4 +1,5 @@
 """What every benchmark prints and needs: the machine, library versions, a child process measured on its own."""
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,9 @@ def machine() -> str:
             libs.append(f"{name} {version(name)}")
         except PackageNotFoundError:
             pass
-    return (f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-            + ", ".join(libs))
+    return f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, " + ", ".join(
+        libs
+    )
 
 
 def need_data() -> Path:
@@ -36,8 +38,9 @@ def need_data() -> Path:
 def measured(cmd: list[str], env: dict | None = None) -> tuple[float, float, int, str]:
     """Run `cmd`; return (wall seconds, peak resident memory in MB of that process, exit code, output)."""
     t = time.perf_counter()
-    proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        cmd, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)

@@ -6,6 +6,7 @@ one); Sportmonks by a display name ("bet365", "William Hill"); the sandbox uses 
 Aggregates (the best or average price over many books) are stored for reference but are not bettable: nobody
 can place a bet at "the market maximum".
 """
+
 from __future__ import annotations
 
 import re
@@ -38,8 +39,14 @@ SHARP_DEFAULT = ("Pinnacle",)
 SOFT_DEFAULT = ("Bet365", "Bet&Win", "Interwetten", "William Hill", "VC Bet")
 # Other spellings seen in the sources (Sportmonks' display names, football-data's older prefixes).
 _ALIASES = {
-    "pinnaclesports": "Pinnacle", "bet365": "Bet365", "betandwin": "Bet&Win", "bwin": "Bet&Win",
-    "williamhill": "William Hill", "vcbet": "VC Bet", "betvictor": "BetVictor", "1xbet": "1XBet",
+    "pinnaclesports": "Pinnacle",
+    "bet365": "Bet365",
+    "betandwin": "Bet&Win",
+    "bwin": "Bet&Win",
+    "williamhill": "William Hill",
+    "vcbet": "VC Bet",
+    "betvictor": "BetVictor",
+    "1xbet": "1XBet",
 }
 
 
@@ -48,8 +55,11 @@ def _key(name: str) -> str:
 
 
 # football-data prefixes are accepted as names too (BET_BOOKMAKERS=B365,WH)
-_BY_KEY = ({_key(p): n for n, p in FOOTBALL_DATA_PREFIXES.items()} | {_key(n): n for n in FOOTBALL_DATA_PREFIXES}
-           | {_key(k): v for k, v in _ALIASES.items()})
+_BY_KEY = (
+    {_key(p): n for n, p in FOOTBALL_DATA_PREFIXES.items()}
+    | {_key(n): n for n in FOOTBALL_DATA_PREFIXES}
+    | {_key(k): v for k, v in _ALIASES.items()}
+)
 
 
 def canonical(name: str) -> str:
@@ -90,5 +100,15 @@ def reference_rank(name: str, order: tuple[str, ...]) -> int:
     return len(order) + (1 if name in LAST_RESORT else 0)
 
 
-__all__ = ["FOOTBALL_DATA_PREFIXES", "AGGREGATES", "SHARP_DEFAULT", "SOFT_DEFAULT", "canonical", "is_known",
-           "is_bettable", "known_names", "reference_order", "reference_rank"]
+__all__ = [
+    "FOOTBALL_DATA_PREFIXES",
+    "AGGREGATES",
+    "SHARP_DEFAULT",
+    "SOFT_DEFAULT",
+    "canonical",
+    "is_known",
+    "is_bettable",
+    "known_names",
+    "reference_order",
+    "reference_rank",
+]

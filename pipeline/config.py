@@ -3,6 +3,7 @@
 Every setting, its default and its meaning is listed in `.env.example`. Invalid settings raise ConfigError,
 which the job runner turns into one line naming the setting and exit code 78.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,14 @@ SOURCES = ("sandbox", "football-data", "sportmonks")
 MARGIN_METHODS = ("multiplicative", "shin", "power")
 # Wall-clock limit of one run, seconds, per job (JOB_DEADLINES overrides any of them): a little under the job's
 # schedule, so a hung run ends (exit 75, lock released, run recorded) before the next one is due.
-JOB_DEADLINE_DEFAULTS = {"weekly_training": 6 * 3600, "hourly_predictions": 50 * 60, "lineup_updates": 14 * 60,
-                         "results_settlement": 25 * 60, "backup": 2 * 3600, "health_check": 5 * 60}
+JOB_DEADLINE_DEFAULTS = {
+    "weekly_training": 6 * 3600,
+    "hourly_predictions": 50 * 60,
+    "lineup_updates": 14 * 60,
+    "results_settlement": 25 * 60,
+    "backup": 2 * 3600,
+    "health_check": 5 * 60,
+}
 OTHER_JOB_DEADLINE = 3600.0
 
 
@@ -34,8 +41,14 @@ def _path(value: str) -> Path:
     return p if p.is_absolute() else (ROOT / p)
 
 
-def _float(name: str, value: str, lo: float | None = None, hi: float | None = None,
-           lo_open: bool = False, hi_open: bool = False) -> float:
+def _float(
+    name: str,
+    value: str,
+    lo: float | None = None,
+    hi: float | None = None,
+    lo_open: bool = False,
+    hi_open: bool = False,
+) -> float:
     try:
         x = float(value)
     except ValueError:
@@ -73,10 +86,10 @@ class Settings:
     football_data_url: str = "https://www.football-data.co.uk"
     football_data_leagues: tuple[str, ...] = ("E0", "D1", "F1", "I1", "SP1")
     sandbox_seed: int = 7
-    http_timeout: float = 30.0        # read timeout of one HTTP request, seconds (connect: 5 s)
-    http_attempts: int = 4            # tries of one request before the job gives up on the source
-    http_deadline: float = 120.0      # wall clock of one request: attempts, waits and the whole body, seconds
-    job_deadlines: tuple[tuple[str, float], ...] = ()   # overrides of JOB_DEADLINE_DEFAULTS
+    http_timeout: float = 30.0  # read timeout of one HTTP request, seconds (connect: 5 s)
+    http_attempts: int = 4  # tries of one request before the job gives up on the source
+    http_deadline: float = 120.0  # wall clock of one request: attempts, waits and the whole body, seconds
+    job_deadlines: tuple[tuple[str, float], ...] = ()  # overrides of JOB_DEADLINE_DEFAULTS
     model_dir: Path = ROOT / "models"
     backup_dir: Path = ROOT / "backups"
     log_dir: Path = ROOT / "logs"
@@ -98,8 +111,8 @@ class Settings:
     # Value against the sharp line: fair probabilities from SHARP_BOOKMAKERS, bets only at BET_BOOKMAKERS
     sharp_bookmakers: tuple[str, ...] = ("Pinnacle",)
     bet_bookmakers: tuple[str, ...] = ("Bet365", "Bet&Win", "Interwetten", "William Hill", "VC Bet")
-    fair_method: str = "power"         # margin removal for the fair line (power: best on 2014-15..2018-19)
-    clv_method: str = "shin"           # margin removal for grading bets against the sharp close
+    fair_method: str = "power"  # margin removal for the fair line (power: best on 2014-15..2018-19)
+    clv_method: str = "shin"  # margin removal for grading bets against the sharp close
     # Betting strategy: the bankroll, and the rules (defaults in StrategyParams, the one place they are written)
     starting_bankroll: float = 1000.0
     strategy: StrategyParams = field(default_factory=StrategyParams)
@@ -107,7 +120,7 @@ class Settings:
     backup_retention_days: int = 14
     min_free_disk_mb: int = 500
     pending_bet_grace_hours: float = 6.0
-    void_after_hours: float = 168.0   # a bet with no final result this long after kick-off is voided
+    void_after_hours: float = 168.0  # a bet with no final result this long after kick-off is voided
     # Newest result older than this: training does not deploy, the health check fails (a summer break is ~80 days)
     max_data_age_days: float = 90.0
     # Run by the health check when it fails, the failing lines on its stdin (e.g. mail -s "..." ops@example.com)
@@ -244,6 +257,7 @@ def _http_url(name: str, value: str) -> str:
 def _database_url(value: str) -> str:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
+
     try:
         url = make_url(value)
     except ArgumentError:
@@ -292,8 +306,10 @@ def load_settings(env: dict | None = None, *, dotenv: Path | None = None, **over
 
 def _check_strategy(values: dict) -> None:
     """Cross-setting rules, named by their settings (StrategyParams' own errors name its fields)."""
-    merged = {f: values.get(f, getattr(StrategyParams, f)) for f in ("min_odds", "max_odds", "max_stake_fraction",
-                                                                     "max_match_fraction")}
+    merged = {
+        f: values.get(f, getattr(StrategyParams, f))
+        for f in ("min_odds", "max_odds", "max_stake_fraction", "max_match_fraction")
+    }
     if merged["min_odds"] >= merged["max_odds"]:
         raise ConfigError("MIN_ODDS must be below MAX_ODDS")
     if merged["max_stake_fraction"] > merged["max_match_fraction"]:

@@ -1,5 +1,6 @@
 """The two distributions the pipeline needs, from scipy.special: importing scipy.stats costs about half a second,
 paid by every cron job that starts (settlement, every 30 minutes, needs only a normal quantile)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -5,6 +5,7 @@
 - RPS: the ranked probability score over the ordered outcomes home < draw < away, averaged (0 perfect, 1 worst);
 - accuracy: how often the most probable outcome happened.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -56,10 +57,14 @@ def accuracy(probs, outcomes) -> float:
 def score_all(probs, outcomes) -> dict:
     p, y = _arrays(probs, outcomes)
     if len(y) == 0:
-        return {"n": 0, "log_loss": float("nan"), "brier": float("nan"), "rps": float("nan"),
-                "accuracy": float("nan")}
-    return {"n": int(len(y)), "log_loss": log_loss(p, y), "brier": brier(p, y), "rps": rps(p, y),
-            "accuracy": accuracy(p, y)}
+        return {"n": 0, "log_loss": float("nan"), "brier": float("nan"), "rps": float("nan"), "accuracy": float("nan")}
+    return {
+        "n": int(len(y)),
+        "log_loss": log_loss(p, y),
+        "brier": brier(p, y),
+        "rps": rps(p, y),
+        "accuracy": accuracy(p, y),
+    }
 
 
 def calibration_table(probs, outcomes, bins: int = 10) -> pd.DataFrame:
@@ -72,7 +77,13 @@ def calibration_table(probs, outcomes, bins: int = 10) -> pd.DataFrame:
         for b in range(bins):
             mask = idx == b
             if mask.any():
-                rows.append({"outcome": name, "bin": f"{edges[b]:.1f}-{edges[b + 1]:.1f}",
-                             "predicted": float(p[mask, k].mean()), "observed": float((y[mask] == k).mean()),
-                             "n": int(mask.sum())})
+                rows.append(
+                    {
+                        "outcome": name,
+                        "bin": f"{edges[b]:.1f}-{edges[b + 1]:.1f}",
+                        "predicted": float(p[mask, k].mean()),
+                        "observed": float((y[mask] == k).mean()),
+                        "n": int(mask.sum()),
+                    }
+                )
     return pd.DataFrame(rows, columns=["outcome", "bin", "predicted", "observed", "n"])

@@ -6,6 +6,7 @@
 - shin: Shin's (1993) model of insider trading, z solved per row; also shifts margin towards long shots.
 Rows with a missing or invalid price (NaN, <= 1) give NaN rows.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -47,7 +48,8 @@ def _shin_rows(inv: np.ndarray) -> np.ndarray:
 
     def probs(z):
         z = z[:, None]
-        return (np.sqrt(z ** 2 + 4 * (1 - z) * inv ** 2 / total) - z) / (2 * (1 - z))
+        return (np.sqrt(z**2 + 4 * (1 - z) * inv**2 / total) - z) / (2 * (1 - z))
+
     z = _bisect(lambda z: probs(z).sum(axis=1) - 1.0, 0.0, 0.999, len(inv))
     p = np.where(total <= 1.0, inv / total, probs(z))
     return p / p.sum(axis=1, keepdims=True)

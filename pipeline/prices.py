@@ -13,6 +13,7 @@ book); only each book's latest snapshot counts. Out comes, per match:
   (on equal prices the book listed first). The config refuses aggregates in BET_BOOKMAKERS, so a best price is
   never a market maximum.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -25,24 +26,39 @@ from pipeline.bookmakers import SHARP_DEFAULT, SOFT_DEFAULT, canonical, referenc
 from pipeline.odds import implied_probabilities
 
 OUTCOMES = ("home", "draw", "away")
-PRICE_COLUMNS = ["odds_home", "odds_draw", "odds_away", "odds_bookmaker",
-                 "sharp_home", "sharp_draw", "sharp_away", "sharp_bookmaker",
-                 "best_home", "best_draw", "best_away", "book_home", "book_draw", "book_away"]
-MODEL = "model"   # bets.fair_source when no sharp price existed and the model's probability stood in
+PRICE_COLUMNS = [
+    "odds_home",
+    "odds_draw",
+    "odds_away",
+    "odds_bookmaker",
+    "sharp_home",
+    "sharp_draw",
+    "sharp_away",
+    "sharp_bookmaker",
+    "best_home",
+    "best_draw",
+    "best_away",
+    "book_home",
+    "book_draw",
+    "book_away",
+]
+MODEL = "model"  # bets.fair_source when no sharp price existed and the model's probability stood in
 
 
 @dataclass(frozen=True)
 class PriceRules:
     """Which books are the sharp reference, which the user bets with, and how margins are removed."""
+
     sharp: tuple[str, ...] = SHARP_DEFAULT
     bet: tuple[str, ...] = SOFT_DEFAULT
     fair_method: str = "shin"
     clv_method: str = "shin"
 
     @classmethod
-    def from_settings(cls, settings) -> "PriceRules":
-        return cls(tuple(settings.sharp_bookmakers), tuple(settings.bet_bookmakers), settings.fair_method,
-                   settings.clv_method)
+    def from_settings(cls, settings) -> PriceRules:
+        return cls(
+            tuple(settings.sharp_bookmakers), tuple(settings.bet_bookmakers), settings.fair_method, settings.clv_method
+        )
 
     @property
     def reference(self) -> tuple[str, ...]:
@@ -50,8 +66,12 @@ class PriceRules:
 
 
 def empty_table(key: str = "match_id") -> pd.DataFrame:
-    out = pd.DataFrame({c: pd.Series(dtype=object if c.endswith("bookmaker") or c.startswith("book_") else float)
-                        for c in PRICE_COLUMNS})
+    out = pd.DataFrame(
+        {
+            c: pd.Series(dtype=object if c.endswith("bookmaker") or c.startswith("book_") else float)
+            for c in PRICE_COLUMNS
+        }
+    )
     out.index.name = key
     return out
 
@@ -73,12 +93,15 @@ def price_table(long: pd.DataFrame, rules: PriceRules, key: str = "match_id") ->
     d["book"] = d["bookmaker"].map(names)
     d["fetched_at"] = pd.to_datetime(d["fetched_at"], utc=True)
     order = [key, "book", "fetched_at"] + (["id"] if "id" in d else [])
-    d = d.sort_values(order, kind="stable").groupby([key, "book"], sort=False).tail(1)   # each book's latest
+    d = d.sort_values(order, kind="stable").groupby([key, "book"], sort=False).tail(1)  # each book's latest
     ref = rules.reference
     d["_rank"] = d["book"].map({b: reference_rank(b, ref) for b in d["book"].unique()})
     # the most preferred book; among unlisted ones the freshest price
-    first = d.sort_values([key, "_rank", "fetched_at", "book"], ascending=[True, True, False, True],
-                          kind="stable").groupby(key, sort=False).head(1)
+    first = (
+        d.sort_values([key, "_rank", "fetched_at", "book"], ascending=[True, True, False, True], kind="stable")
+        .groupby(key, sort=False)
+        .head(1)
+    )
     out = pd.DataFrame(index=pd.Index(sorted(d[key].unique()), name=key))
     first = first.set_index(key)
     out["odds_home"], out["odds_draw"], out["odds_away"] = first["home"], first["draw"], first["away"]
@@ -95,7 +118,7 @@ def price_table(long: pd.DataFrame, rules: PriceRules, key: str = "match_id") ->
         if bet.empty:
             out[f"best_{o}"], out[f"book_{o}"] = np.nan, None
             continue
-        best = bet.loc[bet.groupby(key, sort=False)[o].idxmax()].set_index(key)   # first of equal prices
+        best = bet.loc[bet.groupby(key, sort=False)[o].idxmax()].set_index(key)  # first of equal prices
         out[f"best_{o}"], out[f"book_{o}"] = best[o], best["book"]
     for c in PRICE_COLUMNS:
         if c.endswith("bookmaker") or c.startswith("book_"):
@@ -114,9 +137,13 @@ def prices_key(row) -> str:
     """What a prediction was made from, as far as prices go: the reference price, the sharp price and the best
     bettable prices. A change in any of them is a new prediction (and a new look for value); none: 'odds:none'."""
     parts = []
-    for cols in (("odds_bookmaker", "odds_home", "odds_draw", "odds_away"),
-                 ("sharp_bookmaker", "sharp_home", "sharp_draw", "sharp_away"),
-                 ("book_home", "best_home"), ("book_draw", "best_draw"), ("book_away", "best_away")):
+    for cols in (
+        ("odds_bookmaker", "odds_home", "odds_draw", "odds_away"),
+        ("sharp_bookmaker", "sharp_home", "sharp_draw", "sharp_away"),
+        ("book_home", "best_home"),
+        ("book_draw", "best_draw"),
+        ("book_away", "best_away"),
+    ):
         values = [row.get(c) if isinstance(row, dict) else getattr(row, c, None) for c in cols]
         if values[0] is None or (isinstance(values[0], float) and np.isnan(values[0])):
             parts.append("-")
@@ -127,5 +154,4 @@ def prices_key(row) -> str:
     return "odds:" + hashlib.sha1("#".join(parts).encode()).hexdigest()[:16]
 
 
-__all__ = ["PriceRules", "PRICE_COLUMNS", "MODEL", "price_table", "fair_probabilities", "prices_key",
-           "empty_table"]
+__all__ = ["PriceRules", "PRICE_COLUMNS", "MODEL", "price_table", "fair_probabilities", "prices_key", "empty_table"]

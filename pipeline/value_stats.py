@@ -1,4 +1,5 @@
-"""Means with honest 95% intervals, for closing-line value and ROI. A leaf module: numpy and pipeline.distributions only.
+"""Means with honest 95% intervals, for closing-line value and ROI. A leaf module: numpy and
+pipeline.distributions only.
 
 Bets are not independent draws: bets on the same match day share matches (two outcomes of one match, several
 matches of one round) and the same news, so their errors correlate. The standard error is therefore clustered
@@ -14,9 +15,11 @@ heteroscedasticity-robust standard error. `bootstrap_ci` resamples whole cluster
   at 95% confidence" means upper_bound(...) < 0.
 Intervals need at least two clusters; with fewer the bounds are NaN (the mean is still given).
 """
+
 from __future__ import annotations
 
 import numpy as np
+
 from pipeline.distributions import normal_quantile
 
 
@@ -40,7 +43,7 @@ def _mean_se(x, w, gi) -> tuple[float, float]:
     if n_groups < 2:
         return m, float("nan")
     u = np.bincount(gi, weights=w * (x - m), minlength=n_groups)
-    var = n_groups / (n_groups - 1) * float(np.sum(u ** 2)) / float(np.sum(w)) ** 2
+    var = n_groups / (n_groups - 1) * float(np.sum(u**2)) / float(np.sum(w)) ** 2
     return m, float(np.sqrt(var))
 
 
@@ -69,8 +72,9 @@ def upper_bound(values, clusters=None, weights=None, level: float = 0.95) -> flo
     return m + normal_quantile(level) * se
 
 
-def bootstrap_ci(values, clusters=None, weights=None, level: float = 0.95, n_boot: int = 2000,
-                 seed: int = 0) -> tuple[float, float, float]:
+def bootstrap_ci(
+    values, clusters=None, weights=None, level: float = 0.95, n_boot: int = 2000, seed: int = 0
+) -> tuple[float, float, float]:
     """(mean, lower, upper) with a percentile interval from resampling whole clusters (deterministic seed)."""
     x, w, gi = _prepare(values, clusters, weights)
     if len(x) == 0:

@@ -3,6 +3,7 @@
 
 Options: `python production/backtest.py --help`. The command is defined in pipeline/jobs/cli.py.
 """
+
 from pipeline.jobs.cli import backtest
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 
 Options: `python production/backup.py --help`. The command is defined in pipeline/jobs/cli.py.
 """
+
 from pipeline.jobs.cli import backup
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ scheduler (--scheduler crontab.example).
 
 Options: `python production/container.py --help`. The command is defined in pipeline/jobs/cli.py.
 """
+
 from pipeline.jobs.cli import container
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ temporary directory unless --workdir is given.
 
 Options: `python production/demo.py --help`. The command is defined in pipeline/jobs/cli.py.
 """
+
 from pipeline.jobs.cli import demo
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 
 Options: `python production/health_check.py --help`. The command is defined in pipeline/jobs/cli.py.
 """
+
 from pipeline.jobs.cli import health_check
 
 if __name__ == "__main__":

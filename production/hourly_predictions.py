@@ -3,6 +3,7 @@
 
 Options: `python production/hourly_predictions.py --help`. The command is defined in pipeline/jobs/cli.py.
 """
+
 from pipeline.jobs.cli import hourly_predictions
 from pipeline.store import PredictionDatabase  # noqa: F401 - the production guide's set-up step imports it from here
 

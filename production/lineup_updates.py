@@ -3,6 +3,7 @@
 
 Options: `python production/lineup_updates.py --help`. The command is defined in pipeline/jobs/cli.py.
 """
+
 from pipeline.jobs.cli import lineup_updates
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 
 Options: `python production/migrate.py --help`. The command is defined in pipeline/jobs/cli.py.
 """
+
 from pipeline.jobs.cli import migrate
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ outcome, calibration, bankroll; a warning when recent bets lose to the closing l
 
 Options: `python production/report.py --help`. The command is defined in pipeline/jobs/cli.py.
 """
+
 from pipeline.jobs.cli import report
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 
 Options: `python production/results_settlement.py --help`. The command is defined in pipeline/jobs/cli.py.
 """
+
 from pipeline.jobs.cli import results_settlement
 
 if __name__ == "__main__":

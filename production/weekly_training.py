@@ -3,6 +3,7 @@
 
 Options: `python production/weekly_training.py --help`. The command is defined in pipeline/jobs/cli.py.
 """
+
 from pipeline.jobs.cli import weekly_training
 
 if __name__ == "__main__":

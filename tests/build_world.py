@@ -1,6 +1,7 @@
 """Builds the demo's world for the test run's `cycle` fixture (see conftest._start_world), in its own process so
 the other tests run meanwhile: python build_world.py DIR START DAYS SEED. Writes DIR/work (the demo's models and
 store), DIR/demo.out (what the demo printed) and, last, DIR/exit_code."""
+
 from __future__ import annotations
 
 import os
@@ -19,7 +20,7 @@ def main(world: Path, start: datetime, days: int, seed: int) -> int:
     code = 1
     try:
         code = run(start, days, world / "work", seed=seed, echo=lines.append)
-    except BaseException:   # the waiting tests fail with it instead of waiting for a file that never comes
+    except BaseException:  # the waiting tests fail with it instead of waiting for a file that never comes
         lines.append(traceback.format_exc())
         raise
     finally:

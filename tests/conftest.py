@@ -1,4 +1,5 @@
 """Shared fixtures: a temporary SQLite file, the real PostgreSQL server, settings on temporary directories."""
+
 from __future__ import annotations
 
 import os
@@ -9,7 +10,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ SHARED = ROOT.parent / "shared"
 FOOTBALL_DATA = SHARED / "data" / "football-data"
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-SHARED_ENV = "FOOTBALL_TESTS_SHARED"    # a directory every process of one test run sees (xdist workers too)
+SHARED_ENV = "FOOTBALL_TESTS_SHARED"  # a directory every process of one test run sees (xdist workers too)
 
 
 def pytest_configure(config):
@@ -28,21 +29,22 @@ def pytest_configure(config):
     # thread pools made one XGBoost fit 15x slower; subprocesses (and pytest-xdist's workers) inherit it through
     # the environment.
     from pipeline.threads import limit_threads
+
     limit_threads(1)
-    if not hasattr(config, "workerinput"):   # the main process (the controller under xdist): one per test run
+    if not hasattr(config, "workerinput"):  # the main process (the controller under xdist): one per test run
         os.environ[SHARED_ENV] = tempfile.mkdtemp(prefix="football-tests-")
     config.pluginmanager.register(_WorldOrder(), "football-world-order")
 
 
 class _WorldOrder:
-    @pytest.hookimpl(trylast=True)          # after -m/-k have deselected
+    @pytest.hookimpl(trylast=True)  # after -m/-k have deselected
     def pytest_collection_modifyitems(self, config, items):
         _start_world(items, build=not config.option.collectonly)
 
 
 def pytest_unconfigure(config):
     if _builder is not None and _builder.poll() is None:
-        _builder.wait()            # another worker may still be waiting for the world it is building
+        _builder.wait()  # another worker may still be waiting for the world it is building
     if not hasattr(config, "workerinput"):
         shutil.rmtree(os.environ.pop(SHARED_ENV, ""), ignore_errors=True)
 
@@ -65,6 +67,7 @@ def pytest_itemcollected(item):
             # what pytest-xdist 3.8 does to send a group to one worker (a "@group" suffix on the id), which
             # pytest 9 ignores (the id lives in `_id` now): done here until xdist catches up
             from _pytest.nodeid import NodeId
+
             item._id = NodeId.parse(f"{item.nodeid}@{item.module.__name__}")
 
 
@@ -73,18 +76,21 @@ def _start_world(items, build: bool = True) -> None:
     other tests run while it is built. Order (the same in every xdist worker): the groups sharing a fixture
     first, then the other tests, then those on the demo's world, the process-heavy ones (test_reliability)
     first among them, so that what runs last is short and both workers finish together."""
+
     def uses_world(item):
         return "cycle" in getattr(item, "fixturenames", ())
+
     grouped = [i for i in items if not uses_world(i) and i.get_closest_marker("xdist_group")]
     world = sorted((i for i in items if uses_world(i)), key=lambda i: i.module.__name__ != "test_reliability")
     items[:] = grouped + [i for i in items if not uses_world(i) and i not in grouped] + world
-    if world and build:     # not for --collect-only: nothing will wait for it
+    if world and build:  # not for --collect-only: nothing will wait for it
         _launch_builder()
 
 
 def needs_shared():
-    return pytest.mark.skipif(not (FOOTBALL_DATA / "mmz4281").is_dir(),
-                              reason=f"real football-data files not found at {FOOTBALL_DATA}")
+    return pytest.mark.skipif(
+        not (FOOTBALL_DATA / "mmz4281").is_dir(), reason=f"real football-data files not found at {FOOTBALL_DATA}"
+    )
 
 
 def _pg_reachable() -> str | None:
@@ -152,6 +158,7 @@ def create_store(env: dict) -> None:
     """An empty store with the schema at env's DATABASE_URL (jobs other than weekly training refuse to create
     one: a missing SQLite file is an error for them)."""
     from pipeline.store import make_engine, migrate
+
     engine = make_engine(env["DATABASE_URL"])
     migrate(engine, Path(env["LOCK_DIR"]))
     engine.dispose()
@@ -165,17 +172,18 @@ def env(tmp_path):
 @pytest.fixture
 def settings(env):
     from pipeline.config import load_settings
+
     return load_settings(env, dotenv=Path("/nonexistent"))
 
 
 # Friday to the Sunday nine days later, 00:00: two weekends of lineups and bets, with the Sunday retrain between
 # them (the second Sunday's retrain and matches would add a fifth of the build's time and nothing a test needs)
-DEMO_START = datetime(2026, 1, 9, tzinfo=timezone.utc)
+DEMO_START = datetime(2026, 1, 9, tzinfo=UTC)
 DEMO_DAYS = 9
 DEMO_SEED = 7
 
 
-WORLD_TIMEOUT = 1200   # seconds: far beyond the ~1-2 minutes it takes, only so that a hang fails
+WORLD_TIMEOUT = 1200  # seconds: far beyond the ~1-2 minutes it takes, only so that a hang fails
 _builder: subprocess.Popen | None = None
 
 
@@ -187,32 +195,44 @@ def _launch_builder() -> None:
     """Start tests/build_world.py unless another process of this test run already has (a file lock decides)."""
     global _builder
     import fcntl
+
     world = _world_dir()
     with open(Path(os.environ[SHARED_ENV]) / "cycle.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if world.exists():
             return
         world.mkdir()
-        with open(world / "stderr.txt", "w") as stderr:   # the child keeps its own copy of the descriptor
-            _builder = subprocess.Popen([sys.executable, str(Path(__file__).with_name("build_world.py")),
-                                         str(world), DEMO_START.isoformat(), str(DEMO_DAYS), str(DEMO_SEED)],
-                                        stdout=subprocess.DEVNULL, stderr=stderr)
+        with open(world / "stderr.txt", "w") as stderr:  # the child keeps its own copy of the descriptor
+            _builder = subprocess.Popen(
+                [
+                    sys.executable,
+                    str(Path(__file__).with_name("build_world.py")),
+                    str(world),
+                    DEMO_START.isoformat(),
+                    str(DEMO_DAYS),
+                    str(DEMO_SEED),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
 
 
 def _wait_for_world() -> tuple[Path, list[str]]:
     world = _world_dir()
-    if not world.exists():              # selected after collection (e.g. by a plugin): build it now
+    if not world.exists():  # selected after collection (e.g. by a plugin): build it now
         _launch_builder()
     done = world / "exit_code"
     deadline = time.monotonic() + WORLD_TIMEOUT
     while not done.exists():
         if _builder is not None and _builder.poll() is not None and not done.exists():
-            pytest.fail(f"building the demo's world died (exit {_builder.returncode}):\n"
-                        + (world / "stderr.txt").read_text()[-4000:])
+            pytest.fail(
+                f"building the demo's world died (exit {_builder.returncode}):\n"
+                + (world / "stderr.txt").read_text()[-4000:]
+            )
         if time.monotonic() > deadline:
             pytest.fail(f"the demo's world was not built in {WORLD_TIMEOUT} s (see {world})")
         time.sleep(0.2)
-    time.sleep(0.05)                    # exit_code is written last, by rename: complete when seen
+    time.sleep(0.05)  # exit_code is written last, by rename: complete when seen
     lines = (world / "demo.out").read_text().splitlines()
     code = int(done.read_text())
     assert code == 0, "\n".join(lines) + (world / "stderr.txt").read_text()[-4000:]
@@ -226,8 +246,7 @@ def cycle(tmp_path_factory):
     own copy of its models and store. Tests that change the store work on a clone (see `clone`)."""
     built, lines = _wait_for_world()
     work = tmp_path_factory.mktemp("cycle")
-    shutil.copytree(built, work, symlinks=True, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("predictions.db*"))
+    shutil.copytree(built, work, symlinks=True, dirs_exist_ok=True, ignore=shutil.ignore_patterns("predictions.db*"))
     with sqlite3.connect(built / "predictions.db") as src, sqlite3.connect(work / "predictions.db") as dst:
         src.backup(dst)
     return work, lines
@@ -235,9 +254,11 @@ def cycle(tmp_path_factory):
 
 # ---- running the production scripts on a clone of the demo's world ---------------------------------------------
 
+
 def clone(work: Path, dest: Path, database_url: str | None = None) -> dict:
     """A copy of the demo's models and store (the store through SQLite's backup API) and its environment."""
     from pipeline.jobs.demo import demo_environment
+
     dest.mkdir(parents=True)
     shutil.copytree(work / "models", dest / "models", symlinks=True)
     env = demo_environment(dest, DEMO_SEED)
@@ -255,7 +276,9 @@ def invoke_command(job: str, args: list[str], env: dict):
     job does rather than of how a process behaves (kills, locks, cron's environment, mounts, hung jobs). Returns
     click's Result (exit_code, output = stdout+stderr, stderr); an exception escaping the command fails the test."""
     from click.testing import CliRunner
+
     from pipeline.jobs.cli import COMMANDS
+
     return CliRunner().invoke(COMMANDS[job], args, env={k: str(v) for k, v in env.items()}, catch_exceptions=False)
 
 
@@ -269,8 +292,9 @@ def start(job: str, now, env: dict, *extra: str) -> subprocess.Popen:
     args = [sys.executable, str(ROOT / "production" / f"{job}.py"), *extra]
     if job != "backup":
         args += ["--now", now.isoformat()]
-    return subprocess.Popen(args + ["--quiet"], env={**os.environ, **env}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        args + ["--quiet"], env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def finish(p: subprocess.Popen, timeout: float = 300) -> tuple[int, str]:

@@ -6,6 +6,7 @@ A full or read-only disk needs a mount: `unshare -rm` gives the job a private mo
 user namespaces are enabled, as anyone) with a size-limited tmpfs or a read-only bind mount in it, so nothing
 outside the test changes. `can_mount()` says whether this machine allows it.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,13 +19,13 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -32,11 +33,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sportmonks_server import envelope, fixture, scores  # noqa: E402
 
-UTC = timezone.utc
-NOW = "2025-03-20T02:00:00"            # weekly training's --now in the upstream scenarios
+UTC = UTC
+NOW = "2025-03-20T02:00:00"  # weekly training's --now in the upstream scenarios
 
 
 # ---- a scriptable server ------------------------------------------------------------------------------------------
+
 
 class Server:
     """HTTP on 127.0.0.1; `routes` maps a path prefix to a function writing the whole response on the handler."""
@@ -56,18 +58,18 @@ class Server:
                         try:
                             fn(self)
                         except (BrokenPipeError, ConnectionResetError):
-                            pass   # the client gave up, as it should
+                            pass  # the client gave up, as it should
                         return
                 send(self, 404, b"not found", "text/plain")
 
             def log_message(self, *args):
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = QuietServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Server:
         threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
@@ -89,26 +91,30 @@ def send(h: BaseHTTPRequestHandler, status: int, body: bytes, ctype: str = "appl
 
 def trickle_body(body: bytes, every: float = 0.25) -> Callable:
     """200 with a correct Content-Length, then the body one byte every `every` seconds."""
+
     def fn(h):
         h.send_response(200)
         h.send_header("Content-Type", "application/json")
         h.send_header("Content-Length", str(len(body)))
         h.end_headers()
         for i in range(len(body)):
-            h.wfile.write(body[i:i + 1])
+            h.wfile.write(body[i : i + 1])
             h.wfile.flush()
             time.sleep(every)
+
     return fn
 
 
 def trickle_headers(every: float = 0.5) -> Callable:
     """A status line, then header bytes one at a time, for ever: no read ever times out, no body ever starts."""
+
     def fn(h):
         h.wfile.write(b"HTTP/1.1 200 OK\r\n")
         for _ in range(100000):
             h.wfile.write(b"X")
             h.wfile.flush()
             time.sleep(every)
+
     return fn
 
 
@@ -118,6 +124,14 @@ def sportmonks_page() -> bytes:
 
 
 # ---- running the production scripts -----------------------------------------------------------------------------
+
+
+class QuietServer(ThreadingHTTPServer):
+    """A client that hangs up mid-reply (the faults under test) is expected: no traceback on the test's stderr."""
+
+    def handle_error(self, request, client_address) -> None:
+        pass
+
 
 @dataclass
 class Outcome:
@@ -139,21 +153,29 @@ class Outcome:
 
 
 def make_env(tmp: Path, **extra) -> dict:
-    env = {"DATABASE_URL": f"sqlite:///{tmp / 'predictions.db'}", "MODEL_DIR": str(tmp / "models"),
-           "BACKUP_DIR": str(tmp / "backups"), "LOG_DIR": str(tmp / "logs"), "LOCK_DIR": str(tmp / "locks"),
-           "CACHE_DIR": str(tmp / "cache"), "DATA_SOURCE": "sandbox"}
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp / 'predictions.db'}",
+        "MODEL_DIR": str(tmp / "models"),
+        "BACKUP_DIR": str(tmp / "backups"),
+        "LOG_DIR": str(tmp / "logs"),
+        "LOCK_DIR": str(tmp / "locks"),
+        "CACHE_DIR": str(tmp / "cache"),
+        "DATA_SOURCE": "sandbox",
+    }
     env.update({k: str(v) for k, v in extra.items()})
     return env
 
 
-def run_script(job: str, env: dict, *args: str, prefix: list[str] | None = None, timeout: float = 120,
-               now: str | None = None) -> Outcome:
+def run_script(
+    job: str, env: dict, *args: str, prefix: list[str] | None = None, timeout: float = 120, now: str | None = None
+) -> Outcome:
     cmd = [sys.executable, str(ROOT / "production" / f"{job}.py"), *args]
     if now:
         cmd += ["--now", now]
     t = time.monotonic()
-    r = subprocess.run((prefix or []) + cmd + ["--quiet"], env={**os.environ, **env}, capture_output=True,
-                       text=True, timeout=timeout)
+    r = subprocess.run(
+        (prefix or []) + cmd + ["--quiet"], env={**os.environ, **env}, capture_output=True, text=True, timeout=timeout
+    )
     return Outcome(r.returncode, r.stderr, time.monotonic() - t)
 
 
@@ -162,6 +184,7 @@ def run_here(job: str, env: dict, *args: str, now: str | None = None) -> Outcome
     handles itself (a bad setting, a bet settled by hand); mounts, deadlines that must stop a hung job and signals
     stay with run_script."""
     from conftest import invoke_command
+
     t = time.monotonic()
     result = invoke_command(job, [*args, *(["--now", now] if now else []), "--quiet"], env)
     return Outcome(result.exit_code, result.stderr, time.monotonic() - t)
@@ -171,8 +194,9 @@ def can_mount() -> str | None:
     """None when `unshare -rm` can mount a tmpfs here, else why not."""
     if shutil.which("unshare") is None:
         return "no unshare(1)"
-    r = subprocess.run(["unshare", "-rm", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"], capture_output=True, text=True
+    )
     return None if r.returncode == 0 else f"unshare -rm cannot mount: {r.stderr.strip()[:120]}"
 
 
@@ -193,12 +217,12 @@ def full_disk(directory: Path, size_kb: int = 256, leave_kb: int = 0, seed: Path
 
 def read_only(directory: Path) -> list[str]:
     """A command prefix: the job sees `directory` read-only (a read-only bind mount; root cannot write either)."""
-    script = (f'mount --bind "{directory}" "{directory}" && mount -o remount,bind,ro "{directory}" && '
-              f'exec "$0" "$@"')
+    script = f'mount --bind "{directory}" "{directory}" && mount -o remount,bind,ro "{directory}" && exec "$0" "$@"'
     return ["unshare", "-rm", "sh", "-c", script]
 
 
 # ---- the README's table: what each test saw ----------------------------------------------------------------------
+
 
 def record(fault: str, code: int, message: str, kept: str) -> None:
     """With FAULT_TABLE=<file> set (bench/bench_faults.py), append one row of the fault-injection table."""
@@ -216,6 +240,7 @@ def log_line(log: Path, *words: str) -> str:
 
 
 # ---- reading back what was kept -----------------------------------------------------------------------------------
+
 
 def runs(db: Path) -> list[tuple]:
     con = sqlite3.connect(db)
@@ -236,22 +261,33 @@ def count(db: Path, table: str) -> int:
 def lock_free(env: dict, job: str) -> bool:
     from pipeline.config import load_settings
     from pipeline.jobs.runner import job_is_running
+
     return not job_is_running(load_settings(env, dotenv=Path("/nonexistent")), job)
 
 
 def prepared_store(tmp: Path, rows: int = 0) -> Path:
     """A migrated SQLite store (optionally padded with `rows` fixtures so it has some size), no job running."""
-    from pipeline.store import store_batch
     from pipeline.providers.base import Batch, Match
-    from pipeline.store import make_engine, migrate
+    from pipeline.store import make_engine, migrate, store_batch
+
     db = tmp / "predictions.db"
     engine = make_engine(f"sqlite:///{db}")
     migrate(engine, tmp / "locks")
     if rows:
         ko = datetime(2024, 1, 1, 15, tzinfo=UTC)
-        batch = Batch(matches=[Match(provider_id=f"pad-{i}", league="L", season="2324", kickoff=ko + timedelta(hours=i),
-                                     home_team=f"Home team number {i} " + "x" * 60, away_team=f"Away {i}")
-                               for i in range(rows)])
+        batch = Batch(
+            matches=[
+                Match(
+                    provider_id=f"pad-{i}",
+                    league="L",
+                    season="2324",
+                    kickoff=ko + timedelta(hours=i),
+                    home_team=f"Home team number {i} " + "x" * 60,
+                    away_team=f"Away {i}",
+                )
+                for i in range(rows)
+            ]
+        )
         with engine.begin() as conn:
             store_batch(conn, "sandbox", batch, ko)
     engine.dispose()
@@ -269,6 +305,7 @@ def damage_header(db: Path) -> None:
 def pg_schema(server_url: str):
     """A fresh schema on the real PostgreSQL server (like tests/conftest.py's pg_url), dropped afterwards."""
     from sqlalchemy import create_engine, text
+
     name = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(server_url)
     with admin.begin() as conn:

@@ -1,6 +1,7 @@
 """The package's shape, checked: the import graph (walked with ast) has no cycle, forecasting and betting do not
 know each other, nothing outside pipeline.jobs imports a job module, no function-level import hides a cycle,
 every subpackage declares its public surface, loggers are named after real modules."""
+
 from __future__ import annotations
 
 import ast
@@ -12,14 +13,14 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
+
 from pipeline.jobs.table import JOBS
 
 PACKAGE = ROOT / "pipeline"
 # Lazy imports kept on purpose, each for a reason other than a cycle.
 LAZY_OK = {
-    ("pipeline.providers", "pipeline.providers.sandbox"),          # a provider's libraries only when chosen
+    ("pipeline.providers", "pipeline.providers.sandbox"),  # a provider's libraries only when chosen
     ("pipeline.providers", "pipeline.providers.football_data"),
     ("pipeline.providers", "pipeline.providers.sportmonks"),
     # scikit-learn and XGBoost only when a set is loaded: the lineup job mostly finds nothing to predict
@@ -72,15 +73,24 @@ GRAPH = {m: sorted({t for t, _ in imports(m)}) for m in MODULES}
 
 
 def test_the_graph_is_read_from_the_real_package():
-    assert {"pipeline.config", "pipeline.store.schema", "pipeline.forecast.models.elo",
-            "pipeline.betting.strategy", "pipeline.jobs.runner", "pipeline.providers.http_client"} <= set(MODULES)
+    assert {
+        "pipeline.config",
+        "pipeline.store.schema",
+        "pipeline.forecast.models.elo",
+        "pipeline.betting.strategy",
+        "pipeline.jobs.runner",
+        "pipeline.providers.http_client",
+    } <= set(MODULES)
     assert "pipeline.store.schema" in GRAPH["pipeline.store.engine"]
     # a lazy export counts as an import of the module that defines it
     assert "pipeline.store.engine" in GRAPH["pipeline.jobs.runner"]
 
 
 def test_importing_a_job_runner_does_not_load_the_model_libraries():
-    code = "import sys, pipeline.jobs.runner, pipeline.config; print([m for m in ('xgboost', 'sklearn') if m in sys.modules])"
+    code = (
+        "import sys, pipeline.jobs.runner, pipeline.config; "
+        "print([m for m in ('xgboost', 'sklearn') if m in sys.modules])"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert r.stdout.strip() == "[]"
 
@@ -94,7 +104,7 @@ def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
         stack.append(m)
         for n in graph.get(m, []):
             if state.get(n) == 1:
-                return stack[stack.index(n):] + [n]
+                return stack[stack.index(n) :] + [n]
             if n not in state:
                 found = visit(n)
                 if found:
@@ -102,6 +112,7 @@ def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
         stack.pop()
         state[m] = 2
         return None
+
     for m in graph:
         if m not in state:
             found = visit(m)
@@ -137,8 +148,17 @@ def test_no_function_level_import_of_the_package_except_the_listed_lazy_ones():
         assert lazy <= LAZY_OK, f"{m}: {sorted(lazy - LAZY_OK)}"
 
 
-@pytest.mark.parametrize("package", ["pipeline.forecast", "pipeline.forecast.models", "pipeline.betting",
-                                     "pipeline.providers", "pipeline.store", "pipeline.jobs"])
+@pytest.mark.parametrize(
+    "package",
+    [
+        "pipeline.forecast",
+        "pipeline.forecast.models",
+        "pipeline.betting",
+        "pipeline.providers",
+        "pipeline.store",
+        "pipeline.jobs",
+    ],
+)
 def test_each_subpackage_exports_its_surface(package):
     mod = importlib.import_module(package)
     assert mod.__all__ and all(hasattr(mod, name) for name in mod.__all__)
@@ -146,8 +166,10 @@ def test_each_subpackage_exports_its_surface(package):
 
 
 def test_importing_forecast_or_betting_loads_no_job_module():
-    code = ("import sys, pipeline.forecast, pipeline.betting; "
-            "print(sorted(m for m in sys.modules if m.startswith('pipeline.jobs')))")
+    code = (
+        "import sys, pipeline.forecast, pipeline.betting; "
+        "print(sorted(m for m in sys.modules if m.startswith('pipeline.jobs')))"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert r.stdout.strip() == "[]"
 
@@ -164,7 +186,9 @@ def test_job_loggers_are_real_modules():
 
 def test_models_follow_scikit_learn_conventions():
     from sklearn.base import clone
+
     from pipeline.forecast.models import DixonColesModel, EloModel, StackingEnsemble, XGBoostModel
+
     for cls in (EloModel, DixonColesModel, XGBoostModel, StackingEnsemble):
         model = cls()
         params = model.get_params()
@@ -175,15 +199,16 @@ def test_a_model_pickled_under_the_old_module_path_still_loads(tmp_path):
     """Sets deployed before the layout name pipeline.models.elo: the registry maps them to the new home."""
     from pipeline.forecast import registry
     from pipeline.forecast.models.elo import EloModel
+
     data = pickle.dumps(EloModel(k=33.0), protocol=0).replace(b"pipeline.forecast.models.elo", b"pipeline.models.elo")
     assert b"pipeline.models.elo" in data
     for old in registry.LEGACY_MODULES:
         sys.modules.pop(old, None)
     with pytest.raises(ModuleNotFoundError):
         pickle.loads(data)
-    for name in registry.MODEL_FILES.values():      # a set's files, loaded as the jobs load them
+    for name in registry.MODEL_FILES.values():  # a set's files, loaded as the jobs load them
         (tmp_path / name).write_bytes(data)
-    objects = registry._load_objects(tmp_path)      # the aliases are made on the first old name met
+    objects = registry._load_objects(tmp_path)  # the aliases are made on the first old name met
     assert {o.k for o in objects.values()} == {33.0}
     assert pickle.loads(data).k == 33.0
 
@@ -191,8 +216,10 @@ def test_a_model_pickled_under_the_old_module_path_still_loads(tmp_path):
 def test_jobs_that_need_no_model_do_not_load_the_machine_learning_libraries():
     """scikit-learn and XGBoost cost a second of start-up: settlement and backup never need them, the lineup job
     (every 15 minutes) only once a lineup has changed and it loads the models."""
-    code = ("import sys; import pipeline.jobs.cli as cli; from pipeline.jobs.table import JOBS, resolve; "
-            "[resolve(JOBS[j].entry) for j in ('lineup_updates', 'results_settlement', 'backup')]; "
-            "print(sorted(m for m in ('sklearn', 'xgboost') if m in sys.modules))")
+    code = (
+        "import sys; import pipeline.jobs.cli as cli; from pipeline.jobs.table import JOBS, resolve; "
+        "[resolve(JOBS[j].entry) for j in ('lineup_updates', 'results_settlement', 'backup')]; "
+        "print(sorted(m for m in ('sklearn', 'xgboost') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr

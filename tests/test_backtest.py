@@ -1,5 +1,6 @@
 """The walk-forward backtest on synthetic football-data files written here (true team strengths known, prices
 derived from the true probabilities), through the real CSV parser and the real command."""
+
 from __future__ import annotations
 
 import json
@@ -13,17 +14,17 @@ from click.testing import CliRunner
 from scipy.stats import poisson
 
 import pipeline.jobs.backtest as backtest
+from pipeline.betting.strategy import OUTCOMES, StrategyParams
 from pipeline.jobs.cli import COMMANDS
 from pipeline.providers.football_data import load_matches
-from pipeline.betting.strategy import OUTCOMES, StrategyParams
 
-pytestmark = pytest.mark.slow   # replays seasons: each backtest trains and predicts walk-forward
+pytestmark = pytest.mark.slow  # replays seasons: each backtest trains and predicts walk-forward
 
 SEASONS = ["1920", "2021", "2122", "2223", "2324"]
 TEAMS = 16
-SOFT = {"B365": 1.07, "WH": 1.08, "IW": 1.02}     # prefix -> margin
-BET_BOOKS = ("Bet365", "William Hill")             # Interwetten is offered but not held: never bet there
-NO_SHARP_PRE, NO_SHARP_AT_ALL = 29, 31             # every 29th/31st match of the last season lacks Pinnacle
+SOFT = {"B365": 1.07, "WH": 1.08, "IW": 1.02}  # prefix -> margin
+BET_BOOKS = ("Bet365", "William Hill")  # Interwetten is offered but not held: never bet there
+NO_SHARP_PRE, NO_SHARP_AT_ALL = 29, 31  # every 29th/31st match of the last season lacks Pinnacle
 
 
 def _true_probs(lh: float, la: float) -> np.ndarray:
@@ -45,10 +46,11 @@ def write_league(root, div: str, seed: int) -> None:
     attack = rng.normal(0, 0.3, TEAMS)
     defence = rng.normal(0, 0.25, TEAMS)
     names = [f"{div} Team {i:02d}" for i in range(TEAMS)]
-    soft = np.random.default_rng(seed + 100)     # soft books' own draws: the rest of the data stays as it was
-    header = ("Div,Date,Time,HomeTeam,AwayTeam,FTHG,FTAG,FTR,HS,AS,HST,AST,"
-              "PSH,PSD,PSA,PSCH,PSCD,PSCA," + ",".join(f"{b}{c}{o}" for b in SOFT for c in ("", "C") for o in "HDA")
-              + "\n")
+    soft = np.random.default_rng(seed + 100)  # soft books' own draws: the rest of the data stays as it was
+    header = (
+        "Div,Date,Time,HomeTeam,AwayTeam,FTHG,FTAG,FTR,HS,AS,HST,AST,"
+        "PSH,PSD,PSA,PSCH,PSCD,PSCA," + ",".join(f"{b}{c}{o}" for b in SOFT for c in ("", "C") for o in "HDA") + "\n"
+    )
     for s, season in enumerate(SEASONS):
         attack = 0.8 * attack + rng.normal(0, 0.15, TEAMS)
         defence = 0.8 * defence + rng.normal(0, 0.12, TEAMS)
@@ -57,7 +59,7 @@ def write_league(root, div: str, seed: int) -> None:
         day0 = datetime(2000 + int(season[:2]), 8, 10)
         lines = []
         for k, (h, a) in enumerate(pairs):
-            when = day0 + timedelta(days=7 * (k // (TEAMS // 2)))   # a round of 8 matches a week
+            when = day0 + timedelta(days=7 * (k // (TEAMS // 2)))  # a round of 8 matches a week
             lh = np.exp(0.3 + attack[h] - defence[a])
             la = np.exp(0.05 + attack[a] - defence[h])
             hg, ag = rng.poisson(lh), rng.poisson(la)
@@ -67,13 +69,29 @@ def write_league(root, div: str, seed: int) -> None:
             sot = [rng.binomial(n, 0.35) for n in shots]
             sharp = [*_prices(p, rng, 0.12), *_prices(p, rng, 0.06)]
             if season == SEASONS[-1] and k % NO_SHARP_PRE == 3:
-                sharp[:3] = ["", "", ""]                 # no Pinnacle price before the match
+                sharp[:3] = ["", "", ""]  # no Pinnacle price before the match
             if season == SEASONS[-1] and k % NO_SHARP_AT_ALL == 5:
-                sharp = [""] * 6                         # no Pinnacle price at all
+                sharp = [""] * 6  # no Pinnacle price at all
             # soft books: noisier, wider margins; Interwetten the most generous (and not among the test's books)
             books = [x for b in SOFT for x in (*_prices(p, soft, 0.10, SOFT[b]), *_prices(p, soft, 0.06, SOFT[b]))]
-            lines.append(",".join([div, when.strftime("%d/%m/%Y"), "15:00", names[h], names[a], str(hg), str(ag),
-                                   res, *map(str, shots), *map(str, sot), *sharp, *books]))
+            lines.append(
+                ",".join(
+                    [
+                        div,
+                        when.strftime("%d/%m/%Y"),
+                        "15:00",
+                        names[h],
+                        names[a],
+                        str(hg),
+                        str(ag),
+                        res,
+                        *map(str, shots),
+                        *map(str, sot),
+                        *sharp,
+                        *books,
+                    ]
+                )
+            )
         folder = root / "mmz4281" / season
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{div}.csv").write_text(header + "\n".join(lines) + "\n")
@@ -95,10 +113,10 @@ def frame(data_dir):
 
 
 TEST_FROM, TEST_TO = "2023-07-01", "2024-07-01"
-SCRAMBLE_TO = "2024-02-12"   # the point-in-time check replays the first weeks of 2024 after the scrambling cut
+SCRAMBLE_TO = "2024-02-12"  # the point-in-time check replays the first weeks of 2024 after the scrambling cut
 
 
-KEEP_WEEKS = ("2023-08-07", "2023-11-13", "2024-02-19")   # a season's first week and two later ones
+KEEP_WEEKS = ("2023-08-07", "2023-11-13", "2024-02-19")  # a season's first week and two later ones
 
 
 @pytest.fixture(scope="module")
@@ -111,13 +129,16 @@ def result(frame, prices):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(backtest, "MIN_XGB_ROWS", 200)
         mp.setattr(backtest, "MIN_STACK_ROWS", 200)
-        return backtest.run_backtest(frame, TEST_FROM, TEST_TO, xgb_refit_weeks=4, prices=prices,
-                                     bet_books=BET_BOOKS, keep_weeks=KEEP_WEEKS)
+        return backtest.run_backtest(
+            frame, TEST_FROM, TEST_TO, xgb_refit_weeks=4, prices=prices, bet_books=BET_BOOKS, keep_weeks=KEEP_WEEKS
+        )
 
 
 def raw_prices(data_dir, prefix: str) -> pd.DataFrame:
     """A bookmaker's prices straight from the CSV files of the test season, by (home team, away team)."""
-    rows = [pd.read_csv(f, dtype=str, keep_default_na=False) for f in sorted((data_dir / "mmz4281" / "2324").glob("*.csv"))]
+    rows = [
+        pd.read_csv(f, dtype=str, keep_default_na=False) for f in sorted((data_dir / "mmz4281" / "2324").glob("*.csv"))
+    ]
     raw = pd.concat(rows).set_index(["HomeTeam", "AwayTeam"])
     return raw[[f"{prefix}{o}" for o in "HDA"]].apply(pd.to_numeric, errors="coerce")
 
@@ -130,18 +151,22 @@ def test_every_forecaster_is_scored_on_the_same_test_matches(result, frame):
     assert set(result.scores) == {"overall", "D1", "E0"}
     for league, table in result.scores.items():
         assert set(table) == names
-        assert len({m["n"] for m in table.values()}) == 1                  # exactly the same matches
+        assert len({m["n"] for m in table.values()}) == 1  # exactly the same matches
         assert table["ensemble"]["n"] == (480 if league == "overall" else 240)
         for m in table.values():
             assert 0.7 < m["log_loss"] < 1.2 and 0.1 < m["rps"] < 0.3 and 0 <= m["accuracy"] <= 1
     # where Pinnacle has no price the provider falls back to Bet365's (bookmakers.reference_order; canonical names)
     no_pre = 2 * len(range(3, 240, NO_SHARP_PRE)) + 2 * len(range(5, 240, NO_SHARP_AT_ALL))
     no_close = 2 * len(range(5, 240, NO_SHARP_AT_ALL))
-    assert result.info["prices"] == {"market_prematch": {"Pinnacle": 480 - no_pre, "Bet365": no_pre},
-                                      "market_closing": {"Pinnacle": 480 - no_close, "Bet365": no_close}}
+    assert result.info["prices"] == {
+        "market_prematch": {"Pinnacle": 480 - no_pre, "Bet365": no_pre},
+        "market_closing": {"Pinnacle": 480 - no_close, "Bet365": no_close},
+    }
     paired = result.info["paired_log_loss"]["ensemble_minus_market_recalibrated"]
-    nll = {n: -np.log(backtest._probs_columns(result.predictions, n)[np.arange(480), result.predictions["outcome"]])
-           for n in ("ensemble", "market_recalibrated")}
+    nll = {
+        n: -np.log(backtest._probs_columns(result.predictions, n)[np.arange(480), result.predictions["outcome"]])
+        for n in ("ensemble", "market_recalibrated")
+    }
     assert paired["n"] == 480 and paired["diff"] == pytest.approx((nll["ensemble"] - nll["market_recalibrated"]).mean())
     assert 0 < paired["se"] < 0.05
 
@@ -158,8 +183,11 @@ def test_scores_rank_as_the_information_does(result):
 
 @pytest.mark.parametrize("rule", ["value", "model_at_sharp_price"])
 def test_bets_follow_the_strategy_and_add_up(result, rule):
-    bets, summary = (result.bets, result.betting) if rule == "value" else \
-        (result.previous_bets, result.betting["model_at_sharp_price"])
+    bets, summary = (
+        (result.bets, result.betting)
+        if rule == "value"
+        else (result.previous_bets, result.betting["model_at_sharp_price"])
+    )
     b = summary["overall"]
     assert b["bets"] == len(bets) > 20
     assert b["turnover"] == pytest.approx(bets["stake"].sum(), abs=0.01)
@@ -167,8 +195,9 @@ def test_bets_follow_the_strategy_and_add_up(result, rule):
     assert b["roi"] == pytest.approx(bets["profit"].sum() / bets["stake"].sum())
     assert b["clv_fair_mean"] == pytest.approx(bets["clv_shin"].mean())
     graded = bets["clv_shin"].notna()
-    assert b["clv_fair_stake_weighted"] == pytest.approx(np.average(bets.loc[graded, "clv_shin"],
-                                                                    weights=bets.loc[graded, "stake"]))
+    assert b["clv_fair_stake_weighted"] == pytest.approx(
+        np.average(bets.loc[graded, "clv_shin"], weights=bets.loc[graded, "stake"])
+    )
     assert b["clv_fair_ci95"][0] < b["clv_fair_mean"] < b["clv_fair_ci95"][1]
     assert sum(s["bets"] for s in summary["by_league"].values()) == b["bets"] == summary["by_season"]["2324"]["bets"]
     assert (bets["edge"] >= StrategyParams().min_edge - 1e-9).all() and (bets["stake"] > 0).all()
@@ -177,7 +206,10 @@ def test_bets_follow_the_strategy_and_add_up(result, rule):
     assert np.allclose(bets.loc[won, "profit"], bets.loc[won, "stake"] * (bets.loc[won, "odds"] - 1), atol=0.0051)
     assert np.allclose(bets.loc[~won, "profit"], -bets.loc[~won, "stake"])
     # one bet per outcome of a match at most (outcomes of a match are sized together), none before the test period
-    assert not bets.duplicated(["match_id", "bet_outcome"]).any() and (bets["kickoff"] >= pd.Timestamp(TEST_FROM, tz="UTC")).all()
+    assert (
+        not bets.duplicated(["match_id", "bet_outcome"]).any()
+        and (bets["kickoff"] >= pd.Timestamp(TEST_FROM, tz="UTC")).all()
+    )
 
 
 def _shin(odds):
@@ -186,7 +218,7 @@ def _shin(odds):
     lo, hi = 0.0, 0.5
     for _ in range(100):
         z = (lo + hi) / 2
-        p = (np.sqrt(z ** 2 + 4 * (1 - z) * inv ** 2 / inv.sum()) - z) / (2 * (1 - z))
+        p = (np.sqrt(z**2 + 4 * (1 - z) * inv**2 / inv.sum()) - z) / (2 * (1 - z))
         lo, hi = (z, hi) if p.sum() > 1 else (lo, z)
     return p / p.sum()
 
@@ -196,24 +228,38 @@ def _power(odds):
     lo, hi = 1.0, 3.0
     for _ in range(100):
         k = (lo + hi) / 2
-        lo, hi = (k, hi) if (inv ** k).sum() > 1 else (lo, k)
-    return inv ** k / (inv ** k).sum()
+        lo, hi = (k, hi) if (inv**k).sum() > 1 else (lo, k)
+    return inv**k / (inv**k).sum()
 
 
 def test_clv_is_the_bet_price_times_the_fair_sharp_close(result, data_dir):
     # by hand: Pinnacle closes at 2.00 / 3.50 / 4.00, a home bet at 2.20
     inv = np.array([1 / 2.0, 1 / 3.5, 1 / 4.0])
     assert inv.sum() == pytest.approx(1.035714, abs=1e-6)
-    pred = pd.DataFrame({"outcome": [0], **{f"{k}_{o}": [v] for k, vals in
-                         (("sharp_close", (2.0, 3.5, 4.0)), ("close", (1.95, 3.4, 3.9))) for o, v in zip(OUTCOMES, vals)}})
-    for m, p in (("multiplicative", inv / inv.sum()), ("shin", _shin([2.0, 3.5, 4.0])), ("power", _power([2.0, 3.5, 4.0]))):
+    pred = pd.DataFrame(
+        {
+            "outcome": [0],
+            **{
+                f"{k}_{o}": [v]
+                for k, vals in (("sharp_close", (2.0, 3.5, 4.0)), ("close", (1.95, 3.4, 3.9)))
+                for o, v in zip(OUTCOMES, vals)
+            },
+        }
+    )
+    for m, p in (
+        ("multiplicative", inv / inv.sum()),
+        ("shin", _shin([2.0, 3.5, 4.0])),
+        ("power", _power([2.0, 3.5, 4.0])),
+    ):
         for o, v in zip(OUTCOMES, p):
             pred[f"close_fair_{m}_{o}"] = v
     bets = backtest.grade(pd.DataFrame({"row": [0], "bet_outcome": ["home"], "odds": [2.2]}), pred, "shin")
-    assert bets["clv_multiplicative"].iloc[0] == pytest.approx(2.2 * 0.5 / 1.035714 - 1, abs=1e-6)   # +6.21%
+    assert bets["clv_multiplicative"].iloc[0] == pytest.approx(2.2 * 0.5 / 1.035714 - 1, abs=1e-6)  # +6.21%
     assert bets["clv_multiplicative"].iloc[0] == pytest.approx(0.062069, abs=1e-6)
     assert bets["clv_shin"].iloc[0] == pytest.approx(2.2 * _shin([2.0, 3.5, 4.0])[0] - 1)
-    assert bets["clv"].iloc[0] == bets["clv_shin"].iloc[0] > bets["clv_multiplicative"].iloc[0]  # favourite: less margin off
+    assert (
+        bets["clv"].iloc[0] == bets["clv_shin"].iloc[0] > bets["clv_multiplicative"].iloc[0]
+    )  # favourite: less margin off
     assert bets["clv_margin_inclusive"].iloc[0] == pytest.approx(2.2 / 1.95 - 1)
     # and every bet of the run against Pinnacle's closing prices read straight from the files
     close = raw_prices(data_dir, "PSC")
@@ -232,8 +278,10 @@ def test_clv_is_the_bet_price_times_the_fair_sharp_close(result, data_dir):
 def test_value_bets_take_the_best_price_of_the_held_bookmakers_only(result, data_dir):
     bets, pred = result.bets, result.predictions
     assert set(bets["bookmaker"]) <= set(BET_BOOKS) and len(bets) > 20
-    soft = {book: raw_prices(data_dir, prefix) for book, prefix in (("Bet365", "B365"), ("William Hill", "WH"),
-                                                                     ("Interwetten", "IW"))}
+    soft = {
+        book: raw_prices(data_dir, prefix)
+        for book, prefix in (("Bet365", "B365"), ("William Hill", "WH"), ("Interwetten", "IW"))
+    }
     for b in bets.itertuples():
         m = pred.loc[b.row]
         k = OUTCOMES.index(b.bet_outcome)
@@ -241,8 +289,15 @@ def test_value_bets_take_the_best_price_of_the_held_bookmakers_only(result, data
         assert b.odds == max(offered[x] for x in BET_BOOKS) == offered[b.bookmaker]
         assert b.model_prob == pytest.approx(m[f"fair_{b.bet_outcome}"])
     # Interwetten, the most generous book here, offered more on many of these bets: it is left out on purpose
-    better_elsewhere = sum(float(soft["Interwetten"].loc[(pred.loc[b.row, "home_team"], pred.loc[b.row, "away_team"])]
-                                 .iloc[OUTCOMES.index(b.bet_outcome)]) > b.odds for b in bets.itertuples())
+    better_elsewhere = sum(
+        float(
+            soft["Interwetten"]
+            .loc[(pred.loc[b.row, "home_team"], pred.loc[b.row, "away_team"])]
+            .iloc[OUTCOMES.index(b.bet_outcome)]
+        )
+        > b.odds
+        for b in bets.itertuples()
+    )
     assert better_elsewhere > len(bets) / 4
 
 
@@ -252,7 +307,7 @@ def test_matches_without_a_sharp_price_take_the_models_probability_and_say_so(re
     assert no_pre.sum() == 2 * len(range(3, 240, NO_SHARP_PRE)) + 2 * len(range(5, 240, NO_SHARP_AT_ALL))
     assert (pred.loc[no_pre, "fair_source"] == "model").all() and (pred.loc[~no_pre, "fair_source"] == "Pinnacle").all()
     assert np.allclose(backtest._probs_columns(pred, "fair")[no_pre], backtest._probs_columns(pred, "ensemble")[no_pre])
-    assert result.info["value"]["fair_method"] == "power"          # the default, FAIR_METHOD
+    assert result.info["value"]["fair_method"] == "power"  # the default, FAIR_METHOD
     fair = backtest.implied_probabilities(backtest._probs_columns(pred, "sharp_pre")[~no_pre], "power")
     assert np.allclose(backtest._probs_columns(pred, "fair")[~no_pre], fair)
     on_model = bets["fair_source"] == "model"
@@ -270,8 +325,7 @@ def test_no_prediction_depends_on_a_later_result(frame, result):
     rng = np.random.default_rng(5)
     later = frame["kickoff"] >= cut
     scrambled = frame.copy()
-    for col in ("home_goals", "away_goals", "home_shots", "away_shots", "home_shots_on_target",
-                "away_shots_on_target"):
+    for col in ("home_goals", "away_goals", "home_shots", "away_shots", "home_shots_on_target", "away_shots_on_target"):
         scrambled.loc[later, col] = rng.permutation(scrambled.loc[later, col].to_numpy())
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(backtest, "MIN_XGB_ROWS", 200)
@@ -299,26 +353,31 @@ def run_cli(*args, env=None):
     return CliResult(CliRunner().invoke(COMMANDS["backtest"], [str(a) for a in args], env=extra))
 
 
-@pytest.mark.parametrize("name, value, message", [
-    ("BET_BOOKMAKERS", "Bet365,Bookie Nobody", "unknown bookmaker 'Bookie Nobody'"),
-    ("BET_BOOKMAKERS", "Market max", "not bookmakers one can bet with"),
-    ("SHARP_BOOKMAKERS", "Nobody", "unknown bookmaker 'Nobody'"),
-    ("FAIR_METHOD", "median", "FAIR_METHOD='median' is not one of"),
-])
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("BET_BOOKMAKERS", "Bet365,Bookie Nobody", "unknown bookmaker 'Bookie Nobody'"),
+        ("BET_BOOKMAKERS", "Market max", "not bookmakers one can bet with"),
+        ("SHARP_BOOKMAKERS", "Nobody", "unknown bookmaker 'Nobody'"),
+        ("FAIR_METHOD", "median", "FAIR_METHOD='median' is not one of"),
+    ],
+)
 def test_command_refuses_unknown_bookmakers_and_methods(data_dir, name, value, message):
-    out = run_cli("--data-dir", data_dir, "--from", "2023-07-01", "--to", "2024-07-01",
-                  env={**os.environ, name: value})
+    out = run_cli("--data-dir", data_dir, "--from", "2023-07-01", "--to", "2024-07-01", env={**os.environ, name: value})
     assert out.returncode == 78 and message in out.stderr and name in out.stderr, out.stderr
     assert "Traceback" not in out.stderr
 
 
-@pytest.mark.parametrize("args, code, message", [
-    (["--from", "2023-13-01", "--to", "2024-07-01"], 2, "not a date"),
-    (["--from", "2023-07-01", "--to", "2024-07-01", "--leagues", "E0,XX"], 65, "no files for league(s) XX"),
-    (["--from", "2024-07-01", "--to", "2023-07-01"], 65, "--to must be after --from"),
-    (["--from", "2019-07-01", "--to", "2024-07-01"], 65, "the models need at least 1000 earlier matches"),
-    (["--from", "2030-07-01", "--to", "2031-07-01"], 65, "no played matches"),
-])
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["--from", "2023-13-01", "--to", "2024-07-01"], 2, "not a date"),
+        (["--from", "2023-07-01", "--to", "2024-07-01", "--leagues", "E0,XX"], 65, "no files for league(s) XX"),
+        (["--from", "2024-07-01", "--to", "2023-07-01"], 65, "--to must be after --from"),
+        (["--from", "2019-07-01", "--to", "2024-07-01"], 65, "the models need at least 1000 earlier matches"),
+        (["--from", "2030-07-01", "--to", "2031-07-01"], 65, "no played matches"),
+    ],
+)
 def test_command_rejects_bad_input_with_one_line(data_dir, args, code, message):
     out = run_cli("--data-dir", data_dir, *args)
     assert out.returncode == code, out.stderr
@@ -328,8 +387,20 @@ def test_command_rejects_bad_input_with_one_line(data_dir, args, code, message):
 def test_command_writes_the_numbers_it_prints(data_dir, tmp_path):
     # a short test window: the real command end to end with the production minimums
     path, csv = tmp_path / "bt.json", tmp_path / "predictions.csv"
-    out = run_cli("--data-dir", data_dir, "--leagues", "E0,D1", "--from", "2024-01-01", "--to", "2024-07-01",
-                  "--json", path, "--predictions", csv)
+    out = run_cli(
+        "--data-dir",
+        data_dir,
+        "--leagues",
+        "E0,D1",
+        "--from",
+        "2024-01-01",
+        "--to",
+        "2024-07-01",
+        "--json",
+        path,
+        "--predictions",
+        csv,
+    )
     assert out.returncode == 0, out.stderr
     data = json.loads(path.read_text())
     assert data["period"]["from"].startswith("2024-01-01") and data["test_matches"] > 0
@@ -351,9 +422,26 @@ def test_command_writes_the_numbers_it_prints(data_dir, tmp_path):
     # every test match, every forecaster and every price used, re-scorable from the file alone
     rows = pd.read_csv(csv)
     assert len(rows) == data["test_matches"]
-    cols = [f"{x}_{o}" for x in ("elo", "ensemble", "market_recalibrated", "fair", "best", "sharp_pre", "sharp_close",
-                                 "pinnacle_pre", "pinnacle_close", "bet365_pre", "william_hill_pre",
-                                 "interwetten_pre", "odds", "close") for o in OUTCOMES]
+    cols = [
+        f"{x}_{o}"
+        for x in (
+            "elo",
+            "ensemble",
+            "market_recalibrated",
+            "fair",
+            "best",
+            "sharp_pre",
+            "sharp_close",
+            "pinnacle_pre",
+            "pinnacle_close",
+            "bet365_pre",
+            "william_hill_pre",
+            "interwetten_pre",
+            "odds",
+            "close",
+        )
+        for o in OUTCOMES
+    ]
     assert set(cols) <= set(rows.columns)
     # (this short window with the production minimums has too little out-of-sample history for the ensemble:
     # the matches it scores are those every model that exists predicted)
@@ -383,13 +471,13 @@ def test_json_holds_the_keys_the_issue_names(result):
 def test_established_means_both_teams_have_ten_matches_in_three_years():
     kick = pd.date_range("2020-01-01", periods=30, freq="7D", tz="UTC")
     home = ["A"] * 30
-    away = ["B"] * 12 + ["C"] * 18                 # C first plays in week 13
+    away = ["B"] * 12 + ["C"] * 18  # C first plays in week 13
     frame = pd.DataFrame({"kickoff": kick, "home_team": home, "away_team": away})
     ok = backtest._established(frame)
-    assert not ok[:10].any() and ok[10:12].all()    # A and B reach 10 earlier matches at the 11th match
-    assert not ok[12:22].any() and ok[22:].all()    # C reaches 10 at its 11th match
+    assert not ok[:10].any() and ok[10:12].all()  # A and B reach 10 earlier matches at the 11th match
+    assert not ok[12:22].any() and ok[22:].all()  # C reaches 10 at its 11th match
     late = frame.assign(kickoff=frame["kickoff"] + pd.to_timedelta(np.r_[np.zeros(29), [3000]], unit="D"))
-    assert not backtest._established(late)[-1]     # nothing in the 3 years before: not established
+    assert not backtest._established(late)[-1]  # nothing in the 3 years before: not established
 
 
 def test_the_backtest_predicts_what_production_would_for_the_same_week(result, frame):

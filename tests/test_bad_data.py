@@ -3,6 +3,7 @@ a missing or misspelt FOOTBALL_DATA_DIR exits 69 naming it; a directory without 
 job (69) and fails the health check; training on data whose newest result is older than MAX_DATA_AGE_DAYS
 deploys nothing (70, says why); training that finds nothing newer than the deployed set deploys nothing (0, says
 why); the health check flags stale data and models."""
+
 from __future__ import annotations
 
 import os
@@ -12,16 +13,20 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import FOOTBALL_DATA, ROOT, make_env, needs_shared
 
-pytestmark = [needs_shared(), pytest.mark.slow]   # trains once on two seasons
-TRAINED = "2024-05-20T12:00"          # the Monday after the last match of 2023-24
+pytestmark = [needs_shared(), pytest.mark.slow]  # trains once on two seasons
+TRAINED = "2024-05-20T12:00"  # the Monday after the last match of 2023-24
 
 
 def run(script: str, env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "production" / f"{script}.py"), *args, "--quiet"],
-                          env={**os.environ, **env}, capture_output=True, text=True, timeout=1200)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "production" / f"{script}.py"), *args, "--quiet"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
 
 
 def lines(text: str) -> list[str]:
@@ -44,9 +49,15 @@ def world(tmp_path_factory):
     for season in ("2223", "2324"):
         (data / "mmz4281" / season).mkdir(parents=True)
         (data / "mmz4281" / season / "E0.csv").symlink_to(FOOTBALL_DATA / "mmz4281" / season / "E0.csv")
-    env = make_env(tmp, DATA_SOURCE="football-data", FOOTBALL_DATA_DIR=data, FOOTBALL_DATA_LEAGUES="E0",
-                   VALIDATION_MATCHES=200, HISTORY_YEARS=3)
-    r = run("weekly_training", env, "--now", TRAINED, "--force-deploy")   # the gate is not what this is about
+    env = make_env(
+        tmp,
+        DATA_SOURCE="football-data",
+        FOOTBALL_DATA_DIR=data,
+        FOOTBALL_DATA_LEAGUES="E0",
+        VALIDATION_MATCHES=200,
+        HISTORY_YEARS=3,
+    )
+    r = run("weekly_training", env, "--now", TRAINED, "--force-deploy")  # the gate is not what this is about
     assert r.returncode == 0, r.stderr
     return tmp, data, env
 
@@ -55,12 +66,15 @@ def test_a_missing_or_misspelt_data_directory_exits_69_naming_it(world):
     tmp, data, env = world
     bad = {**env, "FOOTBALL_DATA_DIR": str(data) + "-misspelt"}
     deploys = actions(env)
-    for script, args in (("weekly_training", ("--now", "2024-05-27T12:00")),
-                         ("hourly_predictions", ("--now", TRAINED)), ("results_settlement", ("--now", TRAINED))):
+    for script, args in (
+        ("weekly_training", ("--now", "2024-05-27T12:00")),
+        ("hourly_predictions", ("--now", TRAINED)),
+        ("results_settlement", ("--now", TRAINED)),
+    ):
         r = run(script, bad, *args)
         assert r.returncode == 69, (script, r.stderr)
         assert len(lines(r.stderr)) == 1 and "FOOTBALL_DATA_DIR" in r.stderr and "misspelt" in r.stderr, r.stderr
-    assert actions(env) == deploys                     # nothing trained on the stale store, nothing deployed
+    assert actions(env) == deploys  # nothing trained on the stale store, nothing deployed
 
 
 def test_a_data_directory_without_fixtures_stops_the_hourly_job_and_fails_the_health_check(world):
@@ -75,7 +89,7 @@ def test_a_data_directory_without_fixtures_stops_the_hourly_job_and_fails_the_he
 def test_training_on_stale_data_deploys_nothing_and_says_why(world):
     tmp, data, env = world
     before = actions(env)
-    r = run("weekly_training", env, "--now", "2026-11-15T02:00")     # two and a half years later
+    r = run("weekly_training", env, "--now", "2026-11-15T02:00")  # two and a half years later
     assert r.returncode == 70 and "days old" in r.stderr and "MAX_DATA_AGE_DAYS" in r.stderr, r.stderr
     assert actions(env)[:-1] == before and actions(env)[-1][0] == "rejected" and "days old" in actions(env)[-1][1]
     r = run("health_check", env, "--now", "2026-11-15T02:00")
@@ -86,7 +100,7 @@ def test_training_on_stale_data_deploys_nothing_and_says_why(world):
 def test_training_that_finds_nothing_new_deploys_nothing_and_says_why(world):
     tmp, data, env = world
     before = actions(env)
-    r = run("weekly_training", env, "--now", "2024-05-27T02:00")     # a week on: the season is over
+    r = run("weekly_training", env, "--now", "2024-05-27T02:00")  # a week on: the season is over
     assert r.returncode == 0 and "no result newer than the deployed set" in r.stderr, r.stderr
     assert actions(env)[:-1] == before and actions(env)[-1][0] == "skipped"
     assert "deployed=0" in (Path(env["LOG_DIR"]) / "weekly_training.log").read_text().splitlines()[-1]

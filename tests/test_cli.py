@@ -3,6 +3,7 @@
 The commands run in this process (click's CliRunner, or the script file itself through runpy): the scripts are
 one import and one call, so a subprocess would only add start-up time. tests/test_crontab.py starts one for real.
 """
+
 from __future__ import annotations
 
 import runpy
@@ -10,8 +11,8 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import ROOT, create_store, make_env
+
 from pipeline.jobs.cli import COMMANDS
 
 SCRIPTS = sorted(p.name for p in (ROOT / "production").glob("*.py"))
@@ -44,9 +45,14 @@ def test_unknown_option_is_a_usage_error(script, tmp_path):
 
 
 @pytest.mark.parametrize("script", JOB_SCRIPTS)
-@pytest.mark.parametrize("bad,name", [({"DATA_SOURCE": "nope"}, "DATA_SOURCE"),
-                                      ({"MAX_BRIER": "-3"}, "MAX_BRIER"),
-                                      ({"DATA_SOURCE": "sportmonks", "SPORTMONKS_API_KEY": ""}, "SPORTMONKS_API_KEY")])
+@pytest.mark.parametrize(
+    "bad,name",
+    [
+        ({"DATA_SOURCE": "nope"}, "DATA_SOURCE"),
+        ({"MAX_BRIER": "-3"}, "MAX_BRIER"),
+        ({"DATA_SOURCE": "sportmonks", "SPORTMONKS_API_KEY": ""}, "SPORTMONKS_API_KEY"),
+    ],
+)
 def test_bad_configuration_is_one_line_and_exit_78(script, bad, name, tmp_path):
     r = invoke(script, [], make_env(tmp_path, **bad))
     assert r.exit_code == 78
@@ -62,8 +68,9 @@ def test_bad_now_is_a_bad_command_line_exit_2(script, tmp_path):
 
 
 def test_unreachable_database_is_one_line_and_exit_69(tmp_path):
-    r = invoke("results_settlement.py", ["--quiet"],
-               make_env(tmp_path, DATABASE_URL="postgresql://u:pw12345@127.0.0.1:1/x"))
+    r = invoke(
+        "results_settlement.py", ["--quiet"], make_env(tmp_path, DATABASE_URL="postgresql://u:pw12345@127.0.0.1:1/x")
+    )
     assert r.exit_code == 69
     assert "pw12345" not in r.stderr and "Traceback" not in r.stderr
     assert len([ln for ln in r.stderr.splitlines() if ln.strip()]) == 1
@@ -82,8 +89,11 @@ def test_unwritable_model_dir_is_found_before_training(tmp_path):
     # it was found only after training (exit 70 after the whole run); the README says 78, naming the setting
     blocker = tmp_path / "blocker"
     blocker.write_text("")
-    r = invoke("weekly_training.py", ["--now", "2026-01-10T00:00", "--quiet"],
-               make_env(tmp_path, MODEL_DIR=str(blocker / "models")))
+    r = invoke(
+        "weekly_training.py",
+        ["--now", "2026-01-10T00:00", "--quiet"],
+        make_env(tmp_path, MODEL_DIR=str(blocker / "models")),
+    )
     assert r.exit_code == 78 and "MODEL_DIR" in r.stderr and "Traceback" not in r.stderr
     assert "fetching results" not in (tmp_path / "logs" / "weekly_training.log").read_text()
 

@@ -16,20 +16,23 @@ def test_defaults():
     assert s.model_dir == ROOT / "models"
 
 
-@pytest.mark.parametrize("env,fragment", [
-    ({"DATA_SOURCE": "betfair"}, "DATA_SOURCE"),
-    ({"DATA_SOURCE": "sportmonks"}, "SPORTMONKS_API_KEY"),
-    ({"DATABASE_URL": "mysql://x@y/z"}, "DATABASE_URL"),
-    ({"DATABASE_URL": "not a url"}, "DATABASE_URL"),
-    ({"DATABASE_URL": "sqlite://"}, "DATABASE_URL"),
-    ({"MAX_LOG_LOSS": "-1"}, "MAX_LOG_LOSS"),
-    ({"MIN_ACCURACY": "1.5"}, "MIN_ACCURACY"),
-    ({"MAX_BRIER": "abc"}, "MAX_BRIER"),
-    ({"KELLY_FRACTION": "0"}, "KELLY_FRACTION"),
-    ({"SPORTMONKS_BASE_URL": "ftp://x"}, "SPORTMONKS_BASE_URL"),
-    ({"VALIDATION_MATCHES": "ten"}, "VALIDATION_MATCHES"),
-    ({"MIN_ODDS": "5", "MAX_ODDS": "4"}, "MIN_ODDS"),
-])
+@pytest.mark.parametrize(
+    "env,fragment",
+    [
+        ({"DATA_SOURCE": "betfair"}, "DATA_SOURCE"),
+        ({"DATA_SOURCE": "sportmonks"}, "SPORTMONKS_API_KEY"),
+        ({"DATABASE_URL": "mysql://x@y/z"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "not a url"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "sqlite://"}, "DATABASE_URL"),
+        ({"MAX_LOG_LOSS": "-1"}, "MAX_LOG_LOSS"),
+        ({"MIN_ACCURACY": "1.5"}, "MIN_ACCURACY"),
+        ({"MAX_BRIER": "abc"}, "MAX_BRIER"),
+        ({"KELLY_FRACTION": "0"}, "KELLY_FRACTION"),
+        ({"SPORTMONKS_BASE_URL": "ftp://x"}, "SPORTMONKS_BASE_URL"),
+        ({"VALIDATION_MATCHES": "ten"}, "VALIDATION_MATCHES"),
+        ({"MIN_ODDS": "5", "MAX_ODDS": "4"}, "MIN_ODDS"),
+    ],
+)
 def test_invalid_settings_name_the_setting(env, fragment):
     with pytest.raises(ConfigError, match=fragment):
         load_settings(env, dotenv=NO_DOTENV)
@@ -50,8 +53,14 @@ def test_dotenv_is_read_and_environment_wins(tmp_path):
 
 
 def test_secrets_are_masked():
-    s = load_settings({"DATABASE_URL": "postgresql://u:hunter22@db/x", "SPORTMONKS_API_KEY": "KEY123456",
-                       "DATA_SOURCE": "sportmonks"}, dotenv=NO_DOTENV)
+    s = load_settings(
+        {
+            "DATABASE_URL": "postgresql://u:hunter22@db/x",
+            "SPORTMONKS_API_KEY": "KEY123456",
+            "DATA_SOURCE": "sportmonks",
+        },
+        dotenv=NO_DOTENV,
+    )
     assert "hunter22" not in s.safe_database_url and "***" in s.safe_database_url
     assert "KEY123456" not in repr(s)
     assert set(s.secrets()) == {"KEY123456", "hunter22"}
@@ -64,11 +73,14 @@ def test_env_example_documents_every_setting():
     assert not missing, f".env.example lacks {missing}"
 
 
-@pytest.mark.parametrize("env,fragment", [
-    ({"SHARP_BOOKMAKERS": "Pinacle"}, "SHARP_BOOKMAKERS: unknown bookmaker 'Pinacle'"),
-    ({"BET_BOOKMAKERS": "Bet365,Market max"}, "BET_BOOKMAKERS: market aggregates"),
-    ({"FAIR_METHOD": "additive"}, "FAIR_METHOD"),
-])
+@pytest.mark.parametrize(
+    "env,fragment",
+    [
+        ({"SHARP_BOOKMAKERS": "Pinacle"}, "SHARP_BOOKMAKERS: unknown bookmaker 'Pinacle'"),
+        ({"BET_BOOKMAKERS": "Bet365,Market max"}, "BET_BOOKMAKERS: market aggregates"),
+        ({"FAIR_METHOD": "additive"}, "FAIR_METHOD"),
+    ],
+)
 def test_bookmaker_settings_refuse_unknown_names_and_aggregates(env, fragment):
     with pytest.raises(ConfigError, match=fragment):
         load_settings(env, dotenv=NO_DOTENV)
@@ -82,10 +94,14 @@ def test_thread_pools_stay_pinned_when_libraries_load_after_the_limit():
     afterwards (XGBoost's OpenMP, when the models are first loaded) still gets the pinned count."""
     import subprocess
     import sys
-    code = ("from pipeline.threads import limit_threads; limit_threads(1); import xgboost; limit_threads(1); "
-            "from threadpoolctl import threadpool_info; info = threadpool_info(); "
-            "print(sorted({p['internal_api'] for p in info}), {p['num_threads'] for p in info})")
+
+    code = (
+        "from pipeline.threads import limit_threads; limit_threads(1); import xgboost; limit_threads(1); "
+        "from threadpoolctl import threadpool_info; info = threadpool_info(); "
+        "print(sorted({p['internal_api'] for p in info}), {p['num_threads'] for p in info})"
+    )
     from pipeline.threads import ENV_VARS
-    env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}    # not inherited from this test run
+
+    env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}  # not inherited from this test run
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
     assert "openmp" in out and out.strip().endswith("{1}"), out

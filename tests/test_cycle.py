@@ -2,6 +2,7 @@
 store is checked: bets settled exactly once, profit equals the bankroll change, the guide's sqlite3 query agrees
 with the report, lineups help where stars are missing, bets go to the soft books with their fair CLV reported,
 and running every job again changes nothing."""
+
 from __future__ import annotations
 
 import json
@@ -10,16 +11,16 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-
-from pipeline.bookmakers import SOFT_DEFAULT
-from pipeline.config import load_settings
 from conftest import DEMO_DAYS as DAYS
 from conftest import DEMO_SEED as SEED
 from conftest import DEMO_START as START
+
+from pipeline.bookmakers import SOFT_DEFAULT
+from pipeline.config import load_settings
 from pipeline.jobs.cli import COMMANDS
 from pipeline.jobs.demo import demo_environment, invoke
-from pipeline.providers.sandbox import SandboxProvider
 from pipeline.jobs.report import BY_OUTCOME_SQL, build_report
+from pipeline.providers.sandbox import SandboxProvider
 from pipeline.store import make_engine
 
 END = START + timedelta(days=DAYS)
@@ -39,11 +40,23 @@ def db(work):
 
 def snapshot(work):
     con = db(work)
-    q = {t: f"SELECT COUNT(*) FROM {t}" for t in ("predictions", "bets", "results", "lineup_updates", "lineups",
-                                                     "odds_snapshots", "fixtures", "performance_daily")}
+    q = {
+        t: f"SELECT COUNT(*) FROM {t}"
+        for t in (
+            "predictions",
+            "bets",
+            "results",
+            "lineup_updates",
+            "lineups",
+            "odds_snapshots",
+            "fixtures",
+            "performance_daily",
+        )
+    }
     out = {t: con.execute(sql).fetchone()[0] for t, sql in q.items()}
-    out["bets_detail"] = con.execute("SELECT id, status, result, stake, odds, profit_loss, settled_at FROM bets "
-                                     "ORDER BY id").fetchall()
+    out["bets_detail"] = con.execute(
+        "SELECT id, status, result, stake, odds, profit_loss, settled_at FROM bets ORDER BY id"
+    ).fetchall()
     out["perf"] = con.execute("SELECT * FROM performance_daily ORDER BY day").fetchall()
     return out
 
@@ -54,7 +67,7 @@ def test_demo_ran_every_job_without_failure(cycle):
     runs = dict(con.execute("SELECT job, COUNT(*) FROM job_runs WHERE status = 'success' GROUP BY job").fetchall())
     assert con.execute("SELECT COUNT(*) FROM job_runs WHERE status = 'failed'").fetchone()[0] == 0
     assert runs["hourly_predictions"] == 24 * DAYS + 1 and runs["lineup_updates"] == 96 * DAYS + 1
-    retrains = [START + timedelta(days=d, hours=2) for d in range(DAYS + 1)]              # Sundays at 02:00
+    retrains = [START + timedelta(days=d, hours=2) for d in range(DAYS + 1)]  # Sundays at 02:00
     sundays = sum(t.weekday() == 6 and t <= END for t in retrains)
     assert runs["results_settlement"] == 48 * DAYS + 1 and runs["weekly_training"] == 1 + sundays >= 2
     assert runs["backup"] == 1
@@ -69,10 +82,16 @@ def test_every_bet_settled_exactly_once_and_profit_matches_bankroll(cycle):
     assert n_bets > 20
     late_pending = con.execute(
         "SELECT COUNT(*) FROM bets b JOIN fixtures f ON f.id = b.fixture_id WHERE b.status = 'pending' "
-        "AND f.kickoff_time < ?", ((END - timedelta(hours=3)).strftime("%Y-%m-%d %H:%M:%S"),)).fetchone()[0]
+        "AND f.kickoff_time < ?",
+        ((END - timedelta(hours=3)).strftime("%Y-%m-%d %H:%M:%S"),),
+    ).fetchone()[0]
     assert late_pending == 0
-    assert con.execute("SELECT COUNT(*) FROM (SELECT fixture_id, bet_outcome FROM bets GROUP BY 1, 2 "
-                       "HAVING COUNT(*) > 1)").fetchone()[0] == 0
+    assert (
+        con.execute(
+            "SELECT COUNT(*) FROM (SELECT fixture_id, bet_outcome FROM bets GROUP BY 1, 2 HAVING COUNT(*) > 1)"
+        ).fetchone()[0]
+        == 0
+    )
     assert con.execute("SELECT COUNT(*) FROM bets WHERE status != 'pending' AND settled_at IS NULL").fetchone()[0] == 0
     profit = con.execute("SELECT SUM(profit_loss) FROM bets WHERE status != 'pending'").fetchone()[0]
     bankroll = con.execute("SELECT bankroll FROM performance_daily ORDER BY day DESC LIMIT 1").fetchone()[0]
@@ -97,12 +116,16 @@ def test_guide_query_matches_the_report(cycle):
 
 def _last_predictions(work):
     """(match_id, uses_lineups) -> (final 1X2, Dixon-Coles 1X2) of the last prediction made before kick-off."""
-    rows = db(work).execute("""
+    rows = (
+        db(work)
+        .execute("""
         SELECT f.provider_id, p.uses_lineups, p.home_prob, p.draw_prob, p.away_prob, p.details
         FROM predictions p JOIN fixtures f ON f.id = p.fixture_id
         WHERE p.fixture_id IN (SELECT fixture_id FROM lineup_updates)
           AND p.prediction_time <= f.kickoff_time
-        ORDER BY p.prediction_time, p.id""").fetchall()
+        ORDER BY p.prediction_time, p.id""")
+        .fetchall()
+    )
     last = {}
     for mid, lineup, h, d, a, details in rows:
         dc = json.loads(details)
@@ -124,7 +147,8 @@ def test_lineups_move_the_goals_model_towards_the_truth_where_stars_are_missing(
     def expected_log_loss(which, part):
         # log loss expected under the true probabilities: far less noisy than the realised outcomes
         return np.mean([-(np.array(truth[m]) * np.log(ps[which][part])).sum() for m, *ps in weak])
-    assert expected_log_loss(1, 1) < expected_log_loss(0, 1) - 0.005   # Dixon-Coles: with lineup < without
+
+    assert expected_log_loss(1, 1) < expected_log_loss(0, 1) - 0.005  # Dixon-Coles: with lineup < without
     # the final forecast may not gain (the market knew), but the lineup must not make it materially worse
     assert expected_log_loss(1, 0) < expected_log_loss(0, 0) + 0.01
 
@@ -132,8 +156,14 @@ def test_lineups_move_the_goals_model_towards_the_truth_where_stars_are_missing(
 def test_measured_lineup_strength_follows_the_true_one(cycle):
     work, _ = cycle
     sb = SandboxProvider(seed=SEED)
-    rows = db(work).execute("SELECT f.provider_id, home_strength_change, away_strength_change FROM lineup_updates u "
-                            "JOIN fixtures f ON f.id = u.fixture_id").fetchall()
+    rows = (
+        db(work)
+        .execute(
+            "SELECT f.provider_id, home_strength_change, away_strength_change FROM lineup_updates u "
+            "JOIN fixtures f ON f.id = u.fixture_id"
+        )
+        .fetchall()
+    )
     measured = np.array([[h, a] for _, h, a in rows]).ravel()
     true = np.array([sb.missing_star_strength(m) for m, _, _ in rows]).ravel()
     assert len(rows) >= 20
@@ -157,8 +187,9 @@ def test_demo_bets_at_soft_books_and_reports_their_fair_clv(cycle):
     con = db(work)
     books = dict(con.execute("SELECT bookmaker, COUNT(*) FROM bets GROUP BY bookmaker").fetchall())
     assert set(books) <= set(SOFT_DEFAULT) and sum(books.values()) > 20
-    assert con.execute("SELECT COUNT(*) FROM bets WHERE fair_source != 'Pinnacle' OR fair_prob IS NULL").fetchone()[0] \
-        == 0
+    assert (
+        con.execute("SELECT COUNT(*) FROM bets WHERE fair_source != 'Pinnacle' OR fair_prob IS NULL").fetchone()[0] == 0
+    )
     settled = con.execute("SELECT odds, fair_prob, edge, clv FROM bets WHERE status = 'settled'").fetchall()
     assert settled and all(clv is not None for *_, clv in settled)
     assert all(e == pytest.approx(o * p - 1) for o, p, e, _ in settled)

@@ -1,6 +1,7 @@
 """The container files, checked without a daemon or a cluster: the image's contract, the compose file, the Kubernetes
 manifests, and that all three follow crontab.example (their schedules and commands are its lines, read generically).
 The linters (hadolint, kubernetes-validate --strict) run in CI from deploy/lint.sh."""
+
 from __future__ import annotations
 
 import fnmatch
@@ -16,8 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-
 from conftest import IN_CI, ROOT, make_env
+
 from pipeline.jobs import container
 from pipeline.jobs.cli import COMMANDS
 from pipeline.jobs.container import parse_line, read_crontab
@@ -28,6 +29,7 @@ CRONTAB_ENV, ENTRIES = read_crontab((ROOT / "crontab.example").read_text())
 
 
 # ---- the Dockerfile, read as Docker reads it ----------------------------------------------------------------------
+
 
 def dockerfile() -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) in order: continuation lines joined, comment lines dropped."""
@@ -68,7 +70,7 @@ def test_the_image_installs_the_way_the_readme_and_ci_do():
     readme = (ROOT / "README.md").read_text()
     readme_install = next(line for line in readme.splitlines() if "pip install -r requirements.txt" in line)
     step = segments(install_step())
-    assert step == segments(readme_install)[:len(step)], (step, readme_install)
+    assert step == segments(readme_install)[: len(step)], (step, readme_install)
     assert step == ["python3 -m venv .venv", ".venv/bin/pip install -r requirements.txt"]
     # CI makes the tests' venv with the same two commands (quietly), so the tests below run in the image's venv
     ci = [" ".join(line.replace(" -q", "").split()) for line in (ROOT / ".ci" / "run").read_text().splitlines()]
@@ -89,8 +91,11 @@ def test_requirements_go_in_before_the_code_and_every_copied_path_exists():
     # only what the install needs goes in before it (`-e .` needs the metadata and the package's directory),
     # so a change of code does not redo the install
     before = {src for w, a in order[:install] if w == "COPY" for src in a.split()[:-1]}
-    assert {"requirements.txt", "pyproject.toml"} <= before <= {"requirements.txt", "pyproject.toml",
-                                                                "pipeline/__init__.py"}
+    assert (
+        {"requirements.txt", "pyproject.toml"}
+        <= before
+        <= {"requirements.txt", "pyproject.toml", "pipeline/__init__.py"}
+    )
 
 
 def test_base_user_and_paths():
@@ -124,21 +129,39 @@ def dockerignored(path: str) -> bool:
 
 
 def test_the_build_context_holds_the_code_and_no_secret_or_state():
-    needed = ["requirements.txt", "pyproject.toml", "crontab.example", "pipeline/__init__.py", "pipeline/config.py",
-              "pipeline/migrations/env.py", ".env.example"]
+    needed = [
+        "requirements.txt",
+        "pyproject.toml",
+        "crontab.example",
+        "pipeline/__init__.py",
+        "pipeline/config.py",
+        "pipeline/migrations/env.py",
+        ".env.example",
+    ]
     needed += [f"production/{p.name}" for p in (ROOT / "production").glob("*.py")]
     assert [p for p in needed if dockerignored(p)] == []
-    kept_out = [".env", ".env.production", "predictions.db", "predictions.db-wal", "models/current",
-                "models/versions/v1/elo.joblib", "backups/predictions_20260101_040000.dump", "logs/backup.log",
-                ".venv/bin/python", ".git", ".locks/backup.lock", "pipeline/__pycache__/x.cpython-311.pyc",
-                "tests/test_deploy.py"]
+    kept_out = [
+        ".env",
+        ".env.production",
+        "predictions.db",
+        "predictions.db-wal",
+        "models/current",
+        "models/versions/v1/elo.joblib",
+        "backups/predictions_20260101_040000.dump",
+        "logs/backup.log",
+        ".venv/bin/python",
+        ".git",
+        ".locks/backup.lock",
+        "pipeline/__pycache__/x.cpython-311.pyc",
+        "tests/test_deploy.py",
+    ]
     assert [p for p in kept_out if not dockerignored(p)] == []
 
 
 def test_default_command_and_every_job_command_run_in_this_venv():
     """CI made this interpreter's venv with the Dockerfile's step (above): the image's default command runs in it,
     as a real process, and prints every script's usage."""
-    cmd = yaml.safe_load(instructions("CMD")[-1])          # exec form: a JSON list
+    cmd = yaml.safe_load(instructions("CMD")[-1])  # exec form: a JSON list
     assert cmd[0] == ".venv/bin/python"
     r = subprocess.run([sys.executable, *cmd[1:]], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
@@ -152,20 +175,39 @@ def test_default_command_and_every_job_command_run_in_this_venv():
 
 # ---- crontab.example, read generically -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("line,argv,workdir,env", [
-    ("0 * * * * cd /opt/football && /opt/football/.venv/bin/python production/hourly_predictions.py --quiet"
-     " >> /opt/football/logs/hourly_predictions.cron.log 2>&1",
-     ["/opt/football/.venv/bin/python", "production/hourly_predictions.py", "--quiet"], "/opt/football", {}),
-    ("*/10 * * * * cd /srv/f && mkdir -p logs && .venv/bin/python production/health_check.py >>logs/h.log 2>&1"
-     " || mail -s 'football: health check failed' ops < logs/h.log",
-     [".venv/bin/python", "production/health_check.py"], "/srv/f", {}),
-    ("0 4 * * * cd '/srv/my football' && CPU_THREADS=2 .venv/bin/python production/backup.py --now"
-     " \"2026-01-20T04:00\" 2>&1 | logger -t football",
-     [".venv/bin/python", "production/backup.py", "--now", "2026-01-20T04:00"], "/srv/my football",
-     {"CPU_THREADS": "2"}),
-    ("30  1 * * 1-5   /usr/bin/python3 /srv/f/production/report.py 2>/dev/null",
-     ["/usr/bin/python3", "/srv/f/production/report.py"], None, {}),
-])
+
+@pytest.mark.parametrize(
+    "line,argv,workdir,env",
+    [
+        (
+            "0 * * * * cd /opt/football && /opt/football/.venv/bin/python production/hourly_predictions.py --quiet"
+            " >> /opt/football/logs/hourly_predictions.cron.log 2>&1",
+            ["/opt/football/.venv/bin/python", "production/hourly_predictions.py", "--quiet"],
+            "/opt/football",
+            {},
+        ),
+        (
+            "*/10 * * * * cd /srv/f && mkdir -p logs && .venv/bin/python production/health_check.py >>logs/h.log 2>&1"
+            " || mail -s 'football: health check failed' ops < logs/h.log",
+            [".venv/bin/python", "production/health_check.py"],
+            "/srv/f",
+            {},
+        ),
+        (
+            "0 4 * * * cd '/srv/my football' && CPU_THREADS=2 .venv/bin/python production/backup.py --now"
+            ' "2026-01-20T04:00" 2>&1 | logger -t football',
+            [".venv/bin/python", "production/backup.py", "--now", "2026-01-20T04:00"],
+            "/srv/my football",
+            {"CPU_THREADS": "2"},
+        ),
+        (
+            "30  1 * * 1-5   /usr/bin/python3 /srv/f/production/report.py 2>/dev/null",
+            ["/usr/bin/python3", "/srv/f/production/report.py"],
+            None,
+            {},
+        ),
+    ],
+)
 def test_a_crontab_line_becomes_the_jobs_own_command(line, argv, workdir, env):
     e = parse_line(line)
     assert (list(e.argv), e.workdir, e.env) == (argv, workdir, env)
@@ -173,8 +215,15 @@ def test_a_crontab_line_becomes_the_jobs_own_command(line, argv, workdir, env):
     assert e.schedule == " ".join(line.split()[:5])
 
 
-@pytest.mark.parametrize("line", ["0 * * * * echo hello", "@hourly cd /x && python production/a.py",
-                                  "0 * * * * python production/a.py; python production/b.py", "0 * * *"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "0 * * * * echo hello",
+        "@hourly cd /x && python production/a.py",
+        "0 * * * * python production/a.py; python production/b.py",
+        "0 * * *",
+    ],
+)
 def test_lines_that_are_not_one_job_are_refused(line):
     with pytest.raises(ValueError):
         parse_line(line)
@@ -205,6 +254,7 @@ def test_an_unknown_flag_in_a_line_would_be_caught(monkeypatch, capsys):
 
 # ---- the compose scheduler: supercronic on crontab.example's container form ----------------------------------------
 
+
 def test_the_scheduler_runs_crontab_example_as_the_jobs_own_commands(tmp_path):
     calls = []
     out = tmp_path / "run" / "crontab"
@@ -213,22 +263,26 @@ def test_the_scheduler_runs_crontab_example_as_the_jobs_own_commands(tmp_path):
     text = out.read_text()
     env, entries = read_crontab(text)
     assert env == CRONTAB_ENV and env.get("CRON_TZ") == "UTC"
-    assert [(e.schedule, e.argv, e.workdir, e.env) for e in entries] == \
-        [(e.schedule, e.argv, e.workdir, e.env) for e in ENTRIES]
+    assert [(e.schedule, e.argv, e.workdir, e.env) for e in entries] == [
+        (e.schedule, e.argv, e.workdir, e.env) for e in ENTRIES
+    ]
     assert ">" not in text and "cron.log" not in text, "a container's output is its log, not a file"
 
 
 def test_environment_lines_are_kept_quoted():
     text = 'CRON_TZ=UTC\nMAILTO=""\nPATH=/usr/bin:/bin\n0 * * * * cd /o && .venv/bin/python production/backup.py\n'
     out = container.container_crontab(text)
-    assert [ln for ln in out.splitlines() if "=" in ln.split()[0]] == ['CRON_TZ="UTC"', 'MAILTO=""',
-                                                                       'PATH="/usr/bin:/bin"']
+    assert [ln for ln in out.splitlines() if "=" in ln.split()[0]] == [
+        'CRON_TZ="UTC"',
+        'MAILTO=""',
+        'PATH="/usr/bin:/bin"',
+    ]
     assert read_crontab(out)[0] == {"CRON_TZ": "UTC", "MAILTO": "", "PATH": "/usr/bin:/bin"}
 
 
 def test_the_scheduler_says_so_when_supercronic_is_missing(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(container, "SUPERCRONIC", "supercronic-not-installed")
-    assert container.run_scheduler(ROOT / "crontab.example", tmp_path / "crontab") == 127   # real os.execvp
+    assert container.run_scheduler(ROOT / "crontab.example", tmp_path / "crontab") == 127  # real os.execvp
     assert "cannot start supercronic-not-installed" in capsys.readouterr().err
 
 
@@ -254,7 +308,7 @@ def test_compose_postgres_migration_and_scheduler():
     assert scheduler["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     # the scheduler reads crontab.example itself: the repository's file, mounted where its command looks
     assert scheduler["command"][:3] == [".venv/bin/python", "production/container.py", "--scheduler"]
-    path = os.path.join(WORKDIR, scheduler["command"][3])      # relative to the image's WORKDIR
+    path = os.path.join(WORKDIR, scheduler["command"][3])  # relative to the image's WORKDIR
     assert f"./crontab.example:{path}:ro" in scheduler["volumes"]
     for svc in (migrate, scheduler):
         env = svc["environment"]
@@ -269,6 +323,7 @@ def test_compose_postgres_migration_and_scheduler():
 
 
 # ---- Kubernetes ----------------------------------------------------------------------------------------------------
+
 
 def load(path: Path) -> list[dict]:
     return [d for d in yaml.safe_load_all(path.read_text()) if d]
@@ -313,7 +368,7 @@ def test_cronjob_policies_and_resources():
         c = cron_container(cj)
         assert c["name"] == "job" and c["image"] == "football-pipeline"
         res = c["resources"]
-        for kind in ("cpu", "memory"):       # a CPU limit too: the thread counts are read from it
+        for kind in ("cpu", "memory"):  # a CPU limit too: the thread counts are read from it
             assert kind in res["requests"] and kind in res["limits"], (name, kind)
     # a hung run is ended before the next one is due (Forbid would skip that one)
     for name, cj in CRONJOBS.items():
@@ -325,8 +380,9 @@ def pod_shared(pod: dict) -> dict:
     """What every job's pod must share: everything but the command, its resources and the restart policy."""
     (c,) = pod["containers"]
     shared = {k: v for k, v in pod.items() if k not in ("containers", "restartPolicy")}
-    shared["container"] = {k: v for k, v in c.items() if k not in ("command", "args", "resources", "workingDir",
-                                                                    "image")}
+    shared["container"] = {
+        k: v for k, v in c.items() if k not in ("command", "args", "resources", "workingDir", "image")
+    }
     return shared
 
 
@@ -344,8 +400,11 @@ def test_settings_secret_threads_volume_and_user():
     c = JOB_POD_PATCH["containers"][0]
     env = {v["name"]: v for v in c["env"]}
     for key in ("DATABASE_URL", "SPORTMONKS_API_KEY"):
-        assert env[key]["valueFrom"]["secretKeyRef"] == {"name": "football-secrets", "key": key,
-                                                         **({"optional": True} if key != "DATABASE_URL" else {})}
+        assert env[key]["valueFrom"]["secretKeyRef"] == {
+            "name": "football-secrets",
+            "key": key,
+            **({"optional": True} if key != "DATABASE_URL" else {}),
+        }
     for key in ("CPU_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         assert env[key]["valueFrom"]["resourceFieldRef"] == {"resource": "limits.cpu", "divisor": "1"}, key
     (pvc,) = [d for d in RESOURCES if d["kind"] == "PersistentVolumeClaim"]
@@ -385,6 +444,7 @@ def test_the_kustomize_rendering_gives_every_cronjob_the_shared_pod():
 
 
 # ---- the migration step ---------------------------------------------------------------------------------------------
+
 
 def migrate(env: dict, *args: str):
     return CliRunner().invoke(COMMANDS["migrate"], list(args), env=env)
@@ -432,7 +492,7 @@ def secrets_in(name: str, text: str) -> list[str]:
             if isinstance(doc, dict) and doc.get("kind") == "Secret":
                 found.append("a Secret object")
             found += _secret_values(doc)
-    else:   # Dockerfile, .env-style files: NAME=value words, and ENV/ARG NAME value (comments aside)
+    else:  # Dockerfile, .env-style files: NAME=value words, and ENV/ARG NAME value (comments aside)
         for line in text.splitlines():
             words = line.replace("\\", " ").split()
             if not words or words[0].startswith("#"):
@@ -477,23 +537,35 @@ def test_no_secret_in_the_image_compose_or_manifests():
     assert {k: v for k, v in found.items() if v} == {}
 
 
-@pytest.mark.parametrize("name,text", [
-    ("Dockerfile", "FROM python:3.11-slim\nENV SPORTMONKS_API_KEY=abcd1234efgh\n"),
-    ("Dockerfile", "ARG DB_PASSWORD=hunter22\n"),
-    ("Dockerfile", "ENV SPORTMONKS_API_KEY abcd1234efgh\n"),
-    ("compose.yaml", "services:\n  a:\n    environment:\n      POSTGRES_PASSWORD: hunter22\n"),
-    ("compose.yaml", "services:\n  a:\n    environment:\n      - SPORTMONKS_API_KEY=abcd1234\n"),
-    ("compose.yaml", "services:\n  a:\n    environment:\n      DATABASE_URL: postgresql://u:hunter22@db/x\n"),
-    ("job.yaml", "kind: Job\nspec:\n  env:\n    - name: SPORTMONKS_API_KEY\n      value: abcd1234\n"),
-    ("secret.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  x: y\n"),
-    ("settings.env", "DATA_SOURCE=sportmonks\nSPORTMONKS_API_KEY=abcd1234\n"),
-    ("kustomization.yaml", "secretGenerator:\n  - name: s\n    literals: [DATABASE_URL=sqlite:///x.db]\n"),
-])
+@pytest.mark.parametrize(
+    "name,text",
+    [
+        ("Dockerfile", "FROM python:3.11-slim\nENV SPORTMONKS_API_KEY=abcd1234efgh\n"),
+        ("Dockerfile", "ARG DB_PASSWORD=hunter22\n"),
+        ("Dockerfile", "ENV SPORTMONKS_API_KEY abcd1234efgh\n"),
+        ("compose.yaml", "services:\n  a:\n    environment:\n      POSTGRES_PASSWORD: hunter22\n"),
+        ("compose.yaml", "services:\n  a:\n    environment:\n      - SPORTMONKS_API_KEY=abcd1234\n"),
+        ("compose.yaml", "services:\n  a:\n    environment:\n      DATABASE_URL: postgresql://u:hunter22@db/x\n"),
+        ("job.yaml", "kind: Job\nspec:\n  env:\n    - name: SPORTMONKS_API_KEY\n      value: abcd1234\n"),
+        ("secret.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  x: y\n"),
+        ("settings.env", "DATA_SOURCE=sportmonks\nSPORTMONKS_API_KEY=abcd1234\n"),
+        ("kustomization.yaml", "secretGenerator:\n  - name: s\n    literals: [DATABASE_URL=sqlite:///x.db]\n"),
+    ],
+)
 def test_the_secret_check_finds_a_planted_secret(name, text):
     assert secrets_in(name, text)
 
 
 def test_the_secret_check_lets_references_pass():
-    assert secrets_in("compose.yaml", "x:\n  DATABASE_URL: postgresql+psycopg://f:${POSTGRES_PASSWORD:?set it}@pg/f\n"
-                                      "  SPORTMONKS_API_KEY: ${SPORTMONKS_API_KEY:-}\n") == []
-    assert secrets_in("Dockerfile", "# no secret here: settings come from the environment\nENV SPORTMONKS_API_KEY=\n") == []
+    assert (
+        secrets_in(
+            "compose.yaml",
+            "x:\n  DATABASE_URL: postgresql+psycopg://f:${POSTGRES_PASSWORD:?set it}@pg/f\n"
+            "  SPORTMONKS_API_KEY: ${SPORTMONKS_API_KEY:-}\n",
+        )
+        == []
+    )
+    assert (
+        secrets_in("Dockerfile", "# no secret here: settings come from the environment\nENV SPORTMONKS_API_KEY=\n")
+        == []
+    )

@@ -1,24 +1,25 @@
 """football-data.co.uk: the real files from ../shared (values checked by hand against the CSVs), malformed
 files written here, and the provider on a local directory and over HTTP from a local server."""
+
 from __future__ import annotations
 
 import http.server
 import os
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import FOOTBALL_DATA, needs_shared
-from pipeline.providers.base import FINISHED, SCHEDULED
+
 from pipeline.bookmakers import is_bettable
+from pipeline.providers.base import FINISHED, SCHEDULED
 from pipeline.providers.football_data import FootballDataProvider, frame_to_batch, load_matches, parse_csv, season_of
 
-UTC = timezone.utc
+UTC = UTC
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ def test_all_files_load_without_problems(everything):
     assert len(frame) == 37434 and problems == []
     counts = frame.groupby(["league", "season"]).size()
     # by hand: grep -c of data rows in each file
-    assert counts[("E0", "0304")] == 335 and counts[("D1", "0304")] == 194   # the two incomplete files
+    assert counts[("E0", "0304")] == 335 and counts[("D1", "0304")] == 194  # the two incomplete files
     assert counts[("E0", "2324")] == 380 and counts[("SP1", "1213")] == 380 and counts[("D1", "2324")] == 306
     assert frame["match_id"].is_unique
 
@@ -43,16 +44,16 @@ def test_all_files_load_without_problems(everything):
 def test_kickoffs_in_utc_and_odds_as_in_the_files(everything):
     frame, _ = everything
     row = frame.set_index("match_id")
-    m = row.loc["E0-2324-burnley-man_city"]          # 11/08/2023 20:00 BST
+    m = row.loc["E0-2324-burnley-man_city"]  # 11/08/2023 20:00 BST
     assert m["kickoff"] == pd.Timestamp("2023-08-11 19:00", tz="UTC")
     assert (m["home_goals"], m["away_goals"]) == (0, 3)
     assert (m["odds_home"], m["odds_draw"], m["odds_away"], m["odds_bookmaker"]) == (8.58, 5.51, 1.37, "Pinnacle")
     assert (m["close_home"], m["close_draw"], m["close_away"]) == (9.62, 5.81, 1.33)
     # every bookmaker's own columns, as in the file (by hand: the 2324/E0.csv row of this match)
     assert (m["B365H"], m["WHA"], m["MaxCH"], m["AvgCA"]) == (8.0, 1.25, 10.5, 1.33)
-    m = row.loc["E0-2324-arsenal-wolves"]            # 02/12/2023 15:00 GMT
+    m = row.loc["E0-2324-arsenal-wolves"]  # 02/12/2023 15:00 GMT
     assert m["kickoff"] == pd.Timestamp("2023-12-02 15:00", tz="UTC")
-    m = row.loc["E0-0304-arsenal-everton"]           # no Time column: assumed 15:00 UK (BST)
+    m = row.loc["E0-0304-arsenal-everton"]  # no Time column: assumed 15:00 UK (BST)
     assert m["kickoff"] == pd.Timestamp("2003-08-16 14:00", tz="UTC")
     assert (m["odds_home"], m["odds_draw"], m["odds_away"], m["odds_bookmaker"]) == (1.4, 3.8, 8.0, "Bet365")
     assert m["home_shots"] == 11 and m["away_shots_on_target"] == 7
@@ -86,7 +87,7 @@ def test_malformed_rows_are_reported_and_skipped(tmp_path):
     assert g.loc["Alpha", "odds_bookmaker"] == "Pinnacle" and g.loc["Alpha", "close_home"] == 1.95
     # Pinnacle's home price of 0 is invalid: the next bookmaker in the list gives all three prices
     assert (g.loc["Gamma", "odds_home"], g.loc["Gamma", "odds_bookmaker"]) == (2.5, "Bet365")
-    assert np.isnan(g.loc["Gamma", "PSH"]) and np.isnan(g.loc["Gamma", "PSD"])   # a book's row is all or nothing
+    assert np.isnan(g.loc["Gamma", "PSH"]) and np.isnan(g.loc["Gamma", "PSD"])  # a book's row is all or nothing
     # odds of 1.0 and text make bet365 invalid; Pinnacle is used; no Time and yy date: 15:00 UK (BST)
     assert g.loc["Iota", "odds_home"] == 1.9 and g.loc["Iota", "kickoff"] == pd.Timestamp("2023-08-14 14:00", tz="UTC")
     assert np.isnan(g.loc["Iota", "home_shots"])
@@ -108,9 +109,11 @@ def test_every_bookmaker_of_a_real_file_becomes_a_snapshot():
 
 def test_each_bookmaker_is_stored_under_its_canonical_name_and_aggregates_are_kept(tmp_path):
     f = tmp_path / "E0.csv"
-    f.write_text("Div,Date,Time,HomeTeam,AwayTeam,FTHG,FTAG,B365H,B365D,B365A,BSH,BSD,BSA,MaxH,MaxD,MaxA,"
-                 "AvgH,AvgD,AvgA,B365CH,B365CD,B365CA\n"
-                 "E0,12/08/2023,15:00,Alpha,Beta,2,1,2.0,3.4,4.0,2.1,3.3,3.9,2.2,3.6,4.4,2.05,3.4,4.0,1.9,3.5,4.4\n")
+    f.write_text(
+        "Div,Date,Time,HomeTeam,AwayTeam,FTHG,FTAG,B365H,B365D,B365A,BSH,BSD,BSA,MaxH,MaxD,MaxA,"
+        "AvgH,AvgD,AvgA,B365CH,B365CD,B365CA\n"
+        "E0,12/08/2023,15:00,Alpha,Beta,2,1,2.0,3.4,4.0,2.1,3.3,3.9,2.2,3.6,4.4,2.05,3.4,4.0,1.9,3.5,4.4\n"
+    )
     frame, problems = parse_csv(f, "E0", "2324")
     assert problems == []
     # no Pinnacle price: the market average is the reference, then Bet365
@@ -118,15 +121,23 @@ def test_each_bookmaker_is_stored_under_its_canonical_name_and_aggregates_are_ke
     assert (frame.loc[0, "close_bookmaker"], frame.loc[0, "close_home"]) == ("Bet365", 1.9)
     batch = frame_to_batch(frame)
     got = {(o.bookmaker, o.is_closing): o.home for o in batch.odds}
-    assert got == {("Bet365", False): 2.0, ("Blue Square", False): 2.1, ("Market max", False): 2.2,
-                   ("Market average", False): 2.05, ("Bet365", True): 1.9}
+    assert got == {
+        ("Bet365", False): 2.0,
+        ("Blue Square", False): 2.1,
+        ("Market max", False): 2.2,
+        ("Market average", False): 2.05,
+        ("Bet365", True): 1.9,
+    }
     assert [b for b, _ in got if not is_bettable(b)] == ["Market max", "Market average"]
 
 
 def test_over_long_rows_and_latin1(tmp_path):
     f = tmp_path / "SP1.csv"
-    f.write_bytes("Div,Date,HomeTeam,AwayTeam,FTHG,FTAG\nSP1,01/09/2010,Málaga,Betis,1,0\nSP1,02/09/2010,A,B,1,0,9,9\n"
-                  .encode("latin-1"))
+    f.write_bytes(
+        "Div,Date,HomeTeam,AwayTeam,FTHG,FTAG\nSP1,01/09/2010,Málaga,Betis,1,0\nSP1,02/09/2010,A,B,1,0,9,9\n".encode(
+            "latin-1"
+        )
+    )
     frame, problems = parse_csv(f, "SP1", "1011")
     assert list(frame["home_team"]) == ["Málaga", "A"] and any("fields" in p for p in problems)
 
@@ -139,7 +150,8 @@ def _site(root: Path):
         "E0,20/01/2024,12:30,Alpha,Gamma,2.1,3.3,3.6,2.15,3.4,3.7\n"
         "D1,20/01/2024,14:30,Bayern,Koln,1.2,7.0,12.0,1.22,7.5,13.0\n"
         "E0,28/01/2024,16:00,Beta,Delta,2.1,3.3,3.6,2.15,3.4,3.7\n"
-        "E0,20/01/2024,15:00,Zeta,,2.1,3.3,3.6,,,\n")
+        "E0,20/01/2024,15:00,Zeta,,2.1,3.3,3.6,,,\n"
+    )
 
 
 def test_provider_on_a_local_directory(tmp_path):
@@ -184,12 +196,12 @@ def test_download_uses_the_cache_until_stale(tmp_path):
         now = datetime(2024, 1, 19, 12, tzinfo=UTC)
         assert len(p.fixtures(now, now + timedelta(days=2), now).matches) == 1
         p.fixtures(now, now + timedelta(days=2), now)
-        assert sum("/fixtures.csv" in h for h in hits) == 1        # fresh: served from the cache
+        assert sum("/fixtures.csv" in h for h in hits) == 1  # fresh: served from the cache
         cached = cache / "football-data" / "fixtures.csv"
         old = time.time() - 2 * 3600
         os.utime(cached, (old, old))
         p.fixtures(now, now + timedelta(days=2), now)
-        assert sum("/fixtures.csv" in h for h in hits) == 2        # stale: fetched again
+        assert sum("/fixtures.csv" in h for h in hits) == 2  # stale: fetched again
         assert len(p.history(None, now, now).matches) == 3
         assert p.results(["E0-2324-alpha-beta"], now).matches[0].away_goals == 1
     finally:

@@ -2,21 +2,23 @@
 without duplicating anything, a malformed fixture is skipped and reported while the others go on, and without
 deployed models it fails clearly and touches nothing. The commands run in this process (conftest.run_command):
 what a separate process adds is tested in test_reliability and test_guide."""
+
 from __future__ import annotations
 
 import shutil
 import sqlite3
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from conftest import DEMO_DAYS, DEMO_SEED, DEMO_START, clone, run_command
+
 from pipeline.config import load_settings
 from pipeline.jobs.hourly_predictions import run as run_hourly
-from pipeline.providers.sandbox import SandboxProvider
 from pipeline.jobs.runner import run_job
+from pipeline.providers.sandbox import SandboxProvider
 
-NOW = DEMO_START + timedelta(days=DEMO_DAYS, hours=10)     # Sunday 10:00 after the demo: fixtures to predict
+NOW = DEMO_START + timedelta(days=DEMO_DAYS, hours=10)  # Sunday 10:00 after the demo: fixtures to predict
 TABLES = ("fixtures", "odds_snapshots", "predictions", "bets", "lineup_updates", "results")
 
 
@@ -36,7 +38,7 @@ def test_dry_run_prints_and_writes_nothing(cycle, tmp_path):
     assert code == 0, out
     assert "would predict" in out and "not written" in out
     assert counts(db) == before
-    code, out = run_command("hourly_predictions", NOW, env)       # the real run does write
+    code, out = run_command("hourly_predictions", NOW, env)  # the real run does write
     assert code == 0 and counts(db)["predictions"] > before["predictions"]
 
 
@@ -48,32 +50,35 @@ def test_force_predicts_again_without_duplicating(cycle, tmp_path):
     con = sqlite3.connect(db)
     bets_first = con.execute("SELECT fixture_id, bet_outcome, odds, stake FROM bets ORDER BY 1, 2").fetchall()
     con.close()
-    assert run_command("hourly_predictions", NOW, env)[0] == 0               # same odds, same model: nothing
+    assert run_command("hourly_predictions", NOW, env)[0] == 0  # same odds, same model: nothing
     assert counts(db) == after_first
-    bet_predictions = ("SELECT b.id, p.* FROM bets b JOIN predictions p ON p.id = b.prediction_id ORDER BY b.id")
+    bet_predictions = "SELECT b.id, p.* FROM bets b JOIN predictions p ON p.id = b.prediction_id ORDER BY b.id"
     con = sqlite3.connect(db)
     before = con.execute(bet_predictions).fetchall()
     # the newest bet placed by an hourly run: 20 minutes later the odds are that hour's, so --force predicts that
     # fixture again from the same input, the very row the bet points to
-    (placed,) = con.execute("SELECT MAX(p.prediction_time) FROM bets b JOIN predictions p ON p.id = b.prediction_id "
-                            "WHERE p.uses_lineups = 0 AND p.prediction_time LIKE '%:00:00.000000'").fetchone()
+    (placed,) = con.execute(
+        "SELECT MAX(p.prediction_time) FROM bets b JOIN predictions p ON p.id = b.prediction_id "
+        "WHERE p.uses_lineups = 0 AND p.prediction_time LIKE '%:00:00.000000'"
+    ).fetchone()
     con.close()
     assert before and placed, "no bet: the test would prove nothing"
-    later = datetime.fromisoformat(placed).replace(tzinfo=timezone.utc) + timedelta(minutes=20)
+    later = datetime.fromisoformat(placed).replace(tzinfo=UTC) + timedelta(minutes=20)
     code, out = run_command("hourly_predictions", later, env, "--force")
     assert code == 0, out
-    assert counts(db) == after_first                                            # rewritten, not duplicated
+    assert counts(db) == after_first  # rewritten, not duplicated
     log = (tmp_path / "w" / "logs" / "hourly_predictions.log").read_text().splitlines()
     summaries = [line for line in log if "hourly_predictions success" in line]
-    assert "predictions=" not in summaries[-2] and "predictions=" in summaries[-1]   # --force did predict
+    assert "predictions=" not in summaries[-2] and "predictions=" in summaries[-1]  # --force did predict
     con = sqlite3.connect(db)
     assert con.execute("SELECT fixture_id, bet_outcome, odds, stake FROM bets ORDER BY 1, 2").fetchall() == bets_first
     # a bet's prediction is never rewritten: it still shows the time and numbers the bet was placed on
     assert con.execute(bet_predictions).fetchall() == before
-    rewritten = con.execute("SELECT COUNT(*) FROM predictions WHERE prediction_time = ?",
-                            (f"{later:%Y-%m-%d %H:%M:%S}.000000",)).fetchone()[0]
+    rewritten = con.execute(
+        "SELECT COUNT(*) FROM predictions WHERE prediction_time = ?", (f"{later:%Y-%m-%d %H:%M:%S}.000000",)
+    ).fetchone()[0]
     con.close()
-    assert rewritten > 0                                                        # the others were predicted again
+    assert rewritten > 0  # the others were predicted again
 
 
 class SandboxWithBadFixtures(SandboxProvider):
@@ -83,25 +88,37 @@ class SandboxWithBadFixtures(SandboxProvider):
         batch = super().fixtures(start, end, now)
         good = next(m for m in batch.matches if m.kickoff > now)
         batch.matches.append(replace(good, provider_id="BAD-1", away_team=""))
-        batch.matches.append(replace(good, provider_id="BAD-2", away_team=good.home_team,
-                                     away_team_id=good.home_team_id))
+        batch.matches.append(
+            replace(good, provider_id="BAD-2", away_team=good.home_team, away_team_id=good.home_team_id)
+        )
         return batch
 
 
 def test_a_malformed_fixture_is_skipped_and_reported_the_rest_go_on(cycle, tmp_path):
     env = clone(cycle[0], tmp_path / "w")
     settings = load_settings(env, dotenv=Path("/nonexistent"))
-    code = run_job("hourly_predictions", run_hourly, now=NOW, settings=settings, quiet=True,
-                   provider=SandboxWithBadFixtures(seed=DEMO_SEED))
+    code = run_job(
+        "hourly_predictions",
+        run_hourly,
+        now=NOW,
+        settings=settings,
+        quiet=True,
+        provider=SandboxWithBadFixtures(seed=DEMO_SEED),
+    )
     assert code == 0
     log = (tmp_path / "w" / "logs" / "hourly_predictions.log").read_text()
     assert "fixture BAD-1: missing or identical teams" in log and "fixture BAD-2" in log
     con = sqlite3.connect(tmp_path / "w" / "predictions.db")
     runs = con.execute("SELECT status, counts FROM job_runs ORDER BY id DESC LIMIT 1").fetchone()
     assert runs[0] == "success" and '"fixtures_skipped": 2' in runs[1]
-    predicted = {r[0] for r in con.execute("SELECT f.provider_id FROM predictions p JOIN fixtures f "
-                                           "ON f.id = p.fixture_id WHERE p.prediction_time >= ?",
-                                           (f"{NOW:%Y-%m-%d %H:%M:%S}",))}
+    predicted = {
+        r[0]
+        for r in con.execute(
+            "SELECT f.provider_id FROM predictions p JOIN fixtures f "
+            "ON f.id = p.fixture_id WHERE p.prediction_time >= ?",
+            (f"{NOW:%Y-%m-%d %H:%M:%S}",),
+        )
+    }
     assert predicted and not predicted & {"BAD-1", "BAD-2"}
 
 

@@ -1,8 +1,9 @@
 """The models: Dixon-Coles and Elo against known truths, point-in-time features, and the trained set on the
 sandbox against the simulated world's true probabilities."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import joblib
 import numpy as np
@@ -11,14 +12,14 @@ import pytest
 from scipy.optimize import check_grad
 
 from pipeline.forecast.features import form_features
-from pipeline.store import batch_to_frame
-from pipeline.metrics import log_loss, outcomes_from_goals
 from pipeline.forecast.models.dixon_coles import DixonColesModel
 from pipeline.forecast.models.elo import EloModel
 from pipeline.forecast.modelset import ModelSet, train_model_set
+from pipeline.metrics import log_loss, outcomes_from_goals
 from pipeline.providers.sandbox import SandboxProvider
+from pipeline.store import batch_to_frame
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def simulated_league(n_teams=20, seasons=3, home=0.3, rho=-0.1, seed=0, league="L1"):
@@ -33,10 +34,18 @@ def simulated_league(n_teams=20, seasons=3, home=0.3, rho=-0.1, seed=0, league="
             for i in range(n_teams // 2):
                 h, a = perm[2 * i], perm[2 * i + 1]
                 lam, mu = np.exp(0.2 + home + att[h] - dfc[a]), np.exp(0.2 + att[a] - dfc[h])
-                rows.append({"match_id": f"{league}-{s}-{r}-{i}", "league": league, "season": str(s),
-                             "kickoff": t0 + pd.Timedelta(days=365 * s + 7 * r),
-                             "home_team": f"T{h}", "away_team": f"T{a}", "home_goals": float(rng.poisson(lam)),
-                             "away_goals": float(rng.poisson(mu))})
+                rows.append(
+                    {
+                        "match_id": f"{league}-{s}-{r}-{i}",
+                        "league": league,
+                        "season": str(s),
+                        "kickoff": t0 + pd.Timedelta(days=365 * s + 7 * r),
+                        "home_team": f"T{h}",
+                        "away_team": f"T{a}",
+                        "home_goals": float(rng.poisson(lam)),
+                        "away_goals": float(rng.poisson(mu)),
+                    }
+                )
     return pd.DataFrame(rows), att, dfc
 
 
@@ -60,26 +69,30 @@ def with_newcomers(frame: pd.DataFrame, teams=("T17", "T18", "T19")) -> pd.DataF
 
 
 def test_dixon_coles_gradient_is_exact():
-    frame = with_newcomers(simulated_league(seasons=2)[0])   # the newcomer prior's terms are checked too
+    frame = with_newcomers(simulated_league(seasons=2)[0])  # the newcomer prior's terms are checked too
     m = DixonColesModel()
     captured = {}
     orig = DixonColesModel._fit_league
 
     def spy(self, g, ref, init):
         import scipy.optimize as so
+
         real = so.minimize
 
         def grab(fun, x0, **kw):
             captured["f"] = fun
             captured["x"] = x0 + np.random.default_rng(1).normal(0, 0.1, len(x0))
             return real(fun, x0, **kw)
+
         so_min = so.minimize
         import pipeline.forecast.models.dixon_coles as dcmod
+
         dcmod.minimize = grab
         try:
             return orig(self, g, ref, init)
         finally:
             dcmod.minimize = so_min
+
     DixonColesModel._fit_league = spy
     try:
         m.fit(frame)
@@ -87,7 +100,7 @@ def test_dixon_coles_gradient_is_exact():
         DixonColesModel._fit_league = orig
     f = captured["f"]
     x = captured["x"]
-    x[-3] = -0.05   # rho, inside its bounds
+    x[-3] = -0.05  # rho, inside its bounds
     err = check_grad(lambda v: f(v)[0], lambda v: f(v)[1], x)
     assert err < 1e-4 * max(1.0, np.linalg.norm(f(x)[1]))
 
@@ -107,19 +120,23 @@ def test_dixon_coles_probabilities_are_valid_even_for_extreme_rates():
 def test_dixon_coles_prior_keeps_a_promoted_teams_first_results_from_running_away():
     frame = with_newcomers(simulated_league(seasons=2, seed=3)[0])
     frame = frame.sort_values("kickoff", kind="stable")
-    newcomer_matches = frame[(frame["season"] == "1")
-                             & frame[["home_team", "away_team"]].isin(["N17"]).any(axis=1)]
+    newcomer_matches = frame[(frame["season"] == "1") & frame[["home_team", "away_team"]].isin(["N17"]).any(axis=1)]
     # N17's first two matches end 0-5 and 0-4: alone, they say it never scores
     first_two = newcomer_matches.index[:2]
-    frame.loc[first_two, ["home_goals", "away_goals"]] = frame.loc[first_two, ["home_team"]].eq("N17").to_numpy() \
-        * np.array([0.0, 5.0]) + frame.loc[first_two, ["away_team"]].eq("N17").to_numpy() * np.array([5.0, 0.0])
+    frame.loc[first_two, ["home_goals", "away_goals"]] = frame.loc[first_two, ["home_team"]].eq(
+        "N17"
+    ).to_numpy() * np.array([0.0, 5.0]) + frame.loc[first_two, ["away_team"]].eq("N17").to_numpy() * np.array(
+        [5.0, 0.0]
+    )
     ref = frame.loc[first_two[1], "kickoff"] + pd.Timedelta(days=1)
     plain = DixonColesModel(xi=0.0, prior_sd=None).fit(frame[frame["kickoff"] < ref], reference_time=ref)
     shrunk = DixonColesModel(xi=0.0).fit(frame[frame["kickoff"] < ref], reference_time=ref)
-    att = {name: m.leagues_["L1"]["attack"][m.leagues_["L1"]["teams"].index("N17")]
-           for name, m in (("plain", plain), ("shrunk", shrunk))}
-    assert att["plain"] < -2.5           # maximum likelihood: log-rate far below any real team's
-    assert -1.0 < att["shrunk"] < 0      # the prior: weak, but a team that can score
+    att = {
+        name: m.leagues_["L1"]["attack"][m.leagues_["L1"]["teams"].index("N17")]
+        for name, m in (("plain", plain), ("shrunk", shrunk))
+    }
+    assert att["plain"] < -2.5  # maximum likelihood: log-rate far below any real team's
+    assert -1.0 < att["shrunk"] < 0  # the prior: weak, but a team that can score
     fixture = frame[frame["kickoff"] >= ref].head(1).assign(home_team="N17")
     assert shrunk.expected_goals(fixture)[0, 0] > 0.4 > plain.expected_goals(fixture)[0, 0]
 
@@ -134,7 +151,7 @@ def test_dixon_coles_learns_how_strong_promoted_teams_are():
     m = DixonColesModel(xi=0.0).fit(frame)
     p = m.leagues_["L1"]
     new_att, new_def = p["newcomer"]
-    assert new_def < -0.3 and new_def < np.median(p["defence"])   # the fitted newcomer level: a weak defence
+    assert new_def < -0.3 and new_def < np.median(p["defence"])  # the fitted newcomer level: a weak defence
     # a team never seen is predicted at that level
     unknown = frame.tail(1).assign(home_team="T0", away_team="Never Seen FC")
     t0 = p["teams"].index("T0")
@@ -165,8 +182,18 @@ def test_elo_is_point_in_time_and_moves_sensibly():
     p = elo.predict_proba(frame.tail(50))
     assert np.allclose(p.sum(axis=1), 1) and (p > 0).all()
     big = EloModel(burn_in=0)
-    one = pd.DataFrame({"match_id": ["a"], "league": "L", "season": "1", "kickoff": [pd.Timestamp("2020-01-01", tz="UTC")],
-                        "home_team": ["X"], "away_team": ["Y"], "home_goals": [4.0], "away_goals": [0.0]})
+    one = pd.DataFrame(
+        {
+            "match_id": ["a"],
+            "league": "L",
+            "season": "1",
+            "kickoff": [pd.Timestamp("2020-01-01", tz="UTC")],
+            "home_team": ["X"],
+            "away_team": ["Y"],
+            "home_goals": [4.0],
+            "away_goals": [0.0],
+        }
+    )
     big._start()
     big._process(one)
     small = EloModel(burn_in=0)
@@ -187,8 +214,8 @@ def test_form_features_use_only_earlier_matches():
     changed = frame.copy()
     changed.loc[k:, ["home_goals", "away_goals", "home_shots"]] = 7.0
     after = form_features(changed)
-    pd.testing.assert_frame_equal(base.iloc[:k + 1], after.iloc[:k + 1])  # row k's own result is not used
-    assert not base.iloc[k + 1:].equals(after.iloc[k + 1:])
+    pd.testing.assert_frame_equal(base.iloc[: k + 1], after.iloc[: k + 1])  # row k's own result is not used
+    assert not base.iloc[k + 1 :].equals(after.iloc[k + 1 :])
     first = frame.iloc[0]
     assert np.isnan(base.loc[0, "home_form_goals_for"]) and np.isnan(base.loc[0, "home_rest_days"])
     assert first["home_team"]  # sanity
@@ -202,7 +229,7 @@ def sandbox_training():
     return sb, frame, train_model_set(frame, validation_matches=1000)
 
 
-@pytest.mark.slow   # trains a whole set (the sandbox_training fixture)
+@pytest.mark.slow  # trains a whole set (the sandbox_training fixture)
 def test_trained_set_is_close_to_the_truth_on_held_out_matches(sandbox_training):
     sb, frame, result = sandbox_training
     val = result.validation_frame
@@ -212,8 +239,10 @@ def test_trained_set_is_close_to_the_truth_on_held_out_matches(sandbox_training)
     gap = log_loss(ens, y) - log_loss(truth, y)
     # Stated margin: within 0.015 of the true probabilities' log loss on the 1,000 held-out matches.
     assert gap < 0.015, gap
-    assert result.metrics["ensemble"]["log_loss"] <= min(result.metrics["elo"]["log_loss"],
-                                                         result.metrics["dixon_coles"]["log_loss"]) + 0.002
+    assert (
+        result.metrics["ensemble"]["log_loss"]
+        <= min(result.metrics["elo"]["log_loss"], result.metrics["dixon_coles"]["log_loss"]) + 0.002
+    )
     assert set(result.metrics) >= {"ensemble", "elo", "dixon_coles", "xgboost", "market_prematch", "market_closing"}
 
 
@@ -233,6 +262,7 @@ def test_model_set_survives_joblib_and_predicts_unknown_teams(sandbox_training, 
 
 def test_stacking_ensemble_weighs_forecasters_by_what_they_know():
     from pipeline.forecast.models.ensemble import StackingEnsemble
+
     rng = np.random.default_rng(5)
     n = 6000
     truth = rng.dirichlet([6, 3, 4], n)
@@ -240,16 +270,19 @@ def test_stacking_ensemble_weighs_forecasters_by_what_they_know():
     flat = np.tile(truth.mean(axis=0), (n, 1))
     noisy = rng.dirichlet([2, 2, 2], n)
     market = truth.copy()
-    market[:1000] = np.nan                          # some matches have no price
+    market[:1000] = np.nan  # some matches have no price
     base = {"elo": noisy, "dixon_coles": flat, "xgboost": 0.5 * truth + 0.5 * flat, "market": market}
     ens = StackingEnsemble().fit(base, y)
     w_elo, w_dc, w_xgb, w_market = ens.market_weights_[:4]
-    assert abs(w_market - 1) < 0.25 and abs(w_elo) < 0.1     # the truth kept as it is, noise ignored
+    assert abs(w_market - 1) < 0.25 and abs(w_elo) < 0.1  # the truth kept as it is, noise ignored
     p = ens.predict_proba(base)
     assert np.isfinite(p).all() and np.allclose(p.sum(axis=1), 1)
     # without a price, the pool of the models alone: better than the flat forecast, worse than with the truth
     no_price = slice(0, 1000)
-    assert log_loss(truth[no_price], y[no_price]) < log_loss(p[no_price], y[no_price]) \
+    assert (
+        log_loss(truth[no_price], y[no_price])
+        < log_loss(p[no_price], y[no_price])
         < log_loss(flat[no_price], y[no_price])
+    )
     with_price = slice(1000, n)
     assert log_loss(p[with_price], y[with_price]) < log_loss(truth[with_price], y[with_price]) + 0.005

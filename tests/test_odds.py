@@ -38,6 +38,7 @@ def test_unknown_method():
 @pytest.mark.parametrize("method", ["shin", "power"])
 def test_vectorised_solutions_match_a_scalar_root_finder(method):
     from scipy.optimize import brentq
+
     rng = np.random.default_rng(2)
     p = rng.dirichlet([4, 2.5, 3], 500)
     odds = np.round(1 / (p * rng.uniform(1.0, 1.12, (500, 1))), 2)
@@ -45,12 +46,13 @@ def test_vectorised_solutions_match_a_scalar_root_finder(method):
     for o, g in zip(odds, got):
         inv = 1 / o
         if method == "power":
-            k = brentq(lambda k: (inv ** k).sum() - 1, 1e-3, 50)
-            want = inv ** k
+            k = brentq(lambda k: (inv**k).sum() - 1, 1e-3, 50)
+            want = inv**k
         else:
             t = inv.sum()
 
             def probs(z):
-                return (np.sqrt(z ** 2 + 4 * (1 - z) * inv ** 2 / t) - z) / (2 * (1 - z))
+                return (np.sqrt(z**2 + 4 * (1 - z) * inv**2 / t) - z) / (2 * (1 - z))
+
             want = inv / t if t <= 1 else probs(brentq(lambda z: probs(z).sum() - 1, 0, 0.999))
         assert g == pytest.approx(want / want.sum(), abs=1e-10)

@@ -1,4 +1,5 @@
 """Backups, restore and the health check, each check tested both ways."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -9,23 +10,22 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, create_store, invoke_command
 from sqlalchemy import text
 
-from conftest import ROOT, create_store, invoke_command
 from pipeline.forecast import registry
-from pipeline.store import schema
 from pipeline.jobs.backup import run_backup, run_restore
 from pipeline.jobs.health_check import run as run_health_check
+from pipeline.jobs.runner import _Lock, run_job
 from pipeline.providers.base import ProviderError
 from pipeline.providers.sandbox import SandboxProvider
-from pipeline.jobs.runner import _Lock, run_job
-from pipeline.store import make_engine, migrate
+from pipeline.store import make_engine, migrate, schema
 
-UTC = timezone.utc
+UTC = UTC
 NOW = datetime(2026, 1, 20, 12, 0, tzinfo=UTC)
 
 
@@ -34,31 +34,93 @@ def _healthy_store(settings):
     migrate(eng, settings.lock_dir)
     with eng.begin() as conn:
         conn.execute(schema.leagues.insert().values(source="sandbox", code="L", name="L"))
-        t1 = conn.execute(schema.teams.insert().values(source="sandbox", provider_id="a", name="A")).inserted_primary_key[0]
-        t2 = conn.execute(schema.teams.insert().values(source="sandbox", provider_id="b", name="B")).inserted_primary_key[0]
-        fid = conn.execute(schema.fixtures.insert().values(
-            source="sandbox", provider_id="m1", league_code="L", season="2526", kickoff_time=NOW + timedelta(hours=5),
-            home_team_id=t1, away_team_id=t2, home_team="A", away_team="B", status="scheduled",
-            updated_at=NOW)).inserted_primary_key[0]
-        played = conn.execute(schema.fixtures.insert().values(
-            source="sandbox", provider_id="m0", league_code="L", season="2526", kickoff_time=NOW - timedelta(days=2),
-            home_team_id=t2, away_team_id=t1, home_team="B", away_team="A", status="finished",
-            updated_at=NOW)).inserted_primary_key[0]
-        conn.execute(schema.results.insert().values(fixture_id=played, status="finished", home_goals=1, away_goals=0,
-                                               outcome="home", recorded_at=NOW - timedelta(days=2)))
-        pid = conn.execute(schema.predictions.insert().values(
-            fixture_id=fid, prediction_time=datetime(2026, 1, 20, 11, 0, tzinfo=UTC), model_version="v1",
-            home_prob=0.5, draw_prob=0.3, away_prob=0.2, input_key="k")).inserted_primary_key[0]
-        conn.execute(schema.bets.insert().values(fixture_id=fid, prediction_id=pid, bet_outcome="home", bookmaker="b",
-                                            odds=2.1, stake=10, edge=0.05, model_prob=0.5, placed_at=NOW))
-        for job, ago in (("weekly_training", timedelta(days=2)), ("hourly_predictions", timedelta(minutes=50)),
-                         ("lineup_updates", timedelta(minutes=10)), ("results_settlement", timedelta(minutes=20)),
-                         ("backup", timedelta(hours=8))):
-            conn.execute(schema.job_runs.insert().values(job=job, started_at=NOW - ago, finished_at=NOW - ago,
-                                                    status="success"))
+        t1 = conn.execute(
+            schema.teams.insert().values(source="sandbox", provider_id="a", name="A")
+        ).inserted_primary_key[0]
+        t2 = conn.execute(
+            schema.teams.insert().values(source="sandbox", provider_id="b", name="B")
+        ).inserted_primary_key[0]
+        fid = conn.execute(
+            schema.fixtures.insert().values(
+                source="sandbox",
+                provider_id="m1",
+                league_code="L",
+                season="2526",
+                kickoff_time=NOW + timedelta(hours=5),
+                home_team_id=t1,
+                away_team_id=t2,
+                home_team="A",
+                away_team="B",
+                status="scheduled",
+                updated_at=NOW,
+            )
+        ).inserted_primary_key[0]
+        played = conn.execute(
+            schema.fixtures.insert().values(
+                source="sandbox",
+                provider_id="m0",
+                league_code="L",
+                season="2526",
+                kickoff_time=NOW - timedelta(days=2),
+                home_team_id=t2,
+                away_team_id=t1,
+                home_team="B",
+                away_team="A",
+                status="finished",
+                updated_at=NOW,
+            )
+        ).inserted_primary_key[0]
+        conn.execute(
+            schema.results.insert().values(
+                fixture_id=played,
+                status="finished",
+                home_goals=1,
+                away_goals=0,
+                outcome="home",
+                recorded_at=NOW - timedelta(days=2),
+            )
+        )
+        pid = conn.execute(
+            schema.predictions.insert().values(
+                fixture_id=fid,
+                prediction_time=datetime(2026, 1, 20, 11, 0, tzinfo=UTC),
+                model_version="v1",
+                home_prob=0.5,
+                draw_prob=0.3,
+                away_prob=0.2,
+                input_key="k",
+            )
+        ).inserted_primary_key[0]
+        conn.execute(
+            schema.bets.insert().values(
+                fixture_id=fid,
+                prediction_id=pid,
+                bet_outcome="home",
+                bookmaker="b",
+                odds=2.1,
+                stake=10,
+                edge=0.05,
+                model_prob=0.5,
+                placed_at=NOW,
+            )
+        )
+        for job, ago in (
+            ("weekly_training", timedelta(days=2)),
+            ("hourly_predictions", timedelta(minutes=50)),
+            ("lineup_updates", timedelta(minutes=10)),
+            ("results_settlement", timedelta(minutes=20)),
+            ("backup", timedelta(hours=8)),
+        ):
+            conn.execute(
+                schema.job_runs.insert().values(job=job, started_at=NOW - ago, finished_at=NOW - ago, status="success")
+            )
     eng.dispose()
-    registry.deploy(settings.model_dir, {k: {"placeholder": k} for k in registry.MODEL_FILES},
-                    {"version": "v1", "trained_at": (NOW - timedelta(days=2)).isoformat()}, now=NOW - timedelta(days=2))
+    registry.deploy(
+        settings.model_dir,
+        {k: {"placeholder": k} for k in registry.MODEL_FILES},
+        {"version": "v1", "trained_at": (NOW - timedelta(days=2)).isoformat()},
+        now=NOW - timedelta(days=2),
+    )
     assert run_job("backup", run_backup, settings=settings, now=NOW - timedelta(hours=8)) == 0
 
 
@@ -69,8 +131,15 @@ def healthy(settings):
 
 
 def _health(settings, capsys, provider=None, as_json=False):
-    code = run_job("health_check", lambda ctx: run_health_check(ctx, as_json), settings=settings, now=NOW,
-                   needs_store=False, lock=False, provider=provider)
+    code = run_job(
+        "health_check",
+        lambda ctx: run_health_check(ctx, as_json),
+        settings=settings,
+        now=NOW,
+        needs_store=False,
+        lock=False,
+        provider=provider,
+    )
     return code, capsys.readouterr().out
 
 
@@ -83,7 +152,7 @@ def test_healthy_system(healthy, capsys):
     assert any(line.startswith("✅ API connection working") for line in lines)
     assert all(line.startswith("✅") for line in lines)
     names = [c["check"] for c in json.loads(_health(healthy, capsys, as_json=True)[1])]
-    assert len(names) == len(set(names)), names    # each check once ("backup" was listed twice)
+    assert len(names) == len(set(names)), names  # each check once ("backup" was listed twice)
     code, out = _health(healthy, capsys, as_json=True)
     assert code == 0 and all(c["ok"] for c in json.loads(out))
 
@@ -100,7 +169,9 @@ def _break(settings, what):
             conn.execute(text("DELETE FROM bets"))
             conn.execute(text("DELETE FROM predictions"))
         elif what == "hourly_late":
-            conn.execute(text("UPDATE job_runs SET started_at = '2026-01-20 08:00:00' WHERE job = 'hourly_predictions'"))
+            conn.execute(
+                text("UPDATE job_runs SET started_at = '2026-01-20 08:00:00' WHERE job = 'hourly_predictions'")
+            )
         elif what == "pending":
             conn.execute(text("UPDATE fixtures SET kickoff_time = '2026-01-20 05:00:00'"))
         elif what == "training_never":
@@ -108,11 +179,21 @@ def _break(settings, what):
     eng.dispose()
 
 
-@pytest.mark.parametrize("what,check", [
-    ("tamper", "models"), ("database", "database"), ("api", "api"), ("prediction", "latest prediction"),
-    ("hourly_late", "hourly_predictions"), ("training_never", "weekly_training"), ("pending", "pending bets"),
-    ("old_models", "model age"), ("disk", "disk"), ("no_backup", "backup"),
-])
+@pytest.mark.parametrize(
+    "what,check",
+    [
+        ("tamper", "models"),
+        ("database", "database"),
+        ("api", "api"),
+        ("prediction", "latest prediction"),
+        ("hourly_late", "hourly_predictions"),
+        ("training_never", "weekly_training"),
+        ("pending", "pending bets"),
+        ("old_models", "model age"),
+        ("disk", "disk"),
+        ("no_backup", "backup"),
+    ],
+)
 def test_each_check_fails_with_its_reason(healthy, capsys, what, check):
     st, provider = healthy, None
     if what == "tamper":
@@ -123,10 +204,14 @@ def test_each_check_fails_with_its_reason(healthy, capsys, what, check):
     elif what == "api":
         provider = Broken()
     elif what == "old_models":
-        registry.deploy(st.model_dir, {k: {"p": k} for k in registry.MODEL_FILES},
-                        {"version": "v0", "trained_at": (NOW - timedelta(days=20)).isoformat()}, now=NOW)
+        registry.deploy(
+            st.model_dir,
+            {k: {"p": k} for k in registry.MODEL_FILES},
+            {"version": "v0", "trained_at": (NOW - timedelta(days=20)).isoformat()},
+            now=NOW,
+        )
     elif what == "disk":
-        st = dataclasses.replace(st, min_free_disk_mb=10 ** 12)
+        st = dataclasses.replace(st, min_free_disk_mb=10**12)
     elif what == "no_backup":
         shutil.rmtree(st.backup_dir)
     else:
@@ -191,6 +276,7 @@ def test_retention_prunes_old_backups_but_never_the_newest(settings):
     for p in old:
         sqlite3.connect(p).execute("CREATE TABLE t (x)").connection.commit()
     from pipeline.jobs.backup import prune
+
     removed = prune(settings.backup_dir, keep_days=14, now=NOW)
     assert sorted(removed) == old[:2] and old[2].exists()  # the newest is kept however old
 
@@ -210,17 +296,25 @@ def test_postgres_backup_with_pg_dump(pg_url, settings):
 
 # ---- restore when it is needed: a damaged store ---------------------------------------------------------------
 
+
 def _script(name, env, *args):
-    return subprocess.run([sys.executable, str(ROOT / "production" / f"{name}.py"), *args],
-                          env={**os.environ, **env}, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "production" / f"{name}.py"), *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _fill(settings, n=3000):
     """Enough rows that the store spans many pages (damage in the middle hits data, not only the header)."""
     eng = make_engine(settings.database_url)
     with eng.begin() as conn:
-        conn.execute(schema.job_runs.insert(), [{"job": "filler", "started_at": NOW, "status": "success",
-                                            "counts": "x" * 200} for _ in range(n)])
+        conn.execute(
+            schema.job_runs.insert(),
+            [{"job": "filler", "started_at": NOW, "status": "success", "counts": "x" * 200} for _ in range(n)],
+        )
     eng.dispose()
 
 
@@ -229,12 +323,12 @@ def _damage(live: Path, how: str) -> None:
     if how == "zeroed header":
         data[:100] = bytes(100)
     elif how == "truncated":
-        data = data[:len(data) // 3]
+        data = data[: len(data) // 3]
     elif how == "pages overwritten":
         page = int.from_bytes(data[16:18], "big")
         rng = random.Random(3)
         for p in range(3, len(data) // page - 1, 2):
-            data[p * page:(p + 1) * page] = bytes(rng.getrandbits(8) for _ in range(page))
+            data[p * page : (p + 1) * page] = bytes(rng.getrandbits(8) for _ in range(page))
     live.write_bytes(bytes(data))
 
 
@@ -255,8 +349,10 @@ def test_restore_works_on_a_damaged_store_and_keeps_it(healthy, env, damage):
     assert run_job("backup", run_backup, settings=st, now=NOW) == 0
     backup = st.backup_dir / f"predictions_{NOW:%Y%m%d_%H%M%S}.db"
     live = Path(st.database_url.removeprefix("sqlite:///"))
-    expected = {t: sqlite3.connect(backup).execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
-                for t in ("predictions", "bets", "job_runs")}
+    expected = {
+        t: sqlite3.connect(backup).execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
+        for t in ("predictions", "bets", "job_runs")
+    }
     if damage == "stale wal":
         subprocess.run([sys.executable, "-c", STALE_WAL_WRITER, str(live)], check=True)
         assert live.with_name(live.name + "-wal").stat().st_size > 0
@@ -270,16 +366,16 @@ def test_restore_works_on_a_damaged_store_and_keeps_it(healthy, env, damage):
     for table, rows in expected.items():
         got = con.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
         if table == "job_runs":  # the restore is recorded in the restored store
-            assert got[:len(rows)] == rows and len(got) == len(rows) + 1
+            assert got[: len(rows)] == rows and len(got) == len(rows) + 1
             job, status, counts = con.execute("SELECT job, status, counts FROM job_runs ORDER BY id DESC").fetchone()
             assert (job, status) == ("backup", "success") and '"restored": 1' in counts and backup.name in counts
         else:
             assert got == rows, table
     con.close()
     kept = live.with_name(f"{live.name}.before_restore_20260120_130000")
-    assert kept.read_bytes() == damaged                                  # kept as it was, for inspection
+    assert kept.read_bytes() == damaged  # kept as it was, for inspection
     if damage == "stale wal":
-        assert kept.with_name(kept.name + "-wal").is_file()              # moved aside with it, never replayed
+        assert kept.with_name(kept.name + "-wal").is_file()  # moved aside with it, never replayed
     assert _script("results_settlement", env, "--now", "2026-01-20T13:30:00", "--quiet").returncode == 0
 
 
@@ -295,8 +391,9 @@ def test_health_check_never_creates_the_store(settings, capsys):
     db = Path(settings.database_url.removeprefix("sqlite:///"))
     st = dataclasses.replace(settings, database_url=f"sqlite:///{db.parent / 'nowhere' / 'predictions.db'}")
     code, out = _health(st, capsys)
-    assert code == 1 and any(line.startswith("❌ database:") and "does not exist" in line
-                             for line in out.splitlines()), out
+    assert code == 1 and any(
+        line.startswith("❌ database:") and "does not exist" in line for line in out.splitlines()
+    ), out
     assert not (db.parent / "nowhere").exists() and not db.exists()
 
 
@@ -305,7 +402,9 @@ def test_a_misspelt_sqlite_path_is_refused_not_created(env, script, tmp_path):
     create_store(env)
     misspelt = tmp_path / "predictons.db"
     # the command in this process: what is checked is the job's refusal, not the process around it
-    r = invoke_command(script, [] if script == "report" else ["--quiet"], {**env, "DATABASE_URL": f"sqlite:///{misspelt}"})
+    r = invoke_command(
+        script, [] if script == "report" else ["--quiet"], {**env, "DATABASE_URL": f"sqlite:///{misspelt}"}
+    )
     assert r.exit_code == 69 and "does not exist" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not misspelt.exists()
 
@@ -332,8 +431,12 @@ def test_postgres_restore_brings_the_rows_back_and_is_recorded(pg_url, settings)
     with eng.begin() as conn:
         conn.execute(schema.leagues.delete())
     dump = st.backup_dir / f"predictions_{NOW:%Y%m%d_%H%M%S}.dump"
-    assert run_job("backup", lambda ctx: run_restore(ctx, dump), settings=st, now=NOW + timedelta(hours=1),
-                   needs_store=False) == 0
+    assert (
+        run_job(
+            "backup", lambda ctx: run_restore(ctx, dump), settings=st, now=NOW + timedelta(hours=1), needs_store=False
+        )
+        == 0
+    )
     with eng.connect() as conn:
         assert conn.execute(text("SELECT code FROM leagues")).fetchall() == [("L",)]
         restores = conn.execute(text("SELECT counts FROM job_runs WHERE counts LIKE '%restored_from%'")).fetchall()

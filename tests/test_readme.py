@@ -1,5 +1,6 @@
 """The README stays true: every script and option it names exists, and its sqlite3 queries run verbatim on a store
 the demo filled (the install, demo and test commands themselves are what CI runs)."""
+
 from __future__ import annotations
 
 import re
@@ -7,8 +8,8 @@ import sqlite3
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import ROOT
+
 from pipeline.jobs.cli import COMMANDS as CLI
 
 README = (ROOT / "README.md").read_text()
@@ -16,12 +17,12 @@ README = (ROOT / "README.md").read_text()
 COMMAND = re.compile(r"production/(\w+)\.py((?:[ \t]+(?:--[\w-]+|[^\s`|]+))*)")
 
 
-TABLE_ROW = re.compile(r"^\| `(\w+)\.py` \|")   # the jobs table: options listed in the script's row
+TABLE_ROW = re.compile(r"^\| `(\w+)\.py` \|")  # the jobs table: options listed in the script's row
 
 
 def _commands() -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
-    for line in README.replace("\\\n", " ").splitlines():        # shell continuation lines joined
+    for line in README.replace("\\\n", " ").splitlines():  # shell continuation lines joined
         for script, rest in COMMAND.findall(line):
             found.setdefault(script, set()).update(re.findall(r"(--[\w-]+)", rest))
         row = TABLE_ROW.match(line)
@@ -58,5 +59,5 @@ def test_guide_queries_run_verbatim_on_the_demo_store(cycle):
         assert rows, f"no rows from: {q}"
     by_outcome = con.execute(queries[2]).fetchall()
     assert {r[0] for r in by_outcome} <= {"home", "draw", "away"} and sum(r[1] for r in by_outcome) > 0
-    by_book = con.execute(queries[3]).fetchall()       # fair CLV by bookmaker: the demo bets at soft books only
+    by_book = con.execute(queries[3]).fetchall()  # fair CLV by bookmaker: the demo bets at soft books only
     assert sum(r[2] for r in by_book) == sum(r[1] for r in by_outcome) and all(r[3] is not None for r in by_book)

@@ -1,4 +1,5 @@
 """The model registry: atomic deploys, checksums, backups, rollback, pruning, crash safety."""
+
 from __future__ import annotations
 
 import json
@@ -7,14 +8,14 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from pipeline.forecast import registry
 
-T0 = datetime(2026, 1, 18, 2, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 18, 2, 0, tzinfo=UTC)
 
 
 def _objects(tag):
@@ -22,8 +23,7 @@ def _objects(tag):
 
 
 def _deploy(model_dir, tag, when):
-    return registry.deploy(model_dir, _objects(tag), {"version": f"v{tag}", "trained_at": when.isoformat()},
-                           now=when)
+    return registry.deploy(model_dir, _objects(tag), {"version": f"v{tag}", "trained_at": when.isoformat()}, now=when)
 
 
 def test_first_deploy_then_backup_and_switch(tmp_path):
@@ -158,16 +158,21 @@ def test_sigkill_during_deploy_leaves_a_complete_set(tmp_path):
 
 # ---- the production guide's manual rollback: `cp models/backup_X/*.joblib models/` ---------------------------
 
+
 def _snapshot(model_dir):
     """Every file under versions/, with its bytes: deployed versions must never change."""
-    return {str(p.relative_to(model_dir)): p.read_bytes()
-            for p in sorted((model_dir / "versions").rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(model_dir)): p.read_bytes()
+        for p in sorted((model_dir / "versions").rglob("*"))
+        if p.is_file()
+    }
 
 
 def _cp(model_dir, pattern):
     """The guide's command, typed in the directory above MODEL_DIR (the shell expands the glob)."""
-    r = subprocess.run(["sh", "-c", f"cp models/{pattern} models/"], cwd=model_dir.parent, capture_output=True,
-                       text=True)
+    r = subprocess.run(
+        ["sh", "-c", f"cp models/{pattern} models/"], cwd=model_dir.parent, capture_output=True, text=True
+    )
     assert r.returncode == 0, r.stderr
 
 
@@ -177,12 +182,12 @@ def test_cp_of_a_backup_is_a_recognised_rollback_recorded_once_and_versions_neve
     _, backup = _deploy(md, 2, T0 + timedelta(days=7))
     versions = _snapshot(md)
     _cp(md, f"{backup.name}/*.joblib")
-    assert _snapshot(md) == versions            # the copy went into the live files, not into versions/v2
+    assert _snapshot(md) == versions  # the copy went into the live files, not into versions/v2
     d = registry.load_deployed(md)
     assert d.objects["elo"]["tag"] == 1 and d.version == "v1" and d.copied_from == backup
     notes = []
     assert registry.adopt_copied_set(md, d, notes.append, T0 + timedelta(days=8))
-    again = registry.load_deployed(md)          # recorded and adopted: a second job records nothing
+    again = registry.load_deployed(md)  # recorded and adopted: a second job records nothing
     assert again.copied_from is None and again.version == "v1"
     assert not registry.adopt_copied_set(md, d, notes.append, T0 + timedelta(days=8))
     assert len(notes) == 1 and backup.name in notes[0] and "v2" in notes[0]
@@ -204,7 +209,7 @@ def test_a_mixed_set_is_refused_with_one_line_naming_the_working_backups(tmp_pat
     _deploy(md, 1, T0)
     _, b1 = _deploy(md, 2, T0 + timedelta(days=7))
     _, b2 = _deploy(md, 3, T0 + timedelta(days=14))
-    _cp(md, f"{b1.name}/elo.joblib")             # one file of an older set beside the others
+    _cp(md, f"{b1.name}/elo.joblib")  # one file of an older set beside the others
     with pytest.raises(registry.ModelLoadError) as err:
         registry.load_deployed(md)
     message = str(err.value)
@@ -216,12 +221,12 @@ def test_a_damaged_live_set_is_never_backed_up_so_rollback_keeps_working(tmp_pat
     md = tmp_path / "models"
     _deploy(md, 1, T0)
     _deploy(md, 2, T0 + timedelta(days=7))
-    with open(md / "xgboost.joblib", "ab") as fh:   # damage the live set
+    with open(md / "xgboost.joblib", "ab") as fh:  # damage the live set
         fh.write(b"tamper")
     deployed, source = registry.rollback(md, None, now=T0 + timedelta(days=8))
     assert deployed.objects["elo"]["tag"] == 1 and source.name == "backup_20260125_020000"
-    assert all(registry.set_is_sound(b) for b in registry.list_backups(md))   # the damaged set was not kept
-    deployed, source = registry.rollback(md, None, now=T0 + timedelta(days=9))   # and a second one works too
+    assert all(registry.set_is_sound(b) for b in registry.list_backups(md))  # the damaged set was not kept
+    deployed, source = registry.rollback(md, None, now=T0 + timedelta(days=9))  # and a second one works too
     assert registry.load_deployed(md).objects["elo"]["tag"] == 1
     assert all(registry.set_is_sound(b) for b in registry.list_backups(md))
 
@@ -247,5 +252,5 @@ def test_the_symlinked_layout_of_earlier_releases_is_converted(tmp_path):
     assert registry.load_deployed(md).version == "v1"
     assert not (md / "current").exists() and not (md / "elo.joblib").is_symlink()
     before = _snapshot(md)
-    _cp(md, "versions/v1/elo.joblib")          # writes a regular file now, never through into versions/
+    _cp(md, "versions/v1/elo.joblib")  # writes a regular file now, never through into versions/
     assert _snapshot(md) == before and version.is_dir()

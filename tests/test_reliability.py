@@ -2,6 +2,7 @@
 world: jobs started together, jobs killed mid-run, and secrets kept out of everything they print or store; and a
 tampered model refused until a rollback (the commands in this process: nothing there depends on a process).
 The 20-round and 20-kill versions are in bench/bench_reliability.py; these are the same checks, fewer times."""
+
 from __future__ import annotations
 
 import json
@@ -12,15 +13,15 @@ import sqlite3
 import threading
 import time
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from conftest import DEMO_DAYS, DEMO_START, clone, finish, run_command, start
+from faults import QuietServer
 from sqlalchemy import create_engine, text
 
-from conftest import DEMO_DAYS, DEMO_START, clone, finish, run_command, start
-
-END = DEMO_START + timedelta(days=DEMO_DAYS)   # Sunday 2026-01-18 00:00 UTC, where the demo stopped
+END = DEMO_START + timedelta(days=DEMO_DAYS)  # Sunday 2026-01-18 00:00 UTC, where the demo stopped
 # bench/bench_reliability.py runs this module with more rounds and kills, and weekly training in the rounds
 ROUNDS = int(os.environ.get("RELIABILITY_ROUNDS", "3"))
 KILLS = int(os.environ.get("RELIABILITY_KILLS", "3"))
@@ -39,15 +40,16 @@ def query(url: str, sql: str) -> list[tuple]:
 
 DUPLICATES = {
     "predictions": "SELECT fixture_id, model_version, input_key FROM predictions "
-                   "GROUP BY fixture_id, model_version, input_key HAVING COUNT(*) > 1",
+    "GROUP BY fixture_id, model_version, input_key HAVING COUNT(*) > 1",
     "bets": "SELECT fixture_id, bet_outcome FROM bets GROUP BY fixture_id, bet_outcome HAVING COUNT(*) > 1",
     "results": "SELECT fixture_id FROM results GROUP BY fixture_id HAVING COUNT(*) > 1",
     "lineup_updates": "SELECT fixture_id, lineup_hash FROM lineup_updates GROUP BY fixture_id, lineup_hash "
-                      "HAVING COUNT(*) > 1",
+    "HAVING COUNT(*) > 1",
 }
 
 
 # ---- concurrency ----------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("store", ["sqlite", "postgresql"])
 def test_jobs_started_together_never_lock_or_duplicate(cycle, tmp_path, request, store):
@@ -78,6 +80,7 @@ def test_jobs_started_together_never_lock_or_duplicate(cycle, tmp_path, request,
 
 # ---- killed mid-run -------------------------------------------------------------------------------------------
 
+
 def _state(db: Path, job: str) -> dict:
     con = sqlite3.connect(db)
     try:
@@ -85,15 +88,21 @@ def _state(db: Path, job: str) -> dict:
         out = {t: con.execute(sql).fetchall() for t, sql in DUPLICATES.items()}
         assert all(v == [] for v in out.values()), out
         out = {
-            "predictions": con.execute("SELECT fixture_id, model_version, input_key, uses_lineups, "
-                                       "ROUND(home_prob, 9), ROUND(draw_prob, 9), ROUND(away_prob, 9) "
-                                       "FROM predictions ORDER BY 1, 2, 3").fetchall(),
-            "bets": con.execute("SELECT fixture_id, bet_outcome, odds, stake, status, result, profit_loss, "
-                                "closing_odds FROM bets ORDER BY 1, 2").fetchall(),
-            "results": con.execute("SELECT fixture_id, status, home_goals, away_goals FROM results "
-                                   "ORDER BY 1").fetchall(),
-            "performance": con.execute("SELECT day, bets_settled, profit_loss, bankroll "
-                                       "FROM performance_daily ORDER BY day").fetchall(),
+            "predictions": con.execute(
+                "SELECT fixture_id, model_version, input_key, uses_lineups, "
+                "ROUND(home_prob, 9), ROUND(draw_prob, 9), ROUND(away_prob, 9) "
+                "FROM predictions ORDER BY 1, 2, 3"
+            ).fetchall(),
+            "bets": con.execute(
+                "SELECT fixture_id, bet_outcome, odds, stake, status, result, profit_loss, "
+                "closing_odds FROM bets ORDER BY 1, 2"
+            ).fetchall(),
+            "results": con.execute(
+                "SELECT fixture_id, status, home_goals, away_goals FROM results ORDER BY 1"
+            ).fetchall(),
+            "performance": con.execute(
+                "SELECT day, bets_settled, profit_loss, bankroll FROM performance_daily ORDER BY day"
+            ).fetchall(),
         }
         return out
     finally:
@@ -160,6 +169,7 @@ DB_PASSWORD = "PgPw-5e1d9a7c3b"
 class EchoingUpstream(BaseHTTPRequestHandler):
     """An upstream that repeats the request (URL and Authorization header) back in its errors: 500s (with
     Retry-After: 0) and 400s with a JSON message, alternately, so both retry and error paths see the secret."""
+
     count = 0
 
     def do_GET(self):  # noqa: N802
@@ -180,18 +190,30 @@ class EchoingUpstream(BaseHTTPRequestHandler):
 
 def test_no_job_reveals_the_api_key_or_database_password(cycle, tmp_path, pg_url):
     work, _ = cycle
-    server = ThreadingHTTPServer(("127.0.0.1", 0), EchoingUpstream)
+    server = QuietServer(("127.0.0.1", 0), EchoingUpstream)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = pg_url.replace("postgresql+psycopg://postgres@", f"postgresql+psycopg://postgres:{DB_PASSWORD}@")
         env = clone(work, tmp_path / "w", url)
-        env.update({"DATA_SOURCE": "sportmonks", "SPORTMONKS_API_KEY": API_KEY, "SPORTMONKS_LEAGUES": "8",
-                    "SPORTMONKS_BASE_URL": f"http://127.0.0.1:{server.server_port}/v3/football"})
+        env.update(
+            {
+                "DATA_SOURCE": "sportmonks",
+                "SPORTMONKS_API_KEY": API_KEY,
+                "SPORTMONKS_LEAGUES": "8",
+                "SPORTMONKS_BASE_URL": f"http://127.0.0.1:{server.server_port}/v3/football",
+            }
+        )
         outputs = {}
         now = END + timedelta(hours=10)
-        for job, extra in (("weekly_training", ()), ("hourly_predictions", ()), ("lineup_updates", ()),
-                           ("results_settlement", ()), ("backup", ()), ("health_check", ()),
-                           ("health_check", ("--json",))):
+        for job, extra in (
+            ("weekly_training", ()),
+            ("hourly_predictions", ()),
+            ("lineup_updates", ()),
+            ("results_settlement", ()),
+            ("backup", ()),
+            ("health_check", ()),
+            ("health_check", ("--json",)),
+        ):
             code, out = finish(start(job, now, env, *extra))
             outputs[f"{job} {' '.join(extra)} (exit {code})"] = out
         # a bad key value and an unreachable database, where error messages are most tempted to quote settings
@@ -213,12 +235,13 @@ def test_no_job_reveals_the_api_key_or_database_password(cycle, tmp_path, pg_url
 
 # ---- a tampered model ------------------------------------------------------------------------------------------
 
+
 def test_tampered_model_is_refused_health_fails_and_rollback_restores_service(cycle, tmp_path):
     # the commands in this process (conftest.run_command): the refusal and the recovery are the jobs' own
     work, _ = cycle
     env = clone(work, tmp_path / "w")
     now = END + timedelta(hours=10)
-    live = tmp_path / "w" / "models"                   # the live set's files themselves
+    live = tmp_path / "w" / "models"  # the live set's files themselves
     with open(live / "xgboost.joblib", "ab") as fh:
         fh.write(b"tampered")
     code, out = run_command("hourly_predictions", now, env)
@@ -229,5 +252,5 @@ def test_tampered_model_is_refused_health_fails_and_rollback_restores_service(cy
     assert code == 0, out
     code, out = run_command("hourly_predictions", now, env)
     assert code == 0, out
-    code, out = run_command("health_check", now, env)     # --quiet: the failing checks only
+    code, out = run_command("health_check", now, env)  # --quiet: the failing checks only
     assert not any(line.startswith(("❌ models", "❌ model age")) for line in out.splitlines()), out

@@ -1,5 +1,6 @@
 """The performance report's edges: the bankroll chart starts from the starting bankroll, empty charts say why,
 and a report piped into `head` is not a failed run."""
+
 from __future__ import annotations
 
 import json
@@ -7,15 +8,16 @@ import os
 import sqlite3
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from conftest import ROOT
+
 from pipeline.jobs.report import build_report, write_plots
 from pipeline.store import make_engine, migrate
 from pipeline.store import schema as s
 
-UTC = timezone.utc
+UTC = UTC
 KO = datetime(2026, 1, 10, 15, tzinfo=UTC)
 
 
@@ -35,17 +37,48 @@ def _store_with_bets(url, settled=True):
         t1 = conn.execute(s.teams.insert().values(source="sandbox", provider_id="a", name="A")).inserted_primary_key[0]
         t2 = conn.execute(s.teams.insert().values(source="sandbox", provider_id="b", name="B")).inserted_primary_key[0]
         for i, (pl, result) in enumerate(((12.0, "win"), (-10.0, "loss"))):
-            fid = conn.execute(s.fixtures.insert().values(
-                source="sandbox", provider_id=f"m{i}", league_code="L", season="2526",
-                kickoff_time=KO + timedelta(days=i), home_team_id=t1, away_team_id=t2, home_team="A",
-                away_team="B", status="finished", updated_at=KO)).inserted_primary_key[0]
-            pid = conn.execute(s.predictions.insert().values(
-                fixture_id=fid, prediction_time=KO - timedelta(days=2), model_version="v1", home_prob=0.5,
-                draw_prob=0.3, away_prob=0.2, input_key="k")).inserted_primary_key[0]
-            conn.execute(s.bets.insert().values(
-                fixture_id=fid, prediction_id=pid, bet_outcome="home", bookmaker="b", odds=2.2, stake=10, edge=0.1,
-                model_prob=0.5, placed_at=KO - timedelta(days=2), status="settled" if settled else "pending",
-                result=result if settled else None, profit_loss=pl if settled else None))
+            fid = conn.execute(
+                s.fixtures.insert().values(
+                    source="sandbox",
+                    provider_id=f"m{i}",
+                    league_code="L",
+                    season="2526",
+                    kickoff_time=KO + timedelta(days=i),
+                    home_team_id=t1,
+                    away_team_id=t2,
+                    home_team="A",
+                    away_team="B",
+                    status="finished",
+                    updated_at=KO,
+                )
+            ).inserted_primary_key[0]
+            pid = conn.execute(
+                s.predictions.insert().values(
+                    fixture_id=fid,
+                    prediction_time=KO - timedelta(days=2),
+                    model_version="v1",
+                    home_prob=0.5,
+                    draw_prob=0.3,
+                    away_prob=0.2,
+                    input_key="k",
+                )
+            ).inserted_primary_key[0]
+            conn.execute(
+                s.bets.insert().values(
+                    fixture_id=fid,
+                    prediction_id=pid,
+                    bet_outcome="home",
+                    bookmaker="b",
+                    odds=2.2,
+                    stake=10,
+                    edge=0.1,
+                    model_prob=0.5,
+                    placed_at=KO - timedelta(days=2),
+                    status="settled" if settled else "pending",
+                    result=result if settled else None,
+                    profit_loss=pl if settled else None,
+                )
+            )
     return db
 
 
@@ -54,14 +87,15 @@ def test_the_bankroll_curve_starts_from_the_starting_bankroll(tmp_path):
     with db.engine.connect() as conn:
         curve = build_report(conn, 1000.0)["bankroll"]
     db.close()
-    assert list(curve["bankroll"]) == [1000.0, 1012.0, 1002.0]       # from the starting bankroll, then each bet
+    assert list(curve["bankroll"]) == [1000.0, 1012.0, 1002.0]  # from the starting bankroll, then each bet
 
 
 def _ink_in_the_middle(png) -> float:
     import matplotlib.image
+
     img = matplotlib.image.imread(png)[..., :3]
     h, w = img.shape[:2]
-    middle = img[int(h * 0.4):int(h * 0.6), int(w * 0.3):int(w * 0.7)]
+    middle = img[int(h * 0.4) : int(h * 0.6), int(w * 0.3) : int(w * 0.7)]
     return float((middle < 0.9).any(axis=2).mean())
 
 
@@ -71,19 +105,24 @@ def test_empty_charts_say_why_they_are_empty(tmp_path):
         rep = build_report(conn, 1000.0)
     db.close()
     charts = write_plots(rep, tmp_path / "charts")
-    assert charts and all(_ink_in_the_middle(c) > 0.001 for c in charts)   # each empty chart carries a note
+    assert charts and all(_ink_in_the_middle(c) > 0.001 for c in charts)  # each empty chart carries a note
 
 
 def test_a_report_piped_into_head_is_not_a_failed_run(tmp_path):
     url = f"sqlite:///{tmp_path / 'p.db'}"
     _store_with_bets(url).close()
     env = {**os.environ, "DATABASE_URL": url, "LOG_DIR": str(tmp_path / "logs"), "LOCK_DIR": str(tmp_path / "l")}
-    r = subprocess.run(["bash", "-c", f'"{sys.executable}" production/report.py | head -n 0; '
-                                      'echo "exit ${PIPESTATUS[0]}"'], cwd=ROOT, env=env, capture_output=True,
-                       text=True, timeout=120)
+    r = subprocess.run(
+        ["bash", "-c", f'"{sys.executable}" production/report.py | head -n 0; echo "exit ${{PIPESTATUS[0]}}"'],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.stdout.strip() == "exit 0" and "Traceback" not in r.stderr and "Error" not in r.stderr, r.stderr
     con = sqlite3.connect(tmp_path / "p.db")
-    (status, counts), = con.execute("SELECT status, counts FROM job_runs WHERE job = 'report'").fetchall()
+    ((status, counts),) = con.execute("SELECT status, counts FROM job_runs WHERE job = 'report'").fetchall()
     assert status == "success", counts
     assert json.loads(counts) == {}
     con.close()

@@ -1,4 +1,5 @@
 """The job runner: locking, run records, exit codes, logging."""
+
 from __future__ import annotations
 
 import json
@@ -11,12 +12,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from pipeline.store import schema
 from pipeline.config import ConfigError, load_settings
+from pipeline.jobs.runner import (
+    EXIT_CONFIG,
+    EXIT_SOFTWARE,
+    EXIT_TEMPFAIL,
+    EXIT_UNAVAILABLE,
+    JobFailed,
+    job_is_running,
+    run_job,
+)
 from pipeline.providers.base import ProviderAuthError, ProviderError
-from pipeline.jobs.runner import (EXIT_CONFIG, EXIT_SOFTWARE, EXIT_TEMPFAIL, EXIT_UNAVAILABLE, JobFailed, job_is_running,
-                             run_job)
-from pipeline.store import make_engine
+from pipeline.store import make_engine, schema
 
 NO_DOTENV = Path("/nonexistent")
 
@@ -32,6 +39,7 @@ def _runs(settings):
 def test_success_records_run_and_counts(settings):
     def work(ctx):
         ctx.count("predictions", 3)
+
     assert run_job("demo_job", work, settings=settings, now="2026-01-20T13:00") == 0
     (row,) = _runs(settings)
     assert row["status"] == "success" and json.loads(row["counts"]) == {"predictions": 3}
@@ -41,16 +49,20 @@ def test_success_records_run_and_counts(settings):
     assert "demo_job success" in log and "predictions=3" in log
 
 
-@pytest.mark.parametrize("exc,code", [
-    (ConfigError("MIN_EDGE bad"), EXIT_CONFIG),
-    (ProviderAuthError("HTTP 401"), EXIT_UNAVAILABLE),
-    (ProviderError("HTTP 503"), EXIT_TEMPFAIL),
-    (JobFailed("no deployed model", 70), 70),
-    (ZeroDivisionError("boom"), EXIT_SOFTWARE),
-])
+@pytest.mark.parametrize(
+    "exc,code",
+    [
+        (ConfigError("MIN_EDGE bad"), EXIT_CONFIG),
+        (ProviderAuthError("HTTP 401"), EXIT_UNAVAILABLE),
+        (ProviderError("HTTP 503"), EXIT_TEMPFAIL),
+        (JobFailed("no deployed model", 70), 70),
+        (ZeroDivisionError("boom"), EXIT_SOFTWARE),
+    ],
+)
 def test_failures_map_to_exit_codes_and_are_recorded(settings, exc, code, capsys):
     def work(ctx):
         raise exc
+
     assert run_job("failing", work, settings=settings) == code
     (row,) = _runs(settings)
     assert row["status"] == "failed" and str(exc) in row["error"]
@@ -66,20 +78,34 @@ def test_bad_now_is_a_configuration_error(settings, capsys):
 
 
 def test_unreachable_database_exits_69(tmp_path, capsys):
-    st = load_settings({"DATABASE_URL": "postgresql://nobody:sekret99@127.0.0.1:1/none",
-                        "LOG_DIR": str(tmp_path), "LOCK_DIR": str(tmp_path)}, dotenv=NO_DOTENV)
+    st = load_settings(
+        {
+            "DATABASE_URL": "postgresql://nobody:sekret99@127.0.0.1:1/none",
+            "LOG_DIR": str(tmp_path),
+            "LOCK_DIR": str(tmp_path),
+        },
+        dotenv=NO_DOTENV,
+    )
     assert run_job("x", lambda ctx: None, settings=st) == EXIT_UNAVAILABLE
     err = capsys.readouterr().err
     assert "database unavailable" in err and "sekret99" not in err
 
 
 def test_secrets_are_masked_in_logs_and_records(tmp_path):
-    st = load_settings({"DATABASE_URL": f"sqlite:///{tmp_path}/p.db", "LOG_DIR": str(tmp_path / "logs"),
-                        "LOCK_DIR": str(tmp_path), "SPORTMONKS_API_KEY": "TOPSECRETKEY"}, dotenv=NO_DOTENV)
+    st = load_settings(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path}/p.db",
+            "LOG_DIR": str(tmp_path / "logs"),
+            "LOCK_DIR": str(tmp_path),
+            "SPORTMONKS_API_KEY": "TOPSECRETKEY",
+        },
+        dotenv=NO_DOTENV,
+    )
 
     def work(ctx):
         ctx.log.info("calling with TOPSECRETKEY")
         raise ProviderError("url?api_token=TOPSECRETKEY failed")
+
     assert run_job("leaky", work, settings=st) == EXIT_TEMPFAIL
     assert "TOPSECRETKEY" not in (tmp_path / "logs" / "leaky.log").read_text()
     assert all("TOPSECRETKEY" not in (r["error"] or "") for r in _runs(st))
@@ -98,8 +124,13 @@ sys.exit(run_job('slow_job', work, settings=st))
 
 
 def _start_holder(env):
-    p = subprocess.Popen([sys.executable, "-c", HOLDER], env={**os.environ, **env}, stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, text=True)
+    p = subprocess.Popen(
+        [sys.executable, "-c", HOLDER],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     assert p.stdout.readline().strip() == "holding"
     return p
 
@@ -124,7 +155,9 @@ def test_second_copy_is_skipped_and_killed_lock_does_not_block(env, settings):
 def test_unwritable_log_dir_is_a_configuration_error(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    st = load_settings({"DATABASE_URL": f"sqlite:///{tmp_path}/p.db", "LOG_DIR": str(blocker / "logs"),
-                        "LOCK_DIR": str(tmp_path)}, dotenv=NO_DOTENV)
+    st = load_settings(
+        {"DATABASE_URL": f"sqlite:///{tmp_path}/p.db", "LOG_DIR": str(blocker / "logs"), "LOCK_DIR": str(tmp_path)},
+        dotenv=NO_DOTENV,
+    )
     assert run_job("x", lambda ctx: None, settings=st) == EXIT_CONFIG
     assert "LOG_DIR" in capsys.readouterr().err

@@ -1,7 +1,8 @@
 """The simulated sandbox: deterministic, time-aware, and a world whose truth is known."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from pipeline.odds import implied_probabilities
 from pipeline.providers.base import FINISHED, LIVE, POSTPONED, SCHEDULED
 from pipeline.providers.sandbox import SandboxProvider
 
-UTC = timezone.utc
+UTC = UTC
 NOW = datetime(2026, 1, 5, tzinfo=UTC)
 
 
@@ -55,8 +56,12 @@ def test_odds_margin_and_noise_shrinking_towards_kickoff(history):
     lookup = {m: sb._lookup(m) for m in ids}
     err = {}
     for hours in (24 * 6, 24, 0.5):
-        odds = np.array([[o.home, o.draw, o.away] for o in (
-            sb._price(lookup[m], lookup[m]["kickoff"] - timedelta(hours=hours), "Pinnacle") for m in ids)])
+        odds = np.array(
+            [
+                [o.home, o.draw, o.away]
+                for o in (sb._price(lookup[m], lookup[m]["kickoff"] - timedelta(hours=hours), "Pinnacle") for m in ids)
+            ]
+        )
         err[hours] = np.abs(implied_probabilities(odds) - np.array([truth[m] for m in ids])).mean()
     assert err[24 * 6] > err[24] > err[0.5]
 
@@ -65,8 +70,9 @@ def test_truth_beats_market_beats_uniform(history):
     sb, batch = history
     y = outcomes_from_goals([m.home_goals for m in batch.matches], [m.away_goals for m in batch.matches])
     truth = np.array([sb.true_probabilities([m.provider_id])[m.provider_id] for m in batch.matches])
-    close = implied_probabilities(np.array([[o.home, o.draw, o.away] for o in batch.odds
-                                            if o.is_closing and o.bookmaker == "Pinnacle"]))
+    close = implied_probabilities(
+        np.array([[o.home, o.draw, o.away] for o in batch.odds if o.is_closing and o.bookmaker == "Pinnacle"])
+    )
     assert log_loss(truth, y) < log_loss(close, y) + 0.005 < log_loss(np.full_like(truth, 1 / 3), y)
     # realised frequencies match the truth on average, and home advantage shows
     assert np.allclose(np.bincount(y, minlength=3) / len(y), truth.mean(axis=0), atol=0.025)
@@ -75,7 +81,9 @@ def test_truth_beats_market_beats_uniform(history):
 
 def test_postponed_matches_exist_and_have_no_score():
     sb = SandboxProvider()
-    season = sb.fixtures(datetime(2025, 8, 1, tzinfo=UTC), datetime(2026, 5, 31, tzinfo=UTC), datetime(2026, 6, 30, tzinfo=UTC))
+    season = sb.fixtures(
+        datetime(2025, 8, 1, tzinfo=UTC), datetime(2026, 5, 31, tzinfo=UTC), datetime(2026, 6, 30, tzinfo=UTC)
+    )
     postponed = [m for m in season.matches if m.status == POSTPONED]
     assert 0 < len(postponed) < 0.03 * len(season.matches)
     assert all(m.home_goals is None for m in postponed)
@@ -84,6 +92,7 @@ def test_postponed_matches_exist_and_have_no_score():
 def test_a_missing_star_lowers_the_true_chances(history):
     sb, batch = history
     from pipeline.providers.sandbox import probabilities
+
     weak = [m for m in batch.matches if sb.missing_star_strength(m.provider_id)[0] < -0.2]
     assert len(weak) > 50
     recs = [sb._lookup(m.provider_id) for m in weak]
@@ -103,9 +112,17 @@ def test_one_sharp_book_near_the_truth_and_soft_books_with_real_edges(history):
     truth = np.array([sb._lookup(m)["true"] for m in ids])
     err, evs, true_ev = {}, [], []
     for hours in (40, 20, 6, 2, 0.5):
-        prices = {b: np.array([[p.home, p.draw, p.away] for p in (
-            sb._price(sb._lookup(m), sb._lookup(m)["kickoff"] - timedelta(hours=hours), b) for m in ids)])
-            for b in ("Pinnacle", *SOFT_DEFAULT)}
+        prices = {
+            b: np.array(
+                [
+                    [p.home, p.draw, p.away]
+                    for p in (
+                        sb._price(sb._lookup(m), sb._lookup(m)["kickoff"] - timedelta(hours=hours), b) for m in ids
+                    )
+                ]
+            )
+            for b in ("Pinnacle", *SOFT_DEFAULT)
+        }
         for b, o in prices.items():
             err.setdefault(b, []).append(np.abs(implied_probabilities(o, "shin") - truth).mean())
         fair = implied_probabilities(prices["Pinnacle"], "shin")
@@ -116,5 +133,5 @@ def test_one_sharp_book_near_the_truth_and_soft_books_with_real_edges(history):
     # (measured: sharp 0.0054 mean absolute error, soft books 0.0092-0.0123; 97 value prices in 6,000 looks,
     # their true EV +5.5%)
     assert all(np.mean(err["Pinnacle"]) < 0.7 * np.mean(err[b]) for b in SOFT_DEFAULT)
-    assert len(evs) >= 20                                   # edges exist ...
-    assert np.mean(true_ev) > 0.03                          # ... and are real: positive against the truth
+    assert len(evs) >= 20  # edges exist ...
+    assert np.mean(true_ev) > 0.03  # ... and are real: positive against the truth

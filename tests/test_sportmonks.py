@@ -1,20 +1,20 @@
 """The Sportmonks v3 provider against a scripted local HTTP server serving the documented payload shapes."""
+
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from sportmonks_server import FakeSportmonks, envelope, fixture, lineup, no_result, odds, participants, reply, scores
 
 from pipeline.providers import base
 from pipeline.providers import sportmonks as sm
 from pipeline.providers.base import ProviderAuthError, ProviderError
 from pipeline.providers.sportmonks import SportmonksProvider
-from sportmonks_server import (FakeSportmonks, envelope, fixture, lineup, no_result, odds, participants, reply,
-                               scores)
 
 TOKEN = "sm-TOPSECRET-9f8e7d6c5b4a"
-UTC = timezone.utc
+UTC = UTC
 NOW = datetime(2025, 3, 15, 12, 0, tzinfo=UTC)
 KO = datetime(2025, 3, 15, 15, 0, tzinfo=UTC)
 DAY = "fixtures/between/2025-03-15/2025-03-15"
@@ -48,12 +48,18 @@ def raises_clean(exc_type, fn, *args):
 
 # ---- requests: auth, params, pagination ------------------------------------------------------------------
 
+
 def test_pages_followed_with_token_in_header_only(api):
     pages = {1: [fixture(1), fixture(2)], 2: [fixture(3)], 3: [fixture(4, starting_at="2025-03-15 19:45:00")]}
-    api.route(DAY, lambda req: reply(envelope(pages[int(req.query["page"])], has_more=req.query["page"] != "3",
-                                              page=int(req.query["page"]))))
-    batch = provider(api, league_ids=["8", "9"], bookmaker_ids=["2"]).fixtures(KO - timedelta(hours=3),
-                                                                                KO + timedelta(hours=6), NOW)
+    api.route(
+        DAY,
+        lambda req: reply(
+            envelope(pages[int(req.query["page"])], has_more=req.query["page"] != "3", page=int(req.query["page"]))
+        ),
+    )
+    batch = provider(api, league_ids=["8", "9"], bookmaker_ids=["2"]).fixtures(
+        KO - timedelta(hours=3), KO + timedelta(hours=6), NOW
+    )
     assert [m.provider_id for m in batch.matches] == ["1", "2", "3", "4"]
     seen = api.requests_to(DAY)
     assert [r.query["page"] for r in seen] == ["1", "2", "3"]
@@ -64,8 +70,15 @@ def test_pages_followed_with_token_in_header_only(api):
         assert set(r.query["include"].split(";")) >= {"participants", "odds.bookmaker"}
         assert set(r.query["filters"].split(";")) == {"fixtureLeagues:8,9", "markets:1", "bookmakers:2"}
     m = batch.matches[3]
-    assert (m.league, m.season, m.home_team, m.away_team, m.home_team_id, m.away_team_id, m.status) == \
-        ("8", "23614", "Northbridge FC", "Eastvale United", "4101", "4377", base.SCHEDULED)
+    assert (m.league, m.season, m.home_team, m.away_team, m.home_team_id, m.away_team_id, m.status) == (
+        "8",
+        "23614",
+        "Northbridge FC",
+        "Eastvale United",
+        "4101",
+        "4377",
+        base.SCHEDULED,
+    )
     assert m.kickoff == datetime(2025, 3, 15, 19, 45, tzinfo=UTC)
     assert batch.problems == []
 
@@ -76,6 +89,7 @@ def test_cursor_passed_back_and_window_filters_kickoff(api):
             return reply(envelope([fixture(1, starting_at="2025-03-15 09:00:00")], has_more=True, next_cursor="abc"))
         assert req.query["cursor"] == "abc"
         return reply(envelope([fixture(2)], has_more=False))
+
     api.route(DAY, page)
     batch = provider(api).fixtures(datetime(2025, 3, 15, 10, tzinfo=UTC), datetime(2025, 3, 15, 16, tzinfo=UTC), NOW)
     assert [m.provider_id for m in batch.matches] == ["2"]  # 09:00 is before the window
@@ -92,14 +106,20 @@ def test_runaway_pagination_stops_at_max_pages(api):
 def test_history_splits_long_ranges_into_100_day_windows_and_keeps_finished(api):
     start, end = datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 6, 1, tzinfo=UTC)  # 152 days
     w1, w2 = "fixtures/between/2024-01-01/2024-04-09", "fixtures/between/2024-04-10/2024-05-31"
-    done = fixture(1, state_id=5, starting_at="2024-02-03 15:00:00", scores=scores(1, CURRENT=(2, 0)),
-                   odds=odds(1, 2, "1.80", "3.60", "4.50", update="2024-02-03 14:55:00"))
+    done = fixture(
+        1,
+        state_id=5,
+        starting_at="2024-02-03 15:00:00",
+        scores=scores(1, CURRENT=(2, 0)),
+        odds=odds(1, 2, "1.80", "3.60", "4.50", update="2024-02-03 14:55:00"),
+    )
     api.route(w1, reply(envelope([done, fixture(2, state_id=10, starting_at="2024-03-01 15:00:00")])))
     api.route(w2, reply(no_result()))
     batch = provider(api).history(start, end, NOW)
     assert [r.path for r in api.seen] == [w1, w2]
-    assert [(m.provider_id, m.status, m.home_goals, m.away_goals) for m in batch.matches] == \
-        [("1", base.FINISHED, 2, 0)]
+    assert [(m.provider_id, m.status, m.home_goals, m.away_goals) for m in batch.matches] == [
+        ("1", base.FINISHED, 2, 0)
+    ]
     pre, close = batch.odds
     assert (pre.is_closing, close.is_closing) == (False, True)
     assert (close.bookmaker, close.home, close.draw, close.away) == ("2", 1.8, 3.6, 4.5)
@@ -107,6 +127,7 @@ def test_history_splits_long_ranges_into_100_day_windows_and_keeps_finished(api)
 
 
 # ---- empty answers ---------------------------------------------------------------------------------------
+
 
 def test_message_without_data_is_an_empty_result(api, caplog):
     api.route(DAY, reply(no_result()))
@@ -136,9 +157,13 @@ def test_results_are_chunked_by_fifty(api):
 
 # ---- retries, rate limits, errors ------------------------------------------------------------------------
 
+
 def test_429_waits_for_the_reset_it_is_told_then_succeeds(api):
-    limited = {"message": "Rate limit reached", "code": 5005,
-               "rate_limit": {"resets_in_seconds": 0, "remaining": 0, "requested_entity": "Fixture"}}
+    limited = {
+        "message": "Rate limit reached",
+        "code": 5005,
+        "rate_limit": {"resets_in_seconds": 0, "remaining": 0, "requested_entity": "Fixture"},
+    }
     api.route(DAY, reply(limited, status=429), reply(envelope([fixture(1)])))
     batch = provider(api).fixtures(KO, KO + timedelta(hours=1), NOW)
     assert [m.provider_id for m in batch.matches] == ["1"]
@@ -146,8 +171,11 @@ def test_429_waits_for_the_reset_it_is_told_then_succeeds(api):
 
 
 def test_429_with_a_long_reset_gives_up_at_once(api):
-    limited = {"message": "Rate limit reached", "code": 5005,
-               "rate_limit": {"resets_in_seconds": 2874, "remaining": 0, "requested_entity": "Fixture"}}
+    limited = {
+        "message": "Rate limit reached",
+        "code": 5005,
+        "rate_limit": {"resets_in_seconds": 2874, "remaining": 0, "requested_entity": "Fixture"},
+    }
     api.route(DAY, reply(limited, status=429))
     p = provider(api)
     err = raises_clean(ProviderError, p.fixtures, KO, KO + timedelta(hours=1), NOW)
@@ -180,8 +208,9 @@ def test_exhausted_budget_with_a_long_reset_raises(api):
 
 
 def test_server_errors_are_retried_then_succeed(api):
-    api.route(DAY, reply("oops", status=500), reply("<html>bad gateway</html>", status=502),
-              reply(envelope([fixture(1)])))
+    api.route(
+        DAY, reply("oops", status=500), reply("<html>bad gateway</html>", status=502), reply(envelope([fixture(1)]))
+    )
     batch = provider(api, attempts=3).fixtures(KO, KO + timedelta(hours=1), NOW)
     assert len(batch.matches) == 1 and len(api.seen) == 3
 
@@ -222,8 +251,10 @@ def test_malformed_json_twice_is_a_provider_error(api):
 
 
 def test_check_makes_one_cheap_call(api):
-    api.route("leagues", reply(envelope([{"id": 8, "name": "Premier League"}], has_more=True, entity="League",
-                                        remaining=2990)))
+    api.route(
+        "leagues",
+        reply(envelope([{"id": 8, "name": "Premier League"}], has_more=True, entity="League", remaining=2990)),
+    )
     assert provider(api).check(NOW) == "sportmonks: ok (League calls left this hour: 2990)"
     assert len(api.seen) == 1 and api.seen[0].query["per_page"] == "1"
 
@@ -236,20 +267,30 @@ def test_token_required_and_not_in_repr(api):
 
 # ---- payload reading -------------------------------------------------------------------------------------
 
+
 def test_malformed_fixtures_become_problems(api):
     no_teams = fixture(2, participants=[])
     one_side = fixture(3, participants=participants()[:1])
     bad_kickoff = fixture(4, starting_at="next Saturday")
     unknown_state = fixture(5, state_id=99)
     no_league = fixture(6, league_id=None)
-    api.route(DAY, reply(envelope([fixture(1), no_teams, one_side, bad_kickoff, unknown_state, no_league,
-                                   "junk", {"name": "no id"}])))
+    api.route(
+        DAY,
+        reply(
+            envelope([fixture(1), no_teams, one_side, bad_kickoff, unknown_state, no_league, "junk", {"name": "no id"}])
+        ),
+    )
     batch = provider(api).fixtures(KO - timedelta(hours=15), KO + timedelta(hours=1), NOW)
     assert [m.provider_id for m in batch.matches] == ["1"]
     assert len(batch.problems) == 7
     text = "\n".join(batch.problems)
-    for expected in ("fixture 2: missing home or away participant", "fixture 3: missing home or away",
-                     "fixture 4: bad kick-off", "fixture 5: unknown state_id 99", "fixture 6: missing league_id"):
+    for expected in (
+        "fixture 2: missing home or away participant",
+        "fixture 3: missing home or away",
+        "fixture 4: bad kick-off",
+        "fixture 5: unknown state_id 99",
+        "fixture 6: missing league_id",
+    ):
         assert expected in text
 
 
@@ -260,13 +301,15 @@ def test_kickoff_prefers_the_epoch_timestamp(api):
 
 
 def test_odds_normalised_per_bookmaker(api):
-    rows = (odds(1, 2, "2.15", "3.40", "3.30")                                              # Home/Draw/Away
-            + odds(1, 14, "2.10", "3.50", "3.25", labels=("1", "X", "2"), update=None)      # 1/X/2, no timestamp
-            + odds(1, 20, "2.00", "3.30", "3.60", stopped=("Draw",))                        # suspended draw
-            + odds(1, 21, "1.00", "3.30", "3.60")                                           # impossible price
-            + odds(1, 22, "abc", "3.30", "3.60")                                            # not a number
-            + odds(1, 23, 2.2, 3.3, 3.4, update="2025-03-15 11:00:00")                       # numbers accepted
-            + odds(1, 2, "1.50", "2.00", "9.00", market_id=80))                             # another market
+    rows = (
+        odds(1, 2, "2.15", "3.40", "3.30")  # Home/Draw/Away
+        + odds(1, 14, "2.10", "3.50", "3.25", labels=("1", "X", "2"), update=None)  # 1/X/2, no timestamp
+        + odds(1, 20, "2.00", "3.30", "3.60", stopped=("Draw",))  # suspended draw
+        + odds(1, 21, "1.00", "3.30", "3.60")  # impossible price
+        + odds(1, 22, "abc", "3.30", "3.60")  # not a number
+        + odds(1, 23, 2.2, 3.3, 3.4, update="2025-03-15 11:00:00")  # numbers accepted
+        + odds(1, 2, "1.50", "2.00", "9.00", market_id=80)
+    )  # another market
     api.route(DAY, reply(envelope([fixture(1, odds=rows)])))
     batch = provider(api).fixtures(KO, KO + timedelta(hours=1), NOW)
     got = {o.bookmaker: o for o in batch.odds}
@@ -281,44 +324,64 @@ def test_odds_normalised_per_bookmaker(api):
 
 def test_bookmaker_preference_orders_closing_prices(api):
     rows = odds(1, 2, "2.0", "3.4", "3.9") + odds(1, 14, "2.1", "3.3", "3.7") + odds(1, 30, "2.2", "3.2", "3.5")
-    api.route("fixtures/multi/1", reply(envelope([fixture(1, state_id=5, odds=rows,
-                                                          scores=scores(1, CURRENT=(0, 0)))])))
+    api.route(
+        "fixtures/multi/1", reply(envelope([fixture(1, state_id=5, odds=rows, scores=scores(1, CURRENT=(0, 0)))]))
+    )
     batch = provider(api, bookmaker_ids=["14", "2"]).results(["1"], NOW)
     assert [o.bookmaker for o in batch.odds if o.is_closing] == ["14", "2"]  # 30 is not wanted at all
     assert api.seen[0].query["filters"] == "markets:1;bookmakers:14,2"
 
 
 def test_every_bookmaker_is_named_canonically(api):
-    rows = (odds(1, 2, "2.0", "3.4", "3.9", bookmaker="bet365") + odds(1, 14, "2.1", "3.3", "3.7", bookmaker="Pinnacle")
-            + odds(1, 9, "2.2", "3.2", "3.5", bookmaker="Some New Book") + odds(1, 30, "2.3", "3.1", "3.4"))
-    api.route("fixtures/multi/1", reply(envelope([fixture(1, state_id=5, odds=rows,
-                                                          scores=scores(1, CURRENT=(0, 0)))])))
+    rows = (
+        odds(1, 2, "2.0", "3.4", "3.9", bookmaker="bet365")
+        + odds(1, 14, "2.1", "3.3", "3.7", bookmaker="Pinnacle")
+        + odds(1, 9, "2.2", "3.2", "3.5", bookmaker="Some New Book")
+        + odds(1, 30, "2.3", "3.1", "3.4")
+    )
+    api.route(
+        "fixtures/multi/1", reply(envelope([fixture(1, state_id=5, odds=rows, scores=scores(1, CURRENT=(0, 0)))]))
+    )
     batch = provider(api).results(["1"], NOW)
     assert {(o.bookmaker, o.is_closing) for o in batch.odds} == {
-        (b, c) for b in ("Bet365", "Pinnacle", "Some New Book", "30") for c in (False, True)}
+        (b, c) for b in ("Bet365", "Pinnacle", "Some New Book", "30") for c in (False, True)
+    }
     assert "odds.bookmaker" in api.seen[0].query["include"].split(";")
 
 
 def test_odds_seen_after_kickoff_are_not_closing(api):
     rows = odds(1, 2, "2.0", "3.4", "3.9", update="2025-03-15 15:30:00")
-    api.route("fixtures/multi/1", reply(envelope([fixture(1, state_id=5, odds=rows,
-                                                          scores=scores(1, CURRENT=(1, 0)))])))
+    api.route(
+        "fixtures/multi/1", reply(envelope([fixture(1, state_id=5, odds=rows, scores=scores(1, CURRENT=(1, 0)))]))
+    )
     batch = provider(api).results(["1"], NOW)
     assert [o.is_closing for o in batch.odds] == [False]
 
 
-@pytest.mark.parametrize("state_id, periods, expected", [
-    (5, {"1ST_HALF": (1, 1), "2ND_HALF": (2, 1), "2ND_HALF_ONLY": (1, 0), "CURRENT": (2, 1)}, (2, 1)),
-    # After extra time: CURRENT includes it; the 90-minute score was 1-1, a draw.
-    (7, {"1ST_HALF": (0, 1), "2ND_HALF": (1, 1), "2ND_HALF_ONLY": (1, 0), "CURRENT": (2, 1)}, (1, 1)),
-    # Penalties: the shoot-out never counts.
-    (8, {"1ST_HALF": (0, 0), "2ND_HALF": (0, 0), "2ND_HALF_ONLY": (0, 0), "CURRENT": (1, 1),
-         "PENALTY_SHOOTOUT": (5, 4)}, (0, 0)),
-    (7, {"1ST_HALF": (1, 0), "2ND_HALF_ONLY": (0, 1), "CURRENT": (2, 1)}, (1, 1)),   # no cumulative row: summed
-    (7, {"1ST_HALF": (1, 0), "2ND_HALF": (2, 0), "2ND_HALF_ONLY": (0, 0), "CURRENT": (3, 0)}, None),  # disagree
-    (8, {"CURRENT": (1, 1), "PENALTY_SHOOTOUT": (4, 3)}, None),                        # 90 minutes unknown
-    (5, {}, None),
-])
+@pytest.mark.parametrize(
+    "state_id, periods, expected",
+    [
+        (5, {"1ST_HALF": (1, 1), "2ND_HALF": (2, 1), "2ND_HALF_ONLY": (1, 0), "CURRENT": (2, 1)}, (2, 1)),
+        # After extra time: CURRENT includes it; the 90-minute score was 1-1, a draw.
+        (7, {"1ST_HALF": (0, 1), "2ND_HALF": (1, 1), "2ND_HALF_ONLY": (1, 0), "CURRENT": (2, 1)}, (1, 1)),
+        # Penalties: the shoot-out never counts.
+        (
+            8,
+            {
+                "1ST_HALF": (0, 0),
+                "2ND_HALF": (0, 0),
+                "2ND_HALF_ONLY": (0, 0),
+                "CURRENT": (1, 1),
+                "PENALTY_SHOOTOUT": (5, 4),
+            },
+            (0, 0),
+        ),
+        (7, {"1ST_HALF": (1, 0), "2ND_HALF_ONLY": (0, 1), "CURRENT": (2, 1)}, (1, 1)),  # no cumulative row: summed
+        (7, {"1ST_HALF": (1, 0), "2ND_HALF": (2, 0), "2ND_HALF_ONLY": (0, 0), "CURRENT": (3, 0)}, None),  # disagree
+        (8, {"CURRENT": (1, 1), "PENALTY_SHOOTOUT": (4, 3)}, None),  # 90 minutes unknown
+        (5, {}, None),
+    ],
+)
 def test_settles_on_the_ninety_minute_score(api, state_id, periods, expected):
     api.route("fixtures/multi/1", reply(envelope([fixture(1, state_id=state_id, scores=scores(1, **periods))])))
     batch = provider(api).results(["1"], NOW)
@@ -338,17 +401,32 @@ def test_scores_mapped_by_participant_id_when_side_missing(api):
     assert (m.home_goals, m.away_goals) == (3, 1)
 
 
-STATES = {1: base.SCHEDULED, 13: base.SCHEDULED, 16: base.SCHEDULED, 26: base.SCHEDULED,
-          **{i: base.LIVE for i in (2, 3, 4, 6, 9, 11, 18, 19, 21, 22, 23, 25)},
-          5: base.FINISHED, 7: base.FINISHED, 8: base.FINISHED,
-          10: base.POSTPONED, 12: base.CANCELLED, 15: base.ABANDONED, 20: base.CANCELLED,
-          14: base.CANCELLED, 17: base.ABANDONED}
+STATES = {
+    1: base.SCHEDULED,
+    13: base.SCHEDULED,
+    16: base.SCHEDULED,
+    26: base.SCHEDULED,
+    **{i: base.LIVE for i in (2, 3, 4, 6, 9, 11, 18, 19, 21, 22, 23, 25)},
+    5: base.FINISHED,
+    7: base.FINISHED,
+    8: base.FINISHED,
+    10: base.POSTPONED,
+    12: base.CANCELLED,
+    15: base.ABANDONED,
+    20: base.CANCELLED,
+    14: base.CANCELLED,
+    17: base.ABANDONED,
+}
 
 
 def test_states_map_by_id(api):
     ids = sorted(STATES)
-    api.route("fixtures/multi/" + ",".join(map(str, ids)), reply(envelope([
-        fixture(i, state_id=i, scores=scores(i, CURRENT=(1, 0), **{"2ND_HALF": (1, 0)})) for i in ids])))
+    api.route(
+        "fixtures/multi/" + ",".join(map(str, ids)),
+        reply(
+            envelope([fixture(i, state_id=i, scores=scores(i, CURRENT=(1, 0), **{"2ND_HALF": (1, 0)})) for i in ids])
+        ),
+    )
     batch = provider(api).results([str(i) for i in ids], NOW)
     assert {int(m.provider_id): m.status for m in batch.matches} == STATES
     assert 24 not in STATES and set(base.STATUSES) == set(STATES.values())
@@ -358,11 +436,19 @@ def test_states_map_by_id(api):
 
 # ---- lineups ---------------------------------------------------------------------------------------------
 
+
 def test_lineups_keep_starters_and_sides(api):
-    full = fixture(1, lineups=[lineup(1, 4101, 70011, position_id=24), lineup(1, 4101, 70418, position_id=27),
-                               lineup(1, 4101, 70990, type_id=12),
-                               lineup(1, 4377, 81002, position_id=24), lineup(1, 4377, 81777, type_id=12)])
-    half = fixture(2, lineups=[lineup(2, 4101, 1)])          # only the home side so far
+    full = fixture(
+        1,
+        lineups=[
+            lineup(1, 4101, 70011, position_id=24),
+            lineup(1, 4101, 70418, position_id=27),
+            lineup(1, 4101, 70990, type_id=12),
+            lineup(1, 4377, 81002, position_id=24),
+            lineup(1, 4377, 81777, type_id=12),
+        ],
+    )
+    half = fixture(2, lineups=[lineup(2, 4101, 1)])  # only the home side so far
     none_yet = fixture(3, lineups=[])
     stray = fixture(4, lineups=[lineup(4, 4101, 5), lineup(4, 4377, 6), lineup(4, 999, 7)])
     api.route("fixtures/multi/1,2,3,4", reply(envelope([full, half, none_yet, stray])))
@@ -373,6 +459,8 @@ def test_lineups_keep_starters_and_sides(api):
     assert got["1"].match_id == "1" and all(p.name.startswith("Player") for p in got["1"].players)
     assert {p.player_id for p in got["4"].players} == {"5", "6"}
     req = api.seen[0]
-    assert req.query["filters"] == "lineupTypes:11" and set(req.query["include"].split(";")) == {"participants",
-                                                                                                  "lineups"}
+    assert req.query["filters"] == "lineupTypes:11" and set(req.query["include"].split(";")) == {
+        "participants",
+        "lineups",
+    }
     assert req.headers["Authorization"] == TOKEN

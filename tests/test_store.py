@@ -1,21 +1,20 @@
 """The store on a real SQLite file and on the real PostgreSQL server."""
+
 from __future__ import annotations
 
 import multiprocessing as mp
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import store_writer
 from sqlalchemy import func, select, text
 
 from pipeline.forecast.predictions import store_predictions
-from pipeline.store import schema
-from pipeline.store import load_match_frame, store_batch
 from pipeline.providers.base import FINISHED, POSTPONED, SCHEDULED, Batch, Match, Odds
-from pipeline.store import make_engine, migrate, table_names, upsert
+from pipeline.store import load_match_frame, make_engine, migrate, schema, store_batch, table_names, upsert
 
-UTC = timezone.utc
+UTC = UTC
 T0 = datetime(2026, 1, 17, 15, 0, tzinfo=UTC)
 
 GUIDE_QUERIES = [
@@ -37,11 +36,20 @@ def _batch(n=3, status=FINISHED, with_close=True):
     b = Batch()
     for i in range(n):
         mid = f"m{i}"
-        b.matches.append(Match(provider_id=mid, league="L1", season="2526", kickoff=T0 + timedelta(days=i),
-                               home_team=f"Team {i}", away_team=f"Team {i + 10}", status=status,
-                               home_goals=2 if status == FINISHED else None,
-                               away_goals=i if status == FINISHED else None,
-                               stats={"home_shots": 10, "away_shots": 5}))
+        b.matches.append(
+            Match(
+                provider_id=mid,
+                league="L1",
+                season="2526",
+                kickoff=T0 + timedelta(days=i),
+                home_team=f"Team {i}",
+                away_team=f"Team {i + 10}",
+                status=status,
+                home_goals=2 if status == FINISHED else None,
+                away_goals=i if status == FINISHED else None,
+                stats={"home_shots": 10, "away_shots": 5},
+            )
+        )
         b.odds.append(Odds(mid, "book", 2.0, 3.4, 4.0, fetched_at=T0 + timedelta(days=i, hours=-20)))
         if with_close:
             b.odds.append(Odds(mid, "book", 1.9, 3.5, 4.2, fetched_at=T0 + timedelta(days=i), is_closing=True))
@@ -51,9 +59,22 @@ def _batch(n=3, status=FINISHED, with_close=True):
 def test_migrations_build_every_table(db_url, tmp_path):
     eng = _engine(db_url, tmp_path)
     names = set(table_names(eng))
-    for t in ("leagues", "teams", "players", "fixtures", "odds_snapshots", "results", "lineups",
-              "lineup_updates", "predictions", "bets", "performance_daily", "job_runs", "model_versions",
-              "alembic_version"):
+    for t in (
+        "leagues",
+        "teams",
+        "players",
+        "fixtures",
+        "odds_snapshots",
+        "results",
+        "lineups",
+        "lineup_updates",
+        "predictions",
+        "bets",
+        "performance_daily",
+        "job_runs",
+        "model_versions",
+        "alembic_version",
+    ):
         assert t in names
     migrate(eng, tmp_path / "locks")  # a second run is a no-op
     eng.dispose()
@@ -64,6 +85,7 @@ def test_migrations_equal_the_schema_module_column_by_column(db_url, tmp_path):
     nullability, index or constraint differs (so a schema change without its migration fails here)."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
+
     eng = _engine(db_url, tmp_path)
     with eng.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": False})
@@ -76,6 +98,7 @@ def test_the_schema_comparison_sees_a_missing_column(sqlite_url, tmp_path):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
     from sqlalchemy import Column, Float, MetaData
+
     eng = _engine(sqlite_url, tmp_path)
     changed = MetaData()
     for t in schema.metadata.sorted_tables:
@@ -91,8 +114,11 @@ def test_timestamps_round_trip_as_utc(db_url, tmp_path):
     eng = _engine(db_url, tmp_path)
     cet = timezone(timedelta(hours=1))
     with eng.begin() as conn:
-        conn.execute(schema.job_runs.insert().values(job="x", status="success",
-                                                started_at=datetime(2026, 1, 20, 2, 0, tzinfo=cet)))
+        conn.execute(
+            schema.job_runs.insert().values(
+                job="x", status="success", started_at=datetime(2026, 1, 20, 2, 0, tzinfo=cet)
+            )
+        )
     with eng.connect() as conn:
         got = conn.execute(select(schema.job_runs.c.started_at)).scalar_one()
     assert got == datetime(2026, 1, 20, 1, 0, tzinfo=UTC) and got.tzinfo is not None
@@ -105,8 +131,11 @@ def test_timestamps_round_trip_as_utc(db_url, tmp_path):
 def test_sqlite_stores_readable_utc_text(sqlite_url, tmp_path):
     eng = _engine(sqlite_url, tmp_path)
     with eng.begin() as conn:
-        conn.execute(schema.job_runs.insert().values(job="x", status="success",
-                                                started_at=datetime(2026, 1, 20, 1, 0, tzinfo=UTC)))
+        conn.execute(
+            schema.job_runs.insert().values(
+                job="x", status="success", started_at=datetime(2026, 1, 20, 1, 0, tzinfo=UTC)
+            )
+        )
     raw = sqlite3.connect(sqlite_url.removeprefix("sqlite:///")).execute("SELECT started_at FROM job_runs")
     assert raw.fetchone()[0].startswith("2026-01-20 01:00:00")
     eng.dispose()
@@ -133,17 +162,19 @@ def test_store_batch_is_idempotent(db_url, tmp_path):
 def test_match_frame_takes_the_latest_price_seen_before_kick_off(db_url, tmp_path):
     eng = _engine(db_url, tmp_path)
     b = _batch(2)
-    kickoff = T0    # m0's kick-off
-    b.odds += [Odds("m0", "book", 2.2, 3.3, 3.6, fetched_at=kickoff - timedelta(hours=2)),    # the latest before
-               Odds("m0", "other", 2.1, 3.3, 3.7, fetched_at=kickoff - timedelta(hours=5)),
-               Odds("m0", "book", 9.0, 9.0, 9.0, fetched_at=kickoff + timedelta(minutes=10))]  # in play: ignored
+    kickoff = T0  # m0's kick-off
+    b.odds += [
+        Odds("m0", "book", 2.2, 3.3, 3.6, fetched_at=kickoff - timedelta(hours=2)),  # the latest before
+        Odds("m0", "other", 2.1, 3.3, 3.7, fetched_at=kickoff - timedelta(hours=5)),
+        Odds("m0", "book", 9.0, 9.0, 9.0, fetched_at=kickoff + timedelta(minutes=10)),
+    ]  # in play: ignored
     with eng.begin() as conn:
         store_batch(conn, "test", b, T0 + timedelta(days=3))
     with eng.connect() as conn:
         frame = load_match_frame(conn, "test").set_index("match_id")
     assert tuple(frame.loc["m0", ["odds_home", "odds_draw", "odds_away"]]) == (2.2, 3.3, 3.6)
-    assert frame.loc["m0", "close_home"] == 1.9      # the closing snapshot is not a pre-match price
-    assert frame.loc["m1", "odds_home"] == 2.0      # its only pre-match snapshot
+    assert frame.loc["m0", "close_home"] == 1.9  # the closing snapshot is not a pre-match price
+    assert frame.loc["m1", "odds_home"] == 2.0  # its only pre-match snapshot
     eng.dispose()
 
 
@@ -175,13 +206,33 @@ def test_guide_queries_run_verbatim(sqlite_url, tmp_path):
         store_batch(conn, "test", _batch(2), T0)
         fid = conn.execute(select(schema.fixtures.c.id).order_by(schema.fixtures.c.id)).scalars().all()
         for i, f in enumerate(fid):
-            pid = conn.execute(schema.predictions.insert().values(
-                fixture_id=f, prediction_time=T0 + timedelta(hours=i), model_version="v1", home_prob=0.5,
-                draw_prob=0.3, away_prob=0.2, input_key="k")).inserted_primary_key[0]
-            conn.execute(schema.bets.insert().values(
-                fixture_id=f, prediction_id=pid, bet_outcome="home", bookmaker="b", odds=2.0, stake=10.0,
-                edge=0.1, model_prob=0.55, status="settled", result="win" if i == 0 else "loss",
-                profit_loss=10.0 if i == 0 else -10.0, placed_at=T0))
+            pid = conn.execute(
+                schema.predictions.insert().values(
+                    fixture_id=f,
+                    prediction_time=T0 + timedelta(hours=i),
+                    model_version="v1",
+                    home_prob=0.5,
+                    draw_prob=0.3,
+                    away_prob=0.2,
+                    input_key="k",
+                )
+            ).inserted_primary_key[0]
+            conn.execute(
+                schema.bets.insert().values(
+                    fixture_id=f,
+                    prediction_id=pid,
+                    bet_outcome="home",
+                    bookmaker="b",
+                    odds=2.0,
+                    stake=10.0,
+                    edge=0.1,
+                    model_prob=0.55,
+                    status="settled",
+                    result="win" if i == 0 else "loss",
+                    profit_loss=10.0 if i == 0 else -10.0,
+                    placed_at=T0,
+                )
+            )
     db = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))
     rows = [db.execute(q).fetchall() for q in GUIDE_QUERIES]
     assert len(rows[0]) == 2
@@ -195,11 +246,28 @@ def test_bets_are_never_duplicated(db_url, tmp_path):
     with eng.begin() as conn:
         store_batch(conn, "test", _batch(1), T0)
         f = conn.execute(select(schema.fixtures.c.id)).scalar_one()
-        pid = conn.execute(schema.predictions.insert().values(
-            fixture_id=f, prediction_time=T0, model_version="v1", home_prob=0.5, draw_prob=0.3, away_prob=0.2,
-            input_key="k")).inserted_primary_key[0]
-        bet = dict(fixture_id=f, prediction_id=pid, bet_outcome="home", bookmaker="b", odds=2.0, stake=10.0,
-                   edge=0.1, model_prob=0.55, placed_at=T0)
+        pid = conn.execute(
+            schema.predictions.insert().values(
+                fixture_id=f,
+                prediction_time=T0,
+                model_version="v1",
+                home_prob=0.5,
+                draw_prob=0.3,
+                away_prob=0.2,
+                input_key="k",
+            )
+        ).inserted_primary_key[0]
+        bet = dict(
+            fixture_id=f,
+            prediction_id=pid,
+            bet_outcome="home",
+            bookmaker="b",
+            odds=2.0,
+            stake=10.0,
+            edge=0.1,
+            model_prob=0.55,
+            placed_at=T0,
+        )
         upsert(conn, schema.bets, [bet], keys=("fixture_id", "bet_outcome"), update=())
         upsert(conn, schema.bets, [dict(bet, odds=3.0, stake=99.0)], keys=("fixture_id", "bet_outcome"), update=())
     with eng.connect() as conn:
@@ -211,7 +279,9 @@ def test_bets_are_never_duplicated(db_url, tmp_path):
 @pytest.mark.parametrize("workers,n", [(6, 40)])
 def test_concurrent_writers_lose_nothing(db_url, tmp_path, workers, n):
     ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=store_writer.write, args=(db_url, w, n, str(tmp_path / "locks"))) for w in range(workers)]
+    procs = [
+        ctx.Process(target=store_writer.write, args=(db_url, w, n, str(tmp_path / "locks"))) for w in range(workers)
+    ]
     for p in procs:
         p.start()
     for p in procs:
@@ -231,33 +301,68 @@ def test_concurrent_writers_lose_nothing(db_url, tmp_path, workers, n):
 def test_force_rewrites_predictions_but_never_one_a_bet_points_to(db_url, tmp_path):
     """hourly_predictions.py --force predicts again; a prediction a placed bet points to keeps its time and
     numbers (both dialects)."""
-    t0 = datetime(2026, 1, 20, 12, tzinfo=timezone.utc)
+    t0 = datetime(2026, 1, 20, 12, tzinfo=UTC)
     eng = make_engine(db_url)
     migrate(eng, tmp_path)
     with eng.begin() as conn:
         conn.execute(schema.leagues.insert().values(source="s", code="L", name="L"))
         a = conn.execute(schema.teams.insert().values(source="s", provider_id="a", name="A")).inserted_primary_key[0]
         b = conn.execute(schema.teams.insert().values(source="s", provider_id="b", name="B")).inserted_primary_key[0]
-        ids = [conn.execute(schema.fixtures.insert().values(
-            source="s", provider_id=f"m{i}", league_code="L", season="2526", kickoff_time=t0 + timedelta(days=1),
-            home_team_id=a, away_team_id=b, home_team="A", away_team="B", status="scheduled",
-            updated_at=t0)).inserted_primary_key[0] for i in range(2)]
+        ids = [
+            conn.execute(
+                schema.fixtures.insert().values(
+                    source="s",
+                    provider_id=f"m{i}",
+                    league_code="L",
+                    season="2526",
+                    kickoff_time=t0 + timedelta(days=1),
+                    home_team_id=a,
+                    away_team_id=b,
+                    home_team="A",
+                    away_team="B",
+                    status="scheduled",
+                    updated_at=t0,
+                )
+            ).inserted_primary_key[0]
+            for i in range(2)
+        ]
 
     def rows(when, p):
-        return [{"fixture_id": f, "prediction_time": when, "model_version": "v1", "home_prob": p,
-                 "draw_prob": 0.3, "away_prob": 0.7 - p, "uses_lineups": False, "input_key": "k",
-                 "_match_id": f"m{i}"} for i, f in enumerate(ids)]
+        return [
+            {
+                "fixture_id": f,
+                "prediction_time": when,
+                "model_version": "v1",
+                "home_prob": p,
+                "draw_prob": 0.3,
+                "away_prob": 0.7 - p,
+                "uses_lineups": False,
+                "input_key": "k",
+                "_match_id": f"m{i}",
+            }
+            for i, f in enumerate(ids)
+        ]
 
     with eng.begin() as conn:
         first = rows(t0, 0.4)
         store_predictions(conn, first, force=False)
-        conn.execute(schema.bets.insert().values(
-            fixture_id=ids[0], prediction_id=first[0]["id"], bet_outcome="home", bookmaker="b", odds=3.0, stake=5,
-            edge=0.2, model_prob=0.4, placed_at=t0))
+        conn.execute(
+            schema.bets.insert().values(
+                fixture_id=ids[0],
+                prediction_id=first[0]["id"],
+                bet_outcome="home",
+                bookmaker="b",
+                odds=3.0,
+                stake=5,
+                edge=0.2,
+                model_prob=0.4,
+                placed_at=t0,
+            )
+        )
     with eng.begin() as conn:
         assert store_predictions(conn, rows(t0 + timedelta(minutes=20), 0.45), force=True) == 1
     with eng.connect() as conn:
         got = {r.fixture_id: (r.prediction_time, r.home_prob) for r in conn.execute(schema.predictions.select())}
     eng.dispose()
-    assert got[ids[0]] == (t0, 0.4)                                   # the bet's prediction, as it was
-    assert got[ids[1]] == (t0 + timedelta(minutes=20), 0.45)          # the other one predicted again
+    assert got[ids[0]] == (t0, 0.4)  # the bet's prediction, as it was
+    assert got[ids[1]] == (t0 + timedelta(minutes=20), 0.45)  # the other one predicted again

@@ -1,17 +1,26 @@
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import numpy as np
 import pytest
 
 from pipeline.betting.strategy import StrategyParams, close_ratio_with_margin, edge, kelly_stakes, select_bets
 
-KO = datetime(2026, 1, 17, 15, tzinfo=timezone.utc)
+KO = datetime(2026, 1, 17, 15, tzinfo=UTC)
 DAY = date(2026, 1, 17)
 
 
 def cand(fid, p, o, ko=KO):
-    return {"fixture_id": fid, "match_day": ko.date(), "kickoff": ko, "p_home": p[0], "p_draw": p[1],
-            "p_away": p[2], "odds_home": o[0], "odds_draw": o[1], "odds_away": o[2]}
+    return {
+        "fixture_id": fid,
+        "match_day": ko.date(),
+        "kickoff": ko,
+        "p_home": p[0],
+        "p_draw": p[1],
+        "p_away": p[2],
+        "odds_home": o[0],
+        "odds_draw": o[1],
+        "odds_away": o[2],
+    }
 
 
 def test_edge_and_the_margin_inclusive_ratio():
@@ -23,8 +32,10 @@ def test_each_outcome_is_bet_at_its_own_bookmaker():
     c = cand(1, (0.30, 0.40, 0.30), (3.0, 2.8, 3.5))
     c.update(book_home="Bet365", book_draw="William Hill", book_away="VC Bet")
     bets = select_bets([c], 1000, StrategyParams())
-    assert [(b["bet_outcome"], b["bookmaker"], b["odds"]) for b in bets] == [("draw", "William Hill", 2.8),
-                                                                             ("away", "VC Bet", 3.5)]
+    assert [(b["bet_outcome"], b["bookmaker"], b["odds"]) for b in bets] == [
+        ("draw", "William Hill", 2.8),
+        ("away", "VC Bet", 3.5),
+    ]
 
 
 @pytest.mark.parametrize("p,o", [(0.55, 2.0), (0.3, 4.0), (0.7, 1.6)])
@@ -41,6 +52,7 @@ def test_two_value_outcomes_are_sized_together():
 
     def growth(f):
         return float(np.dot(p, np.log(1 - f.sum() + f * o)))
+
     assert joint[0] > 0 and joint[1] > 0 and joint[2] == 0
     # sized together, the stakes grow wealth faster than the two independent Kelly stakes, and are optimal
     assert growth(joint) > growth(indep) > 0
@@ -63,10 +75,11 @@ def test_random_matches_never_negative_growth():
 
 def test_filters():
     params = StrategyParams()
-    assert select_bets([cand(1, (0.5, 0.3, 0.2), (2.03, 3.0, 4.0))], 1000, params) == []   # edge 1.5%
-    assert select_bets([cand(1, (0.2, 0.3, 0.5), (1.2, 3.0, 12.0))], 1000, params) == []   # odds out of range
-    assert select_bets([cand(1, (0.04, 0.3, 0.66), (30.0, 3.0, 1.4))], 1000,
-                       StrategyParams(max_odds=40)) == []                                  # prob floor
+    assert select_bets([cand(1, (0.5, 0.3, 0.2), (2.03, 3.0, 4.0))], 1000, params) == []  # edge 1.5%
+    assert select_bets([cand(1, (0.2, 0.3, 0.5), (1.2, 3.0, 12.0))], 1000, params) == []  # odds out of range
+    assert (
+        select_bets([cand(1, (0.04, 0.3, 0.66), (30.0, 3.0, 1.4))], 1000, StrategyParams(max_odds=40)) == []
+    )  # prob floor
     bets = select_bets([cand(1, (0.55, 0.25, 0.2), (2.0, 3.2, 4.5))], 1000, params)
     assert [(b["bet_outcome"], b["odds"]) for b in bets] == [("home", 2.0)]
     assert bets[0]["stake"] == pytest.approx(min(0.25 * 0.10 * 1000, 50), abs=0.01)
@@ -88,8 +101,10 @@ def test_caps_bind_per_bet_match_and_day():
 
 def test_no_duplicate_of_a_placed_bet_and_deterministic():
     c = [cand(1, (0.55, 0.25, 0.2), (2.0, 3.2, 4.5))]
-    assert select_bets(c, 1000, StrategyParams(), [{"fixture_id": 1, "bet_outcome": "home", "stake": 5,
-                                                    "match_day": DAY}]) == []
+    assert (
+        select_bets(c, 1000, StrategyParams(), [{"fixture_id": 1, "bet_outcome": "home", "stake": 5, "match_day": DAY}])
+        == []
+    )
     assert select_bets(c, 1000, StrategyParams()) == select_bets(c, 1000, StrategyParams())
 
 

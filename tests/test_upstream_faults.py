@@ -2,6 +2,7 @@
 against a local server: retried where it helps, then one clean failure recorded in job_runs, nothing stored from a
 half-fetched batch, no traceback for cron. Two cases run the script in a process of its own, the others its command
 in this process. The client-level cases are in test_sportmonks.py."""
+
 from __future__ import annotations
 
 import json
@@ -9,12 +10,11 @@ import socket
 import sqlite3
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
-
 from conftest import make_env
-from faults import run_here, run_script
+from faults import QuietServer, run_here, run_script
 from sportmonks_server import envelope, fixture, scores
 
 NOW = "2025-03-20T02:00:00"
@@ -48,8 +48,12 @@ class Upstream(BaseHTTPRequestHandler):
         elif mode == "500":
             self._send(500, b'{"message": "internal error"}', Retry_After="0")
         elif mode == "429":
-            self._send(429, json.dumps({"message": "Too Many Attempts.",
-                                        "rate_limit": {"resets_in_seconds": 3000, "remaining": 0}}).encode())
+            self._send(
+                429,
+                json.dumps(
+                    {"message": "Too Many Attempts.", "rate_limit": {"resets_in_seconds": 3000, "remaining": 0}}
+                ).encode(),
+            )
         elif mode == "truncated":
             self._send(200, b'{"data": [{"id": 1, "name": "Nor', length=500)
         elif mode == "malformed":
@@ -68,7 +72,7 @@ class Upstream(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def upstream():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    server = QuietServer(("127.0.0.1", 0), Upstream)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server
@@ -86,21 +90,31 @@ def _closed_port() -> int:
 AS_CRON_RUNS_IT = {"500", "timeout"}
 
 
-@pytest.mark.parametrize("mode, code, reason", [
-    ("refused", 75, "ConnectionError"),
-    ("timeout", 75, "Timeout"),
-    ("500", 75, "HTTP 500"),
-    ("429", 75, "429"),
-    ("truncated", 75, "data source unavailable"),
-    ("malformed", 75, "data source unavailable"),
-    ("401", 69, "HTTP 401"),
-    ("page2_fails", 75, "HTTP 503"),
-])
+@pytest.mark.parametrize(
+    "mode, code, reason",
+    [
+        ("refused", 75, "ConnectionError"),
+        ("timeout", 75, "Timeout"),
+        ("500", 75, "HTTP 500"),
+        ("429", 75, "429"),
+        ("truncated", 75, "data source unavailable"),
+        ("malformed", 75, "data source unavailable"),
+        ("401", 69, "HTTP 401"),
+        ("page2_fails", 75, "HTTP 503"),
+    ],
+)
 def test_a_failing_source_is_one_clean_failure_and_stores_nothing(upstream, tmp_path, mode, code, reason):
     Upstream.mode, Upstream.calls = mode, 0
     port = _closed_port() if mode == "refused" else upstream.server_address[1]
-    env = make_env(tmp_path, DATA_SOURCE="sportmonks", SPORTMONKS_API_KEY="k-123", SPORTMONKS_LEAGUES="8",
-                   SPORTMONKS_BASE_URL=f"http://127.0.0.1:{port}/v3/football", HTTP_TIMEOUT=1, HTTP_ATTEMPTS=2)
+    env = make_env(
+        tmp_path,
+        DATA_SOURCE="sportmonks",
+        SPORTMONKS_API_KEY="k-123",
+        SPORTMONKS_LEAGUES="8",
+        SPORTMONKS_BASE_URL=f"http://127.0.0.1:{port}/v3/football",
+        HTTP_TIMEOUT=1,
+        HTTP_ATTEMPTS=2,
+    )
     # run here, an exception escaping the command fails the test, as a traceback would fail the "no Traceback" check
     run = run_script if mode in AS_CRON_RUNS_IT else run_here
     out = run("weekly_training", env, now=NOW)

@@ -1,10 +1,11 @@
 """Value against the sharp line, from stored prices to placed bets, on SQLite and PostgreSQL: the best price among
 BET_BOOKMAKERS, the fair probability from the sharp book (the model's where no sharp book prices a match, marked
 so), EV checked by hand, never a bet at a book outside BET_BOOKMAKERS, unknown bookmaker names, re-runs."""
+
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -18,10 +19,10 @@ from pipeline.providers.base import Batch, Match, Odds
 from pipeline.store import fixture_ids, latest_prices, make_engine, migrate, store_batch
 from pipeline.store import schema as s
 
-UTC = timezone.utc
+UTC = UTC
 KO = datetime(2026, 1, 17, 15, 0, tzinfo=UTC)
 NOW = KO - timedelta(hours=20)
-SHADY = "Shady Book"   # a name no list knows: stored as given, never bet with
+SHADY = "Shady Book"  # a name no list knows: stored as given, never bet with
 
 
 def _match(mid):
@@ -34,13 +35,22 @@ def _odds(mid, book, h, d, a, hours_ago=1.0):
 
 def world() -> Batch:
     """m1: a sharp price (an older and a newer one) and soft books; m2: no sharp price; m3: nothing bettable."""
-    return Batch(matches=[_match("m1"), _match("m2"), _match("m3")], odds=[
-        _odds("m1", "Pinnacle", 2.0, 3.6, 4.2, hours_ago=3), _odds("m1", "Pinnacle", 2.1, 3.5, 4.0),
-        _odds("m1", "Bet365", 2.3, 3.3, 3.6), _odds("m1", "William Hill", 2.25, 3.8, 3.5),
-        _odds("m1", "Market max", 2.6, 4.0, 4.5), _odds("m1", SHADY, 3.0, 4.5, 5.0),
-        _odds("m2", "Bet365", 2.5, 3.4, 3.0), _odds("m2", "VC Bet", 2.4, 3.5, 3.1),
-        _odds("m2", "Market average", 2.35, 3.3, 2.95),
-        _odds("m3", "Market max", 3.0, 4.0, 5.0), _odds("m3", SHADY, 3.0, 4.0, 5.0)])
+    return Batch(
+        matches=[_match("m1"), _match("m2"), _match("m3")],
+        odds=[
+            _odds("m1", "Pinnacle", 2.0, 3.6, 4.2, hours_ago=3),
+            _odds("m1", "Pinnacle", 2.1, 3.5, 4.0),
+            _odds("m1", "Bet365", 2.3, 3.3, 3.6),
+            _odds("m1", "William Hill", 2.25, 3.8, 3.5),
+            _odds("m1", "Market max", 2.6, 4.0, 4.5),
+            _odds("m1", SHADY, 3.0, 4.5, 5.0),
+            _odds("m2", "Bet365", 2.5, 3.4, 3.0),
+            _odds("m2", "VC Bet", 2.4, 3.5, 3.1),
+            _odds("m2", "Market average", 2.35, 3.3, 2.95),
+            _odds("m3", "Market max", 3.0, 4.0, 5.0),
+            _odds("m3", SHADY, 3.0, 4.0, 5.0),
+        ],
+    )
 
 
 MODEL = {"m1": (0.40, 0.30, 0.30), "m2": (0.45, 0.28, 0.27), "m3": (0.60, 0.30, 0.10)}
@@ -54,13 +64,20 @@ def _run(url, tmp_path, settings, batch=None, model=MODEL):
     batch = batch or world()
     frame, problems = fixtures_frame(batch, NOW, rules)
     assert problems == []
-    preds = pd.DataFrame([{"match_id": m, "p_home": p[0], "p_draw": p[1], "p_away": p[2]}
-                          for m, p in model.items()])
+    preds = pd.DataFrame([{"match_id": m, "p_home": p[0], "p_draw": p[1], "p_away": p[2]} for m, p in model.items()])
     with eng.begin() as conn:
         store_batch(conn, "t", batch, NOW, rules.reference)
         ids = fixture_ids(conn, "t", frame["match_id"])
-        rows = prediction_rows(frame, preds, ids, "v1", NOW, [prices_key(m) for m in frame.to_dict("records")],
-                               False, np.full((len(frame), 3), np.nan))
+        rows = prediction_rows(
+            frame,
+            preds,
+            ids,
+            "v1",
+            NOW,
+            [prices_key(m) for m in frame.to_dict("records")],
+            False,
+            np.full((len(frame), 3), np.nan),
+        )
         store_predictions(conn, rows, force=False)
         place_bets(conn, settings, NOW, frame, rows, lineup_based=False)
     return eng, _bets(eng)
@@ -68,8 +85,12 @@ def _run(url, tmp_path, settings, batch=None, model=MODEL):
 
 def _bets(eng):
     with eng.connect() as conn:
-        return {(r.provider_id, r.bet_outcome): r for r in conn.execute(
-            select(s.fixtures.c.provider_id, s.bets).join(s.fixtures, s.fixtures.c.id == s.bets.c.fixture_id))}
+        return {
+            (r.provider_id, r.bet_outcome): r
+            for r in conn.execute(
+                select(s.fixtures.c.provider_id, s.bets).join(s.fixtures, s.fixtures.c.id == s.bets.c.fixture_id)
+            )
+        }
 
 
 def test_bets_at_the_best_soft_price_against_the_fair_sharp_line(db_url, tmp_path, settings):
@@ -82,10 +103,10 @@ def test_bets_at_the_best_soft_price_against_the_fair_sharp_line(db_url, tmp_pat
     home, draw = bets[("m1", "home")], bets[("m1", "draw")]
     assert (home.bookmaker, home.odds, draw.bookmaker, draw.odds) == ("Bet365", 2.3, "William Hill", 3.8)
     assert (home.fair_prob, draw.fair_prob) == (pytest.approx(40 / 85), pytest.approx(24 / 85))
-    assert home.edge == pytest.approx(40 / 85 * 2.3 - 1)      # EV +8.2%
-    assert draw.edge == pytest.approx(24 / 85 * 3.8 - 1)      # EV +7.3%
+    assert home.edge == pytest.approx(40 / 85 * 2.3 - 1)  # EV +8.2%
+    assert draw.edge == pytest.approx(24 / 85 * 3.8 - 1)  # EV +7.3%
     assert home.fair_source == draw.fair_source == "Pinnacle"
-    assert (home.model_prob, draw.model_prob) == (0.40, 0.30)   # the model's view, kept beside
+    assert (home.model_prob, draw.model_prob) == (0.40, 0.30)  # the model's view, kept beside
     # m2 has no sharp price: the model's 0.45 is the fair probability, and the bet says so
     m2 = bets[("m2", "home")]
     assert (m2.bookmaker, m2.odds, m2.fair_source, m2.fair_prob) == ("Bet365", 2.5, "model", 0.45)
@@ -96,11 +117,12 @@ def test_bets_at_the_best_soft_price_against_the_fair_sharp_line(db_url, tmp_pat
 
 
 def test_no_bet_at_a_bookmaker_outside_bet_bookmakers(db_url, tmp_path, settings):
-    st = dataclasses.replace(settings, database_url=db_url, fair_method="multiplicative",
-                             bet_bookmakers=("William Hill",))
+    st = dataclasses.replace(
+        settings, database_url=db_url, fair_method="multiplicative", bet_bookmakers=("William Hill",)
+    )
     eng, bets = _run(db_url, tmp_path, st)
     assert {b.bookmaker for b in bets.values()} == {"William Hill"}
-    assert set(bets) == {("m1", "home"), ("m1", "draw")}       # m2 is not priced by William Hill
+    assert set(bets) == {("m1", "home"), ("m1", "draw")}  # m2 is not priced by William Hill
     assert bets[("m1", "home")].odds == 2.25 and bets[("m1", "home")].edge == pytest.approx(40 / 85 * 2.25 - 1)
     eng.dispose()
 
@@ -132,21 +154,24 @@ def test_prices_from_the_store_equal_prices_from_the_batch(db_url, tmp_path):
     pd.testing.assert_frame_equal(stored.sort_index(), from_batch, check_names=False)
     assert stored.loc["m1", "odds_bookmaker"] == "Pinnacle" and stored.loc["m1", "sharp_home"] == 2.1
     assert stored.loc["m2", "odds_bookmaker"] == "Market average" and np.isnan(stored.loc["m2", "sharp_home"])
-    assert stored.loc["m3", "odds_bookmaker"] == SHADY         # an unknown book before the maxima
+    assert stored.loc["m3", "odds_bookmaker"] == SHADY  # an unknown book before the maxima
     eng.dispose()
 
 
 def test_price_table_best_price_ties_unknown_names_and_stale_snapshots():
     t0 = NOW
-    long = pd.DataFrame([
-        ("a", "bet365", 2.2, 3.4, 3.5, t0),            # Sportmonks spelling: canonical "Bet365"
-        ("a", "William Hill", 2.2, 3.5, 3.4, t0),      # equal home price: the book listed first wins
-        ("a", "VC Bet", 2.9, 3.3, 3.3, t0 - timedelta(hours=5)),
-        ("a", "VC Bet", 2.1, 3.3, 3.3, t0),            # ... but only its latest price counts
-        ("a", "Pinnacle", 2.05, 3.6, 3.7, t0),
-        ("a", "Betfair Exchange", 2.4, 3.9, 3.9, t0),  # a real book, not among BET_BOOKMAKERS
-        ("a", "Bet&Win", 0.0, 3.3, 3.3, t0),           # an invalid price: the whole row is ignored
-    ], columns=["match_id", "bookmaker", "home", "draw", "away", "fetched_at"])
+    long = pd.DataFrame(
+        [
+            ("a", "bet365", 2.2, 3.4, 3.5, t0),  # Sportmonks spelling: canonical "Bet365"
+            ("a", "William Hill", 2.2, 3.5, 3.4, t0),  # equal home price: the book listed first wins
+            ("a", "VC Bet", 2.9, 3.3, 3.3, t0 - timedelta(hours=5)),
+            ("a", "VC Bet", 2.1, 3.3, 3.3, t0),  # ... but only its latest price counts
+            ("a", "Pinnacle", 2.05, 3.6, 3.7, t0),
+            ("a", "Betfair Exchange", 2.4, 3.9, 3.9, t0),  # a real book, not among BET_BOOKMAKERS
+            ("a", "Bet&Win", 0.0, 3.3, 3.3, t0),  # an invalid price: the whole row is ignored
+        ],
+        columns=["match_id", "bookmaker", "home", "draw", "away", "fetched_at"],
+    )
     t = price_table(long, PriceRules()).loc["a"]
     assert (t["best_home"], t["book_home"]) == (2.2, "Bet365")
     assert (t["best_draw"], t["book_draw"]) == (3.5, "William Hill")

@@ -1,10 +1,11 @@
 """The report's value figures on a hand-built store (SQLite and PostgreSQL): fair CLV flat and stake-weighted with
 95% intervals, by each margin method, ROI; the warning when recent bets lose to the fair close, in the report and
 the health check; the charts, empty ones saying why. And the interval helpers against textbook values."""
+
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -19,10 +20,10 @@ from pipeline.store import make_engine, migrate, store_batch
 from pipeline.store import schema as s
 from pipeline.value_stats import bootstrap_ci, mean_ci, mean_se, roi_ci, upper_bound
 
-UTC = timezone.utc
+UTC = UTC
 T0 = datetime(2026, 1, 3, 15, 0, tzinfo=UTC)
-CLOSE = (2.0, 3.5, 4.2)   # Pinnacle's close of every match: 1/odds = 21/42, 12/42, 10/42, so multiplicative
-FAIR_HOME = 21 / 43       # removal gives the home win 21/43 = 0.488
+CLOSE = (2.0, 3.5, 4.2)  # Pinnacle's close of every match: 1/odds = 21/42, 12/42, 10/42, so multiplicative
+FAIR_HOME = 21 / 43  # removal gives the home win 21/43 = 0.488
 
 
 def _store(url, tmp_path, bet_odds, days=10, books=("Bet365", "William Hill")):
@@ -32,21 +33,51 @@ def _store(url, tmp_path, bet_odds, days=10, books=("Bet365", "William Hill")):
     batch = Batch()
     for i in range(len(bet_odds)):
         ko = T0 + timedelta(days=i % days, hours=i // days)
-        batch.matches.append(Match(f"m{i}", "E0" if i % 2 else "D1", "2526", ko, f"H{i}", f"A{i}", status=FINISHED,
-                                   home_goals=1 if i % 3 == 0 else 0, away_goals=0))
+        batch.matches.append(
+            Match(
+                f"m{i}",
+                "E0" if i % 2 else "D1",
+                "2526",
+                ko,
+                f"H{i}",
+                f"A{i}",
+                status=FINISHED,
+                home_goals=1 if i % 3 == 0 else 0,
+                away_goals=0,
+            )
+        )
         batch.odds.append(Odds(f"m{i}", "Pinnacle", *CLOSE, fetched_at=ko, is_closing=True))
     with eng.begin() as conn:
         store_batch(conn, "t", batch, T0 + timedelta(days=days + 1))
         ids = dict(conn.execute(select(s.fixtures.c.provider_id, s.fixtures.c.id)).all())
         for i, o in enumerate(bet_odds):
             fid = ids[f"m{i}"]
-            pid = conn.execute(s.predictions.insert().values(
-                fixture_id=fid, prediction_time=T0 - timedelta(days=1), model_version="v1", home_prob=0.5,
-                draw_prob=0.3, away_prob=0.2, input_key="k")).inserted_primary_key[0]
-            conn.execute(s.bets.insert().values(
-                fixture_id=fid, prediction_id=pid, bet_outcome="home", bookmaker=books[i % len(books)], odds=o,
-                stake=10.0 + i % 3, edge=0.05, model_prob=0.5, fair_prob=0.5, fair_source="Pinnacle",
-                placed_at=T0 - timedelta(days=1)))
+            pid = conn.execute(
+                s.predictions.insert().values(
+                    fixture_id=fid,
+                    prediction_time=T0 - timedelta(days=1),
+                    model_version="v1",
+                    home_prob=0.5,
+                    draw_prob=0.3,
+                    away_prob=0.2,
+                    input_key="k",
+                )
+            ).inserted_primary_key[0]
+            conn.execute(
+                s.bets.insert().values(
+                    fixture_id=fid,
+                    prediction_id=pid,
+                    bet_outcome="home",
+                    bookmaker=books[i % len(books)],
+                    odds=o,
+                    stake=10.0 + i % 3,
+                    edge=0.05,
+                    model_prob=0.5,
+                    fair_prob=0.5,
+                    fair_source="Pinnacle",
+                    placed_at=T0 - timedelta(days=1),
+                )
+            )
         settle_bets(conn, T0 + timedelta(days=days + 1), PriceRules(clv_method="multiplicative"))
     return eng
 
@@ -66,7 +97,7 @@ def test_report_value_figures_agree_with_the_bets(db_url, tmp_path):
     assert v["clv"][1] < v["clv"][0] < v["clv"][2]
     stakes = 10.0 + np.arange(40) % 3
     assert v["clv_staked"][0] == pytest.approx(np.average(odds * fair_home - 1, weights=stakes))
-    assert v["clv_multiplicative"][0] == pytest.approx(v["clv"][0])           # graded again: the same
+    assert v["clv_multiplicative"][0] == pytest.approx(v["clv"][0])  # graded again: the same
     # graded by the others: Shin and power take less of the margin off a favourite, so its fair price is higher
     assert v["clv_shin"][0] > v["clv_multiplicative"][0] and v["clv_power"][0] > v["clv_multiplicative"][0]
     assert v["beat"] == pytest.approx(np.mean(odds * fair_home > 1))
@@ -90,7 +121,7 @@ def test_warning_when_recent_bets_lose_to_the_fair_close(db_url, tmp_path, setti
     assert text.splitlines()[2].startswith("⚠️  WARNING: the fair CLV of the last 30 settled bets is -12.09%")
     checks = _store_checks(eng, dataclasses.replace(settings, database_url=db_url), T0 + timedelta(days=12))
     clv = next(c for c in checks if c.name == "fair clv")
-    assert clv.ok and clv.warning and clv.line().startswith("⚠️  WARNING")    # a warning, not a failed check
+    assert clv.ok and clv.warning and clv.line().startswith("⚠️  WARNING")  # a warning, not a failed check
     eng.dispose()
 
 
@@ -124,10 +155,10 @@ def test_charts_and_empty_charts_that_say_why(sqlite_url, tmp_path):
     full = figures(rep)
     lines = {name: fig.axes[0].get_lines() for name, fig in full.items()}
     bankroll = lines["bankroll.png"][0].get_ydata()
-    assert bankroll[0] == 1000.0 and len(bankroll) == 13                      # from the starting bankroll
-    assert len(lines["profit.png"]) >= 2                                        # profit beside expected profit
+    assert bankroll[0] == 1000.0 and len(bankroll) == 13  # from the starting bankroll
+    assert len(lines["profit.png"]) >= 2  # profit beside expected profit
     assert [t.get_text() for t in full["clv_by_month.png"].axes[0].texts] == ["n=12"]
-    assert any(t.get_text().isdigit() for t in full["calibration.png"].axes[0].texts)   # bin counts
+    assert any(t.get_text().isdigit() for t in full["calibration.png"].axes[0].texts)  # bin counts
     eng.dispose()
 
 
@@ -152,8 +183,11 @@ def test_clustered_intervals_cover_where_naive_ones_do_not():
     hits = {"clustered": 0, "naive": 0, "bootstrap": 0}
     for _ in range(300):
         x = 0.02 + np.repeat(rng.normal(0, 0.1, 40), 5) + rng.normal(0, 0.1, 200)
-        for name, (_, lo, hi) in (("clustered", mean_ci(x, days)), ("naive", mean_ci(x)),
-                                  ("bootstrap", bootstrap_ci(x, days, n_boot=400))):
+        for name, (_, lo, hi) in (
+            ("clustered", mean_ci(x, days)),
+            ("naive", mean_ci(x)),
+            ("bootstrap", bootstrap_ci(x, days, n_boot=400)),
+        ):
             hits[name] += lo <= 0.02 <= hi
     assert 0.91 <= hits["clustered"] / 300 <= 0.98
     assert 0.88 <= hits["bootstrap"] / 300 <= 0.98

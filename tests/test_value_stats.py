@@ -1,4 +1,5 @@
 """Means with clustered 95% intervals (pipeline.value_stats), checked against hand-computed values."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,7 +23,7 @@ def test_clusters_of_copies_widen_the_interval_to_that_of_their_means():
     copies = np.repeat(days, 3)
     m2, lo2, hi2 = mean_ci(copies, clusters=np.repeat(np.arange(4), 3))
     assert m2 == pytest.approx(m1) and hi2 - lo2 == pytest.approx(hi1 - lo1)
-    assert hi2 - lo2 > mean_ci(copies)[2] - mean_ci(copies)[1]      # as independent bets it would look surer
+    assert hi2 - lo2 > mean_ci(copies)[2] - mean_ci(copies)[1]  # as independent bets it would look surer
 
 
 def test_stake_weighted_return_is_profit_over_turnover_and_nans_are_left_out():

@@ -2,6 +2,7 @@
 
 It never imports the forecasting package: it works on probabilities and prices, whoever made them.
 """
+
 from __future__ import annotations
 
 from pipeline.lazy import exporter

@@ -5,6 +5,7 @@ settlement or by training's results fetch, a bet settled or voided by settlement
 never drift from the rows it summarises. The prediction scored for a fixture is its last one made before kick-off.
 `avg_clv` is the mean of `bets.clv`, the closing-line value against the fair (margin-free) sharp close.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -12,25 +13,38 @@ from datetime import datetime
 import pandas as pd
 from sqlalchemy import delete, select
 
-from pipeline.store import schema
 from pipeline.metrics import score_all
-from pipeline.store import upsert
+from pipeline.store import schema, upsert
 from pipeline.value_stats import upper_bound
 
 OUTCOME_INDEX = {"home": 0, "draw": 1, "away": 2}
 # The protect-the-user alarm: the fair CLV of the most recent settled bets below zero at 95% confidence
-CLV_ALARM_BETS = 200     # how many of the most recent settled bets are judged
+CLV_ALARM_BETS = 200  # how many of the most recent settled bets are judged
 CLV_ALARM_MIN_BETS = 20  # fewer than this: no verdict either way
 
 
 def final_predictions(conn) -> pd.DataFrame:
     """Per finished fixture, the last prediction made before kick-off, with the outcome."""
     p, f, r = schema.predictions, schema.fixtures, schema.results
-    q = (select(p.c.id, p.c.fixture_id, p.c.prediction_time, p.c.home_prob, p.c.draw_prob, p.c.away_prob,
-                p.c.uses_lineups, p.c.market_home_prob, p.c.market_draw_prob, p.c.market_away_prob,
-                f.c.kickoff_time, f.c.league_code, r.c.outcome)
-         .select_from(p.join(f, f.c.id == p.c.fixture_id).join(r, r.c.fixture_id == p.c.fixture_id))
-         .where(r.c.outcome.is_not(None), p.c.prediction_time <= f.c.kickoff_time))
+    q = (
+        select(
+            p.c.id,
+            p.c.fixture_id,
+            p.c.prediction_time,
+            p.c.home_prob,
+            p.c.draw_prob,
+            p.c.away_prob,
+            p.c.uses_lineups,
+            p.c.market_home_prob,
+            p.c.market_draw_prob,
+            p.c.market_away_prob,
+            f.c.kickoff_time,
+            f.c.league_code,
+            r.c.outcome,
+        )
+        .select_from(p.join(f, f.c.id == p.c.fixture_id).join(r, r.c.fixture_id == p.c.fixture_id))
+        .where(r.c.outcome.is_not(None), p.c.prediction_time <= f.c.kickoff_time)
+    )
     df = pd.DataFrame(conn.execute(q).mappings().all())
     if df.empty:
         return df
@@ -42,8 +56,11 @@ def final_predictions(conn) -> pd.DataFrame:
 
 def settled_bets(conn) -> pd.DataFrame:
     b, f = schema.bets, schema.fixtures
-    q = (select(b, f.c.kickoff_time, f.c.league_code)
-         .select_from(b.join(f, f.c.id == b.c.fixture_id)).where(b.c.status != "pending"))
+    q = (
+        select(b, f.c.kickoff_time, f.c.league_code)
+        .select_from(b.join(f, f.c.id == b.c.fixture_id))
+        .where(b.c.status != "pending")
+    )
     df = pd.DataFrame(conn.execute(q).mappings().all())
     if not df.empty:
         df["kickoff_time"] = pd.to_datetime(df["kickoff_time"], utc=True)
@@ -74,8 +91,13 @@ def refresh_performance(conn, starting_bankroll: float, now: datetime) -> int:
         if len(dp):
             probs = dp[["home_prob", "draw_prob", "away_prob"]].to_numpy(float)
             sc = score_all(probs, dp["y"].to_numpy(int))
-            row.update(predictions_scored=int(sc["n"]), log_loss=sc["log_loss"], brier=sc["brier"],
-                       rps=sc["rps"], accuracy=sc["accuracy"])
+            row.update(
+                predictions_scored=int(sc["n"]),
+                log_loss=sc["log_loss"],
+                brier=sc["brier"],
+                rps=sc["rps"],
+                accuracy=sc["accuracy"],
+            )
         else:
             row.update(predictions_scored=0, log_loss=None, brier=None, rps=None, accuracy=None)
         db = bets[(bets["day"] == day) & (bets["status"] == "settled")] if not bets.empty else bets
@@ -86,12 +108,20 @@ def refresh_performance(conn, starting_bankroll: float, now: datetime) -> int:
         bankroll = starting_bankroll + cumulative
         peak = max(peak, bankroll)
         max_dd = max(max_dd, peak - bankroll)
-        row.update(bets_settled=int(len(db)), staked=round(staked, 2), profit_loss=round(profit, 2),
-                   roi=(profit / staked) if staked else None, avg_clv=float(clv.mean()) if len(clv) else None,
-                   cumulative_profit=round(cumulative, 2), bankroll=round(bankroll, 2),
-                   max_drawdown=round(max_dd, 2))
+        row.update(
+            bets_settled=int(len(db)),
+            staked=round(staked, 2),
+            profit_loss=round(profit, 2),
+            roi=(profit / staked) if staked else None,
+            avg_clv=float(clv.mean()) if len(clv) else None,
+            cumulative_profit=round(cumulative, 2),
+            bankroll=round(bankroll, 2),
+            max_drawdown=round(max_dd, 2),
+        )
         rows.append(row)
-    conn.execute(delete(schema.performance_daily).where(schema.performance_daily.c.day.not_in([r["day"] for r in rows])))
+    conn.execute(
+        delete(schema.performance_daily).where(schema.performance_daily.c.day.not_in([r["day"] for r in rows]))
+    )
     upsert(conn, schema.performance_daily, rows, keys=("day",))
     return len(rows)
 
@@ -102,25 +132,27 @@ def summary(conn, starting_bankroll: float) -> dict:
     bets = settled_bets(conn)
     out: dict = {"predictions_scored": int(len(preds))}
     if len(preds):
-        out.update(score_all(preds[["home_prob", "draw_prob", "away_prob"]].to_numpy(float),
-                             preds["y"].to_numpy(int)))
+        out.update(score_all(preds[["home_prob", "draw_prob", "away_prob"]].to_numpy(float), preds["y"].to_numpy(int)))
         mk = preds[["market_home_prob", "market_draw_prob", "market_away_prob"]].astype(float)
         ok = mk.notna().all(axis=1).to_numpy()
         if ok.any():
             out["market"] = score_all(mk.to_numpy()[ok], preds["y"].to_numpy(int)[ok])
             out["model_on_market_matches"] = score_all(
-                preds[["home_prob", "draw_prob", "away_prob"]].to_numpy(float)[ok], preds["y"].to_numpy(int)[ok])
+                preds[["home_prob", "draw_prob", "away_prob"]].to_numpy(float)[ok], preds["y"].to_numpy(int)[ok]
+            )
     settled = bets[bets["status"] == "settled"] if len(bets) else bets
     staked = float(settled["stake"].sum()) if len(settled) else 0.0
     profit = float(settled["profit_loss"].sum()) if len(settled) else 0.0
-    out.update(bets_settled=int(len(settled)), bets_void=int((bets["status"] == "void").sum()) if len(bets) else 0,
-               staked=round(staked, 2), profit=round(profit, 2), roi=(profit / staked) if staked else None,
-               avg_clv=float(settled["clv"].dropna().mean())
-               if len(settled) and settled["clv"].notna().any() else None,
-               bankroll=round(starting_bankroll + profit, 2))
+    out.update(
+        bets_settled=int(len(settled)),
+        bets_void=int((bets["status"] == "void").sum()) if len(bets) else 0,
+        staked=round(staked, 2),
+        profit=round(profit, 2),
+        roi=(profit / staked) if staked else None,
+        avg_clv=float(settled["clv"].dropna().mean()) if len(settled) and settled["clv"].notna().any() else None,
+        bankroll=round(starting_bankroll + profit, 2),
+    )
     return out
-
-
 
 
 def recent_clv(conn, n: int = CLV_ALARM_BETS, level: float = 0.95) -> dict:
@@ -128,12 +160,20 @@ def recent_clv(conn, n: int = CLV_ALARM_BETS, level: float = 0.95) -> dict:
     mean (standard error clustered by match day) and `alarm`: that bound is below zero, i.e. the bets lose to
     the fair closing line at that confidence. Fewer than CLV_ALARM_MIN_BETS bets: no bound, no alarm."""
     b, f = schema.bets, schema.fixtures
-    rows = conn.execute(select(b.c.clv, f.c.kickoff_time).select_from(b.join(f, f.c.id == b.c.fixture_id))
-                        .where(b.c.status == "settled", b.c.clv.is_not(None))
-                        .order_by(f.c.kickoff_time.desc(), b.c.id.desc()).limit(n)).all()
+    rows = conn.execute(
+        select(b.c.clv, f.c.kickoff_time)
+        .select_from(b.join(f, f.c.id == b.c.fixture_id))
+        .where(b.c.status == "settled", b.c.clv.is_not(None))
+        .order_by(f.c.kickoff_time.desc(), b.c.id.desc())
+        .limit(n)
+    ).all()
     values = [r.clv for r in rows]
-    out = {"n": len(values), "mean": float(sum(values) / len(values)) if values else None, "upper": None,
-           "alarm": False}
+    out = {
+        "n": len(values),
+        "mean": float(sum(values) / len(values)) if values else None,
+        "upper": None,
+        "alarm": False,
+    }
     if len(values) >= CLV_ALARM_MIN_BETS:
         out["upper"] = upper_bound(values, clusters=[r.kickoff_time.date() for r in rows], level=level)
         out["alarm"] = bool(out["upper"] < 0)
@@ -142,6 +182,8 @@ def recent_clv(conn, n: int = CLV_ALARM_BETS, level: float = 0.95) -> dict:
 
 def clv_alarm_line(stat: dict) -> str:
     """The warning health_check.py and report.py print when recent_clv() raises the alarm."""
-    return (f"⚠️  WARNING: the fair CLV of the last {stat['n']} settled bets is {stat['mean']:+.2%}, below zero at 95% "
-            f"confidence (upper bound {stat['upper']:+.2%}): these bets lose to the closing line. Stop staking "
-            "real money on them; see the README, 'When the CLV warning shows'.")
+    return (
+        f"⚠️  WARNING: the fair CLV of the last {stat['n']} settled bets is {stat['mean']:+.2%}, below zero at 95% "
+        f"confidence (upper bound {stat['upper']:+.2%}): these bets lose to the closing line. Stop staking "
+        "real money on them; see the README, 'When the CLV warning shows'."
+    )

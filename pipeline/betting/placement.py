@@ -10,6 +10,7 @@ BET_BOOKMAKERS.
 The bankroll is the starting bankroll plus settled profit and loss; the caps count every stake already placed
 on the match and the match day, so a re-run or a lineup re-prediction can never double a stake.
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,19 +28,33 @@ log = logging.getLogger(__name__)
 
 
 def current_bankroll(conn, starting: float) -> float:
-    pl = conn.execute(select(func.coalesce(func.sum(schema.bets.c.profit_loss), 0.0))
-                      .where(schema.bets.c.status != "pending")).scalar()
+    pl = conn.execute(
+        select(func.coalesce(func.sum(schema.bets.c.profit_loss), 0.0)).where(schema.bets.c.status != "pending")
+    ).scalar()
     return starting + float(pl)
 
 
 def existing_bets(conn, since: datetime) -> list[dict]:
     """Bets on matches from `since` on (for per-fixture duplicates and per-day caps)."""
     b, f = schema.bets, schema.fixtures
-    rows = conn.execute(select(b.c.fixture_id, b.c.bet_outcome, b.c.stake, f.c.kickoff_time)
-                        .select_from(b.join(f, f.c.id == b.c.fixture_id))
-                        .where(f.c.kickoff_time >= since)).mappings().all()
-    return [{"fixture_id": r["fixture_id"], "bet_outcome": r["bet_outcome"], "stake": r["stake"],
-             "match_day": r["kickoff_time"].date()} for r in rows]
+    rows = (
+        conn.execute(
+            select(b.c.fixture_id, b.c.bet_outcome, b.c.stake, f.c.kickoff_time)
+            .select_from(b.join(f, f.c.id == b.c.fixture_id))
+            .where(f.c.kickoff_time >= since)
+        )
+        .mappings()
+        .all()
+    )
+    return [
+        {
+            "fixture_id": r["fixture_id"],
+            "bet_outcome": r["bet_outcome"],
+            "stake": r["stake"],
+            "match_day": r["kickoff_time"].date(),
+        }
+        for r in rows
+    ]
 
 
 def value_candidates(frame: pd.DataFrame, rows: list[dict], rules: PriceRules) -> list[dict]:
@@ -55,21 +70,27 @@ def value_candidates(frame: pd.DataFrame, rows: list[dict], rules: PriceRules) -
     for r in rows:
         i = pos[r["_match_id"]]
         if np.isnan(best[i]).all():
-            continue   # none of the user's bookmakers prices this match
+            continue  # none of the user's bookmakers prices this match
         model = [r["home_prob"], r["draw_prob"], r["away_prob"]]
         sharp = bool(np.isfinite(fair[i]).all())
         p = fair[i].tolist() if sharp else model
-        c = {"fixture_id": r["fixture_id"], "match_day": kickoffs[i].date(), "kickoff": kickoffs[i],
-             "prediction_id": r.get("id"), "fair_source": sharp_books[i] if sharp else MODEL,
-             "model": dict(zip(OUTCOMES, model))}
+        c = {
+            "fixture_id": r["fixture_id"],
+            "match_day": kickoffs[i].date(),
+            "kickoff": kickoffs[i],
+            "prediction_id": r.get("id"),
+            "fair_source": sharp_books[i] if sharp else MODEL,
+            "model": dict(zip(OUTCOMES, model)),
+        }
         for k, o in enumerate(OUTCOMES):
             c[f"p_{o}"], c[f"odds_{o}"], c[f"book_{o}"] = p[k], float(best[i, k]), books[i, k]
         candidates.append(c)
     return candidates
 
 
-def place_bets(conn, settings, now: datetime, frame: pd.DataFrame, rows: list[dict], lineup_based: bool,
-               write: bool = True) -> list[dict]:
+def place_bets(
+    conn, settings, now: datetime, frame: pd.DataFrame, rows: list[dict], lineup_based: bool, write: bool = True
+) -> list[dict]:
     """Run the strategy for freshly stored predictions and insert its bets (never duplicating one).
 
     frame: the predicted fixtures (match frame with their prices, pipeline.prices.PRICE_COLUMNS); rows: their
@@ -84,14 +105,24 @@ def place_bets(conn, settings, now: datetime, frame: pd.DataFrame, rows: list[di
     by_fixture = {c["fixture_id"]: c for c in candidates}
     for p in proposals:
         c = by_fixture[p["fixture_id"]]
-        if p["bookmaker"] not in rules.bet:   # cannot happen (best prices come from BET_BOOKMAKERS only): never bet
+        if p["bookmaker"] not in rules.bet:  # cannot happen (best prices come from BET_BOOKMAKERS only): never bet
             log.error("refused a bet at %r, which is not in BET_BOOKMAKERS", p["bookmaker"])
             continue
-        bet = {"fixture_id": p["fixture_id"], "prediction_id": c["prediction_id"], "bet_outcome": p["bet_outcome"],
-               "bookmaker": p["bookmaker"], "odds": float(p["odds"]), "stake": float(p["stake"]),
-               "edge": float(p["edge"]), "fair_prob": float(p["model_prob"]), "fair_source": c["fair_source"],
-               "model_prob": float(c["model"][p["bet_outcome"]]), "lineup_based": lineup_based,
-               "status": "pending", "placed_at": now}
+        bet = {
+            "fixture_id": p["fixture_id"],
+            "prediction_id": c["prediction_id"],
+            "bet_outcome": p["bet_outcome"],
+            "bookmaker": p["bookmaker"],
+            "odds": float(p["odds"]),
+            "stake": float(p["stake"]),
+            "edge": float(p["edge"]),
+            "fair_prob": float(p["model_prob"]),
+            "fair_source": c["fair_source"],
+            "model_prob": float(c["model"][p["bet_outcome"]]),
+            "lineup_based": lineup_based,
+            "status": "pending",
+            "placed_at": now,
+        }
         placed.append(bet)
     if placed and write:
         insert_ignore(conn, schema.bets, placed, keys=("fixture_id", "bet_outcome"))

@@ -16,11 +16,12 @@ Rules (every number is a setting, see .env.example):
   out) may only add a bet on an outcome that has none, within the match cap counting what is already staked on
   the fixture, so it can never double a stake.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -29,7 +30,7 @@ OUTCOMES = ("home", "draw", "away")
 
 @dataclass(frozen=True)
 class StrategyParams:
-    min_edge: float = 0.02          # against the fair sharp line (issue 13; the backtest's table in BENCHMARKS.md)
+    min_edge: float = 0.02  # against the fair sharp line (issue 13; the backtest's table in BENCHMARKS.md)
     min_odds: float = 1.5
     max_odds: float = 10.0
     min_probability: float = 0.05
@@ -57,8 +58,7 @@ def edge(prob, odds):
     return np.asarray(prob, dtype=float) * np.asarray(odds, dtype=float) - 1.0
 
 
-def kelly_stakes(probs: Sequence[float], odds: Sequence[float], candidates: Sequence[bool] | None = None) \
-        -> np.ndarray:
+def kelly_stakes(probs: Sequence[float], odds: Sequence[float], candidates: Sequence[bool] | None = None) -> np.ndarray:
     """Full-Kelly fractions of the bankroll for mutually exclusive outcomes of one event.
 
     Outcomes enter in order of expected return p*o while that exceeds the reserve rate
@@ -93,10 +93,9 @@ def close_ratio_with_margin(bet_odds: float, closing_odds: float) -> float:
     return bet_odds / closing_odds - 1.0
 
 
-
-
-def select_bets(candidates: Iterable[dict], bankroll: float, params: StrategyParams,
-                existing: Iterable[dict] = ()) -> list[dict]:
+def select_bets(
+    candidates: Iterable[dict], bankroll: float, params: StrategyParams, existing: Iterable[dict] = ()
+) -> list[dict]:
     """Bets to place now.
 
     candidates: dicts with fixture_id, match_day (date), kickoff, p_home, p_draw, p_away, odds_home, odds_draw,
@@ -119,8 +118,14 @@ def select_bets(candidates: Iterable[dict], bankroll: float, params: StrategyPar
         o = np.array([c["odds_home"], c["odds_draw"], c["odds_away"]], dtype=float)
         with np.errstate(invalid="ignore"):
             e = edge(p, o)
-            mask = (np.isfinite(o) & (o > 1.0) & (e >= params.min_edge) & (o >= params.min_odds)
-                    & (o <= params.max_odds) & (p >= params.min_probability))
+            mask = (
+                np.isfinite(o)
+                & (o > 1.0)
+                & (e >= params.min_edge)
+                & (o >= params.min_odds)
+                & (o <= params.max_odds)
+                & (p >= params.min_probability)
+            )
         mask &= np.array([name not in placed_outcomes[c["fixture_id"]] for name in OUTCOMES])
         if not mask.any():
             continue
@@ -136,9 +141,17 @@ def select_bets(candidates: Iterable[dict], bankroll: float, params: StrategyPar
             continue
         stakes = np.floor(stakes * 100) / 100  # round down: a cap is never exceeded by rounding
         for k in np.flatnonzero(stakes >= max(params.min_stake, 0.01)):
-            out.append({"fixture_id": c["fixture_id"], "bet_outcome": OUTCOMES[k],
-                        "bookmaker": c.get(f"book_{OUTCOMES[k]}", c.get("bookmaker")), "odds": float(o[k]),
-                        "stake": float(stakes[k]), "edge": float(e[k]), "model_prob": float(p[k])})
+            out.append(
+                {
+                    "fixture_id": c["fixture_id"],
+                    "bet_outcome": OUTCOMES[k],
+                    "bookmaker": c.get(f"book_{OUTCOMES[k]}", c.get("bookmaker")),
+                    "odds": float(o[k]),
+                    "stake": float(stakes[k]),
+                    "edge": float(e[k]),
+                    "model_prob": float(p[k]),
+                }
+            )
             match_staked[c["fixture_id"]] += float(stakes[k])
             day_staked[c["match_day"]] += float(stakes[k])
             placed_outcomes[c["fixture_id"]].add(OUTCOMES[k])

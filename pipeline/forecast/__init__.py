@@ -6,11 +6,12 @@
 - `players`: player ratings from lineups, and the lineup correction;
 - `predictions`: upcoming fixtures -> prediction rows in the store.
 """
+
 from __future__ import annotations
 
 from pipeline.lazy import exporter
 
-_SUBMODULES = ('registry', 'features', 'players', 'models')
+_SUBMODULES = ("registry", "features", "players", "models")
 # public name -> the module that defines it
 _EXPORTS = {
     "ModelSet": "pipeline.forecast.modelset",

@@ -5,9 +5,11 @@ strictly before it (each team's series is shifted by one match before any averag
   previous matches (home and away together);
 - rest days since the team's previous match, and how many previous matches it has in the data;
 - the pre-match market's probabilities (margin removed) when the match has odds, NaN otherwise.
-Model-based features (Elo ratings, Dixon-Coles probabilities and expected goals) are added by pipeline.forecast.modelset,
+Model-based features (Elo ratings, Dixon-Coles probabilities and expected goals) are added by
+pipeline.forecast.modelset,
 which computes them out of sample.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,16 +18,25 @@ import pandas as pd
 from pipeline.odds import implied_probabilities
 
 FORM_SPAN = 8
-STATS = {"goals": ("home_goals", "away_goals"), "shots": ("home_shots", "away_shots"),
-         "sot": ("home_shots_on_target", "away_shots_on_target")}
+STATS = {
+    "goals": ("home_goals", "away_goals"),
+    "shots": ("home_shots", "away_shots"),
+    "sot": ("home_shots_on_target", "away_shots_on_target"),
+}
 
 
 def _long(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per (match, team) with the team's for/against numbers."""
     parts = []
-    for side, other in (("home", "away"), ("away", "home")):
-        d = pd.DataFrame({"match_id": frame["match_id"].to_numpy(), "kickoff": frame["kickoff"].array,
-                          "team": frame[f"{side}_team"].to_numpy(), "side": side})
+    for side in ("home", "away"):
+        d = pd.DataFrame(
+            {
+                "match_id": frame["match_id"].to_numpy(),
+                "kickoff": frame["kickoff"].array,
+                "team": frame[f"{side}_team"].to_numpy(),
+                "side": side,
+            }
+        )
         for stat, (h, a) in STATS.items():
             mine, theirs = (h, a) if side == "home" else (a, h)
             d[f"{stat}_for"] = frame[mine].to_numpy(float) if mine in frame else np.nan
@@ -40,8 +51,13 @@ def form_features(frame: pd.DataFrame, span: int = FORM_SPAN) -> pd.DataFrame:
     cols = [c for c in long.columns if c.endswith("_for") or c.endswith("_against")]
     g = long.groupby("team", sort=False)
     prev = g[cols].shift()  # the match itself never counts
-    ewm = (prev.groupby(long["team"], sort=False).ewm(span=span, min_periods=1, ignore_na=True).mean()
-           .reset_index(level=0, drop=True).loc[prev.index])
+    ewm = (
+        prev.groupby(long["team"], sort=False)
+        .ewm(span=span, min_periods=1, ignore_na=True)
+        .mean()
+        .reset_index(level=0, drop=True)
+        .loc[prev.index]
+    )
     out = ewm.add_prefix("form_")
     kick = long["kickoff"]
     out["rest_days"] = ((kick - g["kickoff"].shift()).dt.total_seconds() / 86400).clip(upper=30)
@@ -55,7 +71,8 @@ def form_features(frame: pd.DataFrame, span: int = FORM_SPAN) -> pd.DataFrame:
     res.index = frame.index
     for stat in STATS:
         res[f"diff_{stat}"] = (res[f"home_form_{stat}_for"] - res[f"home_form_{stat}_against"]) - (
-            res[f"away_form_{stat}_for"] - res[f"away_form_{stat}_against"])
+            res[f"away_form_{stat}_for"] - res[f"away_form_{stat}_against"]
+        )
     return res
 
 

@@ -14,32 +14,37 @@ Training (`train_model_set`), on a match frame sorted by kick-off:
 6. The deployed set: Elo through all matches, Dixon-Coles refitted at the last match, XGBoost on S+V, the
    ensemble refitted on S's and V's out-of-sample predictions.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from pipeline.forecast.features import form_features, market_features
-from pipeline.metrics import calibration_table, outcomes_from_goals, score_all
 from pipeline.forecast.models.dixon_coles import DixonColesModel
 from pipeline.forecast.models.elo import EloModel
 from pipeline.forecast.models.ensemble import StackingEnsemble
 from pipeline.forecast.models.xgb import XGBoostModel
+from pipeline.metrics import calibration_table, outcomes_from_goals, score_all
 from pipeline.odds import implied_probabilities
 
-STACK_MATCHES = 4000      # out-of-sample window before the validation matches
-MIN_HISTORY = 1500        # matches before the window, so the first weekly fits have data
+STACK_MATCHES = 4000  # out-of-sample window before the validation matches
+MIN_HISTORY = 1500  # matches before the window, so the first weekly fits have data
 XGB_FOLDS = 4
 PROBS = ["p_home", "p_draw", "p_away"]
 
 
-def dc_walk_forward(frame: pd.DataFrame, window_index: np.ndarray, xi: float,
-                    progress: Callable[[str], None] | None = None,
-                    origin: pd.Timestamp | None = None) -> tuple[np.ndarray, np.ndarray]:
+def dc_walk_forward(
+    frame: pd.DataFrame,
+    window_index: np.ndarray,
+    xi: float,
+    progress: Callable[[str], None] | None = None,
+    origin: pd.Timestamp | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Out-of-sample Dixon-Coles probabilities and expected goals for frame rows `window_index`.
 
     Per league, one fit per week on matches before that week (weekly refits, warm-started). Weeks start at
@@ -73,12 +78,29 @@ def dc_walk_forward(frame: pd.DataFrame, window_index: np.ndarray, xi: float,
     return probs, xg
 
 
-def _feature_frame(frame: pd.DataFrame, elo_probs: np.ndarray, elo_diff: np.ndarray, dc_probs: np.ndarray,
-                   dc_xg: np.ndarray, form: pd.DataFrame, market: pd.DataFrame) -> pd.DataFrame:
-    f = pd.DataFrame({"elo_diff": elo_diff, "elo_home": elo_probs[:, 0], "elo_draw": elo_probs[:, 1],
-                      "elo_away": elo_probs[:, 2], "dc_home": dc_probs[:, 0], "dc_draw": dc_probs[:, 1],
-                      "dc_away": dc_probs[:, 2], "dc_xg_home": dc_xg[:, 0], "dc_xg_away": dc_xg[:, 1]},
-                     index=frame.index)
+def _feature_frame(
+    frame: pd.DataFrame,
+    elo_probs: np.ndarray,
+    elo_diff: np.ndarray,
+    dc_probs: np.ndarray,
+    dc_xg: np.ndarray,
+    form: pd.DataFrame,
+    market: pd.DataFrame,
+) -> pd.DataFrame:
+    f = pd.DataFrame(
+        {
+            "elo_diff": elo_diff,
+            "elo_home": elo_probs[:, 0],
+            "elo_draw": elo_probs[:, 1],
+            "elo_away": elo_probs[:, 2],
+            "dc_home": dc_probs[:, 0],
+            "dc_draw": dc_probs[:, 1],
+            "dc_away": dc_probs[:, 2],
+            "dc_xg_home": dc_xg[:, 0],
+            "dc_xg_away": dc_xg[:, 1],
+        },
+        index=frame.index,
+    )
     return pd.concat([f, form.loc[frame.index], market.loc[frame.index]], axis=1)
 
 
@@ -96,13 +118,20 @@ class ModelSet:
         return {"elo": self.elo, "dixon_coles": self.dixon_coles, "xgboost": self.xgboost, "ensemble": ens}
 
     @classmethod
-    def from_objects(cls, objects: dict) -> "ModelSet":
+    def from_objects(cls, objects: dict) -> ModelSet:
         ens = objects["ensemble"]
-        return cls(objects["elo"], objects["dixon_coles"], objects["xgboost"], ens["model"],
-                   ens.get("form_span", 8), ens.get("margin_method", "multiplicative"))
+        return cls(
+            objects["elo"],
+            objects["dixon_coles"],
+            objects["xgboost"],
+            ens["model"],
+            ens.get("form_span", 8),
+            ens.get("margin_method", "multiplicative"),
+        )
 
-    def predict(self, fixtures: pd.DataFrame, history: pd.DataFrame,
-                strength_adjustments: pd.DataFrame | None = None) -> pd.DataFrame:
+    def predict(
+        self, fixtures: pd.DataFrame, history: pd.DataFrame, strength_adjustments: pd.DataFrame | None = None
+    ) -> pd.DataFrame:
         """Probabilities for upcoming `fixtures` given recent played `history` (match frames).
 
         `strength_adjustments` (match_id, home_log_rate, away_log_rate) shift the Dixon-Coles goal rates of
@@ -111,8 +140,11 @@ class ModelSet:
         fixtures = fixtures.reset_index(drop=True)
         if fixtures.empty:
             return pd.DataFrame(columns=["match_id", *PROBS, "home_xg", "away_xg"])
-        hist = history[history["home_goals"].notna() & ~history["match_id"].isin(fixtures["match_id"])] \
-            if len(history) else history
+        hist = (
+            history[history["home_goals"].notna() & ~history["match_id"].isin(fixtures["match_id"])]
+            if len(history)
+            else history
+        )
         elo = self.elo.update(hist) if len(hist) else self.elo
         rh, ra = elo.ratings_for(fixtures)
         elo_p = elo.proba_from_ratings(rh, ra)
@@ -134,9 +166,16 @@ class ModelSet:
         xgb_p = self.xgboost.predict_proba(feats)
         base = {"elo": elo_p, "dixon_coles": dc_p, "xgboost": xgb_p, "market": market.to_numpy(float)}
         ens_p = self.ensemble.predict_proba(base)
-        out = pd.DataFrame({"match_id": fixtures["match_id"].to_numpy(), "p_home": ens_p[:, 0],
-                            "p_draw": ens_p[:, 1], "p_away": ens_p[:, 2], "home_xg": dc_xg[:, 0],
-                            "away_xg": dc_xg[:, 1]})
+        out = pd.DataFrame(
+            {
+                "match_id": fixtures["match_id"].to_numpy(),
+                "p_home": ens_p[:, 0],
+                "p_draw": ens_p[:, 1],
+                "p_away": ens_p[:, 2],
+                "home_xg": dc_xg[:, 0],
+                "away_xg": dc_xg[:, 1],
+            }
+        )
         for name, p in (("elo", elo_p), ("dc", dc_p), ("xgb", xgb_p)):
             out[f"{name}_home"], out[f"{name}_draw"], out[f"{name}_away"] = p[:, 0], p[:, 1], p[:, 2]
         return out
@@ -154,8 +193,7 @@ class TrainResult:
     timings: dict = field(default_factory=dict)
 
 
-def _market_scores(val: pd.DataFrame, y: np.ndarray, ens: np.ndarray, prefix: str, name: str,
-                   method: str) -> dict:
+def _market_scores(val: pd.DataFrame, y: np.ndarray, ens: np.ndarray, prefix: str, name: str, method: str) -> dict:
     odds = val[[f"{prefix}_home", f"{prefix}_draw", f"{prefix}_away"]].to_numpy(float)
     p = implied_probabilities(odds, method)
     ok = np.isfinite(p).all(axis=1)
@@ -164,9 +202,16 @@ def _market_scores(val: pd.DataFrame, y: np.ndarray, ens: np.ndarray, prefix: st
     return {name: score_all(p[ok], y[ok]), f"ensemble_on_{name}_matches": score_all(ens[ok], y[ok])}
 
 
-def train_model_set(matches: pd.DataFrame, *, validation_matches: int = 1000, xi: float = 0.0019, seed: int = 0,
-                    margin_method: str = "multiplicative", stack_matches: int = STACK_MATCHES,
-                    progress: Callable[[str], None] | None = None) -> TrainResult:
+def train_model_set(
+    matches: pd.DataFrame,
+    *,
+    validation_matches: int = 1000,
+    xi: float = 0.0019,
+    seed: int = 0,
+    margin_method: str = "multiplicative",
+    stack_matches: int = STACK_MATCHES,
+    progress: Callable[[str], None] | None = None,
+) -> TrainResult:
     say = progress or (lambda msg: None)
     timings = {}
     t = time.perf_counter()
@@ -185,7 +230,7 @@ def train_model_set(matches: pd.DataFrame, *, validation_matches: int = 1000, xi
     hist = elo.history_.loc[frame["match_id"]]
     elo_diff = elo.rating_diff(hist["home_rating"].to_numpy(), hist["away_rating"].to_numpy())
     # the ensemble's inputs must be out of sample: a mapping fitted only on matches before the window
-    elo_p = elo.with_mapping(elo_diff[elo.burn_in:w0], y[elo.burn_in:w0]).proba_from_diff(elo_diff)
+    elo_p = elo.with_mapping(elo_diff[elo.burn_in : w0], y[elo.burn_in : w0]).proba_from_diff(elo_diff)
     timings["elo"] = time.perf_counter() - t
     say(f"Elo: {n} matches rated")
 
@@ -218,16 +263,24 @@ def train_model_set(matches: pd.DataFrame, *, validation_matches: int = 1000, xi
     timings["xgboost"] = time.perf_counter() - t
 
     def base(rows):
-        return {"elo": elo_p[rows], "dixon_coles": dc_p[rows], "xgboost": xgb_oos[rows],
-                "market": market.to_numpy(float)[rows]}
+        return {
+            "elo": elo_p[rows],
+            "dixon_coles": dc_p[rows],
+            "xgboost": xgb_oos[rows],
+            "market": market.to_numpy(float)[rows],
+        }
 
     S1 = np.concatenate(chunks[1:])
     ens_val = StackingEnsemble().fit(base(S1), y[S1])
     ens_p = ens_val.predict_proba(base(V))
     val = frame.iloc[V]
     yv = y[V]
-    metrics = {"ensemble": score_all(ens_p, yv), "elo": score_all(elo_p[V], yv),
-               "dixon_coles": score_all(dc_p[V], yv), "xgboost": score_all(xgb_oos[V], yv)}
+    metrics = {
+        "ensemble": score_all(ens_p, yv),
+        "elo": score_all(elo_p[V], yv),
+        "dixon_coles": score_all(dc_p[V], yv),
+        "xgboost": score_all(xgb_oos[V], yv),
+    }
     metrics.update(_market_scores(val, yv, ens_p, "odds", "market_prematch", margin_method))
     metrics.update(_market_scores(val, yv, ens_p, "close", "market_closing", margin_method))
     calibration = calibration_table(ens_p, yv, bins=10)
@@ -241,7 +294,9 @@ def train_model_set(matches: pd.DataFrame, *, validation_matches: int = 1000, xi
     dc_final = DixonColesModel(xi=xi).fit(frame)
     timings["final_fit"] = time.perf_counter() - t
     model_set = ModelSet(elo, dc_final, xgb_final, ens_final, margin_method=margin_method)
-    preds = pd.DataFrame({"match_id": val["match_id"].to_numpy(), "p_home": ens_p[:, 0], "p_draw": ens_p[:, 1],
-                          "p_away": ens_p[:, 2]})
-    return TrainResult(model_set, metrics, int(len(V)), val.reset_index(drop=True), preds,
-                       list(feats.columns), calibration, timings)
+    preds = pd.DataFrame(
+        {"match_id": val["match_id"].to_numpy(), "p_home": ens_p[:, 0], "p_draw": ens_p[:, 1], "p_away": ens_p[:, 2]}
+    )
+    return TrainResult(
+        model_set, metrics, int(len(V)), val.reset_index(drop=True), preds, list(feats.columns), calibration, timings
+    )

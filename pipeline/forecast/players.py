@@ -6,6 +6,7 @@ expectation) on who started (+1 home starters, -1 away starters). Ridge shrinks 
 and a player who always starts is absorbed in his team's strength, so what the lineup job measures is the
 difference between the announced XI and the team's usual XI.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -16,12 +17,11 @@ import pandas as pd
 from scipy import sparse
 from sqlalchemy import and_, exists, func, literal, select, union_all
 
-from pipeline.store import schema
 from pipeline.providers.base import Lineup
-from pipeline.store import result_frame, upsert
+from pipeline.store import result_frame, schema, upsert
 
 RIDGE_ALPHA = 30.0
-USUAL_XI_MATCHES = 10   # the usual XI: the 11 most frequent starters of the team's last N matches
+USUAL_XI_MATCHES = 10  # the usual XI: the 11 most frequent starters of the team's last N matches
 
 
 def lineup_hash(lineup: Lineup) -> str:
@@ -32,9 +32,19 @@ def lineup_hash(lineup: Lineup) -> str:
 def lineup_history(conn, source: str, until: datetime | None = None) -> pd.DataFrame:
     """Starters of stored fixtures: fixture_id, kickoff, side, team_id, player_provider_id, player_name."""
     f, ln = schema.fixtures, schema.lineups
-    q = (select(ln.c.fixture_id, f.c.kickoff_time, ln.c.side, ln.c.player_provider_id, ln.c.player_name,
-                f.c.home_team_id, f.c.away_team_id)
-         .select_from(ln.join(f, f.c.id == ln.c.fixture_id)).where(f.c.source == source))
+    q = (
+        select(
+            ln.c.fixture_id,
+            f.c.kickoff_time,
+            ln.c.side,
+            ln.c.player_provider_id,
+            ln.c.player_name,
+            f.c.home_team_id,
+            f.c.away_team_id,
+        )
+        .select_from(ln.join(f, f.c.id == ln.c.fixture_id))
+        .where(f.c.source == source)
+    )
     if until is not None:
         q = q.where(f.c.kickoff_time < until)
     df = result_frame(conn.execute(q))
@@ -44,8 +54,9 @@ def lineup_history(conn, source: str, until: datetime | None = None) -> pd.DataF
     return df.drop(columns=["home_team_id", "away_team_id"])
 
 
-def recent_starters(conn, source: str, team_ids: list[int], before: datetime,
-                    matches: int = USUAL_XI_MATCHES) -> pd.DataFrame:
+def recent_starters(
+    conn, source: str, team_ids: list[int], before: datetime, matches: int = USUAL_XI_MATCHES
+) -> pd.DataFrame:
     """The starters of each team's last `matches` fixtures with a lineup before `before` (fixture_id,
     kickoff_time, side, team_id, player_provider_id): all `usual_xi` needs, ranked in SQL so the lineup job
     reads ~100 rows a team instead of the whole lineup history."""
@@ -53,22 +64,28 @@ def recent_starters(conn, source: str, team_ids: list[int], before: datetime,
     if not team_ids:
         return pd.DataFrame(columns=["fixture_id", "kickoff_time", "side", "team_id", "player_provider_id"])
     has_lineup = exists().where(ln.c.fixture_id == f.c.id)
-    sides = [select(f.c.id.label("fixture_id"), f.c.kickoff_time, literal(side).label("side"),
-                    team.label("team_id"))
-             .where(f.c.source == source, f.c.kickoff_time < before, team.in_(team_ids), has_lineup)
-             for side, team in (("home", f.c.home_team_id), ("away", f.c.away_team_id))]
+    sides = [
+        select(f.c.id.label("fixture_id"), f.c.kickoff_time, literal(side).label("side"), team.label("team_id")).where(
+            f.c.source == source, f.c.kickoff_time < before, team.in_(team_ids), has_lineup
+        )
+        for side, team in (("home", f.c.home_team_id), ("away", f.c.away_team_id))
+    ]
     played = union_all(*sides).subquery()
-    ranked = select(played, func.row_number().over(partition_by=played.c.team_id,
-                                                   order_by=played.c.kickoff_time.desc()).label("rank")).subquery()
-    q = (select(ranked.c.fixture_id, ranked.c.kickoff_time, ranked.c.side, ranked.c.team_id,
-                ln.c.player_provider_id)
-         .select_from(ranked.join(ln, and_(ln.c.fixture_id == ranked.c.fixture_id, ln.c.side == ranked.c.side)))
-         .where(ranked.c.rank <= matches))
+    ranked = select(
+        played,
+        func.row_number().over(partition_by=played.c.team_id, order_by=played.c.kickoff_time.desc()).label("rank"),
+    ).subquery()
+    q = (
+        select(ranked.c.fixture_id, ranked.c.kickoff_time, ranked.c.side, ranked.c.team_id, ln.c.player_provider_id)
+        .select_from(ranked.join(ln, and_(ln.c.fixture_id == ranked.c.fixture_id, ln.c.side == ranked.c.side)))
+        .where(ranked.c.rank <= matches)
+    )
     return result_frame(conn.execute(q))
 
 
-def fit_player_ratings(history: pd.DataFrame, matches: pd.DataFrame, expected_goals: np.ndarray,
-                       alpha: float = RIDGE_ALPHA) -> pd.DataFrame:
+def fit_player_ratings(
+    history: pd.DataFrame, matches: pd.DataFrame, expected_goals: np.ndarray, alpha: float = RIDGE_ALPHA
+) -> pd.DataFrame:
     """Ratings from lineups of played matches.
 
     `matches`: the match frame rows (needs fixture_id, home_goals, away_goals) of the matches to learn from;
@@ -90,10 +107,12 @@ def fit_player_ratings(history: pd.DataFrame, matches: pd.DataFrame, expected_go
     # imported here: the lineup job, every 15 minutes, uses this module's queries but never fits (scikit-learn
     # costs it most of a second to import)
     from sklearn.linear_model import Ridge
+
     model = Ridge(alpha=alpha, fit_intercept=False).fit(X, y)
     apps = h.groupby("player_provider_id").size()
-    return pd.DataFrame({"player_provider_id": players, "rating": model.coef_,
-                         "appearances": apps.reindex(players).to_numpy()})
+    return pd.DataFrame(
+        {"player_provider_id": players, "rating": model.coef_, "appearances": apps.reindex(players).to_numpy()}
+    )
 
 
 def store_player_ratings(conn, source: str, ratings: pd.DataFrame, history: pd.DataFrame, now: datetime) -> int:
@@ -101,17 +120,26 @@ def store_player_ratings(conn, source: str, ratings: pd.DataFrame, history: pd.D
     rows = []
     for r in ratings.itertuples(index=False):
         info = latest.loc[r.player_provider_id]
-        rows.append({"source": source, "provider_id": r.player_provider_id, "name": info["player_name"],
-                     "team_id": int(info["team_id"]), "rating": float(r.rating), "appearances": int(r.appearances),
-                     "rating_updated_at": now})
+        rows.append(
+            {
+                "source": source,
+                "provider_id": r.player_provider_id,
+                "name": info["player_name"],
+                "team_id": int(info["team_id"]),
+                "rating": float(r.rating),
+                "appearances": int(r.appearances),
+                "rating_updated_at": now,
+            }
+        )
     for i in range(0, len(rows), 500):
-        upsert(conn, schema.players, rows[i:i + 500], keys=("source", "provider_id"))
+        upsert(conn, schema.players, rows[i : i + 500], keys=("source", "provider_id"))
     return len(rows)
 
 
 def player_ratings(conn, source: str) -> dict[str, float]:
-    q = select(schema.players.c.provider_id, schema.players.c.rating).where(schema.players.c.source == source,
-                                                                   schema.players.c.rating.is_not(None))
+    q = select(schema.players.c.provider_id, schema.players.c.rating).where(
+        schema.players.c.source == source, schema.players.c.rating.is_not(None)
+    )
     return {r.provider_id: r.rating for r in conn.execute(q)}
 
 
@@ -126,8 +154,9 @@ def usual_xis(starters: pd.DataFrame) -> dict[int, list[str]]:
     return {int(t): list(g["player_provider_id"]) for t, g in top.groupby("team_id", sort=False)}
 
 
-def lineup_strength_change(lineup: Lineup, ratings: dict[str, float], usual_home: list[str],
-                           usual_away: list[str]) -> tuple[float, float]:
+def lineup_strength_change(
+    lineup: Lineup, ratings: dict[str, float], usual_home: list[str], usual_away: list[str]
+) -> tuple[float, float]:
     """Goal-difference change of each side: announced XI minus usual XI, in rated players' terms (0 for a side
     whose usual XI is unknown)."""
     out = []
@@ -140,8 +169,9 @@ def lineup_strength_change(lineup: Lineup, ratings: dict[str, float], usual_home
     return out[0], out[1]
 
 
-def goal_rate_adjustment(home_change: float, away_change: float, home_xg: float, away_xg: float,
-                         limit: float = 0.5) -> tuple[float, float]:
+def goal_rate_adjustment(
+    home_change: float, away_change: float, home_xg: float, away_xg: float, limit: float = 0.5
+) -> tuple[float, float]:
     """Log-rate shifts of the home and away expected goals for those goal-difference changes.
 
     A side's change in goal difference is split evenly between scoring more and conceding less.

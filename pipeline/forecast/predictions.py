@@ -4,6 +4,7 @@ the market's margin-free view, stored idempotently (one row per fixture, model v
 `input_key` names what a prediction was made from (the prices: reference, sharp and best bettable, see
 pipeline.prices.prices_key; and the lineup once it is out), so a run that finds nothing new writes nothing.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,7 +32,7 @@ HISTORY_DAYS = 800  # recent results the models need for form and rating updates
 class LoadedModels:
     model_set: ModelSet
     version: str
-    deployed: registry.Deployed | None = None   # `copied_from` says when the set was copied in by hand
+    deployed: registry.Deployed | None = None  # `copied_from` says when the set was copied in by hand
 
 
 def load_models(model_dir) -> LoadedModels:
@@ -39,6 +40,7 @@ def load_models(model_dir) -> LoadedModels:
     # imported here, not at the top: the models pull in scikit-learn and XGBoost (a second of start-up), which the
     # lineup job, run every 15 minutes, needs only when a lineup has changed
     from pipeline.forecast.modelset import ModelSet
+
     deployed = registry.load_deployed(model_dir)
     return LoadedModels(ModelSet.from_objects(deployed.objects), deployed.version, deployed)
 
@@ -52,9 +54,15 @@ def record_copied_set(engine, model_dir, deployed: registry.Deployed | None, now
 
     def record(note: str) -> None:
         with engine.begin() as conn:
-            conn.execute(schema.model_versions.insert().values(
-                version=deployed.version, action="manual_rollback", created_at=now,
-                backup_path=str(deployed.copied_from), notes=note))
+            conn.execute(
+                schema.model_versions.insert().values(
+                    version=deployed.version,
+                    action="manual_rollback",
+                    created_at=now,
+                    backup_path=str(deployed.copied_from),
+                    notes=note,
+                )
+            )
         if log is not None:
             log.warning("manual rollback recorded: %s", note)
 
@@ -72,12 +80,25 @@ def fixtures_frame(batch: Batch, now: datetime, rules: PriceRules | None = None)
         if not m.home_team or not m.away_team or m.home_team == m.away_team:
             problems.append(f"fixture {m.provider_id}: missing or identical teams")
             continue
-        rows.append({"match_id": m.provider_id, "league": m.league, "season": str(m.season),
-                     "kickoff": m.kickoff, "home_team": m.home_team, "away_team": m.away_team})
+        rows.append(
+            {
+                "match_id": m.provider_id,
+                "league": m.league,
+                "season": str(m.season),
+                "kickoff": m.kickoff,
+                "home_team": m.home_team,
+                "away_team": m.away_team,
+            }
+        )
     frame = pd.DataFrame(rows, columns=["match_id", "league", "season", "kickoff", "home_team", "away_team"])
-    odds = pd.DataFrame([(o.match_id, o.bookmaker, o.home, o.draw, o.away, o.fetched_at) for o in batch.odds
-                         if not o.is_closing and o.fetched_at <= now and o.market == "1X2"],
-                        columns=["match_id", "bookmaker", "home", "draw", "away", "fetched_at"])
+    odds = pd.DataFrame(
+        [
+            (o.match_id, o.bookmaker, o.home, o.draw, o.away, o.fetched_at)
+            for o in batch.odds
+            if not o.is_closing and o.fetched_at <= now and o.market == "1X2"
+        ],
+        columns=["match_id", "bookmaker", "home", "draw", "away", "fetched_at"],
+    )
     frame = frame.merge(price_table(odds, rules), left_on="match_id", right_index=True, how="left")
     for c in FRAME_COLUMNS + PRICE_COLUMNS:
         if c not in frame:
@@ -91,25 +112,52 @@ def market_probabilities(frame: pd.DataFrame, method: str) -> np.ndarray:
     return implied_probabilities(odds, method=method)
 
 
-def prediction_rows(frame: pd.DataFrame, preds: pd.DataFrame, ids: dict, version: str, now: datetime,
-                    keys: list[str], uses_lineups: bool, market: np.ndarray) -> list[dict]:
+def prediction_rows(
+    frame: pd.DataFrame,
+    preds: pd.DataFrame,
+    ids: dict,
+    version: str,
+    now: datetime,
+    keys: list[str],
+    uses_lineups: bool,
+    market: np.ndarray,
+) -> list[dict]:
     preds = preds.set_index("match_id").loc[frame["match_id"]]
-    base_cols = [c for c in preds.columns if c not in ("p_home", "p_draw", "p_away", "home_xg", "away_xg")
-                 and pd.api.types.is_numeric_dtype(preds[c])]
+    base_cols = [
+        c
+        for c in preds.columns
+        if c not in ("p_home", "p_draw", "p_away", "home_xg", "away_xg") and pd.api.types.is_numeric_dtype(preds[c])
+    ]
     # plain Python values column by column: row-wise pandas access costs ~0.5 ms a fixture
     probs = preds[["p_home", "p_draw", "p_away"]].to_numpy(float).tolist()
-    xg = [[None if pd.isna(v) else float(v) for v in preds[c]] if c in preds else [None] * len(preds)
-          for c in ("home_xg", "away_xg")]
+    xg = [
+        [None if pd.isna(v) else float(v) for v in preds[c]] if c in preds else [None] * len(preds)
+        for c in ("home_xg", "away_xg")
+    ]
     base = {c: [None if pd.isna(v) else float(v) for v in preds[c]] for c in base_cols}
     mk = [[None if np.isnan(v) else float(v) for v in row] for row in market.tolist()]
     rows = []
     for i, match_id in enumerate(frame["match_id"]):
         details = {c: base[c][i] for c in base_cols}
-        rows.append({"fixture_id": ids.get(match_id), "prediction_time": now, "model_version": version,
-                     "home_prob": probs[i][0], "draw_prob": probs[i][1], "away_prob": probs[i][2],
-                     "home_xg": xg[0][i], "away_xg": xg[1][i], "uses_lineups": uses_lineups, "input_key": keys[i],
-                     "market_home_prob": mk[i][0], "market_draw_prob": mk[i][1], "market_away_prob": mk[i][2],
-                     "details": json.dumps(details, sort_keys=True), "_match_id": match_id})
+        rows.append(
+            {
+                "fixture_id": ids.get(match_id),
+                "prediction_time": now,
+                "model_version": version,
+                "home_prob": probs[i][0],
+                "draw_prob": probs[i][1],
+                "away_prob": probs[i][2],
+                "home_xg": xg[0][i],
+                "away_xg": xg[1][i],
+                "uses_lineups": uses_lineups,
+                "input_key": keys[i],
+                "market_home_prob": mk[i][0],
+                "market_draw_prob": mk[i][1],
+                "market_away_prob": mk[i][2],
+                "details": json.dumps(details, sort_keys=True),
+                "_match_id": match_id,
+            }
+        )
     return rows
 
 
@@ -117,9 +165,10 @@ def _attach_prediction_ids(conn, rows: list[dict]) -> None:
     p = schema.predictions
     by_key = {(r["fixture_id"], r["model_version"], r["input_key"]): r for r in rows}
     fixture_ids_ = sorted({r["fixture_id"] for r in rows})
-    for i in range(0, len(fixture_ids_), 500):   # bounded IN lists
+    for i in range(0, len(fixture_ids_), 500):  # bounded IN lists
         q = select(p.c.id, p.c.fixture_id, p.c.model_version, p.c.input_key).where(
-            p.c.fixture_id.in_(fixture_ids_[i:i + 500]))
+            p.c.fixture_id.in_(fixture_ids_[i : i + 500])
+        )
         for row in conn.execute(q):
             r = by_key.get((row.fixture_id, row.model_version, row.input_key))
             if r is not None:
@@ -133,8 +182,11 @@ def _predictions_with_bets(conn, fixture_ids_: list[int]) -> set[tuple]:
     p, b = schema.predictions, schema.bets
     keys = set()
     for i in range(0, len(fixture_ids_), 500):
-        q = (select(p.c.fixture_id, p.c.model_version, p.c.input_key)
-             .select_from(p.join(b, b.c.prediction_id == p.c.id)).where(p.c.fixture_id.in_(fixture_ids_[i:i + 500])))
+        q = (
+            select(p.c.fixture_id, p.c.model_version, p.c.input_key)
+            .select_from(p.join(b, b.c.prediction_id == p.c.id))
+            .where(p.c.fixture_id.in_(fixture_ids_[i : i + 500]))
+        )
         keys.update(tuple(r) for r in conn.execute(q))
     return keys
 
@@ -149,8 +201,7 @@ def store_predictions(conn, rows: list[dict], force: bool) -> int:
     rewrite = [r for r in clean if (r["fixture_id"], r["model_version"], r["input_key"]) not in keep]
     if force:
         upsert(conn, schema.predictions, rewrite, keys=("fixture_id", "model_version", "input_key"))
-    insert_ignore(conn, schema.predictions, kept if force else clean,
-                  keys=("fixture_id", "model_version", "input_key"))
+    insert_ignore(conn, schema.predictions, kept if force else clean, keys=("fixture_id", "model_version", "input_key"))
     _attach_prediction_ids(conn, rows)
     return len(kept)
 
@@ -160,10 +211,23 @@ def already_predicted(conn, fixture_id_by_match: dict, version: str, keys: dict[
     ids = [fid for fid in fixture_id_by_match.values() if fid is not None]
     if not ids:
         return set()
-    done = {(r.fixture_id, r.input_key) for r in conn.execute(
-        select(p.c.fixture_id, p.c.input_key).where(p.c.fixture_id.in_(ids), p.c.model_version == version))}
+    done = {
+        (r.fixture_id, r.input_key)
+        for r in conn.execute(
+            select(p.c.fixture_id, p.c.input_key).where(p.c.fixture_id.in_(ids), p.c.model_version == version)
+        )
+    }
     return {m for m, fid in fixture_id_by_match.items() if (fid, keys[m]) in done}
 
 
-__all__ = ["HISTORY_DAYS", "LoadedModels", "load_models", "record_copied_set", "fixtures_frame",
-           "market_probabilities", "prediction_rows", "store_predictions", "already_predicted"]
+__all__ = [
+    "HISTORY_DAYS",
+    "LoadedModels",
+    "load_models",
+    "record_copied_set",
+    "fixtures_frame",
+    "market_probabilities",
+    "prediction_rows",
+    "store_predictions",
+    "already_predicted",
+]

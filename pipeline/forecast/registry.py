@@ -24,6 +24,7 @@ and versions, loads that set, and the next job with a store records it (model_ve
 (some files from one set, some from another, or changed files) is refused with one line naming the backups
 that would work.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -35,18 +36,23 @@ import platform
 import shutil
 import stat
 import sys
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as metadata_version
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import joblib
 
-MODEL_FILES = {"elo": "elo.joblib", "dixon_coles": "dixon_coles.joblib", "xgboost": "xgboost.joblib",
-               "ensemble": "stacking_ensemble.joblib"}
+MODEL_FILES = {
+    "elo": "elo.joblib",
+    "dixon_coles": "dixon_coles.joblib",
+    "xgboost": "xgboost.joblib",
+    "ensemble": "stacking_ensemble.joblib",
+}
 METADATA = "metadata.json"
 LIVE_FILES = [*MODEL_FILES.values(), METADATA]
 BACKUP_PREFIX = "backup_"
@@ -92,6 +98,7 @@ def _fsync_dir(path: Path) -> None:
 def library_versions() -> dict:
     """The installed versions of the libraries a set's pickles depend on (from the packages' metadata: reading
     them costs nothing, importing scikit-learn and XGBoost to ask them costs a second)."""
+
     def installed(*distributions: str) -> str | None:
         for name in distributions:
             try:
@@ -99,9 +106,16 @@ def library_versions() -> dict:
             except PackageNotFoundError:
                 continue
         return None
-    return {"python": platform.python_version(), "numpy": installed("numpy"), "pandas": installed("pandas"),
-            "scipy": installed("scipy"), "scikit-learn": installed("scikit-learn"),
-            "xgboost": installed("xgboost", "xgboost-cpu"), "joblib": installed("joblib")}
+
+    return {
+        "python": platform.python_version(),
+        "numpy": installed("numpy"),
+        "pandas": installed("pandas"),
+        "scipy": installed("scipy"),
+        "scikit-learn": installed("scikit-learn"),
+        "xgboost": installed("xgboost", "xgboost-cpu"),
+        "joblib": installed("joblib"),
+    }
 
 
 @contextmanager
@@ -164,7 +178,7 @@ def _load_objects(path: Path) -> dict[str, Any]:
             except ModuleNotFoundError as exc:
                 if exc.name not in LEGACY_MODULES:
                     raise
-                _alias_legacy_modules()   # only then: the aliases import every model (and scikit-learn)
+                _alias_legacy_modules()  # only then: the aliases import every model (and scikit-learn)
                 objects[key] = joblib.load(path / name)
         except Exception as exc:  # noqa: BLE001 - any unpickling failure means the same thing here
             raise ModelLoadError(f"model file {name} cannot be loaded: {type(exc).__name__}") from None
@@ -178,14 +192,17 @@ def _check_against(path: Path, metadata: dict, sums: dict | None = None) -> None
         if sums[name] is None:
             raise ModelLoadError(f"model file {name} is missing from {path}")
         if expected.get(name) != sums[name]:
-            raise ModelLoadError(f"model file {name} does not match its checksum in {METADATA} "
-                                 f"(corrupt or tampered); restore with weekly_training.py --rollback")
+            raise ModelLoadError(
+                f"model file {name} does not match its checksum in {METADATA} "
+                f"(corrupt or tampered); restore with weekly_training.py --rollback"
+            )
 
 
 # Model sets deployed before the package was laid out by stage name their classes by the old module paths.
-LEGACY_MODULES = {"pipeline.models": "pipeline.forecast.models",
-                  **{f"pipeline.models.{m}": f"pipeline.forecast.models.{m}"
-                     for m in ("elo", "dixon_coles", "xgb", "ensemble")}}
+LEGACY_MODULES = {
+    "pipeline.models": "pipeline.forecast.models",
+    **{f"pipeline.models.{m}": f"pipeline.forecast.models.{m}" for m in ("elo", "dixon_coles", "xgb", "ensemble")},
+}
 
 
 def _alias_legacy_modules() -> None:
@@ -219,8 +236,9 @@ def set_is_sound(path: Path) -> bool:
 def list_backups(model_dir: Path) -> list[Path]:
     if not model_dir.is_dir():
         return []
-    return sorted((p for p in model_dir.iterdir() if p.is_dir() and p.name.startswith(BACKUP_PREFIX)),
-                  key=lambda p: p.name)
+    return sorted(
+        (p for p in model_dir.iterdir() if p.is_dir() and p.name.startswith(BACKUP_PREFIX)), key=lambda p: p.name
+    )
 
 
 def working_backups(model_dir: Path) -> list[Path]:
@@ -232,16 +250,21 @@ def _versions(model_dir: Path) -> list[Path]:
     versions = model_dir / "versions"
     if not versions.is_dir():
         return []
-    return sorted((v for v in versions.iterdir() if v.is_dir() and not v.name.startswith(".")),
-                  key=lambda v: v.stat().st_mtime, reverse=True)
+    return sorted(
+        (v for v in versions.iterdir() if v.is_dir() and not v.name.startswith(".")),
+        key=lambda v: v.stat().st_mtime,
+        reverse=True,
+    )
 
 
 def _fix_hint(model_dir: Path) -> str:
     good = working_backups(model_dir)
     if not good:
         return "no working backup: run weekly_training.py to train a new set"
-    return (f"copy a whole set back (cp {model_dir.name}/{good[0].name}/*.joblib {model_dir.name}/) or run "
-            f"weekly_training.py --rollback; working backups: {', '.join(b.name for b in good)}")
+    return (
+        f"copy a whole set back (cp {model_dir.name}/{good[0].name}/*.joblib {model_dir.name}/) or run "
+        f"weekly_training.py --rollback; working backups: {', '.join(b.name for b in good)}"
+    )
 
 
 def _recognise(model_dir: Path, sums: dict) -> tuple[Path, dict] | None:
@@ -266,8 +289,11 @@ def _describe_mix(model_dir: Path, sums: dict) -> str:
         if digest is None:
             parts.append(f"{name} is missing")
         else:
-            parts.append(f"{name} from {known[f'{name}:{digest}']}" if f"{name}:{digest}" in known
-                         else f"{name} matches no known checksum")
+            parts.append(
+                f"{name} from {known[f'{name}:{digest}']}"
+                if f"{name}:{digest}" in known
+                else f"{name} matches no known checksum"
+            )
     return ", ".join(parts)
 
 
@@ -300,8 +326,10 @@ def load_deployed(model_dir: Path, *, unpickle: bool = True) -> Deployed:
             return Deployed(load(model_dir), meta, model_dir, copied_from=source)
         if meta_ok:  # a whole set with its own metadata.json, from no backup we know (e.g. a models_*.tar.gz)
             return Deployed(load(model_dir), metadata, model_dir, copied_from=model_dir)
-        raise ModelLoadError(f"{model_dir}/*.joblib are not one known set ({_describe_mix(model_dir, sums)}; "
-                             f"checksums checked against {METADATA} and every backup): {_fix_hint(model_dir)}")
+        raise ModelLoadError(
+            f"{model_dir}/*.joblib are not one known set ({_describe_mix(model_dir, sums)}; "
+            f"checksums checked against {METADATA} and every backup): {_fix_hint(model_dir)}"
+        )
 
 
 def adopt_copied_set(model_dir: Path, deployed: Deployed, record: Callable[[str], None], now: datetime) -> bool:
@@ -314,8 +342,10 @@ def adopt_copied_set(model_dir: Path, deployed: Deployed, record: Callable[[str]
         return False
     with _locked(model_dir, exclusive=True):
         sums = _sums(model_dir)
-        if _manifest_sums(_read_json(model_dir / STATE)) == sums \
-                and _manifest_sums(_read_json(model_dir / METADATA)) == sums:
+        if (
+            _manifest_sums(_read_json(model_dir / STATE)) == sums
+            and _manifest_sums(_read_json(model_dir / METADATA)) == sums
+        ):
             return False  # another job got here first
         if _manifest_sums(deployed.metadata) != sums:
             return False  # the files changed again meanwhile; the next load sees them afresh
@@ -323,8 +353,9 @@ def adopt_copied_set(model_dir: Path, deployed: Deployed, record: Callable[[str]
         origin = deployed.copied_from.name if deployed.copied_from != model_dir else "a set with its own metadata.json"
         note = f"{model_dir.name}/*.joblib copied by hand from {origin} (replacing {before})"
         record(note)
-        metadata = dict(deployed.metadata, manual_rollback={"from": origin,
-                                                             "replaced": before, "noticed_at": now.isoformat()})
+        metadata = dict(
+            deployed.metadata, manual_rollback={"from": origin, "replaced": before, "noticed_at": now.isoformat()}
+        )
         _write_json(model_dir / METADATA, metadata)
         _write_json(model_dir / STATE, {"version": metadata["version"], "sha256": sums})
         _fsync_dir(model_dir)
@@ -390,8 +421,9 @@ def _finish_interrupted_switch(model_dir: Path) -> None:
         return
     source = model_dir / job.get("source", "-")
     if not job.get("source") or not set_is_sound(source):
-        raise ModelLoadError(f"a deploy was interrupted and its set {source} is gone or damaged: "
-                             f"{_fix_hint(model_dir)}")
+        raise ModelLoadError(
+            f"a deploy was interrupted and its set {source} is gone or damaged: {_fix_hint(model_dir)}"
+        )
     _switch(model_dir, source, datetime.fromisoformat(job["at"]))
 
 
@@ -403,7 +435,7 @@ def _convert_symlinked_layout(model_dir: Path) -> None:
         return
     target = current.resolve()
     if set_is_sound(target):
-        _switch(model_dir, target, datetime.fromtimestamp(current.lstat().st_mtime, timezone.utc))
+        _switch(model_dir, target, datetime.fromtimestamp(current.lstat().st_mtime, UTC))
 
 
 def _live_is_sound(model_dir: Path) -> bool:
@@ -422,7 +454,7 @@ def _backup_live(model_dir: Path, now: datetime) -> Path | None:
     backups = list_backups(model_dir)
     if backups and _manifest_sums(_read_json(backups[-1] / METADATA)) == sums and set_is_sound(backups[-1]):
         return backups[-1]
-    name = f"{BACKUP_PREFIX}{now.astimezone(timezone.utc):%Y%m%d_%H%M%S}"
+    name = f"{BACKUP_PREFIX}{now.astimezone(UTC):%Y%m%d_%H%M%S}"
     dest = model_dir / name
     n = 1
     while dest.exists():
@@ -442,7 +474,7 @@ def _backup_live(model_dir: Path, now: datetime) -> Path | None:
 
 def new_version(model_dir: Path, now: datetime) -> str:
     """`vYYYYmmdd_HHMMSS` of `now`, with `_2`, `_3`... when a set of that name exists (a rerun at the same time)."""
-    name = f"v{now.astimezone(timezone.utc):%Y%m%d_%H%M%S}"
+    name = f"v{now.astimezone(UTC):%Y%m%d_%H%M%S}"
     version, n = name, 1
     while (model_dir / "versions" / version).exists():
         n += 1
@@ -450,8 +482,13 @@ def new_version(model_dir: Path, now: datetime) -> str:
     return version
 
 
-def _install(model_dir: Path, version: str, write: Callable[[Path], None], now: datetime,
-             check: Callable[[Deployed], None] | None) -> tuple[Deployed, Path | None]:
+def _install(
+    model_dir: Path,
+    version: str,
+    write: Callable[[Path], None],
+    now: datetime,
+    check: Callable[[Deployed], None] | None,
+) -> tuple[Deployed, Path | None]:
     model_dir.mkdir(parents=True, exist_ok=True)
     (model_dir / "versions").mkdir(exist_ok=True)
     _clean_temporaries(model_dir)
@@ -474,13 +511,20 @@ def _install(model_dir: Path, version: str, write: Callable[[Path], None], now: 
     return Deployed(loaded.objects, loaded.metadata, model_dir), backup
 
 
-def deploy(model_dir: Path, objects: dict[str, Any], metadata: dict, *, now: datetime,
-           check: Callable[[Deployed], None] | None = None) -> tuple[Deployed, Path | None]:
+def deploy(
+    model_dir: Path,
+    objects: dict[str, Any],
+    metadata: dict,
+    *,
+    now: datetime,
+    check: Callable[[Deployed], None] | None = None,
+) -> tuple[Deployed, Path | None]:
     """Write the new set as a version, verify it, back up the live set (when sound), put the new one live.
 
     `check(deployed)` should predict something with the reloaded set and raise if that fails.
     Returns the deployed set and the backup path (None on a first deploy or when the live set was damaged).
     """
+
     def write(tmp: Path) -> None:
         _write_set(tmp, objects, dict(metadata, libraries=library_versions(), deployed_at=now.isoformat()))
 
@@ -500,19 +544,20 @@ def rollback(model_dir: Path, timestamp: str | None, *, now: datetime) -> tuple[
             raise ModelLoadError(f"no model backup named {wanted} in {model_dir}; {_fix_hint(model_dir)}")
         source = chosen[0]
         if not set_is_sound(source):
-            raise ModelLoadError(f"{wanted} is damaged (a file is missing or does not match its checksum); "
-                                 f"{_fix_hint(model_dir)}")
+            raise ModelLoadError(
+                f"{wanted} is damaged (a file is missing or does not match its checksum); {_fix_hint(model_dir)}"
+            )
     else:
         good = working_backups(model_dir)
         if not good:
-            raise ModelLoadError(f"no working model backup in {model_dir} to roll back to: run "
-                                 "weekly_training.py to train a new set")
+            raise ModelLoadError(
+                f"no working model backup in {model_dir} to roll back to: run weekly_training.py to train a new set"
+            )
         source = good[0]
     restored = load_set(source)  # verify (and unpickle) before touching the live set
     base = restored.version.split("-rollback-")[0]
-    version = f"{base}-rollback-{now.astimezone(timezone.utc):%Y%m%d%H%M%S}"
-    metadata = dict(restored.metadata, version=version, rolled_back_from=source.name,
-                    deployed_at=now.isoformat())
+    version = f"{base}-rollback-{now.astimezone(UTC):%Y%m%d%H%M%S}"
+    metadata = dict(restored.metadata, version=version, rolled_back_from=source.name, deployed_at=now.isoformat())
     metadata.pop("manual_rollback", None)
 
     def write(tmp: Path) -> None:
@@ -542,7 +587,7 @@ def prune(model_dir: Path, keep_backups: int) -> list[Path]:
     removed = []
     with _locked(model_dir, exclusive=True):
         backups = list_backups(model_dir)
-        for b in backups[:-max(1, keep_backups)]:
+        for b in backups[: -max(1, keep_backups)]:
             shutil.rmtree(b)
             removed.append(b)
         live = (_read_json(model_dir / METADATA) or {}).get("version")

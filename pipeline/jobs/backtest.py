@@ -34,14 +34,15 @@ Every bet is graded by closing-line value against the fair close, one definition
 with CLV_METHOD and, side by side, with each of the three methods. The margin-inclusive ratio (price /
 closing price - 1) of the previous way is kept, named `clv_margin_inclusive`; it is not CLV.
 """
+
 from __future__ import annotations
 
 import json
 import re
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -62,10 +63,10 @@ from pipeline.providers.football_data import load_matches
 from pipeline.threads import limit_threads
 from pipeline.value_stats import mean_ci, mean_se
 
-WARMUP_YEARS = 3          # Dixon-Coles from 3 years before the test, XGBoost from 2, the ensemble from the start
+WARMUP_YEARS = 3  # Dixon-Coles from 3 years before the test, XGBoost from 2, the ensemble from the start
 MIN_XGB_ROWS = 1000
 MIN_STACK_ROWS = 1000
-ELO_BURN_IN = 300         # the deployed Elo's burn-in (train_model_set: min(300, ...))
+ELO_BURN_IN = 300  # the deployed Elo's burn-in (train_model_set: min(300, ...))
 ESTABLISHED_MATCHES = 10
 MODELS = ("elo", "dixon_coles", "xgboost", "ensemble")
 BASELINES = ("market_recalibrated",)
@@ -76,17 +77,21 @@ MARKETS = {"market_prematch": "odds", "market_closing": "close"}
 class BacktestResult:
     start: pd.Timestamp
     end: pd.Timestamp
-    predictions: pd.DataFrame          # one row per test match: ids, outcome, every forecaster and every price
-    scores: dict                       # {"overall"|league: {forecaster: {n, log_loss, brier, rps, accuracy}}}
-    betting: dict                      # see betting_summary; the previous rule under "model_at_sharp_price"
-    bets: pd.DataFrame                 # the value bets (soft books against the fair sharp line)
+    predictions: pd.DataFrame  # one row per test match: ids, outcome, every forecaster and every price
+    scores: dict  # {"overall"|league: {forecaster: {n, log_loss, brier, rps, accuracy}}}
+    betting: dict  # see betting_summary; the previous rule under "model_at_sharp_price"
+    bets: pd.DataFrame  # the value bets (soft books against the fair sharp line)
     info: dict = field(default_factory=dict)
-    previous_bets: pd.DataFrame | None = None     # the ensemble's bets at the sharp price
-    weeks: dict = field(default_factory=dict)     # fitted models of the weeks asked for by `keep_weeks`
+    previous_bets: pd.DataFrame | None = None  # the ensemble's bets at the sharp price
+    weeks: dict = field(default_factory=dict)  # fitted models of the weeks asked for by `keep_weeks`
 
     def to_json(self) -> dict:
-        return {"period": {"from": self.start.isoformat(), "to": self.end.isoformat()}, **self.info,
-                "scores": self.scores, "betting": self.betting}
+        return {
+            "period": {"from": self.start.isoformat(), "to": self.end.isoformat()},
+            **self.info,
+            "scores": self.scores,
+            "betting": self.betting,
+        }
 
 
 # ---- every bookmaker's prices ------------------------------------------------------------------------------
@@ -109,8 +114,9 @@ def book_prices(frame: pd.DataFrame, books: Sequence[str]) -> pd.DataFrame:
         for name, p in (("pre", prefix), ("close", prefix + "C")):
             for o, side in zip(OUTCOMES, "HDA"):
                 col = f"{p}{side}"
-                out[f"{book_slug(book)}_{name}_{o}"] = (frame[col].to_numpy(float) if col in frame
-                                                         else np.full(len(frame), np.nan))
+                out[f"{book_slug(book)}_{name}_{o}"] = (
+                    frame[col].to_numpy(float) if col in frame else np.full(len(frame), np.nan)
+                )
     return pd.DataFrame(out, index=pd.Index(frame["match_id"].to_numpy(), name="match_id"))
 
 
@@ -167,13 +173,27 @@ def _test_period(start, end) -> tuple[pd.Timestamp, pd.Timestamp]:
     return start, end
 
 
-def run_backtest(matches: pd.DataFrame, start, end, *, xi: float = 0.0019, margin_method: str = "multiplicative",
-                 strategy: StrategyParams | None = None, bankroll: float = 1000.0, xgb_refit_weeks: int = 1,
-                 seed: int = 0, prices: pd.DataFrame | None = None,
-                 sharp_books: Sequence[str] = SHARP_DEFAULT, bet_books: Sequence[str] = SOFT_DEFAULT,
-                 fair_method: str = "power", clv_method: str = "shin", validation_matches: int = 1000,
-                 stack_matches: int = STACK_MATCHES, keep_weeks: Sequence = (),
-                 progress: Callable[[str], None] | None = None) -> BacktestResult:
+def run_backtest(
+    matches: pd.DataFrame,
+    start,
+    end,
+    *,
+    xi: float = 0.0019,
+    margin_method: str = "multiplicative",
+    strategy: StrategyParams | None = None,
+    bankroll: float = 1000.0,
+    xgb_refit_weeks: int = 1,
+    seed: int = 0,
+    prices: pd.DataFrame | None = None,
+    sharp_books: Sequence[str] = SHARP_DEFAULT,
+    bet_books: Sequence[str] = SOFT_DEFAULT,
+    fair_method: str = "power",
+    clv_method: str = "shin",
+    validation_matches: int = 1000,
+    stack_matches: int = STACK_MATCHES,
+    keep_weeks: Sequence = (),
+    progress: Callable[[str], None] | None = None,
+) -> BacktestResult:
     """`prices`: every bookmaker's prices by match id (book_prices); without them only the previous rule
     is simulated. `keep_weeks`: dates whose week's fitted models are kept in `result.weeks` (for tests)."""
     say = progress or (lambda msg: None)
@@ -183,8 +203,8 @@ def run_backtest(matches: pd.DataFrame, start, end, *, xi: float = 0.0019, margi
     for name, m in (("fair_method", fair_method), ("clv_method", clv_method)):
         if m not in METHODS:
             raise ValueError(f"{name} must be one of {METHODS}, got {m!r}")
-    xgb_window = stack_matches + validation_matches                     # train_model_set: S + V
-    stack_window = stack_matches - stack_matches // XGB_FOLDS + validation_matches   # S1 + V
+    xgb_window = stack_matches + validation_matches  # train_model_set: S + V
+    stack_window = stack_matches - stack_matches // XGB_FOLDS + validation_matches  # S1 + V
     timings: dict[str, float] = {}
     frame = matches[matches["home_goals"].notna() & matches["away_goals"].notna() & (matches["kickoff"] < end)]
     frame = frame.sort_values(["kickoff", "match_id"], kind="stable").reset_index(drop=True)
@@ -192,17 +212,19 @@ def run_backtest(matches: pd.DataFrame, start, end, *, xi: float = 0.0019, margi
     if not test_mask.any():
         raise ValueError(f"no played matches between {start.date()} and {end.date()}")
     if (~test_mask).sum() < 1000:
-        raise ValueError(f"only {(~test_mask).sum()} matches before {start.date()}: the models need at least "
-                         "1000 earlier matches (ideally three seasons or more) to learn from")
+        raise ValueError(
+            f"only {(~test_mask).sum()} matches before {start.date()}: the models need at least "
+            "1000 earlier matches (ideally three seasons or more) to learn from"
+        )
     y = outcomes_from_goals(frame["home_goals"], frame["away_goals"])
-    origin = (start - pd.Timedelta(days=start.day_of_week)).normalize()   # the Monday of the first test week
+    origin = (start - pd.Timedelta(days=start.day_of_week)).normalize()  # the Monday of the first test week
     week = _week_index(frame["kickoff"], origin)
     dc_from = origin - pd.DateOffset(years=WARMUP_YEARS)
     xgb_from = origin - pd.DateOffset(years=WARMUP_YEARS - 1)
     keep = {int(_week_index(pd.Series([_utc(d)]), origin)[0]) for d in keep_weeks}
 
     t = time.perf_counter()
-    elo = EloModel(burn_in=0).fit(frame)          # only its point-in-time ratings are used
+    elo = EloModel(burn_in=0).fit(frame)  # only its point-in-time ratings are used
     hist = elo.history_.loc[frame["match_id"]]
     elo_diff = elo.rating_diff(hist["home_rating"].to_numpy(), hist["away_rating"].to_numpy())
     timings["elo_ratings"] = time.perf_counter() - t
@@ -231,11 +253,10 @@ def run_backtest(matches: pd.DataFrame, start, end, *, xi: float = 0.0019, margi
         before = np.flatnonzero(week < w)
         t = time.perf_counter()
         # as the deployed Elo: the mapping fitted on every match after the burn-in
-        elo_map.fit_mapping(elo_diff[ELO_BURN_IN:len(before)], y[ELO_BURN_IN:len(before)], warm_start=True)
+        elo_map.fit_mapping(elo_diff[ELO_BURN_IN : len(before)], y[ELO_BURN_IN : len(before)], warm_start=True)
         elo_p[rows] = elo_map.proba_from_diff(elo_diff[rows])
         t_elo += time.perf_counter() - t
-        cols = _feature_frame(frame.iloc[rows], elo_p[rows], elo_diff[rows], dc_p[rows], dc_xg[rows], form,
-                              market)
+        cols = _feature_frame(frame.iloc[rows], elo_p[rows], elo_diff[rows], dc_p[rows], dc_xg[rows], form, market)
         feats = cols if feats is None else pd.concat([feats, cols])
         t = time.perf_counter()
         known = feats.index[feats.index.isin(before)]
@@ -261,32 +282,59 @@ def run_backtest(matches: pd.DataFrame, start, end, *, xi: float = 0.0019, margi
                 has = stack[priced[stack]]
                 if len(has) >= MIN_STACK_ROWS:
                     recal = StackingEnsemble(members=("market",), use_market=False).fit(
-                        {"market": market_p[has]}, y[has])
+                        {"market": market_p[has]}, y[has]
+                    )
                     ok = rows[priced[rows]]
                     if len(ok):
                         recal_p[ok] = recal.predict_proba({"market": market_p[ok]})
             t_ens += time.perf_counter() - t
         if w in keep:
             kept[str((origin + pd.Timedelta(weeks=int(w))).date())] = {
-                "week_start": origin + pd.Timedelta(weeks=int(w)), "match_ids": frame["match_id"].iloc[rows].tolist(),
-                "xgboost": xgb, "ensemble": ens, "elo_slope": elo_map.slope_, "elo_cutpoints": elo_map.cutpoints_}
+                "week_start": origin + pd.Timedelta(weeks=int(w)),
+                "match_ids": frame["match_id"].iloc[rows].tolist(),
+                "xgboost": xgb,
+                "ensemble": ens,
+                "elo_slope": elo_map.slope_,
+                "elo_cutpoints": elo_map.cutpoints_,
+            }
         if n % 26 == 0 or n == len(weeks) - 1:
             say(f"week {n + 1}/{len(weeks)} ({frame['kickoff'].iloc[rows[0]].date()})")
     timings.update({"elo_mapping": t_elo, "xgboost": t_xgb, "ensemble": t_ens})
 
     test = np.flatnonzero(test_mask)
-    pred = frame.iloc[test][["match_id", "league", "season", "kickoff", "home_team", "away_team", "home_goals",
-                             "away_goals", "odds_home", "odds_draw", "odds_away", "close_home", "close_draw",
-                             "close_away"]
-                            + [c for c in ("odds_bookmaker", "close_bookmaker") if c in frame]].copy()
+    pred = frame.iloc[test][
+        [
+            "match_id",
+            "league",
+            "season",
+            "kickoff",
+            "home_team",
+            "away_team",
+            "home_goals",
+            "away_goals",
+            "odds_home",
+            "odds_draw",
+            "odds_away",
+            "close_home",
+            "close_draw",
+            "close_away",
+        ]
+        + [c for c in ("odds_bookmaker", "close_bookmaker") if c in frame]
+    ].copy()
     pred["outcome"] = y[test]
     pred["established"] = _established(frame)[test]
-    for name, p in (("elo", elo_p), ("dixon_coles", dc_p), ("xgboost", xgb_p), ("ensemble", ens_p),
-                    ("market_recalibrated", recal_p)):
+    for name, p in (
+        ("elo", elo_p),
+        ("dixon_coles", dc_p),
+        ("xgboost", xgb_p),
+        ("ensemble", ens_p),
+        ("market_recalibrated", recal_p),
+    ):
         pred[f"{name}_home"], pred[f"{name}_draw"], pred[f"{name}_away"] = p[test, 0], p[test, 1], p[test, 2]
     for name, prefix in MARKETS.items():
-        p = implied_probabilities(pred[[f"{prefix}_home", f"{prefix}_draw", f"{prefix}_away"]].to_numpy(float),
-                                  margin_method)
+        p = implied_probabilities(
+            pred[[f"{prefix}_home", f"{prefix}_draw", f"{prefix}_away"]].to_numpy(float), margin_method
+        )
         pred[f"{name}_home"], pred[f"{name}_draw"], pred[f"{name}_away"] = p[:, 0], p[:, 1], p[:, 2]
     pred = pred.reset_index(drop=True)
     pred = add_value_columns(pred, prices, sharp_books, bet_books, fair_method)
@@ -296,38 +344,59 @@ def run_backtest(matches: pd.DataFrame, start, end, *, xi: float = 0.0019, margi
     fair = _probs_columns(pred, "fair")
     best = _probs_columns(pred, "best")
     best_book = pred[[f"best_{o}_book" for o in OUTCOMES]].to_numpy(object)
-    bets = grade(simulate(pred, fair, best, best_book, params, bankroll, pred["fair_source"].to_numpy(object)),
-                 pred, clv_method)
-    prev_books = np.repeat(pred["odds_bookmaker"].to_numpy(object)[:, None], 3, axis=1) \
-        if "odds_bookmaker" in pred else np.full((len(pred), 3), None, dtype=object)
-    previous = grade(simulate(pred, _probs_columns(pred, "ensemble"), _probs_columns(pred, "odds"), prev_books,
-                              params, bankroll), pred, clv_method)
+    bets = grade(
+        simulate(pred, fair, best, best_book, params, bankroll, pred["fair_source"].to_numpy(object)), pred, clv_method
+    )
+    prev_books = (
+        np.repeat(pred["odds_bookmaker"].to_numpy(object)[:, None], 3, axis=1)
+        if "odds_bookmaker" in pred
+        else np.full((len(pred), 3), None, dtype=object)
+    )
+    previous = grade(
+        simulate(pred, _probs_columns(pred, "ensemble"), _probs_columns(pred, "odds"), prev_books, params, bankroll),
+        pred,
+        clv_method,
+    )
     timings["betting"] = time.perf_counter() - t
     scores, info = score_predictions(pred)
     betting = betting_summary(bets, pred, bankroll, clv_method)
-    betting["rule"] = (f"fair probability: {', '.join(sharp_books)} pre-match, margin removed by {fair_method} "
-                       f"(the ensemble where no sharp price); price: the best of {', '.join(bet_books)}; "
-                       f"bet when EV >= {params.min_edge:g}; CLV against the fair {', '.join(sharp_books)} close "
-                       f"({clv_method})")
+    betting["rule"] = (
+        f"fair probability: {', '.join(sharp_books)} pre-match, margin removed by {fair_method} "
+        f"(the ensemble where no sharp price); price: the best of {', '.join(bet_books)}; "
+        f"bet when EV >= {params.min_edge:g}; CLV against the fair {', '.join(sharp_books)} close "
+        f"({clv_method})"
+    )
     betting["model_at_sharp_price"] = {
         "rule": "the previous way: the ensemble's probability against the sharp pre-match price itself, "
-                "graded against the same fair close", **betting_summary(previous, pred, bankroll, clv_method)}
+        "graded against the same fair close",
+        **betting_summary(previous, pred, bankroll, clv_method),
+    }
     info["timings_seconds"] = {k: round(v, 2) for k, v in timings.items()}
     info["xgb_refit_weeks"] = xgb_refit_weeks
-    info["windows"] = {"xgboost_matches": xgb_window, "ensemble_matches": stack_window,
-                       "elo_mapping": f"every match after the first {ELO_BURN_IN}",
-                       "dixon_coles_days": round(3 * 365.25, 2)}
-    info["value"] = {"sharp_bookmakers": list(sharp_books), "bet_bookmakers": list(bet_books),
-                     "fair_method": fair_method, "clv_method": clv_method,
-                     "matches_with_sharp_prematch": int(np.isfinite(_probs_columns(pred, "sharp_pre")).all(axis=1)
-                                                        .sum()),
-                     "matches_with_sharp_close": int(np.isfinite(_probs_columns(pred, "sharp_close")).all(axis=1)
-                                                     .sum())}
+    info["windows"] = {
+        "xgboost_matches": xgb_window,
+        "ensemble_matches": stack_window,
+        "elo_mapping": f"every match after the first {ELO_BURN_IN}",
+        "dixon_coles_days": round(3 * 365.25, 2),
+    }
+    info["value"] = {
+        "sharp_bookmakers": list(sharp_books),
+        "bet_bookmakers": list(bet_books),
+        "fair_method": fair_method,
+        "clv_method": clv_method,
+        "matches_with_sharp_prematch": int(np.isfinite(_probs_columns(pred, "sharp_pre")).all(axis=1).sum()),
+        "matches_with_sharp_close": int(np.isfinite(_probs_columns(pred, "sharp_close")).all(axis=1).sum()),
+    }
     return BacktestResult(start, end, pred, scores, betting, bets, info, previous, kept)
 
 
-def add_value_columns(pred: pd.DataFrame, prices: pd.DataFrame | None, sharp_books: Sequence[str],
-                      bet_books: Sequence[str], fair_method: str) -> pd.DataFrame:
+def add_value_columns(
+    pred: pd.DataFrame,
+    prices: pd.DataFrame | None,
+    sharp_books: Sequence[str],
+    bet_books: Sequence[str],
+    fair_method: str,
+) -> pd.DataFrame:
     """Every price used, by bookmaker; the sharp pre-match and closing price; the fair probability (sharp price,
     margin removed by `fair_method`, else the ensemble's, `fair_source` says which); fair closing probabilities by
     every method; the best bettable price per outcome and its bookmaker."""
@@ -358,12 +427,35 @@ def add_value_columns(pred: pd.DataFrame, prices: pd.DataFrame | None, sharp_boo
     return pred
 
 
-def simulate(pred: pd.DataFrame, probs: np.ndarray, odds: np.ndarray, books: np.ndarray, params: StrategyParams,
-             bankroll: float, fair_source: np.ndarray | None = None) -> pd.DataFrame:
+def simulate(
+    pred: pd.DataFrame,
+    probs: np.ndarray,
+    odds: np.ndarray,
+    books: np.ndarray,
+    params: StrategyParams,
+    bankroll: float,
+    fair_source: np.ndarray | None = None,
+) -> pd.DataFrame:
     """The strategy run week by week (probabilities `probs` against prices `odds` offered by `books`, all (n, 3)
     aligned with `pred`); each week's bets settled at the final score before the next week is sized."""
-    cols = ["row", "match_id", "league", "season", "kickoff", "match_day", "bet_outcome", "bookmaker", "odds",
-            "stake", "edge", "model_prob", "fair_source", "won", "profit", "bankroll_before"]
+    cols = [
+        "row",
+        "match_id",
+        "league",
+        "season",
+        "kickoff",
+        "match_day",
+        "bet_outcome",
+        "bookmaker",
+        "odds",
+        "stake",
+        "edge",
+        "model_prob",
+        "fair_source",
+        "won",
+        "profit",
+        "bankroll_before",
+    ]
     with np.errstate(invalid="ignore"):
         ok = np.flatnonzero(np.isfinite(probs).all(axis=1) & (np.isfinite(odds) & (odds > 1)).any(axis=1))
     if not len(ok):
@@ -374,21 +466,45 @@ def simulate(pred: pd.DataFrame, probs: np.ndarray, odds: np.ndarray, books: np.
     out = []
     for w in np.unique(week):
         rows = ok[week == w]
-        cands = [{"fixture_id": int(i), "match_day": pred["kickoff"].iat[i].date(), "kickoff": pred["kickoff"].iat[i],
-                  "p_home": probs[i, 0], "p_draw": probs[i, 1], "p_away": probs[i, 2],
-                  "odds_home": odds[i, 0], "odds_draw": odds[i, 1], "odds_away": odds[i, 2]} for i in rows]
+        cands = [
+            {
+                "fixture_id": int(i),
+                "match_day": pred["kickoff"].iat[i].date(),
+                "kickoff": pred["kickoff"].iat[i],
+                "p_home": probs[i, 0],
+                "p_draw": probs[i, 1],
+                "p_away": probs[i, 2],
+                "odds_home": odds[i, 0],
+                "odds_draw": odds[i, 1],
+                "odds_away": odds[i, 2],
+            }
+            for i in rows
+        ]
         week_profit = 0.0
         for b in select_bets(cands, bankroll, params):
             i, k = b["fixture_id"], OUTCOMES.index(b["bet_outcome"])
             won = int(pred["outcome"].iat[i]) == k
             profit = round(b["stake"] * (b["odds"] - 1), 2) if won else -b["stake"]
-            out.append({"row": i, "match_id": pred["match_id"].iat[i], "league": pred["league"].iat[i],
-                        "season": pred["season"].iat[i], "kickoff": pred["kickoff"].iat[i],
-                        "match_day": str(pred["kickoff"].iat[i].date()), "bet_outcome": b["bet_outcome"],
-                        "bookmaker": books[i, k], "odds": b["odds"], "stake": b["stake"], "edge": b["edge"],
-                        "model_prob": b["model_prob"],
-                        "fair_source": fair_source[i] if fair_source is not None else "model", "won": won,
-                        "profit": profit, "bankroll_before": bankroll})
+            out.append(
+                {
+                    "row": i,
+                    "match_id": pred["match_id"].iat[i],
+                    "league": pred["league"].iat[i],
+                    "season": pred["season"].iat[i],
+                    "kickoff": pred["kickoff"].iat[i],
+                    "match_day": str(pred["kickoff"].iat[i].date()),
+                    "bet_outcome": b["bet_outcome"],
+                    "bookmaker": books[i, k],
+                    "odds": b["odds"],
+                    "stake": b["stake"],
+                    "edge": b["edge"],
+                    "model_prob": b["model_prob"],
+                    "fair_source": fair_source[i] if fair_source is not None else "model",
+                    "won": won,
+                    "profit": profit,
+                    "bankroll_before": bankroll,
+                }
+            )
             week_profit += profit
         bankroll = round(bankroll + week_profit, 2)
     return pd.DataFrame(out, columns=cols)
@@ -408,7 +524,7 @@ def grade(bets: pd.DataFrame, pred: pd.DataFrame, clv_method: str) -> pd.DataFra
     bets["clv"] = bets[f"clv_{clv_method}"]
     close = _probs_columns(pred, "close")[rows, k] if len(bets) else np.array([])
     with np.errstate(invalid="ignore", divide="ignore"):
-        bets["clv_margin_inclusive"] = bets["odds"].to_numpy(float) / close - 1   # price / closing price - 1
+        bets["clv_margin_inclusive"] = bets["odds"].to_numpy(float) / close - 1  # price / closing price - 1
     return bets
 
 
@@ -430,26 +546,41 @@ def bet_stats(b: pd.DataFrame, clv_method: str) -> dict:
     turnover = float(stake.sum())
     out = {"bets": int(n), "turnover": round(turnover, 2), "profit": round(float(profit.sum()), 2)}
     roi, lo, hi = mean_ci(profit / stake, day, weights=stake) if n else (np.nan,) * 3
-    out.update({"roi": _num(roi), "roi_ci95": _ci(lo, hi),
-                "win_rate": _num(b["won"].mean()) if n else None,
-                "mean_odds": _num(b["odds"].mean()) if n else None})
+    out.update(
+        {
+            "roi": _num(roi),
+            "roi_ci95": _ci(lo, hi),
+            "win_rate": _num(b["won"].mean()) if n else None,
+            "mean_odds": _num(b["odds"].mean()) if n else None,
+        }
+    )
     by_method = {}
     for m in METHODS:
         clv = b[f"clv_{m}"].to_numpy(float)
         graded = np.isfinite(clv)
         mean, lo, hi = mean_ci(clv, day) if n else (np.nan,) * 3
         wmean, wlo, whi = mean_ci(clv, day, weights=stake) if n else (np.nan,) * 3
-        by_method[m] = {"mean": _num(mean), "ci95": _ci(lo, hi), "stake_weighted": _num(wmean),
-                        "stake_weighted_ci95": _ci(wlo, whi),
-                        "share_beating_fair_close": _num((clv[graded] > 0).mean()) if graded.any() else None,
-                        "expected_profit": round(float(np.nansum(stake * clv)), 2)}
+        by_method[m] = {
+            "mean": _num(mean),
+            "ci95": _ci(lo, hi),
+            "stake_weighted": _num(wmean),
+            "stake_weighted_ci95": _ci(wlo, whi),
+            "share_beating_fair_close": _num((clv[graded] > 0).mean()) if graded.any() else None,
+            "expected_profit": round(float(np.nansum(stake * clv)), 2),
+        }
     main = by_method[clv_method]
-    out.update({"clv_fair_mean": main["mean"], "clv_fair_ci95": main["ci95"],
-                "clv_fair_stake_weighted": main["stake_weighted"],
-                "clv_fair_stake_weighted_ci95": main["stake_weighted_ci95"],
-                "share_beating_fair_close": main["share_beating_fair_close"],
-                "expected_profit": main["expected_profit"], "clv_fair_by_method": by_method,
-                "bets_without_sharp_close": int((~np.isfinite(b["clv"].to_numpy(float))).sum()) if n else 0})
+    out.update(
+        {
+            "clv_fair_mean": main["mean"],
+            "clv_fair_ci95": main["ci95"],
+            "clv_fair_stake_weighted": main["stake_weighted"],
+            "clv_fair_stake_weighted_ci95": main["stake_weighted_ci95"],
+            "share_beating_fair_close": main["share_beating_fair_close"],
+            "expected_profit": main["expected_profit"],
+            "clv_fair_by_method": by_method,
+            "bets_without_sharp_close": int((~np.isfinite(b["clv"].to_numpy(float))).sum()) if n else 0,
+        }
+    )
     if "fair_source" in b:
         out["bets_fair_from_model"] = int((b["fair_source"] == "model").sum())
     if "clv_margin_inclusive" in b:
@@ -461,9 +592,14 @@ def bet_stats(b: pd.DataFrame, clv_method: str) -> dict:
 def betting_summary(bets: pd.DataFrame, pred: pd.DataFrame, bankroll: float, clv_method: str) -> dict:
     """{"overall", "by_season", "by_league"}, each from bet_stats; the bankroll at start and end overall."""
     profit = float(bets["profit"].sum()) if len(bets) else 0.0
-    out = {"clv_method": clv_method,
-           "overall": {**bet_stats(bets, clv_method), "starting_bankroll": bankroll,
-                       "final_bankroll": round(bankroll + profit, 2)}}
+    out = {
+        "clv_method": clv_method,
+        "overall": {
+            **bet_stats(bets, clv_method),
+            "starting_bankroll": bankroll,
+            "final_bankroll": round(bankroll + profit, 2),
+        },
+    }
     for key, col in (("by_season", "season"), ("by_league", "league")):
         out[key] = {str(v): bet_stats(bets[bets[col] == v], clv_method) for v in sorted(pred[col].unique())}
     return out
@@ -473,15 +609,20 @@ def _established(frame: pd.DataFrame, years: int = 3, min_matches: int = ESTABLI
     """True where both teams played at least `min_matches` matches in the `years` before kick-off: the subset
     on which public Dixon-Coles benchmarks are quoted (promoted teams' first matches left out)."""
     # one sorted array of kick-offs per team; a match's count is a difference of two binary searches
-    long = pd.concat([frame[["kickoff"]].assign(team=frame["home_team"]),
-                      frame[["kickoff"]].assign(team=frame["away_team"])])
+    long = pd.concat(
+        [frame[["kickoff"]].assign(team=frame["home_team"]), frame[["kickoff"]].assign(team=frame["away_team"])]
+    )
     times = {t: np.sort(g["kickoff"].to_numpy()) for t, g in long.groupby("team")}
     window = np.timedelta64(int(years * 365.25), "D")
     ko = frame["kickoff"].to_numpy()
     ok = np.ones(len(frame), bool)
     for side in ("home_team", "away_team"):
-        n = np.array([np.searchsorted(times[t], k) - np.searchsorted(times[t], k - window)
-                      for t, k in zip(frame[side].to_numpy(), ko)])
+        n = np.array(
+            [
+                np.searchsorted(times[t], k) - np.searchsorted(times[t], k - window)
+                for t, k in zip(frame[side].to_numpy(), ko)
+            ]
+        )
         ok &= n >= min_matches
     return ok
 
@@ -501,30 +642,50 @@ def score_predictions(pred: pd.DataFrame) -> tuple[dict, dict]:
     forecasters = [*models, *baselines, *MARKETS] if use_markets else models
     scores = {}
     for league, idx in [("overall", np.flatnonzero(common))] + [
-            (lg, np.flatnonzero(common & (pred["league"] == lg).to_numpy())) for lg in sorted(pred["league"].unique())]:
+        (lg, np.flatnonzero(common & (pred["league"] == lg).to_numpy())) for lg in sorted(pred["league"].unique())
+    ]:
         y = pred["outcome"].to_numpy()[idx]
         scores[league] = {n: score_all(_probs_columns(pred, n)[idx], y) for n in forecasters}
     est = np.flatnonzero(common & pred["established"].to_numpy(bool)) if "established" in pred else []
-    established = {n: score_all(_probs_columns(pred, n)[est], pred["outcome"].to_numpy()[est])
-                   for n in forecasters} if len(est) else {}
+    established = (
+        {n: score_all(_probs_columns(pred, n)[est], pred["outcome"].to_numpy()[est]) for n in forecasters}
+        if len(est)
+        else {}
+    )
     priced = np.isfinite(_probs_columns(pred, "odds")).all(axis=1)
-    info = {"test_matches": int(len(pred)), "scored_matches": int(common.sum()),
-            "left_out": {"no_model_prediction": int((~models_ok).sum()),
-                         "no_model_prediction_with_a_price": int((~models_ok & priced).sum()),
-                         "no_prematch_or_closing_price": int((models_ok & ~markets_ok).sum()) if use_markets else None},
-            "models_without_predictions": [n for n in MODELS if n not in models], "prices": {},
-            "established_teams": {"definition": f"both teams played >= {ESTABLISHED_MATCHES} matches in the 3 "
-                                                "years before kick-off (how public Dixon-Coles figures are quoted)",
-                                  "n": int(len(est)), "scores": established}}
+    info = {
+        "test_matches": int(len(pred)),
+        "scored_matches": int(common.sum()),
+        "left_out": {
+            "no_model_prediction": int((~models_ok).sum()),
+            "no_model_prediction_with_a_price": int((~models_ok & priced).sum()),
+            "no_prematch_or_closing_price": int((models_ok & ~markets_ok).sum()) if use_markets else None,
+        },
+        "models_without_predictions": [n for n in MODELS if n not in models],
+        "prices": {},
+        "established_teams": {
+            "definition": f"both teams played >= {ESTABLISHED_MATCHES} matches in the 3 "
+            "years before kick-off (how public Dixon-Coles figures are quoted)",
+            "n": int(len(est)),
+            "scores": established,
+        },
+    }
     if baselines and "ensemble" in models:
         idx = np.flatnonzero(common)
         y = pred["outcome"].to_numpy()[idx]
-        nll = {n: -np.log(np.clip(_probs_columns(pred, n)[idx][np.arange(len(idx)), y], 1e-15, 1))
-               for n in ("ensemble", "market_recalibrated")}
-        diff, se = mean_se(nll["ensemble"] - nll["market_recalibrated"],
-                           pred["kickoff"].iloc[idx].dt.date.to_numpy())
-        info["paired_log_loss"] = {"ensemble_minus_market_recalibrated": {
-            "diff": float(diff), "se": float(se), "n": int(len(idx)), "clustered_by": "match day"}}
+        nll = {
+            n: -np.log(np.clip(_probs_columns(pred, n)[idx][np.arange(len(idx)), y], 1e-15, 1))
+            for n in ("ensemble", "market_recalibrated")
+        }
+        diff, se = mean_se(nll["ensemble"] - nll["market_recalibrated"], pred["kickoff"].iloc[idx].dt.date.to_numpy())
+        info["paired_log_loss"] = {
+            "ensemble_minus_market_recalibrated": {
+                "diff": float(diff),
+                "se": float(se),
+                "n": int(len(idx)),
+                "clustered_by": "match day",
+            }
+        }
     for name, prefix in MARKETS.items():
         col = f"{prefix}_bookmaker"
         if col in pred:
@@ -543,30 +704,39 @@ def _pct_ci(ci) -> str:
 
 
 def _betting_table(summary: dict, clv_method: str) -> list[str]:
-    lines = [f"  {'':<10}{'bets':>6}{'turnover':>10}{'profit':>9}  {'ROI [95% CI]':<24}"
-             f"{'fair CLV (' + clv_method + ') [95% CI]':<30}{'stake-wtd':>10}{'beat close':>11}"]
-    groups = [("overall", summary["overall"])] + list(summary["by_season"].items()) + \
-        list(summary["by_league"].items())
+    lines = [
+        f"  {'':<10}{'bets':>6}{'turnover':>10}{'profit':>9}  {'ROI [95% CI]':<24}"
+        f"{'fair CLV (' + clv_method + ') [95% CI]':<30}{'stake-wtd':>10}{'beat close':>11}"
+    ]
+    groups = [("overall", summary["overall"])] + list(summary["by_season"].items()) + list(summary["by_league"].items())
     for name, b in groups:
         roi = _pct(b["roi"]) + _pct_ci(b["roi_ci95"])
         clv = _pct(b["clv_fair_mean"], 2) + _pct_ci(b["clv_fair_ci95"])
         beat = f"{b['share_beating_fair_close']:.2f}" if b["share_beating_fair_close"] is not None else "-"
-        lines.append(f"  {name:<10}{b['bets']:>6}{b['turnover']:>10.0f}{b['profit']:>9.0f}  {roi:<24}{clv:<30}"
-                     f"{_pct(b['clv_fair_stake_weighted'], 2):>10}{beat:>11}")
+        lines.append(
+            f"  {name:<10}{b['bets']:>6}{b['turnover']:>10.0f}{b['profit']:>9.0f}  {roi:<24}{clv:<30}"
+            f"{_pct(b['clv_fair_stake_weighted'], 2):>10}{beat:>11}"
+        )
     o = summary["overall"]
-    lines.append("  fair CLV overall by margin-removal method of the close: " + "; ".join(
-        f"{m} {_pct(v['mean'], 2)}{_pct_ci(v['ci95'])}" for m, v in o["clv_fair_by_method"].items()))
-    lines.append(f"  bankroll {o['starting_bankroll']:.2f} -> {o['final_bankroll']:.2f}; expected profit "
-                 f"(sum of stake x fair CLV) {o['expected_profit']:+.0f}; bets without a sharp close "
-                 f"{o['bets_without_sharp_close']}")
+    lines.append(
+        "  fair CLV overall by margin-removal method of the close: "
+        + "; ".join(f"{m} {_pct(v['mean'], 2)}{_pct_ci(v['ci95'])}" for m, v in o["clv_fair_by_method"].items())
+    )
+    lines.append(
+        f"  bankroll {o['starting_bankroll']:.2f} -> {o['final_bankroll']:.2f}; expected profit "
+        f"(sum of stake x fair CLV) {o['expected_profit']:+.0f}; bets without a sharp close "
+        f"{o['bets_without_sharp_close']}"
+    )
     return lines
 
 
 def format_result(result: BacktestResult) -> str:
     info = result.info
-    lines = [f"Walk-forward backtest {result.start.date()} to {result.end.date()}: {info['test_matches']} test "
-             f"matches, {info['scored_matches']} scored (every forecaster on exactly these matches; left out: "
-             f"{info['left_out']})."]
+    lines = [
+        f"Walk-forward backtest {result.start.date()} to {result.end.date()}: {info['test_matches']} test "
+        f"matches, {info['scored_matches']} scored (every forecaster on exactly these matches; left out: "
+        f"{info['left_out']})."
+    ]
     for name, counts in info.get("prices", {}).items():
         lines.append(f"  {name}: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + " (margin removed)")
     for league, table in result.scores.items():
@@ -574,31 +744,45 @@ def format_result(result: BacktestResult) -> str:
         lines.append(f"{league}:")
         lines.append(f"  {'forecaster':<20}{'n':>7}{'log loss':>10}{'Brier':>8}{'RPS':>8}{'acc':>7}")
         for name, m in table.items():
-            lines.append(f"  {name:<20}{m['n']:>7}{m['log_loss']:>10.4f}{m['brier']:>8.4f}{m['rps']:>8.4f}"
-                         f"{m['accuracy']:>7.3f}")
+            lines.append(
+                f"  {name:<20}{m['n']:>7}{m['log_loss']:>10.4f}{m['brier']:>8.4f}{m['rps']:>8.4f}{m['accuracy']:>7.3f}"
+            )
     paired = info.get("paired_log_loss", {}).get("ensemble_minus_market_recalibrated")
     if paired:
-        lines.append(f"ensemble minus market_recalibrated, log loss paired on {paired['n']} matches: "
-                     f"{paired['diff']:+.5f} (se {paired['se']:.5f}, clustered by match day)")
+        lines.append(
+            f"ensemble minus market_recalibrated, log loss paired on {paired['n']} matches: "
+            f"{paired['diff']:+.5f} (se {paired['se']:.5f}, clustered by match day)"
+        )
     est = info.get("established_teams", {})
     if est.get("scores"):
         lines.append("")
         lines.append(f"overall, established teams only ({est['definition']}): {est['n']} matches")
         for name, m in est["scores"].items():
-            lines.append(f"  {name:<20}{m['n']:>7}{m['log_loss']:>10.4f}{m['brier']:>8.4f}{m['rps']:>8.4f}"
-                         f"{m['accuracy']:>7.3f}")
+            lines.append(
+                f"  {name:<20}{m['n']:>7}{m['log_loss']:>10.4f}{m['brier']:>8.4f}{m['rps']:>8.4f}{m['accuracy']:>7.3f}"
+            )
     b = result.betting
     lines += ["", f"Value bets ({b['rule']}):"] + _betting_table(b, b["clv_method"])
     prev = b["model_at_sharp_price"]
     lines += ["", f"Beside it, {prev['rule']}:"] + _betting_table(prev, b["clv_method"])
-    lines.append(f"  (margin-inclusive ratio price / closing price - 1, not CLV: "
-                 f"{_pct(prev['overall'].get('clv_margin_inclusive_mean'), 2)})")
+    lines.append(
+        f"  (margin-inclusive ratio price / closing price - 1, not CLV: "
+        f"{_pct(prev['overall'].get('clv_margin_inclusive_mean'), 2)})"
+    )
     lines.append(f"timings (s): {info['timings_seconds']}")
     return "\n".join(lines)
 
 
-def run(data_dir, leagues: list[str] | None, start: str, end: str, json_path=None, xgb_refit_weeks: int = 1,
-        predictions_path=None, echo: Callable[[str], None] = print) -> int:
+def run(
+    data_dir,
+    leagues: list[str] | None,
+    start: str,
+    end: str,
+    json_path=None,
+    xgb_refit_weeks: int = 1,
+    predictions_path=None,
+    echo: Callable[[str], None] = print,
+) -> int:
     """What `production/backtest.py` does; returns the exit code (0 done, 65 bad data, 78 bad configuration)."""
     try:
         settings = load_settings(data_source="sandbox")  # the backtest reads files: no provider key needed
@@ -608,7 +792,7 @@ def run(data_dir, leagues: list[str] | None, start: str, end: str, json_path=Non
         print(f"configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     try:
-        _test_period(start, end)   # before reading a file: the data cannot fix it
+        _test_period(start, end)  # before reading a file: the data cannot fix it
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_DATAERR
@@ -629,17 +813,30 @@ def run(data_dir, leagues: list[str] | None, start: str, end: str, json_path=Non
     in_test = (frame["kickoff"] >= _utc(start)) & (frame["kickoff"] < _utc(end))
     books = list(dict.fromkeys([*settings.sharp_bookmakers, *settings.bet_bookmakers]))
     prices = book_prices(frame[frame["season"].isin(frame.loc[in_test, "season"].unique())], books)
-    echo(f"read {len(frame)} matches ({', '.join(sorted(frame['league'].unique()))}) and {len(books)} "
-         f"bookmakers' prices in {time.perf_counter() - t0:.1f}s; {len(problems)} rows skipped")
+    echo(
+        f"read {len(frame)} matches ({', '.join(sorted(frame['league'].unique()))}) and {len(books)} "
+        f"bookmakers' prices in {time.perf_counter() - t0:.1f}s; {len(problems)} rows skipped"
+    )
     for p in problems[:10]:
         echo(f"  skipped: {p}")
     try:
-        result = run_backtest(frame, start, end, xi=settings.dc_xi, margin_method=settings.margin_method,
-                              strategy=params, bankroll=settings.starting_bankroll, xgb_refit_weeks=xgb_refit_weeks,
-                              prices=prices, sharp_books=settings.sharp_bookmakers,
-                              bet_books=settings.bet_bookmakers, fair_method=settings.fair_method,
-                              clv_method=settings.clv_method, validation_matches=settings.validation_matches,
-                              progress=lambda m: echo(f"  [{time.perf_counter() - t0:6.1f}s] {m}"))
+        result = run_backtest(
+            frame,
+            start,
+            end,
+            xi=settings.dc_xi,
+            margin_method=settings.margin_method,
+            strategy=params,
+            bankroll=settings.starting_bankroll,
+            xgb_refit_weeks=xgb_refit_weeks,
+            prices=prices,
+            sharp_books=settings.sharp_bookmakers,
+            bet_books=settings.bet_bookmakers,
+            fair_method=settings.fair_method,
+            clv_method=settings.clv_method,
+            validation_matches=settings.validation_matches,
+            progress=lambda m: echo(f"  [{time.perf_counter() - t0:6.1f}s] {m}"),
+        )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_DATAERR

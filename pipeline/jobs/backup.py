@@ -15,6 +15,7 @@ temporary and SQLite's journal beside it at once, and temporaries left by a kill
 History stays true: in a store backup this run's own job_runs row is closed (not left `running`), and a restore
 closes the rows that were running when the backup was taken and records itself in the restored store.
 """
+
 from __future__ import annotations
 
 import errno
@@ -26,20 +27,27 @@ import sqlite3
 import subprocess
 import tarfile
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import create_engine, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from pipeline.forecast import registry
 from pipeline.config import ROOT, ConfigError
+from pipeline.forecast import registry
+from pipeline.jobs.runner import (
+    EXIT_CONFIG,
+    EXIT_SOFTWARE,
+    EXIT_UNAVAILABLE,
+    JobContext,
+    JobFailed,
+    _Lock,
+    record_start,
+)
 from pipeline.jobs.table import SCHEDULED
 from pipeline.store import make_engine, migrate, schema
 from pipeline.store.backup_files import STAMP, backups, integrity_ok, sqlite_path
-from pipeline.jobs.runner import (EXIT_CONFIG, EXIT_SOFTWARE, EXIT_UNAVAILABLE, JobContext, JobFailed, _Lock,
-                                  record_start)
 
 # jobs that write the store: a restore holds their locks, so none of them starts half-way
 WRITERS = tuple(j.name for j in SCHEDULED if j.name not in ("backup", "health_check"))
@@ -90,9 +98,16 @@ def _close_own_run(copy: Path, run_id: int | None, name: str) -> None:
     try:
         with engine.begin() as conn:
             jr = schema.job_runs
-            conn.execute(update(jr).where(jr.c.id == run_id, jr.c.status == "running").values(
-                status="success", finished_at=datetime.now(timezone.utc), error=None,
-                counts=json.dumps({"store_copy": name})))
+            conn.execute(
+                update(jr)
+                .where(jr.c.id == run_id, jr.c.status == "running")
+                .values(
+                    status="success",
+                    finished_at=datetime.now(UTC),
+                    error=None,
+                    counts=json.dumps({"store_copy": name}),
+                )
+            )
     finally:
         engine.dispose()
 
@@ -100,7 +115,7 @@ def _close_own_run(copy: Path, run_id: int | None, name: str) -> None:
 def _disk_full(exc: sqlite3.Error, dest: Path) -> OSError | None:
     """A write error on the copy that is the destination's full disk, as the OSError it is (named, exit 75)."""
     try:
-        full = exc.sqlite_errorname == "SQLITE_FULL" or shutil.disk_usage(dest.parent).free < 2 ** 20
+        full = exc.sqlite_errorname == "SQLITE_FULL" or shutil.disk_usage(dest.parent).free < 2**20
     except (AttributeError, OSError):
         full = False
     return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dest)) if full else None
@@ -134,8 +149,12 @@ def _sql_dump(db: Path, dest: Path) -> None:
     with _staged(dest) as tmp:
         con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         try:
-            tables = [r[0] for r in con.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+            tables = [
+                r[0]
+                for r in con.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+                )
+            ]
             with open(tmp, "w") as fh:
                 fh.write("PRAGMA foreign_keys=OFF;\n")
                 for line in con.iterdump():
@@ -152,8 +171,16 @@ def _pg_env(url: str) -> tuple[list[str], dict]:
     env = dict(os.environ)
     if u.password:
         env["PGPASSWORD"] = u.password  # never on the command line, where `ps` would show it
-    args = ["-h", u.host or "localhost", "-p", str(u.port or 5432), "-U", u.username or "postgres",
-            "-d", u.database or "postgres"]
+    args = [
+        "-h",
+        u.host or "localhost",
+        "-p",
+        str(u.port or 5432),
+        "-U",
+        u.username or "postgres",
+        "-d",
+        u.database or "postgres",
+    ]
     # a store kept in its own schema (options=-csearch_path=NAME in the URL): dump that schema only
     m = re.search(r"search_path=([A-Za-z_][A-Za-z0-9_]*)", str(u.query.get("options", "")))
     if m:
@@ -164,8 +191,11 @@ def _pg_env(url: str) -> tuple[list[str], dict]:
 def _pg_dump(url: str, dest: Path) -> None:
     exe = shutil.which("pg_dump")
     if exe is None:
-        raise JobFailed("pg_dump is not installed: install the PostgreSQL client (e.g. apt-get install "
-                        "postgresql-client) to back up a PostgreSQL store", EXIT_CONFIG)
+        raise JobFailed(
+            "pg_dump is not installed: install the PostgreSQL client (e.g. apt-get install "
+            "postgresql-client) to back up a PostgreSQL store",
+            EXIT_CONFIG,
+        )
     args, env = _pg_env(url)
     with _staged(dest) as tmp:
         r = subprocess.run([exe, "-Fc", "-f", str(tmp), *args], env=env, capture_output=True, text=True)
@@ -262,8 +292,12 @@ def run_backup(ctx: JobContext) -> None:
 
 
 def _with_journals(path: Path) -> list[Path]:
-    return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"),
-            path.with_name(path.name + "-journal")]
+    return [
+        path,
+        path.with_name(path.name + "-wal"),
+        path.with_name(path.name + "-shm"),
+        path.with_name(path.name + "-journal"),
+    ]
 
 
 def _stage_backup(backup_file: Path, db: Path) -> Path:
@@ -333,8 +367,9 @@ def run_restore(ctx: JobContext, backup_file: Path) -> None:
         for job in WRITERS:
             lock = _Lock(settings.lock_dir / f"{job}.lock")
             if not lock.acquire():
-                raise JobFailed(f"refusing to restore while {job} is running; try again when it finishes",
-                                EXIT_SOFTWARE)
+                raise JobFailed(
+                    f"refusing to restore while {job} is running; try again when it finishes", EXIT_SOFTWARE
+                )
             locks.append(lock)
         stamp = ctx.now.strftime(STAMP)
         if settings.is_sqlite:
@@ -346,8 +381,12 @@ def run_restore(ctx: JobContext, backup_file: Path) -> None:
             kept = settings.backup_dir / f"predictions_{stamp}_before_restore.dump"
             _pg_dump(settings.database_url, kept)
             args, env = _pg_env(settings.database_url)
-            r = subprocess.run([exe, "--clean", "--if-exists", "--no-owner", *args, str(backup_file)], env=env,
-                               capture_output=True, text=True)
+            r = subprocess.run(
+                [exe, "--clean", "--if-exists", "--no-owner", *args, str(backup_file)],
+                env=env,
+                capture_output=True,
+                text=True,
+            )
             if r.returncode != 0:
                 raise JobFailed(f"pg_restore failed: {r.stderr.strip()[-300:]}", EXIT_UNAVAILABLE)
         ctx.count("restored", 1)
@@ -374,14 +413,28 @@ def _record_restore(ctx: JobContext, backup_file: Path) -> None:
             engine.dispose()
         migrate(engine, ctx.settings.lock_dir)  # a backup from an older release gets the current schema
         with engine.begin() as conn:
-            conn.execute(update(jr).where(jr.c.status == "running").values(
-                status="abandoned", finished_at=datetime.now(timezone.utc),
-                error=f"running when the backup was taken; closed by the restore from {backup_file.name}"))
-            started = datetime.now(timezone.utc)
+            conn.execute(
+                update(jr)
+                .where(jr.c.status == "running")
+                .values(
+                    status="abandoned",
+                    finished_at=datetime.now(UTC),
+                    error=f"running when the backup was taken; closed by the restore from {backup_file.name}",
+                )
+            )
+            started = datetime.now(UTC)
             run_for = ctx.now if ctx.simulated_now else None
             if own:
-                conn.execute(jr.insert().values(job=ctx.job, started_at=started, finished_at=started, run_for=run_for,
-                                                status="success", counts=json.dumps(ctx.counts, sort_keys=True)))
+                conn.execute(
+                    jr.insert().values(
+                        job=ctx.job,
+                        started_at=started,
+                        finished_at=started,
+                        run_for=run_for,
+                        status="success",
+                        counts=json.dumps(ctx.counts, sort_keys=True),
+                    )
+                )
             else:
                 ctx.run_id = record_start(conn, ctx.job, started, run_for, "running")
     finally:

@@ -9,6 +9,7 @@ chained around the job's (e.g. `mkdir -p logs`, a mail on failure: in a containe
 the orchestrator reports). The Kubernetes CronJobs are held to this form by tests/test_deploy.py; the compose
 scheduler generates its crontab from the file at start (`run_scheduler`), so neither is a copy made by hand.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,10 @@ from pipeline.jobs.table import JOBS
 SUPERCRONIC = "supercronic"
 
 # One shell token: a control operator, a redirection (an optional fd glued to it), or a word (quotes kept).
-_TOKEN = re.compile(r"""\s*(?:(?P<op>&&|\|\||;|\||&)|(?P<redir>\d*(?:>>|>&|<&|>\||>|<))|"""
-                    r"""(?P<word>(?:[^\s'"\\;&|<>]|\\.|'[^']*'|"(?:[^"\\]|\\.)*")+))""")
+_TOKEN = re.compile(
+    r"""\s*(?:(?P<op>&&|\|\||;|\||&)|(?P<redir>\d*(?:>>|>&|<&|>\||>|<))|"""
+    r"""(?P<word>(?:[^\s'"\\;&|<>]|\\.|'[^']*'|"(?:[^"\\]|\\.)*")+))"""
+)
 _ENV_LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _SCRIPT = re.compile(r"(?:^|/)production/(\w+)\.py$")
@@ -34,11 +37,11 @@ _SCRIPT = re.compile(r"(?:^|/)production/(\w+)\.py$")
 
 @dataclass(frozen=True)
 class CronEntry:
-    job: str                     # the script's name, e.g. "hourly_predictions"
-    schedule: str                # the five cron fields, single-spaced
-    argv: tuple[str, ...]        # the job's own command: interpreter, production/<job>.py, flags
-    workdir: str | None          # the directory the line cd's to before the job
-    env: dict = field(default_factory=dict)   # NAME=value words before the command
+    job: str  # the script's name, e.g. "hourly_predictions"
+    schedule: str  # the five cron fields, single-spaced
+    argv: tuple[str, ...]  # the job's own command: interpreter, production/<job>.py, flags
+    workdir: str | None  # the directory the line cd's to before the job
+    env: dict = field(default_factory=dict)  # NAME=value words before the command
     line: str = ""
 
 
@@ -56,7 +59,7 @@ def _segments(command: str) -> list[list[str]]:
         if m.group("op"):
             segments.append([])
         elif m.group("redir"):
-            skip_next_word = True      # the redirection's target is the next word
+            skip_next_word = True  # the redirection's target is the next word
         else:
             if skip_next_word:
                 skip_next_word = False
@@ -99,7 +102,7 @@ def read_crontab(text: str) -> tuple[dict[str, str], list[CronEntry]]:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        m = _ENV_LINE.match(line)      # a job line starts with a schedule field, never with a name
+        m = _ENV_LINE.match(line)  # a job line starts with a schedule field, never with a name
         if m:
             env[m.group(1)] = m.group(2).strip().strip("'\"")
             continue
@@ -117,8 +120,10 @@ def container_command(entry: CronEntry) -> str:
 def container_crontab(text: str, source: str = "crontab.example") -> str:
     """crontab.example in container form: the same environment lines and schedules, each job's own command."""
     env, entries = read_crontab(text)
-    out = [f"# Generated from {source} at start by production/container.py --scheduler; edit {source}, not this.",
-           "# Output is not redirected: supercronic passes it to the container's log."]
+    out = [
+        f"# Generated from {source} at start by production/container.py --scheduler; edit {source}, not this.",
+        "# Output is not redirected: supercronic passes it to the container's log.",
+    ]
     # quoted: supercronic (v0.2.34) strips the quotes, and fails on an empty unquoted value such as `MAILTO=`
     out += [f'{k}="{v}"' for k, v in env.items()]
     out += [f"{e.schedule} {container_command(e)}" for e in entries]
@@ -156,5 +161,12 @@ def jobs_help(commands: dict, echo=print) -> int:
     return 0
 
 
-__all__ = ["CronEntry", "parse_line", "read_crontab", "container_command", "container_crontab", "run_scheduler",
-           "jobs_help"]
+__all__ = [
+    "CronEntry",
+    "parse_line",
+    "read_crontab",
+    "container_command",
+    "container_crontab",
+    "run_scheduler",
+    "jobs_help",
+]

@@ -8,6 +8,7 @@ Sundays 02:00 (and once at the start), hourly predictions at minute 0, lineup up
 settlement every 30 minutes, then a backup, a health check and the performance report. Everything is written to
 a temporary directory unless --workdir says otherwise, so the real predictions.db and models/ are untouched.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -65,34 +66,51 @@ def demo_environment(workdir: Path, seed: int) -> dict[str, str]:
     return {
         **default_environment(),
         "DATABASE_URL": f"sqlite:///{workdir / 'predictions.db'}",
-        "DATA_SOURCE": "sandbox", "SANDBOX_SEED": str(seed),
-        "MODEL_DIR": str(workdir / "models"), "BACKUP_DIR": str(workdir / "backups"),
-        "LOG_DIR": str(workdir / "logs"), "LOCK_DIR": str(workdir / "locks"), "CACHE_DIR": str(workdir / "cache"),
+        "DATA_SOURCE": "sandbox",
+        "SANDBOX_SEED": str(seed),
+        "MODEL_DIR": str(workdir / "models"),
+        "BACKUP_DIR": str(workdir / "backups"),
+        "LOG_DIR": str(workdir / "logs"),
+        "LOCK_DIR": str(workdir / "locks"),
+        "CACHE_DIR": str(workdir / "cache"),
     }
 
 
 def _counts_since(engine, since_id: int) -> dict:
     with engine.connect() as conn:
+
         def n(table, *where):
             return conn.execute(select(func.count()).select_from(table).where(*where)).scalar()
-        return {"predictions": n(schema.predictions), "lineup predictions": n(schema.predictions, schema.predictions.c.uses_lineups),
-                "bets": n(schema.bets), "settled": n(schema.bets, schema.bets.c.status != "pending"),
-                "failed runs": n(schema.job_runs, schema.job_runs.c.status == "failed", schema.job_runs.c.id > since_id)}
+
+        return {
+            "predictions": n(schema.predictions),
+            "lineup predictions": n(schema.predictions, schema.predictions.c.uses_lineups),
+            "bets": n(schema.bets),
+            "settled": n(schema.bets, schema.bets.c.status != "pending"),
+            "failed runs": n(schema.job_runs, schema.job_runs.c.status == "failed", schema.job_runs.c.id > since_id),
+        }
 
 
 def value_line(engine) -> str:
     """Where the demo's bets went and their fair closing-line value (the sandbox's sharp book is the yardstick)."""
     b, f = schema.bets, schema.fixtures
     with engine.connect() as conn:
-        bets = pd.DataFrame(conn.execute(select(b.c.bookmaker, b.c.status, b.c.clv, f.c.kickoff_time)
-                                         .select_from(b.join(f, f.c.id == b.c.fixture_id))).mappings().all(),
-                            columns=["bookmaker", "status", "clv", "kickoff_time"])
+        bets = pd.DataFrame(
+            conn.execute(
+                select(b.c.bookmaker, b.c.status, b.c.clv, f.c.kickoff_time).select_from(
+                    b.join(f, f.c.id == b.c.fixture_id)
+                )
+            )
+            .mappings()
+            .all(),
+            columns=["bookmaker", "status", "clv", "kickoff_time"],
+        )
     if bets.empty:
         return "Value bets: none placed."
     books = ", ".join(f"{k} {v}" for k, v in bets["bookmaker"].value_counts().items())
     settled = bets[(bets["status"] == "settled") & bets["clv"].notna()]
     m, lo, hi = mean_ci(settled["clv"].astype(float), [t.date() for t in settled["kickoff_time"]])
-    ci = f" (95% interval {lo:+.2%} to {hi:+.2%})" if hi == hi else ""   # NaN with fewer than two match days
+    ci = f" (95% interval {lo:+.2%} to {hi:+.2%})" if hi == hi else ""  # NaN with fewer than two match days
     clv = f"fair CLV of the {len(settled)} settled: {m:+.2%}{ci}" if len(settled) else "none settled yet"
     return f"Value bets at the soft books ({books}); {clv}."
 
@@ -156,7 +174,8 @@ def _run(start: datetime, days: int, workdir: Path, echo) -> int:
     echo("\n" + out.rstrip())
     echo("\n" + value_line(engine))
     engine.dispose()
-    echo(f"\nDemo finished in {time.monotonic() - t0:.0f}s with {failures} failed job runs. "
-         "All figures above are from simulated matches.")
+    echo(
+        f"\nDemo finished in {time.monotonic() - t0:.0f}s with {failures} failed job runs. "
+        "All figures above are from simulated matches."
+    )
     return 0 if failures == 0 else 1
-

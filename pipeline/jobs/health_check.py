@@ -11,6 +11,7 @@ One line is a warning, not a check: when the fair closing-line value of the last
 at 95% confidence (pipeline.betting.performance.recent_clv), a ⚠️ line says so; the exit code is unchanged, since
 the system works and an alarm that failed every run would hide real failures.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,7 @@ import shutil
 import sqlite3
 import subprocess
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, text
 
@@ -34,7 +35,7 @@ from pipeline.store.backup_files import backups, sqlite_path
 # files (the "backup" check below), so that it is one line, not two.
 SCHEDULES = {job.name: job.every for job in SCHEDULED if job.name not in ("health_check", "backup")}
 GRACE = timedelta(minutes=10)
-MODEL_MAX_AGE = timedelta(days=14)   # two training cycles
+MODEL_MAX_AGE = timedelta(days=14)  # two training cycles
 BACKUP_MAX_AGE = timedelta(days=2)
 EXIT_UNHEALTHY = 1
 
@@ -44,7 +45,7 @@ class Check:
     name: str
     ok: bool
     detail: str
-    warning: bool = False   # shown with ⚠️; does not fail the check (the system works, the bets do not)
+    warning: bool = False  # shown with ⚠️; does not fail the check (the system works, the bets do not)
 
     def line(self) -> str:
         if self.warning:
@@ -57,8 +58,11 @@ def _model_checks(st, now, newest) -> list[Check]:
         deployed = registry.load_deployed(st.model_dir)
     except registry.ModelLoadError as exc:
         return [Check("models", False, str(exc))]
-    note = f" (copied by hand from {deployed.copied_from.name}; the next job records it)" \
-        if deployed.copied_from is not None else ""
+    note = (
+        f" (copied by hand from {deployed.copied_from.name}; the next job records it)"
+        if deployed.copied_from is not None
+        else ""
+    )
     out = [Check("models", True, "Models loaded successfully" + note)]
     trained = deployed.metadata.get("trained_at")
     end = deployed.metadata.get("training_end")
@@ -66,15 +70,27 @@ def _model_checks(st, now, newest) -> list[Check]:
     data_age = now - datetime.fromisoformat(end) if end else None
     newer_data = newest is not None and (end is None or newest > datetime.fromisoformat(end))
     if data_age is not None and data_age > timedelta(days=st.max_data_age_days):
-        out.append(Check("model age", False, f"models were trained on results up to {end[:10]}, {data_age.days} "
-                                             f"days old (MAX_DATA_AGE_DAYS={st.max_data_age_days:g})"))
+        out.append(
+            Check(
+                "model age",
+                False,
+                f"models were trained on results up to {end[:10]}, {data_age.days} "
+                f"days old (MAX_DATA_AGE_DAYS={st.max_data_age_days:g})",
+            )
+        )
     elif age is not None and age > MODEL_MAX_AGE and (newer_data or end is None):
         # no retraining for two cycles while new results came in (none in a summer break is no fault)
-        out.append(Check("model age", False, f"models trained {age.days} days ago (more than two cycles) and "
-                                             "results since then are not in them"))
+        out.append(
+            Check(
+                "model age",
+                False,
+                f"models trained {age.days} days ago (more than two cycles) and results since then are not in them",
+            )
+        )
     else:
-        out.append(Check("model age", True, f"Models trained {trained[:16] if trained else '?'} "
-                                             f"(version {deployed.version})"))
+        out.append(
+            Check("model age", True, f"Models trained {trained[:16] if trained else '?'} (version {deployed.version})")
+        )
     return out
 
 
@@ -84,8 +100,12 @@ def _open_store(st):
     if st.is_sqlite:
         path = sqlite_path(st.database_url)
         if not path.exists():
-            return None, Check("database", False, f"{path} does not exist (a misspelt DATABASE_URL? "
-                                                  "weekly_training.py or PredictionDatabase() creates it)")
+            return None, Check(
+                "database",
+                False,
+                f"{path} does not exist (a misspelt DATABASE_URL? "
+                "weekly_training.py or PredictionDatabase() creates it)",
+            )
     engine = None
     try:
         engine = make_engine(st.database_url)
@@ -94,8 +114,12 @@ def _open_store(st):
                 rows = [r[0] for r in conn.exec_driver_sql("PRAGMA quick_check").fetchmany(3)]
                 if rows != ["ok"]:
                     engine.dispose()
-                    return None, Check("database", False, f"integrity check failed ({'; '.join(rows)}): restore "
-                                                          "the newest backup with backup.py --restore")
+                    return None, Check(
+                        "database",
+                        False,
+                        f"integrity check failed ({'; '.join(rows)}): restore "
+                        "the newest backup with backup.py --restore",
+                    )
             conn.execute(text("SELECT COUNT(*) FROM job_runs"))
         return engine, Check("database", True, "Database accessible")  # the guide's words; quick_check passed
     except Exception as exc:  # noqa: BLE001 - any failure here is "not accessible"
@@ -105,8 +129,11 @@ def _open_store(st):
         reason = str(orig).strip().splitlines()[0]
         if isinstance(orig, sqlite3.DatabaseError) and not isinstance(orig, sqlite3.OperationalError):
             # "malformed", "not a database": the file opens but its pages are damaged
-            return None, Check("database", False, f"integrity check failed ({reason}): restore the newest backup "
-                                                  "with backup.py --restore")
+            return None, Check(
+                "database",
+                False,
+                f"integrity check failed ({reason}): restore the newest backup with backup.py --restore",
+            )
         return None, Check("database", False, f"{st.safe_database_url} not accessible ({mask(reason, st)})")
 
 
@@ -139,28 +166,51 @@ def _checks(ctx: JobContext) -> list[Check]:
         else:
             age = now - newest
             ok = age <= timedelta(days=st.max_data_age_days)
-            out.append(Check("data", ok, f"Newest result: {newest:%Y-%m-%d}" + (
-                "" if ok else f", {age.days} days old (MAX_DATA_AGE_DAYS={st.max_data_age_days:g}): is the data "
-                              "source still being updated?")))
+            out.append(
+                Check(
+                    "data",
+                    ok,
+                    f"Newest result: {newest:%Y-%m-%d}"
+                    + (
+                        ""
+                        if ok
+                        else f", {age.days} days old (MAX_DATA_AGE_DAYS={st.max_data_age_days:g}): is the data "
+                        "source still being updated?"
+                    ),
+                )
+            )
         engine.dispose()
     try:
         target = st.model_dir if not st.is_sqlite else sqlite_path(st.database_url).parent
         while not target.exists() and target != target.parent:
             target = target.parent  # measure where it will be; creating it is not the health check's job
-        free_mb = shutil.disk_usage(target).free // 2 ** 20
-        out.append(Check("disk", free_mb >= st.min_free_disk_mb,
-                         f"Free disk {free_mb} MB" + ("" if free_mb >= st.min_free_disk_mb
-                                                     else f" below MIN_FREE_DISK_MB {st.min_free_disk_mb}")))
+        free_mb = shutil.disk_usage(target).free // 2**20
+        out.append(
+            Check(
+                "disk",
+                free_mb >= st.min_free_disk_mb,
+                f"Free disk {free_mb} MB"
+                + ("" if free_mb >= st.min_free_disk_mb else f" below MIN_FREE_DISK_MB {st.min_free_disk_mb}"),
+            )
+        )
     except OSError as exc:
         out.append(Check("disk", False, f"cannot measure free disk: {exc.strerror}"))
-    stores = [t for t, p in backups(st.backup_dir) if p.name.startswith("predictions_") and p.suffix in (".db", ".dump")]
+    stores = [
+        t for t, p in backups(st.backup_dir) if p.name.startswith("predictions_") and p.suffix in (".db", ".dump")
+    ]
     if not stores:
         out.append(Check("backup", False, f"no backup in {st.backup_dir}"))
     else:
-        latest = stores[-1].replace(tzinfo=timezone.utc)
+        latest = stores[-1].replace(tzinfo=UTC)
         ok = now - latest <= BACKUP_MAX_AGE
-        out.append(Check("backup", ok, f"Latest backup: {latest:%Y-%m-%d %H:%M:%S}" +
-                         ("" if ok else f" is older than {BACKUP_MAX_AGE.days} days")))
+        out.append(
+            Check(
+                "backup",
+                ok,
+                f"Latest backup: {latest:%Y-%m-%d %H:%M:%S}"
+                + ("" if ok else f" is older than {BACKUP_MAX_AGE.days} days"),
+            )
+        )
     return out
 
 
@@ -168,8 +218,13 @@ def _store_checks(engine, st, now) -> list[Check]:
     out = []
     with engine.connect() as conn:
         latest = conn.execute(select(func.max(schema.predictions.c.prediction_time))).scalar()
-        out.append(Check("latest prediction", latest is not None,
-                         f"Latest prediction: {latest:%Y-%m-%d %H:%M:%S}" if latest else "no predictions yet"))
+        out.append(
+            Check(
+                "latest prediction",
+                latest is not None,
+                f"Latest prediction: {latest:%Y-%m-%d %H:%M:%S}" if latest else "no predictions yet",
+            )
+        )
         jr = schema.job_runs
         when = func.coalesce(jr.c.run_for, jr.c.started_at)
         for job, every in SCHEDULES.items():
@@ -178,14 +233,29 @@ def _store_checks(engine, st, now) -> list[Check]:
                 out.append(Check(job, False, "never succeeded"))
                 continue
             late = now - last > 2 * every + GRACE
-            out.append(Check(job, not late, f"{job} last succeeded {last:%Y-%m-%d %H:%M}" +
-                             (f", later than its schedule ({every}) allows" if late else "")))
+            out.append(
+                Check(
+                    job,
+                    not late,
+                    f"{job} last succeeded {last:%Y-%m-%d %H:%M}"
+                    + (f", later than its schedule ({every}) allows" if late else ""),
+                )
+            )
         b, f = schema.bets, schema.fixtures
-        stale = conn.execute(select(func.count()).select_from(b.join(f, f.c.id == b.c.fixture_id)).where(
-            b.c.status == "pending", f.c.kickoff_time < now - timedelta(hours=st.pending_bet_grace_hours))).scalar()
-        out.append(Check("pending bets", stale == 0,
-                         "No bet pending past its grace period" if stale == 0 else
-                         f"{stale} bets still pending {st.pending_bet_grace_hours:g} h after kick-off"))
+        stale = conn.execute(
+            select(func.count())
+            .select_from(b.join(f, f.c.id == b.c.fixture_id))
+            .where(b.c.status == "pending", f.c.kickoff_time < now - timedelta(hours=st.pending_bet_grace_hours))
+        ).scalar()
+        out.append(
+            Check(
+                "pending bets",
+                stale == 0,
+                "No bet pending past its grace period"
+                if stale == 0
+                else f"{stale} bets still pending {st.pending_bet_grace_hours:g} h after kick-off",
+            )
+        )
         out.append(_run_history_check(conn, st))
         clv = recent_clv(conn)
         if clv["alarm"]:
@@ -199,19 +269,31 @@ def _run_history_check(conn, st) -> Check:
     """Runs marked `running` whose process is gone or that are past their deadline, and jobs whose latest run
     was killed or abandoned: a run died without a word, and nothing has succeeded since."""
     jr = schema.job_runs
-    wall = datetime.now(timezone.utc)
+    wall = datetime.now(UTC)
     problems = []
-    for row in conn.execute(select(jr.c.id, jr.c.job, jr.c.started_at, jr.c.pid, jr.c.host)
-                            .where(jr.c.status == "running").order_by(jr.c.id)):
+    for row in conn.execute(
+        select(jr.c.id, jr.c.job, jr.c.started_at, jr.c.pid, jr.c.host)
+        .where(jr.c.status == "running")
+        .order_by(jr.c.id)
+    ):
         # by its pid and age only: probing the job's lock could make a run starting this instant skip
         verdict = stale_reason(row, st, wall, None)
         if verdict and conn.execute(select(jr.c.status).where(jr.c.id == row.id)).scalar() == "running":
-            problems.append(f"{row.job} run {row.id} (started {row.started_at:%Y-%m-%d %H:%M}) is marked running "
-                            f"but {'its process is gone' if verdict[0] == 'killed' else 'is past its deadline'}")
-    latest = select(jr.c.job, func.max(jr.c.id).label("id")).where(
-        jr.c.status.in_(("success", "failed", "killed", "abandoned"))).group_by(jr.c.job).subquery()
-    for row in conn.execute(select(jr.c.id, jr.c.job, jr.c.status, jr.c.started_at)
-                            .join(latest, latest.c.id == jr.c.id).where(jr.c.status.in_(("killed", "abandoned")))):
+            problems.append(
+                f"{row.job} run {row.id} (started {row.started_at:%Y-%m-%d %H:%M}) is marked running "
+                f"but {'its process is gone' if verdict[0] == 'killed' else 'is past its deadline'}"
+            )
+    latest = (
+        select(jr.c.job, func.max(jr.c.id).label("id"))
+        .where(jr.c.status.in_(("success", "failed", "killed", "abandoned")))
+        .group_by(jr.c.job)
+        .subquery()
+    )
+    for row in conn.execute(
+        select(jr.c.id, jr.c.job, jr.c.status, jr.c.started_at)
+        .join(latest, latest.c.id == jr.c.id)
+        .where(jr.c.status.in_(("killed", "abandoned")))
+    ):
         problems.append(f"{row.job}'s latest run {row.id} (started {row.started_at:%Y-%m-%d %H:%M}) was {row.status}")
     if problems:
         return Check("job runs", False, "; ".join(problems))
@@ -229,8 +311,9 @@ def _alert(ctx: JobContext, text_: str) -> None:
         ctx.log.error("ALERT_COMMAND did not finish within 60 s")
         return
     if r.returncode != 0:
-        ctx.log.error("ALERT_COMMAND exited %d: %s", r.returncode, mask((r.stderr or r.stdout).strip()[-300:],
-                                                                         ctx.settings))
+        ctx.log.error(
+            "ALERT_COMMAND exited %d: %s", r.returncode, mask((r.stderr or r.stdout).strip()[-300:], ctx.settings)
+        )
 
 
 def run(ctx: JobContext, as_json: bool = False, only_failures: bool = False) -> None:
@@ -238,11 +321,18 @@ def run(ctx: JobContext, as_json: bool = False, only_failures: bool = False) -> 
     failed = [c for c in checks if not c.ok]
     shown = failed if only_failures else checks
     if as_json and (shown or not only_failures):
-        write_stdout(json.dumps([{"check": c.name, "ok": c.ok, "detail": c.detail, "warning": c.warning}
-                                 for c in shown], indent=2))
+        write_stdout(
+            json.dumps(
+                [{"check": c.name, "ok": c.ok, "detail": c.detail, "warning": c.warning} for c in shown], indent=2
+            )
+        )
     elif shown and not as_json:
         write_stdout("\n".join(c.line() for c in shown))
     if failed:
-        _alert(ctx, f"football pipeline unhealthy at {ctx.now:%Y-%m-%d %H:%M} UTC\n" +
-               "\n".join(c.line() for c in failed) + "\n")
+        _alert(
+            ctx,
+            f"football pipeline unhealthy at {ctx.now:%Y-%m-%d %H:%M} UTC\n"
+            + "\n".join(c.line() for c in failed)
+            + "\n",
+        )
         raise JobFailed(f"unhealthy: {', '.join(c.name for c in failed)}", EXIT_UNHEALTHY)

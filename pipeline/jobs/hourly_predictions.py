@@ -5,6 +5,7 @@ transaction. The job table runs the lineup step after it.
 A fixture already predicted by the same model version from the same prices (reference, sharp and best) is
 skipped (unless --force), so an hourly run that finds nothing new writes nothing.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -12,9 +13,16 @@ from datetime import timedelta
 import pandas as pd
 
 from pipeline.betting.placement import place_bets
-from pipeline.forecast.predictions import (HISTORY_DAYS, already_predicted, fixtures_frame, load_models,
-                                           market_probabilities, prediction_rows, record_copied_set,
-                                           store_predictions)
+from pipeline.forecast.predictions import (
+    HISTORY_DAYS,
+    already_predicted,
+    fixtures_frame,
+    load_models,
+    market_probabilities,
+    prediction_rows,
+    record_copied_set,
+    store_predictions,
+)
 from pipeline.jobs.runner import JobContext
 from pipeline.prices import PriceRules, prices_key
 from pipeline.store import fixture_ids, load_match_frame, store_batch
@@ -24,12 +32,16 @@ def print_dry_run(rows: list[dict], bets: list[dict], frame: pd.DataFrame) -> No
     teams = frame.set_index("match_id")
     for r in rows:
         t = teams.loc[r["_match_id"]]
-        print(f"would predict {t['kickoff']:%Y-%m-%d %H:%M} {t['home_team']} v {t['away_team']}: "
-              f"H {r['home_prob']:.3f} D {r['draw_prob']:.3f} A {r['away_prob']:.3f}")
+        print(
+            f"would predict {t['kickoff']:%Y-%m-%d %H:%M} {t['home_team']} v {t['away_team']}: "
+            f"H {r['home_prob']:.3f} D {r['draw_prob']:.3f} A {r['away_prob']:.3f}"
+        )
     for b in bets:
-        print(f"would bet {b['bet_outcome']} on fixture {b['fixture_id']}: stake {b['stake']:.2f} at {b['odds']:.2f} "
-              f"with {b['bookmaker']} (fair probability {b['fair_prob']:.3f} from {b['fair_source']}, "
-              f"EV {b['edge']:+.3f})")
+        print(
+            f"would bet {b['bet_outcome']} on fixture {b['fixture_id']}: stake {b['stake']:.2f} at {b['odds']:.2f} "
+            f"with {b['bookmaker']} (fair probability {b['fair_prob']:.3f} from {b['fair_source']}, "
+            f"EV {b['edge']:+.3f})"
+        )
     print(f"dry run: {len(rows)} predictions and {len(bets)} bets not written")
 
 
@@ -61,13 +73,20 @@ def run(ctx: JobContext, *, force: bool = False, dry_run: bool = False) -> None:
                 store_batch(conn, source, batch, ctx.now, rules.reference)  # keep the odds history anyway
         return
     with ctx.engine.connect() as conn:  # results only: the models take form and ratings from them, not odds
-        history = load_match_frame(conn, source, since=ctx.now - timedelta(days=HISTORY_DAYS), until=ctx.now,
-                                   reference=rules.reference, prematch_odds=False)
+        history = load_match_frame(
+            conn,
+            source,
+            since=ctx.now - timedelta(days=HISTORY_DAYS),
+            until=ctx.now,
+            reference=rules.reference,
+            prematch_odds=False,
+        )
     preds = models.model_set.predict(todo, history)
     market = market_probabilities(todo, settings.margin_method)
     if dry_run:
-        rows = prediction_rows(todo, preds, ids, models.version, ctx.now, [keys[m] for m in todo["match_id"]],
-                               False, market)
+        rows = prediction_rows(
+            todo, preds, ids, models.version, ctx.now, [keys[m] for m in todo["match_id"]], False, market
+        )
         with ctx.engine.connect() as conn:
             for r in rows:
                 r["fixture_id"] = r["fixture_id"] or r["_match_id"]
@@ -77,8 +96,9 @@ def run(ctx: JobContext, *, force: bool = False, dry_run: bool = False) -> None:
     with ctx.engine.begin() as conn:  # fixtures, odds, predictions and bets land together or not at all
         store_batch(conn, source, batch, ctx.now, rules.reference)
         ids = fixture_ids(conn, source, todo["match_id"])
-        rows = prediction_rows(todo, preds, ids, models.version, ctx.now, [keys[m] for m in todo["match_id"]],
-                               False, market)
+        rows = prediction_rows(
+            todo, preds, ids, models.version, ctx.now, [keys[m] for m in todo["match_id"]], False, market
+        )
         kept = store_predictions(conn, rows, force)
         bets = place_bets(conn, settings, ctx.now, todo, rows, lineup_based=False)
     if kept:

@@ -6,6 +6,7 @@ Betting rule for lineup-based predictions: the strategy runs again with the new 
 add a bet on an outcome of the fixture that has no bet yet, and the per-match and per-day caps count the stakes
 already placed. A placed bet is never changed, so a lineup can never double a stake.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -15,25 +16,51 @@ import pandas as pd
 from sqlalchemy import delete, select
 
 from pipeline.betting.placement import place_bets
-from pipeline.forecast.players import (goal_rate_adjustment, lineup_hash, lineup_strength_change, player_ratings,
-                              recent_starters, usual_xis)
-from pipeline.forecast.predictions import (HISTORY_DAYS, load_models, market_probabilities, prediction_rows,
-                                           record_copied_set, store_predictions)
+from pipeline.forecast.players import (
+    goal_rate_adjustment,
+    lineup_hash,
+    lineup_strength_change,
+    player_ratings,
+    recent_starters,
+    usual_xis,
+)
+from pipeline.forecast.predictions import (
+    HISTORY_DAYS,
+    load_models,
+    market_probabilities,
+    prediction_rows,
+    record_copied_set,
+    store_predictions,
+)
+from pipeline.jobs.runner import JobContext
 from pipeline.prices import PRICE_COLUMNS, PriceRules, prices_key
 from pipeline.providers.base import SCHEDULED, LineupsUnavailable
-from pipeline.jobs.runner import JobContext
 from pipeline.store import insert_ignore, latest_prices, load_match_frame, schema, store_lineup
 
 
 def upcoming_fixtures(conn, source: str, now, window_hours: float) -> pd.DataFrame:
     """Scheduled fixtures kicking off within `window_hours` of `now` (no prices yet: see with_prices)."""
     f = schema.fixtures
-    q = (select(f.c.id.label("fixture_id"), f.c.provider_id.label("match_id"), f.c.league_code.label("league"),
-                f.c.season, f.c.kickoff_time.label("kickoff"), f.c.home_team, f.c.away_team, f.c.home_team_id,
-                f.c.away_team_id)
-         .where(f.c.source == source, f.c.status == SCHEDULED, f.c.kickoff_time > now,
-                f.c.kickoff_time <= now + timedelta(hours=window_hours))
-         .order_by(f.c.kickoff_time))
+    q = (
+        select(
+            f.c.id.label("fixture_id"),
+            f.c.provider_id.label("match_id"),
+            f.c.league_code.label("league"),
+            f.c.season,
+            f.c.kickoff_time.label("kickoff"),
+            f.c.home_team,
+            f.c.away_team,
+            f.c.home_team_id,
+            f.c.away_team_id,
+        )
+        .where(
+            f.c.source == source,
+            f.c.status == SCHEDULED,
+            f.c.kickoff_time > now,
+            f.c.kickoff_time <= now + timedelta(hours=window_hours),
+        )
+        .order_by(f.c.kickoff_time)
+    )
     frame = pd.DataFrame(conn.execute(q).mappings().all())
     if frame.empty:
         return frame
@@ -49,8 +76,17 @@ def with_prices(conn, frame: pd.DataFrame, now, rules: PriceRules) -> pd.DataFra
     for c in PRICE_COLUMNS:
         if c not in frame:
             frame[c] = np.nan
-    for c in ("home_goals", "away_goals", "home_shots", "away_shots", "home_shots_on_target",
-              "away_shots_on_target", "close_home", "close_draw", "close_away"):
+    for c in (
+        "home_goals",
+        "away_goals",
+        "home_shots",
+        "away_shots",
+        "home_shots_on_target",
+        "away_shots_on_target",
+        "close_home",
+        "close_draw",
+        "close_away",
+    ):
         frame[c] = np.nan
     return frame
 
@@ -65,8 +101,12 @@ def seen_hashes(conn, fixture_ids: list[int]) -> dict[int, set[str]]:
 
 def _latest_hash(conn, fixture_id: int) -> str | None:
     lu = schema.lineup_updates
-    return conn.execute(select(lu.c.lineup_hash).where(lu.c.fixture_id == fixture_id)
-                        .order_by(lu.c.detected_at.desc(), lu.c.id.desc()).limit(1)).scalar()
+    return conn.execute(
+        select(lu.c.lineup_hash)
+        .where(lu.c.fixture_id == fixture_id)
+        .order_by(lu.c.detected_at.desc(), lu.c.id.desc())
+        .limit(1)
+    ).scalar()
 
 
 def run(ctx: JobContext) -> None:
@@ -93,11 +133,12 @@ def run(ctx: JobContext) -> None:
         return
     with ctx.engine.connect() as conn:
         latest = {fid: _latest_hash(conn, fid) for fid in frame["fixture_id"]}
-    changed = frame[[m in lineups and latest[f] != lineup_hash(lineups[m])
-                     for m, f in zip(frame["match_id"], frame["fixture_id"])]].reset_index(drop=True)
+    changed = frame[
+        [m in lineups and latest[f] != lineup_hash(lineups[m]) for m, f in zip(frame["match_id"], frame["fixture_id"])]
+    ].reset_index(drop=True)
     if changed.empty:
         return
-    with ctx.engine.connect() as conn:   # prices only for the fixtures to predict again
+    with ctx.engine.connect() as conn:  # prices only for the fixtures to predict again
         changed = with_prices(conn, changed, ctx.now, rules)
     models = load_models(settings.model_dir)
     if record_copied_set(ctx.engine, settings.model_dir, models.deployed, ctx.now, ctx.log):
@@ -106,16 +147,24 @@ def run(ctx: JobContext) -> None:
         ratings = player_ratings(conn, source)
         teams = sorted({int(t) for t in pd.concat([changed["home_team_id"], changed["away_team_id"]]).dropna()})
         usual = usual_xis(recent_starters(conn, source, teams, before=ctx.now))
-        results = load_match_frame(conn, source, since=ctx.now - timedelta(days=HISTORY_DAYS), until=ctx.now,
-                                   leagues=sorted(changed["league"].unique()), reference=rules.reference,
-                                   prematch_odds=False)
+        results = load_match_frame(
+            conn,
+            source,
+            since=ctx.now - timedelta(days=HISTORY_DAYS),
+            until=ctx.now,
+            leagues=sorted(changed["league"].unique()),
+            reference=rules.reference,
+            prematch_odds=False,
+        )
     base = models.model_set.predict(changed, results).set_index("match_id")
     changes, adjust = [], []
     for m in changed.itertuples(index=False):
-        hc, ac = lineup_strength_change(lineups[m.match_id], ratings, usual.get(int(m.home_team_id), []),
-                                        usual.get(int(m.away_team_id), []))
-        lh, la = goal_rate_adjustment(hc, ac, float(base.loc[m.match_id, "home_xg"]),
-                                      float(base.loc[m.match_id, "away_xg"]))
+        hc, ac = lineup_strength_change(
+            lineups[m.match_id], ratings, usual.get(int(m.home_team_id), []), usual.get(int(m.away_team_id), [])
+        )
+        lh, la = goal_rate_adjustment(
+            hc, ac, float(base.loc[m.match_id, "home_xg"]), float(base.loc[m.match_id, "away_xg"])
+        )
         changes.append((hc, ac))
         adjust.append({"match_id": m.match_id, "home_log_rate": lh, "away_log_rate": la})
     preds = models.model_set.predict(changed, results, strength_adjustments=pd.DataFrame(adjust))
@@ -130,21 +179,30 @@ def run(ctx: JobContext) -> None:
         if not fresh:
             return
         sub = changed.iloc[fresh].reset_index(drop=True)
-        rows = prediction_rows(sub, preds, ids, models.version, ctx.now, [keys[i] for i in fresh], True,
-                               market[fresh])
+        rows = prediction_rows(sub, preds, ids, models.version, ctx.now, [keys[i] for i in fresh], True, market[fresh])
         store_predictions(conn, rows, force=False)
         for i, r in zip(fresh, rows):
             fid = int(changed.loc[i, "fixture_id"])
             lineup = lineups[changed.loc[i, "match_id"]]
             conn.execute(delete(schema.lineups).where(schema.lineups.c.fixture_id == fid))
             store_lineup(conn, fid, lineup, ctx.now)
-            insert_ignore(conn, schema.lineup_updates, [{
-                "fixture_id": fid, "detected_at": ctx.now, "lineup_hash": hashes[i],
-                "home_players": sum(p.side == "home" for p in lineup.players),
-                "away_players": sum(p.side == "away" for p in lineup.players),
-                "home_strength_change": changes[i][0], "away_strength_change": changes[i][1],
-                "prediction_id": r["id"]}], keys=("fixture_id", "lineup_hash"))
+            insert_ignore(
+                conn,
+                schema.lineup_updates,
+                [
+                    {
+                        "fixture_id": fid,
+                        "detected_at": ctx.now,
+                        "lineup_hash": hashes[i],
+                        "home_players": sum(p.side == "home" for p in lineup.players),
+                        "away_players": sum(p.side == "away" for p in lineup.players),
+                        "home_strength_change": changes[i][0],
+                        "away_strength_change": changes[i][1],
+                        "prediction_id": r["id"],
+                    }
+                ],
+                keys=("fixture_id", "lineup_hash"),
+            )
         bets = place_bets(conn, settings, ctx.now, sub, rows, lineup_based=True)
     ctx.count("lineup_predictions", len(rows))
     ctx.count("lineup_bets_placed", len(bets))
-

@@ -1,6 +1,7 @@
 """The migration job (production/migrate.py): the runner has already brought the schema to head, as it does at the
 start of every job, under LOCK_DIR/migrate.lock; this job reports the revision the store is at, so a deploy can
 run the step alone, before the jobs, and see it succeed (compose's `migrate` service, the Kubernetes Job)."""
+
 from __future__ import annotations
 
 from alembic.runtime.migration import MigrationContext

@@ -9,6 +9,7 @@ methods side by side (the stored `clv` uses CLV_METHOD), so no flattering method
 
 Every figure is computed from the store's rows, so it agrees with what a user gets from `sqlite3`.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,8 +18,14 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import text
 
-from pipeline.betting.performance import (OUTCOME_INDEX, clv_alarm_line, final_predictions, recent_clv,
-                                          settled_bets, summary)
+from pipeline.betting.performance import (
+    OUTCOME_INDEX,
+    clv_alarm_line,
+    final_predictions,
+    recent_clv,
+    settled_bets,
+    summary,
+)
 from pipeline.jobs.runner import write_stdout
 from pipeline.metrics import calibration_table
 from pipeline.odds import METHODS, implied_probabilities
@@ -27,16 +34,20 @@ from pipeline.store import closing_prices
 from pipeline.value_stats import mean_ci, roi_ci
 
 # Verbatim from the operations guide (README): the report's first table must match it.
-BY_OUTCOME_SQL = ("SELECT bet_outcome, COUNT(*) as total_bets, SUM(CASE WHEN result = 'win' THEN 1 ELSE 0 END) as "
-                  "wins, SUM(stake) as total_staked, SUM(profit_loss) as net_profit, "
-                  "(SUM(profit_loss) / SUM(stake) * 100) as roi FROM bets WHERE status = 'settled' "
-                  "GROUP BY bet_outcome;")
+BY_OUTCOME_SQL = (
+    "SELECT bet_outcome, COUNT(*) as total_bets, SUM(CASE WHEN result = 'win' THEN 1 ELSE 0 END) as "
+    "wins, SUM(stake) as total_staked, SUM(profit_loss) as net_profit, "
+    "(SUM(profit_loss) / SUM(stake) * 100) as roi FROM bets WHERE status = 'settled' "
+    "GROUP BY bet_outcome;"
+)
 SHORT = {"multiplicative": "mult", "power": "power", "shin": "shin"}
 
 
 def by_outcome(conn) -> pd.DataFrame:
-    return pd.DataFrame(conn.execute(text(BY_OUTCOME_SQL)).mappings().all(),
-                        columns=["bet_outcome", "total_bets", "wins", "total_staked", "net_profit", "roi"])
+    return pd.DataFrame(
+        conn.execute(text(BY_OUTCOME_SQL)).mappings().all(),
+        columns=["bet_outcome", "total_bets", "wins", "total_staked", "net_profit", "roi"],
+    )
 
 
 def graded_bets(conn, rules: PriceRules) -> pd.DataFrame:
@@ -65,10 +76,16 @@ def value_stats(b: pd.DataFrame) -> dict:
     clv = b["clv"].to_numpy(float)
     has = np.isfinite(clv)
     roi = roi_ci(b["profit_loss"], b["stake"], days)
-    out = {"bets": int(len(b)), "staked": round(float(b["stake"].sum()), 2),
-           "profit": round(float(b["profit_loss"].sum()), 2), "roi": roi,
-           "clv_bets": int(has.sum()), "clv": mean_ci(clv, days), "clv_staked": mean_ci(clv, days, weights=b["stake"]),
-           "beat": float((clv[has] > 0).mean()) if has.any() else float("nan")}
+    out = {
+        "bets": int(len(b)),
+        "staked": round(float(b["stake"].sum()), 2),
+        "profit": round(float(b["profit_loss"].sum()), 2),
+        "roi": roi,
+        "clv_bets": int(has.sum()),
+        "clv": mean_ci(clv, days),
+        "clv_staked": mean_ci(clv, days, weights=b["stake"]),
+        "beat": float((clv[has] > 0).mean()) if has.any() else float("nan"),
+    }
     for method in METHODS:
         out[f"clv_{method}"] = mean_ci(b[f"clv_{method}"], days)
     return out
@@ -85,16 +102,24 @@ def build_report(conn, starting_bankroll: float, rules: PriceRules | None = None
     bets = graded_bets(conn, rules)
     calib = None
     if len(preds):
-        calib = calibration_table(preds[["home_prob", "draw_prob", "away_prob"]].to_numpy(float),
-                                  preds["y"].to_numpy(int), bins=5)
+        calib = calibration_table(
+            preds[["home_prob", "draw_prob", "away_prob"]].to_numpy(float), preds["y"].to_numpy(int), bins=5
+        )
     has_bets = len(bets) > 0
-    return {"summary": summary(conn, starting_bankroll), "by_outcome": by_outcome(conn), "rules": rules,
-            "value": value_stats(bets) if has_bets else None,
-            "by_league": value_table(bets, "league_code") if has_bets else None,
-            "by_month": value_table(bets, "month") if has_bets else None,
-            "by_bookmaker": value_table(bets, "bookmaker") if has_bets else None,
-            "bets": bets, "starting_bankroll": starting_bankroll, "calibration": calib,
-            "bankroll": bankroll_curve(bets, starting_bankroll), "recent_clv": recent_clv(conn)}
+    return {
+        "summary": summary(conn, starting_bankroll),
+        "by_outcome": by_outcome(conn),
+        "rules": rules,
+        "value": value_stats(bets) if has_bets else None,
+        "by_league": value_table(bets, "league_code") if has_bets else None,
+        "by_month": value_table(bets, "month") if has_bets else None,
+        "by_bookmaker": value_table(bets, "bookmaker") if has_bets else None,
+        "bets": bets,
+        "starting_bankroll": starting_bankroll,
+        "calibration": calib,
+        "bankroll": bankroll_curve(bets, starting_bankroll),
+        "recent_clv": recent_clv(conn),
+    }
 
 
 def bankroll_curve(bets: pd.DataFrame, starting: float) -> pd.DataFrame:
@@ -102,8 +127,12 @@ def bankroll_curve(bets: pd.DataFrame, starting: float) -> pd.DataFrame:
     if bets is None or bets.empty:
         return pd.DataFrame(columns=["kickoff_time", "bankroll"])
     times = bets["kickoff_time"].to_numpy()
-    return pd.DataFrame({"kickoff_time": np.concatenate([times[:1], times]),
-                         "bankroll": np.concatenate([[starting], starting + bets["profit_loss"].cumsum().to_numpy()])})
+    return pd.DataFrame(
+        {
+            "kickoff_time": np.concatenate([times[:1], times]),
+            "bankroll": np.concatenate([[starting], starting + bets["profit_loss"].cumsum().to_numpy()]),
+        }
+    )
 
 
 def _fmt(x, spec=".4f"):
@@ -125,11 +154,17 @@ def _ci(t, digits=1) -> str:
 
 
 def _table_text(df: pd.DataFrame, key: str) -> str:
-    cols = {key: df[key].astype(str), "bets": df["bets"], "staked": df["staked"].map(lambda x: f"{x:.2f}"),
-            "profit": df["profit"].map(lambda x: f"{x:+.2f}"), "ROI [95% CI]": df["roi"].map(_ci),
-            "fair CLV [95% CI]": df["clv"].map(_ci), "stake-wtd CLV": df["clv_staked"].map(lambda t: _pct(t[0])),
-            **{f"CLV {SHORT[m]}": df[f"clv_{m}"].map(lambda t: _pct(t[0])) for m in METHODS},
-            "beat close": df["beat"].map(lambda x: "-" if not np.isfinite(x) else f"{100 * x:.0f}%")}
+    cols = {
+        key: df[key].astype(str),
+        "bets": df["bets"],
+        "staked": df["staked"].map(lambda x: f"{x:.2f}"),
+        "profit": df["profit"].map(lambda x: f"{x:+.2f}"),
+        "ROI [95% CI]": df["roi"].map(_ci),
+        "fair CLV [95% CI]": df["clv"].map(_ci),
+        "stake-wtd CLV": df["clv_staked"].map(lambda t: _pct(t[0])),
+        **{f"CLV {SHORT[m]}": df[f"clv_{m}"].map(lambda t: _pct(t[0])) for m in METHODS},
+        "beat close": df["beat"].map(lambda x: "-" if not np.isfinite(x) else f"{100 * x:.0f}%"),
+    }
     return pd.DataFrame(cols).to_string(index=False)
 
 
@@ -141,34 +176,50 @@ def format_report(rep: dict) -> str:
         lines += [clv_alarm_line(alarm), ""]
     lines.append(f"Predictions scored (last prediction before kick-off, finished matches): {s['predictions_scored']}")
     if s.get("predictions_scored"):
-        lines.append(f"  model:  log loss {_fmt(s['log_loss'])}  Brier {_fmt(s['brier'])}  RPS {_fmt(s['rps'])}  "
-                     f"accuracy {_fmt(s['accuracy'], '.3f')}")
+        lines.append(
+            f"  model:  log loss {_fmt(s['log_loss'])}  Brier {_fmt(s['brier'])}  RPS {_fmt(s['rps'])}  "
+            f"accuracy {_fmt(s['accuracy'], '.3f')}"
+        )
         if "market" in s:
             m, mm = s["market"], s["model_on_market_matches"]
-            lines.append(f"  on the {m['n']} matches with odds: model log loss {_fmt(mm['log_loss'])} vs market "
-                         f"(pre-match odds used, margin removed) {_fmt(m['log_loss'])}")
-    lines += ["", f"Bets settled: {s['bets_settled']} (void: {s['bets_void']})  staked {s['staked']:.2f}  "
-              f"profit {s['profit']:+.2f}  bankroll {s['bankroll']:.2f} (started at {rep['starting_bankroll']:.2f})"]
+            lines.append(
+                f"  on the {m['n']} matches with odds: model log loss {_fmt(mm['log_loss'])} vs market "
+                f"(pre-match odds used, margin removed) {_fmt(m['log_loss'])}"
+            )
+    lines += [
+        "",
+        f"Bets settled: {s['bets_settled']} (void: {s['bets_void']})  staked {s['staked']:.2f}  "
+        f"profit {s['profit']:+.2f}  bankroll {s['bankroll']:.2f} (started at {rep['starting_bankroll']:.2f})",
+    ]
     v = rep["value"]
     if v is not None:
-        lines += ["", "Value against the fair closing line (CLV = odds x the sharp close's probability with its "
-                      f"margin removed - 1; SHARP_BOOKMAKERS {', '.join(rules.sharp)}, CLV_METHOD {rules.clv_method}; "
-                      "95% intervals clustered by match day):",
-                  f"  fair CLV        flat {_ci(v['clv'], 2)}   stake-weighted {_ci(v['clv_staked'], 2)}   "
-                  f"beating the fair close {_pct(v['beat'], 0).lstrip('+')} of {v['clv_bets']} bets",
-                  "  graded by       " + "   ".join(f"{m} {_ci(v[f'clv_{m}'], 2)}" for m in METHODS),
-                  f"  ROI             {_ci(v['roi'], 2)}   (over few bets mostly luck; CLV is the evidence)"]
+        lines += [
+            "",
+            "Value against the fair closing line (CLV = odds x the sharp close's probability with its "
+            f"margin removed - 1; SHARP_BOOKMAKERS {', '.join(rules.sharp)}, CLV_METHOD {rules.clv_method}; "
+            "95% intervals clustered by match day):",
+            f"  fair CLV        flat {_ci(v['clv'], 2)}   stake-weighted {_ci(v['clv_staked'], 2)}   "
+            f"beating the fair close {_pct(v['beat'], 0).lstrip('+')} of {v['clv_bets']} bets",
+            "  graded by       " + "   ".join(f"{m} {_ci(v[f'clv_{m}'], 2)}" for m in METHODS),
+            f"  ROI             {_ci(v['roi'], 2)}   (over few bets mostly luck; CLV is the evidence)",
+        ]
         if v["clv_bets"] < v["bets"]:
             lines.append(f"  ({v['bets'] - v['clv_bets']} settled bets have no closing price to grade them)")
     lines += ["", "By outcome:"]
     lines.append(rep["by_outcome"].to_string(index=False) if len(rep["by_outcome"]) else "  (no settled bets)")
-    for title, key, col in (("By league:", "by_league", "league_code"), ("By month:", "by_month", "month"),
-                            ("By bookmaker:", "by_bookmaker", "bookmaker")):
+    for title, key, col in (
+        ("By league:", "by_league", "league_code"),
+        ("By month:", "by_month", "month"),
+        ("By bookmaker:", "by_bookmaker", "bookmaker"),
+    ):
         if rep[key] is not None and len(rep[key]):
             lines += ["", title, _table_text(rep[key], col)]
     if rep["calibration"] is not None:
-        lines += ["", "Calibration (predicted vs observed frequency, n matches per bin):",
-                  rep["calibration"].to_string(index=False)]
+        lines += [
+            "",
+            "Calibration (predicted vs observed frequency, n matches per bin):",
+            rep["calibration"].to_string(index=False),
+        ]
     return "\n".join(lines)
 
 
@@ -184,6 +235,7 @@ NO_BETS = "No settled bets yet: the chart fills in once bets are settled."
 def figures(rep: dict) -> dict:
     """The report's charts as matplotlib figures, by file name; an empty chart says why it is empty."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -211,8 +263,9 @@ def figures(rep: dict) -> dict:
     if len(bets):
         expected = (bets["stake"] * bets["clv"].fillna(0.0)).cumsum()
         ax.plot(bets["kickoff_time"], bets["profit_loss"].cumsum(), drawstyle="steps-post", label="profit")
-        ax.plot(bets["kickoff_time"], expected, drawstyle="steps-post",
-                label="expected profit (sum of stake x fair CLV)")
+        ax.plot(
+            bets["kickoff_time"], expected, drawstyle="steps-post", label="expected profit (sum of stake x fair CLV)"
+        )
         ax.axhline(0, color="grey", lw=0.8)
         ax.legend()
         fig.autofmt_xdate()
@@ -247,8 +300,13 @@ def figures(rep: dict) -> dict:
         for name, g in cal.groupby("outcome", sort=False):
             ax.plot(g["predicted"], g["observed"], marker="o", label=str(name))
             for _, r in g.iterrows():
-                ax.annotate(f"{r['n']}", (r["predicted"], r["observed"]), textcoords="offset points",
-                            xytext=(4, -10), fontsize=7)
+                ax.annotate(
+                    f"{r['n']}",
+                    (r["predicted"], r["observed"]),
+                    textcoords="offset points",
+                    xytext=(4, -10),
+                    fontsize=7,
+                )
         ax.legend()
         ax.set_xlabel("predicted probability")
         ax.set_ylabel("observed frequency")
@@ -261,6 +319,7 @@ def figures(rep: dict) -> dict:
 
 def write_plots(rep: dict, out_dir: Path) -> list[Path]:
     import matplotlib.pyplot as plt
+
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name, fig in figures(rep).items():

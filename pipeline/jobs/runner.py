@@ -15,6 +15,7 @@
 - runs left `running` by a process that died are marked `killed` (its pid gone, or its job's lock free) or
   `abandoned` (past its job's deadline) by the next run.
 """
+
 from __future__ import annotations
 
 import errno
@@ -30,26 +31,27 @@ import sqlite3
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from pipeline.config import ConfigError, Settings, load_settings
 from pipeline.forecast.registry import ModelLoadError
 from pipeline.providers import get_provider
-from pipeline.threads import limit_threads
-from pipeline.store import link_guide_path, migrate, missing_sqlite_file, schema, shared_engine
-from pipeline.config import ConfigError, Settings, load_settings
 from pipeline.providers.base import ProviderAuthError, ProviderError, Sanitized, SourceUnavailable
+from pipeline.store import link_guide_path, migrate, missing_sqlite_file, schema, shared_engine
+from pipeline.threads import limit_threads
 
 EXIT_OK = 0
-EXIT_DATAERR = 65        # the input data is wrong (backtest files)
-EXIT_NOINPUT = 66        # the input is missing
+EXIT_DATAERR = 65  # the input data is wrong (backtest files)
+EXIT_NOINPUT = 66  # the input is missing
 EXIT_SOFTWARE = 70
 EXIT_UNAVAILABLE = 69
 EXIT_TEMPFAIL = 75
@@ -77,7 +79,7 @@ class JobContext:
     engine: Any = None
     counts: dict = field(default_factory=dict)
     simulated_now: bool = False
-    run_id: int | None = None      # this run's job_runs row (a restore re-creates it in the restored store)
+    run_id: int | None = None  # this run's job_runs row (a restore re-creates it in the restored store)
     _provider: Any = None
 
     def count(self, key: str, n: int = 1) -> None:
@@ -105,7 +107,7 @@ class _SecretFilter(logging.Filter):
 
 
 def mask(text: str, settings: Settings | None) -> str:
-    for s in (settings.secrets() if settings else []):
+    for s in settings.secrets() if settings else []:
         text = text.replace(s, "***")
     return text
 
@@ -113,6 +115,7 @@ def mask(text: str, settings: Settings | None) -> str:
 class _LogFile(logging.handlers.RotatingFileHandler):
     """The job's log file. A write that fails (a full disk) is reported once on stderr, in one line, and the
     file is given up for this run; logging's default prints a traceback for every record instead."""
+
     failed = False
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -124,8 +127,11 @@ class _LogFile(logging.handlers.RotatingFileHandler):
             return
         self.failed = True
         exc = sys.exc_info()[1]
-        print(f"log file {self.baseFilename} cannot be written ({getattr(exc, 'strerror', None) or exc}); "
-              "logging to stderr only for this run", file=sys.stderr)
+        print(
+            f"log file {self.baseFilename} cannot be written ({getattr(exc, 'strerror', None) or exc}); "
+            "logging to stderr only for this run",
+            file=sys.stderr,
+        )
 
 
 def _setup_logging(job: str, settings: Settings, quiet: bool) -> logging.Logger:
@@ -167,7 +173,7 @@ def parse_now(value: str | datetime | None) -> datetime | None:
             dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             raise ConfigError(f"--now must be an ISO time such as 2026-01-20T13:00, got {value!r}") from None
-    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 class _Lock:
@@ -210,8 +216,11 @@ HOST = socket.gethostname()[:255]
 
 
 def record_start(conn, job: str, started: datetime, run_for: datetime | None, status: str) -> int:
-    res = conn.execute(schema.job_runs.insert().values(
-        job=job, started_at=started, run_for=run_for, status=status, pid=os.getpid(), host=HOST))
+    res = conn.execute(
+        schema.job_runs.insert().values(
+            job=job, started_at=started, run_for=run_for, status=status, pid=os.getpid(), host=HOST
+        )
+    )
     return res.inserted_primary_key[0]
 
 
@@ -222,9 +231,16 @@ def _record_start(engine, job: str, started: datetime, run_for: datetime | None,
 
 def _record_end(engine, run_id: int, status: str, counts: dict, error: str | None) -> None:
     with engine.begin() as conn:
-        conn.execute(update(schema.job_runs).where(schema.job_runs.c.id == run_id).values(
-            finished_at=datetime.now(timezone.utc), status=status,
-            counts=json.dumps(counts, sort_keys=True, default=str), error=error))
+        conn.execute(
+            update(schema.job_runs)
+            .where(schema.job_runs.c.id == run_id)
+            .values(
+                finished_at=datetime.now(UTC),
+                status=status,
+                counts=json.dumps(counts, sort_keys=True, default=str),
+                error=error,
+            )
+        )
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -258,15 +274,21 @@ def stale_reason(row, settings: Settings, now: datetime, holds_lock_of: str | No
 def mark_stale_runs(conn, settings: Settings, holds_lock_of: str | None, exclude: int | None = None) -> int:
     """Close `running` rows whose process is gone (see stale_reason). Returns how many were marked."""
     jr = schema.job_runs
-    now = datetime.now(timezone.utc)
-    rows = conn.execute(select(jr.c.id, jr.c.job, jr.c.started_at, jr.c.pid, jr.c.host)
-                        .where(jr.c.status == "running", jr.c.id != (exclude or -1))).all()
+    now = datetime.now(UTC)
+    rows = conn.execute(
+        select(jr.c.id, jr.c.job, jr.c.started_at, jr.c.pid, jr.c.host).where(
+            jr.c.status == "running", jr.c.id != (exclude or -1)
+        )
+    ).all()
     marked = 0
     for row in rows:
         verdict = stale_reason(row, settings, now, holds_lock_of)
         if verdict:
-            res = conn.execute(update(jr).where(jr.c.id == row.id, jr.c.status == "running").values(
-                status=verdict[0], finished_at=now, error=verdict[1]))
+            res = conn.execute(
+                update(jr)
+                .where(jr.c.id == row.id, jr.c.status == "running")
+                .values(status=verdict[0], finished_at=now, error=verdict[1])
+            )
             marked += res.rowcount
     return marked
 
@@ -274,21 +296,54 @@ def mark_stale_runs(conn, settings: Settings, holds_lock_of: str | None, exclude
 # ---- failures as one line ---------------------------------------------------------------------------------------
 
 # SQLite result codes (sqlite3 exceptions carry sqlite_errorname) and PostgreSQL SQLSTATE classes -> exit code.
-_SQLITE_CODES = {"SQLITE_BUSY": 75, "SQLITE_LOCKED": 75, "SQLITE_FULL": 75, "SQLITE_INTERRUPT": 75,
-                 "SQLITE_NOMEM": 75, "SQLITE_PROTOCOL": 75,
-                 "SQLITE_READONLY": 69, "SQLITE_CANTOPEN": 69, "SQLITE_NOTADB": 69, "SQLITE_CORRUPT": 69,
-                 "SQLITE_IOERR": 69, "SQLITE_PERM": 69, "SQLITE_AUTH": 69, "SQLITE_NOLFS": 69,
-                 "SQLITE_CONSTRAINT": 70, "SQLITE_MISMATCH": 70, "SQLITE_TOOBIG": 70, "SQLITE_RANGE": 70,
-                 "SQLITE_SCHEMA": 75, "SQLITE_ERROR": 70, "SQLITE_MISUSE": 70}
-_PG_CLASSES = {"08": 69, "28": 69, "3D": 69, "58": 69, "XX": 69, "25": 69,
-               "40": 75, "53": 75, "55": 75, "57": 75,
-               "22": 70, "23": 70, "42": 70, "0A": 70}
+_SQLITE_CODES = {
+    "SQLITE_BUSY": 75,
+    "SQLITE_LOCKED": 75,
+    "SQLITE_FULL": 75,
+    "SQLITE_INTERRUPT": 75,
+    "SQLITE_NOMEM": 75,
+    "SQLITE_PROTOCOL": 75,
+    "SQLITE_READONLY": 69,
+    "SQLITE_CANTOPEN": 69,
+    "SQLITE_NOTADB": 69,
+    "SQLITE_CORRUPT": 69,
+    "SQLITE_IOERR": 69,
+    "SQLITE_PERM": 69,
+    "SQLITE_AUTH": 69,
+    "SQLITE_NOLFS": 69,
+    "SQLITE_CONSTRAINT": 70,
+    "SQLITE_MISMATCH": 70,
+    "SQLITE_TOOBIG": 70,
+    "SQLITE_RANGE": 70,
+    "SQLITE_SCHEMA": 75,
+    "SQLITE_ERROR": 70,
+    "SQLITE_MISUSE": 70,
+}
+_PG_CLASSES = {
+    "08": 69,
+    "28": 69,
+    "3D": 69,
+    "58": 69,
+    "XX": 69,
+    "25": 69,
+    "40": 75,
+    "53": 75,
+    "55": 75,
+    "57": 75,
+    "22": 70,
+    "23": 70,
+    "42": 70,
+    "0A": 70,
+}
 _PG_STATES = {"42501": 69}  # insufficient privilege: someone must grant it
 _KIND = {69: "database unavailable", 75: "database temporarily unavailable", 70: "database refused the job's data"}
-_HINT = {"SQLITE_NOTADB": "damaged: restore it from a backup, README \"Backups and restore\"",
-         "SQLITE_CORRUPT": "damaged: restore it from a backup, README \"Backups and restore\"",
-         "SQLITE_READONLY": "the file or its directory is read-only",
-         "SQLITE_FULL": "the disk is full", "53100": "the disk is full"}
+_HINT = {
+    "SQLITE_NOTADB": 'damaged: restore it from a backup, README "Backups and restore"',
+    "SQLITE_CORRUPT": 'damaged: restore it from a backup, README "Backups and restore"',
+    "SQLITE_READONLY": "the file or its directory is read-only",
+    "SQLITE_FULL": "the disk is full",
+    "53100": "the disk is full",
+}
 
 
 def _first_line(text: str) -> str:
@@ -315,13 +370,23 @@ def database_failure(exc: BaseException, settings: Settings) -> tuple[int, str]:
         key = state
         code = _PG_STATES.get(state) or _PG_CLASSES.get(state[:2])
     if code is None:
-        if isinstance(exc, (sa_exc.IntegrityError, sa_exc.DataError, sa_exc.ProgrammingError,
-                            sa_exc.NotSupportedError, sqlite3.IntegrityError, sqlite3.DataError,
-                            sqlite3.ProgrammingError)):
+        if isinstance(
+            exc,
+            (
+                sa_exc.IntegrityError,
+                sa_exc.DataError,
+                sa_exc.ProgrammingError,
+                sa_exc.NotSupportedError,
+                sqlite3.IntegrityError,
+                sqlite3.DataError,
+                sqlite3.ProgrammingError,
+            ),
+        ):
             code = 70
         elif isinstance(exc, sa_exc.TimeoutError) or (
-                isinstance(exc, (sa_exc.OperationalError, sqlite3.OperationalError))
-                and not (state is None and type(orig).__module__.startswith("psycopg"))):
+            isinstance(exc, (sa_exc.OperationalError, sqlite3.OperationalError))
+            and not (state is None and type(orig).__module__.startswith("psycopg"))
+        ):
             code = 75  # a pool or lock timeout, a dropped connection: the next run may well succeed
         else:  # a connection that never opened, a damaged file, an interface error
             code = 69
@@ -344,7 +409,7 @@ def _sqlite_diagnosis(db: Path) -> tuple[int, str] | None:
     if not os.access(folder, os.W_OK) or (db.exists() and not os.access(db, os.W_OK)):
         return EXIT_UNAVAILABLE, "the file or its directory is read-only"
     try:
-        if shutil.disk_usage(folder).free < 2 ** 20:
+        if shutil.disk_usage(folder).free < 2**20:
             return EXIT_TEMPFAIL, "the disk is full"
     except OSError:
         pass
@@ -360,9 +425,14 @@ def _path_setting(path: str | None, settings: Settings) -> tuple[str, Path] | No
     if not path:
         return None
     p = Path(os.path.abspath(path))
-    dirs = [("BACKUP_DIR", settings.backup_dir), ("MODEL_DIR", settings.model_dir), ("LOG_DIR", settings.log_dir),
-            ("LOCK_DIR", settings.lock_dir), ("CACHE_DIR", settings.cache_dir),
-            ("FOOTBALL_DATA_DIR", settings.football_data_dir)]
+    dirs = [
+        ("BACKUP_DIR", settings.backup_dir),
+        ("MODEL_DIR", settings.model_dir),
+        ("LOG_DIR", settings.log_dir),
+        ("LOCK_DIR", settings.lock_dir),
+        ("CACHE_DIR", settings.cache_dir),
+        ("FOOTBALL_DATA_DIR", settings.football_data_dir),
+    ]
     if settings.is_sqlite:
         dirs.append(("DATABASE_URL", sqlite_file(settings).parent))
     best = None
@@ -393,8 +463,9 @@ def file_failure(exc: OSError, settings: Settings) -> tuple[int, str] | None:
         return None
     owner = _path_setting(str(path), settings)
     if exc.errno in _NOT_WRITABLE and owner:
-        return EXIT_CONFIG, clean_line(f"configuration error: {owner[0]} {owner[1]} cannot be used "
-                                       f"({exc.strerror}: {path})")
+        return EXIT_CONFIG, clean_line(
+            f"configuration error: {owner[0]} {owner[1]} cannot be used ({exc.strerror}: {path})"
+        )
     if exc.errno == errno.EIO or owner:
         return EXIT_UNAVAILABLE, clean_line(f"file error on {path}: {exc.strerror or exc}")
     return None
@@ -470,9 +541,18 @@ def write_stdout(text: str) -> None:
         os.close(devnull)
 
 
-def run_job(job: str, func: Callable[[JobContext], Any], *, now: str | datetime | None = None,
-            settings: Settings | None = None, quiet: bool = False, needs_store: bool = True,
-            lock: bool = True, provider=None, create_store: bool = True) -> int:
+def run_job(
+    job: str,
+    func: Callable[[JobContext], Any],
+    *,
+    now: str | datetime | None = None,
+    settings: Settings | None = None,
+    quiet: bool = False,
+    needs_store: bool = True,
+    lock: bool = True,
+    provider=None,
+    create_store: bool = True,
+) -> int:
     """Run `func(ctx)` as job `job`; returns the process exit code. Never raises.
 
     `provider` replaces the one DATA_SOURCE would build (tests use scripted providers). Without `create_store` a
@@ -492,16 +572,24 @@ def run_job(job: str, func: Callable[[JobContext], Any], *, now: str | datetime 
         print(f"configuration error: LOG_DIR {settings.log_dir} is not writable ({exc.strerror})", file=sys.stderr)
         return EXIT_CONFIG
     rotate_cron_output()
-    started = datetime.now(timezone.utc)
-    ctx = JobContext(job=job, settings=settings, now=when or started, log=log, simulated_now=when is not None,
-                     _provider=Sanitized(provider) if provider is not None else None)
+    started = datetime.now(UTC)
+    ctx = JobContext(
+        job=job,
+        settings=settings,
+        now=when or started,
+        log=log,
+        simulated_now=when is not None,
+        _provider=Sanitized(provider) if provider is not None else None,
+    )
 
     job_lock = _Lock(settings.lock_dir / f"{job}.lock")
     try:
         locked = job_lock.acquire() if lock else True
     except OSError as exc:
         code, line = file_failure(exc, settings) or (
-            EXIT_CONFIG, f"configuration error: LOCK_DIR {settings.lock_dir} is not writable ({exc.strerror})")
+            EXIT_CONFIG,
+            f"configuration error: LOCK_DIR {settings.lock_dir} is not writable ({exc.strerror})",
+        )
         log.error("%s", line)
         return code
 
@@ -513,24 +601,33 @@ def run_job(job: str, func: Callable[[JobContext], Any], *, now: str | datetime 
         if needs_store:
             missing = None if create_store else missing_sqlite_file(settings.database_url)
             if missing is not None:
-                log.error("database unavailable: %s does not exist (a misspelt DATABASE_URL? weekly_training.py "
-                          "or PredictionDatabase() creates the store)", missing)
+                log.error(
+                    "database unavailable: %s does not exist (a misspelt DATABASE_URL? weekly_training.py "
+                    "or PredictionDatabase() creates the store)",
+                    missing,
+                )
                 return EXIT_UNAVAILABLE
             try:
-                engine = shared_engine(settings.database_url)   # disposed when the run ends (below)
+                engine = shared_engine(settings.database_url)  # disposed when the run ends (below)
                 migrate(engine, settings.lock_dir)
                 link_guide_path(settings.database_url)
             except JobDeadline:
-                log.error("stopped at its deadline (%g s, JOB_DEADLINES %s) while opening the database %s",
-                          deadline.seconds, job, mask(settings.safe_database_url, settings))
+                log.error(
+                    "stopped at its deadline (%g s, JOB_DEADLINES %s) while opening the database %s",
+                    deadline.seconds,
+                    job,
+                    mask(settings.safe_database_url, settings),
+                )
                 return EXIT_TEMPFAIL
             except (SQLAlchemyError, sqlite3.Error) as exc:
                 code, line = database_failure(exc, settings)
                 log.error("%s", line)
                 return EXIT_UNAVAILABLE if code == EXIT_SOFTWARE else code
             except OSError as exc:
-                code, line = file_failure(exc, settings) or (EXIT_UNAVAILABLE, clean_line(
-                    f"database unavailable ({settings.safe_database_url}): {exc}"))
+                code, line = file_failure(exc, settings) or (
+                    EXIT_UNAVAILABLE,
+                    clean_line(f"database unavailable ({settings.safe_database_url}): {exc}"),
+                )
                 log.error("%s", mask(line, settings))
                 return code
             ctx.engine = engine
@@ -557,9 +654,14 @@ def run_job(job: str, func: Callable[[JobContext], Any], *, now: str | datetime 
             finally:
                 deadline.disarm()  # before recording the end: that must not be cut short
         except JobDeadline:
-            code, status, error = EXIT_TEMPFAIL, "failed", (
-                f"stopped at its deadline: still running after {deadline.seconds:g} s (JOB_DEADLINES {job}); "
-                "the next run starts afresh")
+            code, status, error = (
+                EXIT_TEMPFAIL,
+                "failed",
+                (
+                    f"stopped at its deadline: still running after {deadline.seconds:g} s (JOB_DEADLINES {job}); "
+                    "the next run starts afresh"
+                ),
+            )
         except ConfigError as exc:
             code, status, error = EXIT_CONFIG, "failed", f"configuration error: {exc}"
         except ProviderAuthError as exc:
@@ -594,7 +696,7 @@ def run_job(job: str, func: Callable[[JobContext], Any], *, now: str | datetime 
                 # the next run closes the row (mark_stale_runs); the exit code still tells cron
                 log.error("could not record the end of the run: %s", database_failure(exc, settings)[1])
         summary = " ".join(f"{k}={v}" for k, v in sorted(ctx.counts.items())) or "nothing to do"
-        log.info("%s %s in %.1fs: %s", job, status, (datetime.now(timezone.utc) - started).total_seconds(), summary)
+        log.info("%s %s in %.1fs: %s", job, status, (datetime.now(UTC) - started).total_seconds(), summary)
         return code
     finally:
         deadline.disarm()

@@ -4,12 +4,13 @@ crontab.example is the operator's copy of these schedules (a test holds the two 
 lateness from them, the demo runs the jobs in this order, and the Kubernetes CronJobs are checked against the
 crontab. Schedules are cron expressions in UTC.
 """
+
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Callable
 
 CRON_FIELDS = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
 
@@ -19,6 +20,7 @@ class Job:
     """One job. `name` is its script (production/<name>.py), its log (LOG_DIR/<name>.log), its lock and its
     `job_runs.job`. `entry` and `then` are "module:function" paths, called with (ctx, **options); `then` runs
     after `entry` in the same run (not on --dry-run). `schedule` is None for jobs run by hand."""
+
     name: str
     entry: str
     description: str
@@ -40,24 +42,47 @@ class Job:
         return None if self.schedule is None else longest_gap(self.schedule)
 
 
-JOBS: dict[str, Job] = {j.name: j for j in (
-    Job("weekly_training", "pipeline.jobs.weekly_training:run",
-        "fetch results, rebuild players, retrain, validate, deploy through the gate", schedule="0 2 * * 0"),
-    Job("hourly_predictions", "pipeline.jobs.hourly_predictions:run",
-        "fixtures in the next 48 h, predictions, value bets; then the lineup step", schedule="0 * * * *",
-        then="pipeline.jobs.lineup_updates:run"),
-    Job("lineup_updates", "pipeline.jobs.lineup_updates:run",
-        "re-predict fixtures within 2 h whose lineups are out", schedule="*/15 * * * *"),
-    Job("results_settlement", "pipeline.jobs.results_settlement:run",
-        "results, settle bets, closing-line value, daily performance", schedule="*/30 * * * *"),
-    Job("backup", "pipeline.jobs.backup:run", "back up the store, models and .env", schedule="0 4 * * *"),
-    Job("health_check", "pipeline.jobs.health_check:run", "one line per check; exit 0 when healthy",
-        schedule="*/10 * * * *"),
-    Job("report", "pipeline.jobs.report:run", "performance report and charts"),
-    Job("backtest", "pipeline.jobs.backtest:run", "walk-forward replay of history"),
-    Job("demo", "pipeline.jobs.demo:run", "the whole cycle on the simulated sandbox"),
-    Job("migrate", "pipeline.jobs.migrate:run", "the store's schema to the latest revision (a deploy step)"),
-)}
+JOBS: dict[str, Job] = {
+    j.name: j
+    for j in (
+        Job(
+            "weekly_training",
+            "pipeline.jobs.weekly_training:run",
+            "fetch results, rebuild players, retrain, validate, deploy through the gate",
+            schedule="0 2 * * 0",
+        ),
+        Job(
+            "hourly_predictions",
+            "pipeline.jobs.hourly_predictions:run",
+            "fixtures in the next 48 h, predictions, value bets; then the lineup step",
+            schedule="0 * * * *",
+            then="pipeline.jobs.lineup_updates:run",
+        ),
+        Job(
+            "lineup_updates",
+            "pipeline.jobs.lineup_updates:run",
+            "re-predict fixtures within 2 h whose lineups are out",
+            schedule="*/15 * * * *",
+        ),
+        Job(
+            "results_settlement",
+            "pipeline.jobs.results_settlement:run",
+            "results, settle bets, closing-line value, daily performance",
+            schedule="*/30 * * * *",
+        ),
+        Job("backup", "pipeline.jobs.backup:run", "back up the store, models and .env", schedule="0 4 * * *"),
+        Job(
+            "health_check",
+            "pipeline.jobs.health_check:run",
+            "one line per check; exit 0 when healthy",
+            schedule="*/10 * * * *",
+        ),
+        Job("report", "pipeline.jobs.report:run", "performance report and charts"),
+        Job("backtest", "pipeline.jobs.backtest:run", "walk-forward replay of history"),
+        Job("demo", "pipeline.jobs.demo:run", "the whole cycle on the simulated sandbox"),
+        Job("migrate", "pipeline.jobs.migrate:run", "the store's schema to the latest revision (a deploy step)"),
+    )
+}
 SCHEDULED = tuple(j for j in JOBS.values() if j.schedule)
 
 

@@ -7,6 +7,7 @@ held-out matches the deployed set has never seen (those after its training windo
 MIN_COMPARE_MATCHES such matches exist, the comparison cannot be made honestly and the record says so; the
 thresholds still apply.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,13 +22,13 @@ from pipeline.betting.performance import refresh_performance
 from pipeline.bookmakers import reference_order
 from pipeline.config import ConfigError
 from pipeline.forecast import registry
-from pipeline.store import load_match_frame, newest_result, schema, store_batch, store_lineup
-from pipeline.metrics import outcomes_from_goals, score_all
 from pipeline.forecast.modelset import ModelSet, train_model_set
-from pipeline.forecast.predictions import record_copied_set
 from pipeline.forecast.players import fit_player_ratings, lineup_history, store_player_ratings
-from pipeline.providers.base import LineupsUnavailable
+from pipeline.forecast.predictions import record_copied_set
 from pipeline.jobs.runner import EXIT_SOFTWARE, JobContext, JobFailed
+from pipeline.metrics import outcomes_from_goals, score_all
+from pipeline.providers.base import LineupsUnavailable
+from pipeline.store import load_match_frame, newest_result, schema, store_batch, store_lineup
 
 MIN_COMPARE_MATCHES = 100
 LINEUP_BACKFILL_DAYS = 3 * 365  # lineups of finished matches fetched for the player database
@@ -37,8 +38,11 @@ FETCH_OVERLAP = timedelta(days=7)  # re-read the last week: late corrections and
 def fetch_history(ctx: JobContext) -> None:
     source = ctx.provider.name
     with ctx.engine.connect() as conn:
-        last = conn.execute(select(func.max(schema.fixtures.c.kickoff_time)).where(
-            schema.fixtures.c.source == source, schema.fixtures.c.status == "finished")).scalar()
+        last = conn.execute(
+            select(func.max(schema.fixtures.c.kickoff_time)).where(
+                schema.fixtures.c.source == source, schema.fixtures.c.status == "finished"
+            )
+        ).scalar()
     start = (last - FETCH_OVERLAP) if last else ctx.now - timedelta(days=365.25 * ctx.settings.history_years)
     ctx.log.info("fetching results since %s", start.date())
     batch = ctx.provider.history(start, ctx.now, ctx.now)
@@ -48,7 +52,7 @@ def fetch_history(ctx: JobContext) -> None:
         ctx.count("rows_skipped", len(batch.problems))
     with ctx.engine.begin() as conn:
         stored = store_batch(conn, source, batch, ctx.now, reference_order(ctx.settings.sharp_bookmakers))
-        if stored["results"]:   # results of predicted matches score them (see pipeline.betting.performance)
+        if stored["results"]:  # results of predicted matches score them (see pipeline.betting.performance)
             refresh_performance(conn, ctx.settings.starting_bankroll, ctx.now)
     ctx.count("results_fetched", stored["results"])
 
@@ -61,9 +65,14 @@ def fetch_lineup_history(ctx: JobContext) -> None:
     f, ln = schema.fixtures, schema.lineups
     with ctx.engine.connect() as conn:
         have = select(ln.c.fixture_id).distinct()
-        todo = conn.execute(select(f.c.id, f.c.provider_id).where(
-            f.c.source == source, f.c.status == "finished", f.c.id.not_in(have),
-            f.c.kickoff_time >= ctx.now - timedelta(days=LINEUP_BACKFILL_DAYS))).all()
+        todo = conn.execute(
+            select(f.c.id, f.c.provider_id).where(
+                f.c.source == source,
+                f.c.status == "finished",
+                f.c.id.not_in(have),
+                f.c.kickoff_time >= ctx.now - timedelta(days=LINEUP_BACKFILL_DAYS),
+            )
+        ).all()
     if not todo:
         return
     ids = {pid: fid for fid, pid in todo}
@@ -102,17 +111,23 @@ def _compare_with_deployed(ctx: JobContext, deployed: registry.Deployed | None, 
         return {"possible": False, "reason": "deployed set records no training window"}
     unseen = val[val["kickoff"] > pd.Timestamp(end)]
     if len(unseen) < MIN_COMPARE_MATCHES:
-        return {"possible": False, "reason": f"only {len(unseen)} held-out matches after the deployed set's "
-                                             f"training window (need {MIN_COMPARE_MATCHES})"}
+        return {
+            "possible": False,
+            "reason": f"only {len(unseen)} held-out matches after the deployed set's "
+            f"training window (need {MIN_COMPARE_MATCHES})",
+        }
     old = ModelSet.from_objects(deployed.objects)
     history = frame[frame["kickoff"] <= pd.Timestamp(end)]
     y = outcomes_from_goals(unseen["home_goals"].to_numpy(), unseen["away_goals"].to_numpy())
     old_p = old.predict(unseen.assign(home_goals=np.nan, away_goals=np.nan), history)
     new_p = result.validation_predictions.set_index("match_id").loc[unseen["match_id"]]
     cols = ["p_home", "p_draw", "p_away"]
-    return {"possible": True, "n": int(len(unseen)),
-            "deployed": score_all(old_p[cols].to_numpy(float), y),
-            "candidate": score_all(new_p[cols].to_numpy(float), y)}
+    return {
+        "possible": True,
+        "n": int(len(unseen)),
+        "deployed": score_all(old_p[cols].to_numpy(float), y),
+        "candidate": score_all(new_p[cols].to_numpy(float), y),
+    }
 
 
 def gate(settings, metrics: dict, comparison: dict) -> list[str]:
@@ -128,27 +143,41 @@ def gate(settings, metrics: dict, comparison: dict) -> list[str]:
     if comparison.get("possible"):
         new, old = comparison["candidate"]["log_loss"], comparison["deployed"]["log_loss"]
         if new > old + settings.deploy_tolerance:
-            reasons.append(f"log loss {new:.4f} worse than the deployed set's {old:.4f} on the same "
-                           f"{comparison['n']} matches (tolerance {settings.deploy_tolerance})")
+            reasons.append(
+                f"log loss {new:.4f} worse than the deployed set's {old:.4f} on the same "
+                f"{comparison['n']} matches (tolerance {settings.deploy_tolerance})"
+            )
     return reasons
 
 
-def _record(ctx: JobContext, version: str, action: str, *, forced=False, n=None, report=None, backup=None,
-            notes=None) -> None:
+def _record(
+    ctx: JobContext, version: str, action: str, *, forced=False, n=None, report=None, backup=None, notes=None
+) -> None:
     with ctx.engine.begin() as conn:
-        conn.execute(schema.model_versions.insert().values(
-            version=version, action=action, created_at=ctx.now, forced=forced, training_matches=n,
-            metrics=json.dumps(report, default=str) if report is not None else None,
-            backup_path=str(backup) if backup else None, notes=notes))
+        conn.execute(
+            schema.model_versions.insert().values(
+                version=version,
+                action=action,
+                created_at=ctx.now,
+                forced=forced,
+                training_matches=n,
+                metrics=json.dumps(report, default=str) if report is not None else None,
+                backup_path=str(backup) if backup else None,
+                notes=notes,
+            )
+        )
 
 
 def format_report(metrics: dict, n_val: int) -> str:
-    lines = [f"validation on the last {n_val} matches (held out in time order):",
-             f"  {'forecaster':<22}{'n':>6}{'log loss':>10}{'Brier':>8}{'RPS':>8}{'acc':>7}"]
+    lines = [
+        f"validation on the last {n_val} matches (held out in time order):",
+        f"  {'forecaster':<22}{'n':>6}{'log loss':>10}{'Brier':>8}{'RPS':>8}{'acc':>7}",
+    ]
     for name, m in metrics.items():
         if isinstance(m, dict) and "log_loss" in m:
-            lines.append(f"  {name:<22}{m['n']:>6}{m['log_loss']:>10.4f}{m['brier']:>8.4f}{m['rps']:>8.4f}"
-                         f"{m['accuracy']:>7.3f}")
+            lines.append(
+                f"  {name:<22}{m['n']:>6}{m['log_loss']:>10.4f}{m['brier']:>8.4f}{m['rps']:>8.4f}{m['accuracy']:>7.3f}"
+            )
     return "\n".join(lines)
 
 
@@ -175,8 +204,10 @@ def stale_data(ctx: JobContext, newest) -> str | None:
     age = ctx.now - newest
     if age <= timedelta(days=ctx.settings.max_data_age_days):
         return None
-    return (f"the newest result is from {newest:%Y-%m-%d}, {age.days} days old (MAX_DATA_AGE_DAYS="
-            f"{ctx.settings.max_data_age_days:g}): is the data source still being updated?")
+    return (
+        f"the newest result is from {newest:%Y-%m-%d}, {age.days} days old (MAX_DATA_AGE_DAYS="
+        f"{ctx.settings.max_data_age_days:g}): is the data source still being updated?"
+    )
 
 
 def nothing_new(frame: pd.DataFrame, deployed: registry.Deployed | None) -> str | None:
@@ -184,8 +215,10 @@ def nothing_new(frame: pd.DataFrame, deployed: registry.Deployed | None) -> str 
     end = deployed.metadata.get("training_end") if deployed is not None else None
     if end is None or not len(frame) or frame["kickoff"].max() > pd.Timestamp(end):
         return None
-    return (f"no result newer than the deployed set's training window (newest {frame['kickoff'].max():%Y-%m-%d}; "
-            f"{deployed.version} was trained on results up to {pd.Timestamp(end):%Y-%m-%d})")
+    return (
+        f"no result newer than the deployed set's training window (newest {frame['kickoff'].max():%Y-%m-%d}; "
+        f"{deployed.version} was trained on results up to {pd.Timestamp(end):%Y-%m-%d})"
+    )
 
 
 def _deployed_set(ctx: JobContext) -> registry.Deployed | None:
@@ -214,16 +247,22 @@ def run_training(ctx: JobContext, *, dry_run: bool = False, force_deploy: bool =
     fetch_history(ctx)
     fetch_lineup_history(ctx)
     with ctx.engine.connect() as conn:
-        frame = load_match_frame(conn, ctx.provider.name, until=ctx.now,
-                                 since=ctx.now - timedelta(days=365.25 * settings.history_years),
-                                 reference=reference_order(settings.sharp_bookmakers))
+        frame = load_match_frame(
+            conn,
+            ctx.provider.name,
+            until=ctx.now,
+            since=ctx.now - timedelta(days=365.25 * settings.history_years),
+            reference=reference_order(settings.sharp_bookmakers),
+        )
         newest = newest_result(conn, ctx.provider.name)
     # Bad data must not look like success: nothing is trained or deployed, and the reason is recorded and shown.
     stale = stale_data(ctx, newest)
     if len(frame) < settings.validation_matches + 200 and not stale:
-        raise JobFailed(f"only {len(frame)} finished matches in the store: need at least "
-                        f"{settings.validation_matches + 200} (VALIDATION_MATCHES + 200) to train and validate",
-                        EXIT_SOFTWARE)
+        raise JobFailed(
+            f"only {len(frame)} finished matches in the store: need at least "
+            f"{settings.validation_matches + 200} (VALIDATION_MATCHES + 200) to train and validate",
+            EXIT_SOFTWARE,
+        )
     deployed = _deployed_set(ctx)
     same = nothing_new(frame, deployed)
     if (stale or same) and not (dry_run or force_deploy):
@@ -235,25 +274,42 @@ def run_training(ctx: JobContext, *, dry_run: bool = False, force_deploy: bool =
         ctx.log.warning("not trained, nothing deployed: %s", same)
         return
     problems = [p for p in (stale, same) if p]
-    ctx.log.info("training on %d matches (%s to %s)", len(frame), frame["kickoff"].min().date(),
-                 frame["kickoff"].max().date())
-    result = train_model_set(frame, validation_matches=settings.validation_matches, xi=settings.dc_xi,
-                             progress=lambda msg: ctx.log.info("  %s", msg))
+    ctx.log.info(
+        "training on %d matches (%s to %s)", len(frame), frame["kickoff"].min().date(), frame["kickoff"].max().date()
+    )
+    result = train_model_set(
+        frame,
+        validation_matches=settings.validation_matches,
+        xi=settings.dc_xi,
+        progress=lambda msg: ctx.log.info("  %s", msg),
+    )
     ctx.count("training_matches", len(frame))
     rebuild_player_database(ctx, result.model_set, frame)
     ctx.log.info("%s", format_report(result.metrics, result.n_validation))
 
     comparison = _compare_with_deployed(ctx, deployed, result, frame)
     if comparison.get("possible"):
-        ctx.log.info("against the deployed set on %d unseen matches: log loss %.4f (deployed) vs %.4f (new)",
-                     comparison["n"], comparison["deployed"]["log_loss"], comparison["candidate"]["log_loss"])
+        ctx.log.info(
+            "against the deployed set on %d unseen matches: log loss %.4f (deployed) vs %.4f (new)",
+            comparison["n"],
+            comparison["deployed"]["log_loss"],
+            comparison["candidate"]["log_loss"],
+        )
     else:
         ctx.log.info("no comparison with the deployed set: %s", comparison["reason"])
     reasons = problems + gate(settings, result.metrics, comparison)
     version = registry.new_version(settings.model_dir, ctx.now)
-    report = {"validation": result.metrics, "comparison": comparison, "gate_failures": reasons,
-              "thresholds": {"max_log_loss": settings.max_log_loss, "min_accuracy": settings.min_accuracy,
-                             "max_brier": settings.max_brier, "deploy_tolerance": settings.deploy_tolerance}}
+    report = {
+        "validation": result.metrics,
+        "comparison": comparison,
+        "gate_failures": reasons,
+        "thresholds": {
+            "max_log_loss": settings.max_log_loss,
+            "min_accuracy": settings.min_accuracy,
+            "max_brier": settings.max_brier,
+            "deploy_tolerance": settings.deploy_tolerance,
+        },
+    }
     if dry_run:
         ctx.log.info("dry run: %s", "gate passed" if not reasons else "gate failed: " + "; ".join(reasons))
         _record(ctx, version, "dry_run", n=len(frame), report=report)
@@ -266,11 +322,18 @@ def run_training(ctx: JobContext, *, dry_run: bool = False, force_deploy: bool =
     if reasons:
         ctx.log.warning("--force-deploy: deploying despite: %s", "; ".join(reasons))
     metadata = {
-        "version": version, "trained_at": ctx.now.isoformat(), "source": ctx.provider.name,
-        "training_start": frame["kickoff"].min().isoformat(), "training_end": frame["kickoff"].max().isoformat(),
-        "training_matches": int(len(frame)), "validation_matches": int(result.n_validation),
-        "metrics": result.metrics, "comparison": comparison, "forced": bool(reasons and force_deploy),
-        "thresholds": report["thresholds"], "features": result.feature_names,
+        "version": version,
+        "trained_at": ctx.now.isoformat(),
+        "source": ctx.provider.name,
+        "training_start": frame["kickoff"].min().isoformat(),
+        "training_end": frame["kickoff"].max().isoformat(),
+        "training_matches": int(len(frame)),
+        "validation_matches": int(result.n_validation),
+        "metrics": result.metrics,
+        "comparison": comparison,
+        "forced": bool(reasons and force_deploy),
+        "thresholds": report["thresholds"],
+        "features": result.feature_names,
     }
     sample = frame.tail(5).assign(home_goals=np.nan, away_goals=np.nan)
 
@@ -281,16 +344,24 @@ def run_training(ctx: JobContext, *, dry_run: bool = False, force_deploy: bool =
             raise JobFailed("the new model set reloads but does not predict valid probabilities")
 
     damaged = deployed is None and registry.has_live_set(settings.model_dir)
-    new, backup = registry.deploy(settings.model_dir, result.model_set.to_objects(), metadata, now=ctx.now,
-                                  check=check)
+    new, backup = registry.deploy(settings.model_dir, result.model_set.to_objects(), metadata, now=ctx.now, check=check)
     if damaged:
         ctx.log.warning("the set it replaced could not be loaded and was not backed up")
     removed = registry.prune(settings.model_dir, settings.keep_model_backups)
-    _record(ctx, version, "deploy", forced=bool(reasons and force_deploy), n=len(frame), report=report,
-            backup=backup, notes="forced past the gate: " + "; ".join(reasons) if reasons else None)
+    _record(
+        ctx,
+        version,
+        "deploy",
+        forced=bool(reasons and force_deploy),
+        n=len(frame),
+        report=report,
+        backup=backup,
+        notes="forced past the gate: " + "; ".join(reasons) if reasons else None,
+    )
     ctx.count("deployed", 1)
-    ctx.log.info("deployed %s%s; pruned %d old sets", version, f" (backup {backup.name})" if backup else "",
-                 len(removed))
+    ctx.log.info(
+        "deployed %s%s; pruned %d old sets", version, f" (backup {backup.name})" if backup else "", len(removed)
+    )
 
 
 def run_rollback(ctx: JobContext, timestamp: str | None) -> None:
@@ -305,5 +376,3 @@ def run_rollback(ctx: JobContext, timestamp: str | None) -> None:
     _record(ctx, deployed.version, "rollback", backup=source, notes=f"restored {source.name}")
     ctx.count("rolled_back", 1)
     ctx.log.info("rolled back to %s (now live as %s)", source.name, deployed.version)
-
-

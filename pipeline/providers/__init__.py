@@ -1,8 +1,20 @@
 """Data providers behind one interface (see base.py), chosen by DATA_SOURCE."""
+
 from __future__ import annotations
 
-from pipeline.providers.base import (Batch, Lineup, LineupPlayer, LineupsUnavailable, Match, Odds, Provider,
-                                     ProviderAuthError, ProviderError, Sanitized, SourceUnavailable)
+from pipeline.providers.base import (
+    Batch,
+    Lineup,
+    LineupPlayer,
+    LineupsUnavailable,
+    Match,
+    Odds,
+    Provider,
+    ProviderAuthError,
+    ProviderError,
+    Sanitized,
+    SourceUnavailable,
+)
 
 
 def get_provider(settings) -> Provider:
@@ -13,23 +25,47 @@ def get_provider(settings) -> Provider:
 def _source(settings) -> Provider:
     if settings.data_source == "sandbox":
         from pipeline.providers.sandbox import SandboxProvider
+
         return SandboxProvider(seed=settings.sandbox_seed)
     if settings.data_source == "football-data":
         from pipeline.providers.football_data import FootballDataProvider
-        return FootballDataProvider(data_dir=settings.football_data_dir, base_url=settings.football_data_url,
-                                    leagues=settings.football_data_leagues, cache_dir=settings.cache_dir,
-                                    sharp=settings.sharp_bookmakers,
-                                    timeout=(5.0, settings.http_timeout), attempts=settings.http_attempts,
-                                    deadline=settings.http_deadline)
+
+        return FootballDataProvider(
+            data_dir=settings.football_data_dir,
+            base_url=settings.football_data_url,
+            leagues=settings.football_data_leagues,
+            cache_dir=settings.cache_dir,
+            sharp=settings.sharp_bookmakers,
+            timeout=(5.0, settings.http_timeout),
+            attempts=settings.http_attempts,
+            deadline=settings.http_deadline,
+        )
     if settings.data_source == "sportmonks":
         from pipeline.providers.sportmonks import SportmonksProvider
-        return SportmonksProvider(api_key=settings.sportmonks_api_key, base_url=settings.sportmonks_base_url,
-                                  league_ids=settings.sportmonks_leagues,
-                                  bookmaker_ids=settings.sportmonks_bookmakers,
-                                  timeout=(5.0, settings.http_timeout), attempts=settings.http_attempts,
-                                  deadline=settings.http_deadline)
+
+        return SportmonksProvider(
+            api_key=settings.sportmonks_api_key,
+            base_url=settings.sportmonks_base_url,
+            league_ids=settings.sportmonks_leagues,
+            bookmaker_ids=settings.sportmonks_bookmakers,
+            timeout=(5.0, settings.http_timeout),
+            attempts=settings.http_attempts,
+            deadline=settings.http_deadline,
+        )
     raise ValueError(f"unknown data source {settings.data_source!r}")
 
 
-__all__ = ["get_provider", "Provider", "Batch", "Match", "Odds", "Lineup", "LineupPlayer", "ProviderError",
-           "ProviderAuthError", "LineupsUnavailable", "Sanitized", "SourceUnavailable"]
+__all__ = [
+    "get_provider",
+    "Provider",
+    "Batch",
+    "Match",
+    "Odds",
+    "Lineup",
+    "LineupPlayer",
+    "ProviderError",
+    "ProviderAuthError",
+    "LineupsUnavailable",
+    "Sanitized",
+    "SourceUnavailable",
+]

@@ -4,18 +4,19 @@ A provider turns a source (the Sportmonks API, football-data.co.uk files, the si
 records. It never touches the store; `pipeline.store` upserts what providers return. All datetimes are
 timezone-aware UTC.
 """
+
 from __future__ import annotations
 
 import abc
 import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable, Sequence
 
 # Fixture status vocabulary shared by all providers and the store.
 SCHEDULED = "scheduled"
-LIVE = "live"            # in play, paused, half-time, extra time... not final
-FINISHED = "finished"    # final; the 90-minute score is known
+LIVE = "live"  # in play, paused, half-time, extra time... not final
+FINISHED = "finished"  # final; the 90-minute score is known
 POSTPONED = "postponed"  # void for betting
 CANCELLED = "cancelled"  # void
 ABANDONED = "abandoned"  # void
@@ -45,16 +46,17 @@ class LineupsUnavailable(ProviderError):
 @dataclass
 class Match:
     """A fixture, scheduled or played. `provider_id` is unique within the source."""
+
     provider_id: str
-    league: str                    # league code, e.g. "E0" or a Sportmonks league id as text
-    season: str                    # e.g. "2324"
-    kickoff: datetime              # tz-aware UTC
+    league: str  # league code, e.g. "E0" or a Sportmonks league id as text
+    season: str  # e.g. "2324"
+    kickoff: datetime  # tz-aware UTC
     home_team: str
     away_team: str
-    home_team_id: str | None = None   # provider's team id; the name is used when None
+    home_team_id: str | None = None  # provider's team id; the name is used when None
     away_team_id: str | None = None
     status: str = SCHEDULED
-    home_goals: int | None = None     # 90-minute score (not extra time, not penalties)
+    home_goals: int | None = None  # 90-minute score (not extra time, not penalties)
     away_goals: int | None = None
     # Match statistics where the source has them; keys: home_shots, away_shots, home_shots_on_target,
     # away_shots_on_target, home_corners, away_corners.
@@ -65,12 +67,13 @@ class Match:
 @dataclass
 class Odds:
     """One 1X2 price snapshot from one bookmaker, as seen at `fetched_at`."""
-    match_id: str                  # Match.provider_id
+
+    match_id: str  # Match.provider_id
     bookmaker: str
     home: float
     draw: float
     away: float
-    fetched_at: datetime           # tz-aware UTC; when the price was observed
+    fetched_at: datetime  # tz-aware UTC; when the price was observed
     is_closing: bool = False
     market: str = "1X2"
 
@@ -79,26 +82,27 @@ class Odds:
 class LineupPlayer:
     player_id: str
     name: str
-    side: str                      # "home" or "away"
+    side: str  # "home" or "away"
     position: str | None = None
 
 
 @dataclass
 class Lineup:
     match_id: str
-    players: list[LineupPlayer]    # starting eleven of both sides
+    players: list[LineupPlayer]  # starting eleven of both sides
     published_at: datetime | None = None
 
 
 @dataclass
 class Batch:
     """What a provider returns for a question: matches and the odds seen for them."""
+
     matches: list[Match] = field(default_factory=list)
     odds: list[Odds] = field(default_factory=list)
     # Rows the provider could not read: human-readable reasons, reported by the job, never fatal.
     problems: list[str] = field(default_factory=list)
 
-    def extend(self, other: "Batch") -> None:
+    def extend(self, other: Batch) -> None:
         self.matches.extend(other.matches)
         self.odds.extend(other.odds)
         self.problems.extend(other.problems)
@@ -131,7 +135,7 @@ class Provider(abc.ABC):
         """A cheap call proving the source answers (health check). Returns a short description."""
         return f"{self.name}: ok"
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook: most providers hold nothing to release
         pass
 
 
@@ -183,11 +187,22 @@ def sanitize_batch(batch: Batch) -> Batch:
     for m in batch.matches:
         original = m.provider_id
         before = (m.provider_id, m.league, m.season, m.home_team, m.away_team)
-        for attr in ("provider_id", "league", "season", "home_team", "away_team", "home_team_id", "away_team_id",
-                     "status"):
+        for attr in (
+            "provider_id",
+            "league",
+            "season",
+            "home_team",
+            "away_team",
+            "home_team_id",
+            "away_team_id",
+            "status",
+        ):
             setattr(m, attr, clean_text(getattr(m, attr)))
-        cleaned = " once control characters are removed" if before != (
-            m.provider_id, m.league, m.season, m.home_team, m.away_team) else ""
+        cleaned = (
+            " once control characters are removed"
+            if before != (m.provider_id, m.league, m.season, m.home_team, m.away_team)
+            else ""
+        )
         empty = [a for a in ("provider_id", "league", "season") if not getattr(m, a)]
         if empty:
             batch.problems.append(f"match {original!r}: no {', '.join(empty)}{cleaned}; row skipped")

@@ -26,6 +26,7 @@ A file that is not the expected CSV (an HTML error page served with status 200, 
 named in the batch's problems and skipped; a download is cached only once it parses as such a CSV, and a cached
 copy that does not is fetched again.
 """
+
 from __future__ import annotations
 
 import csv
@@ -33,25 +34,40 @@ import io
 import logging
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from pipeline.bookmakers import FOOTBALL_DATA_PREFIXES, LAST_RESORT, SHARP_DEFAULT, reference_order
+from pipeline.providers.base import (
+    FINISHED,
+    SCHEDULED,
+    Batch,
+    Match,
+    Odds,
+    Provider,
+    ProviderError,
+    SourceUnavailable,
+    clean_text,
+)
 from pipeline.providers.http_client import make_session, request
-from pipeline.providers.base import (FINISHED, SCHEDULED, Batch, Match, Odds, Provider, ProviderError,
-                                     SourceUnavailable, clean_text)
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIME = "15:00"
 LONDON = "Europe/London"
 BOOK_OF_PREFIX = {p + c: name for name, p in FOOTBALL_DATA_PREFIXES.items() for c in ("", "C")}  # PS, PSC: Pinnacle
-STATS = {"HS": "home_shots", "AS": "away_shots", "HST": "home_shots_on_target", "AST": "away_shots_on_target",
-         "HC": "home_corners", "AC": "away_corners"}
+STATS = {
+    "HS": "home_shots",
+    "AS": "away_shots",
+    "HST": "home_shots_on_target",
+    "AST": "away_shots_on_target",
+    "HC": "home_corners",
+    "AC": "away_corners",
+}
 FRAME_STATS = ["home_shots", "away_shots", "home_shots_on_target", "away_shots_on_target"]
 REQUIRED = ("Date", "HomeTeam", "AwayTeam")
 
@@ -73,8 +89,12 @@ def _slug(name: str) -> str:
 def _decode(raw: bytes, label: str) -> str:
     """Text of a CSV file: UTF-8 (with or without BOM), UTF-16/32 with a BOM or a UTF-16 pattern of NUL bytes,
     else Latin-1 (older season files). A binary file raises BadFile."""
-    for bom, enc in ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
-                     (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
+    for bom, enc in (
+        (b"\xff\xfe\x00\x00", "utf-32"),
+        (b"\x00\x00\xfe\xff", "utf-32"),
+        (b"\xff\xfe", "utf-16"),
+        (b"\xfe\xff", "utf-16"),
+    ):
         if raw.startswith(bom):
             try:
                 return raw.decode(enc)
@@ -101,8 +121,9 @@ def _decode(raw: bytes, label: str) -> str:
 
 def _read_text(source) -> tuple[str, str]:
     """(text, label) from a path or raw bytes/str."""
-    if isinstance(source, (str, bytes)) and not (isinstance(source, str) and "\n" not in source
-                                                 and Path(source).exists()):
+    if isinstance(source, (str, bytes)) and not (
+        isinstance(source, str) and "\n" not in source and Path(source).exists()
+    ):
         if isinstance(source, str):
             return source, "<data>"
         raw, label = source, "<data>"
@@ -186,10 +207,16 @@ def book_columns(frame: pd.DataFrame) -> list[tuple[str, str, bool]]:
     return out
 
 
-def parse_csv(source, league: str | None = None, season: str | None = None, *,
-              sharp: Sequence[str] = SHARP_DEFAULT, prematch_books: Sequence[str] | None = None,
-              closing_books: Sequence[str] | None = None,
-              require_result: bool = True) -> tuple[pd.DataFrame, list[str]]:
+def parse_csv(
+    source,
+    league: str | None = None,
+    season: str | None = None,
+    *,
+    sharp: Sequence[str] = SHARP_DEFAULT,
+    prematch_books: Sequence[str] | None = None,
+    closing_books: Sequence[str] | None = None,
+    require_result: bool = True,
+) -> tuple[pd.DataFrame, list[str]]:
     """One football-data CSV as a match frame and its problems.
 
     Every bookmaker's prices are kept in the file's own columns (PSH, PSD, PSA, PSCH, ...; NaN where a book's
@@ -212,12 +239,15 @@ def parse_csv(source, league: str | None = None, season: str | None = None, *,
         return pd.DataFrame(), [f"{exc}; file skipped"]
     except (ValueError, KeyError, IndexError, TypeError, pd.errors.ParserError, csv.Error) as exc:
         # whatever else a hostile file does to the parser: the file is named and skipped, the run goes on
-        return pd.DataFrame(), [f"{label}: not a readable football-data CSV ({type(exc).__name__}: "
-                                f"{clean_text(str(exc))[:120]}); file skipped"]
+        return pd.DataFrame(), [
+            f"{label}: not a readable football-data CSV ({type(exc).__name__}: "
+            f"{clean_text(str(exc))[:120]}); file skipped"
+        ]
 
 
-def _parse_text(text: str, label: str, league, season, prematch_books, closing_books,
-                require_result: bool) -> tuple[pd.DataFrame, list[str]]:
+def _parse_text(
+    text: str, label: str, league, season, prematch_books, closing_books, require_result: bool
+) -> tuple[pd.DataFrame, list[str]]:
     problems: list[str] = []
     lines = text.splitlines()
     header = [h.strip() for h in lines[0].split(",")]
@@ -230,8 +260,14 @@ def _parse_text(text: str, label: str, league, season, prematch_books, closing_b
     try:  # the fast parser first; the Python one only for files with over-long rows, to report them
         df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=True)
     except pd.errors.ParserError:
-        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, engine="python",
-                         on_bad_lines=bad, skip_blank_lines=True)
+        df = pd.read_csv(
+            io.StringIO(text),
+            dtype=str,
+            keep_default_na=False,
+            engine="python",
+            on_bad_lines=bad,
+            skip_blank_lines=True,
+        )
     df.columns = [clean_text(str(c)) for c in df.columns]
     df = df.loc[:, [c for c in df.columns if c and not c.startswith("Unnamed")]]
     df["_line"] = np.arange(len(df)) + 2
@@ -248,13 +284,17 @@ def _parse_text(text: str, label: str, league, season, prematch_books, closing_b
     tm = df["Time"].str.strip() if "Time" in df else pd.Series("", index=df.index)
     tm = tm.where(tm.str.fullmatch(r"\d{1,2}:\d{2}"), DEFAULT_TIME)
     local = pd.to_datetime(date.dt.strftime("%Y-%m-%d") + " " + tm, format="%Y-%m-%d %H:%M", errors="coerce")
-    kickoff = local.dt.tz_localize(LONDON, ambiguous=np.ones(len(local), bool), nonexistent="shift_forward") \
-        .dt.tz_convert("UTC")
+    kickoff = local.dt.tz_localize(
+        LONDON, ambiguous=np.ones(len(local), bool), nonexistent="shift_forward"
+    ).dt.tz_convert("UTC")
     hg = pd.to_numeric(df.get("FTHG", pd.Series("", index=df.index)), errors="coerce")
     ag = pd.to_numeric(df.get("FTAG", pd.Series("", index=df.index)), errors="coerce")
     ok = pd.Series(True, index=df.index)
-    reasons = [(date.isna(), "bad or missing date"), ((home == "") | (away == ""), "a team is missing"),
-               (home == away, "home and away team are the same")]
+    reasons = [
+        (date.isna(), "bad or missing date"),
+        ((home == "") | (away == ""), "a team is missing"),
+        (home == away, "home and away team are the same"),
+    ]
     if require_result:
         reasons.append((hg.isna() | ag.isna() | (hg < 0) | (ag < 0), "missing or non-numeric score"))
     for mask, why in reasons:
@@ -269,17 +309,32 @@ def _parse_text(text: str, label: str, league, season, prematch_books, closing_b
             vals = _triple(df, p)
             if vals is not None:
                 books[p] = vals
-    for extra in (*prematch_books, *closing_books):   # prefixes given by the caller that are not known bookmakers
+    for extra in (*prematch_books, *closing_books):  # prefixes given by the caller that are not known bookmakers
         if extra not in books and (vals := _triple(df, extra)) is not None:
             books[extra] = vals
     pre, pre_book = _odds(books, prematch_books, len(df))
     close, close_book = _odds(books, closing_books, len(df))
-    frame = pd.DataFrame({
-        "league": league, "season": season, "kickoff": kickoff, "home_team": home, "away_team": away,
-        "home_goals": hg.astype(float), "away_goals": ag.astype(float),
-        "odds_home": pre[:, 0], "odds_draw": pre[:, 1], "odds_away": pre[:, 2], "odds_bookmaker": pre_book,
-        "close_home": close[:, 0], "close_draw": close[:, 1], "close_away": close[:, 2],
-        "close_bookmaker": close_book, "_line": df["_line"]}, index=df.index)
+    frame = pd.DataFrame(
+        {
+            "league": league,
+            "season": season,
+            "kickoff": kickoff,
+            "home_team": home,
+            "away_team": away,
+            "home_goals": hg.astype(float),
+            "away_goals": ag.astype(float),
+            "odds_home": pre[:, 0],
+            "odds_draw": pre[:, 1],
+            "odds_away": pre[:, 2],
+            "odds_bookmaker": pre_book,
+            "close_home": close[:, 0],
+            "close_draw": close[:, 1],
+            "close_away": close[:, 2],
+            "close_bookmaker": close_book,
+            "_line": df["_line"],
+        },
+        index=df.index,
+    )
     for col, name in STATS.items():
         frame[name] = pd.to_numeric(df[col], errors="coerce").astype(float) if col in df else np.nan
     per_book = {f"{p}{s}": vals[:, i] for p, vals in books.items() if p in BOOK_OF_PREFIX for i, s in enumerate("HDA")}
@@ -310,8 +365,16 @@ def match_ids(frame: pd.DataFrame, earlier: pd.Series | None = None) -> pd.Serie
 def _pair_ids(frame: pd.DataFrame) -> pd.Series:
     def slug(col: pd.Series) -> pd.Series:  # _slug, vectorised
         return col.str.lower().str.replace(r"[^a-z0-9]+", "_", regex=True).str.strip("_")
-    return (frame["league"].astype(str) + "-" + frame["season"].astype(str) + "-" + slug(frame["home_team"])
-            + "-" + slug(frame["away_team"]))
+
+    return (
+        frame["league"].astype(str)
+        + "-"
+        + frame["season"].astype(str)
+        + "-"
+        + slug(frame["home_team"])
+        + "-"
+        + slug(frame["away_team"])
+    )
 
 
 def frame_to_batch(frame: pd.DataFrame, status: str = FINISHED, odds_time: datetime | None = None) -> Batch:
@@ -324,11 +387,20 @@ def frame_to_batch(frame: pd.DataFrame, status: str = FINISHED, odds_time: datet
         stats = {k: float(getattr(r, k)) for k in STATS.values() if hasattr(r, k) and pd.notna(getattr(r, k))}
         ko = r.kickoff.to_pydatetime()
         kickoffs.append(ko)
-        batch.matches.append(Match(provider_id=r.match_id, league=r.league, season=r.season, kickoff=ko,
-                                   home_team=r.home_team, away_team=r.away_team, status=status,
-                                   home_goals=int(r.home_goals) if finished else None,
-                                   away_goals=int(r.away_goals) if finished else None,
-                                   stats=stats if finished else {}))
+        batch.matches.append(
+            Match(
+                provider_id=r.match_id,
+                league=r.league,
+                season=r.season,
+                kickoff=ko,
+                home_team=r.home_team,
+                away_team=r.away_team,
+                status=status,
+                home_goals=int(r.home_goals) if finished else None,
+                away_goals=int(r.away_goals) if finished else None,
+                stats=stats if finished else {},
+            )
+        )
     ids = frame["match_id"].tolist()
     for name, prefix, closing in book_columns(frame):
         if closing and not finished:
@@ -342,8 +414,9 @@ def frame_to_batch(frame: pd.DataFrame, status: str = FINISHED, odds_time: datet
     return batch
 
 
-def load_matches(data_dir, leagues: Sequence[str] | None = None, seasons: Sequence[str] | None = None,
-                 **books) -> tuple[pd.DataFrame, list[str]]:
+def load_matches(
+    data_dir, leagues: Sequence[str] | None = None, seasons: Sequence[str] | None = None, **books
+) -> tuple[pd.DataFrame, list[str]]:
     """Every season file under DIR/mmz4281 (optionally only some leagues/seasons) as one match frame."""
     root = Path(data_dir) / "mmz4281"
     if not root.is_dir():
@@ -368,11 +441,20 @@ class FootballDataProvider(Provider):
     name = "football-data"
     has_lineups = False
 
-    def __init__(self, data_dir: Path | None = None, base_url: str = "https://www.football-data.co.uk",
-                 leagues: Sequence[str] = ("E0", "D1", "F1", "I1", "SP1"), cache_dir: Path | None = None,
-                 max_age_hours: float = 12.0, session=None, sharp: Sequence[str] = SHARP_DEFAULT,
-                 first_season: int = 2003,
-                 timeout: tuple[float, float] = (5.0, 30.0), attempts: int = 4, deadline: float = 120.0):
+    def __init__(
+        self,
+        data_dir: Path | None = None,
+        base_url: str = "https://www.football-data.co.uk",
+        leagues: Sequence[str] = ("E0", "D1", "F1", "I1", "SP1"),
+        cache_dir: Path | None = None,
+        max_age_hours: float = 12.0,
+        session=None,
+        sharp: Sequence[str] = SHARP_DEFAULT,
+        first_season: int = 2003,
+        timeout: tuple[float, float] = (5.0, 30.0),
+        attempts: int = 4,
+        deadline: float = 120.0,
+    ):
         self.data_dir = Path(data_dir) if data_dir else None
         self.base_url = base_url.rstrip("/")
         self.leagues = tuple(leagues)
@@ -383,7 +465,7 @@ class FootballDataProvider(Provider):
         self.first_season = first_season
         self.timeout = timeout
         self.attempts = attempts
-        self.deadline = deadline   # wall clock of one download (pipeline.http)
+        self.deadline = deadline  # wall clock of one download (pipeline.http)
         if self.data_dir is not None:
             self._local_root()  # every job using the source stops here, even one with nothing to ask it
 
@@ -393,8 +475,10 @@ class FootballDataProvider(Provider):
         if not self.data_dir.is_dir():
             raise SourceUnavailable(f"FOOTBALL_DATA_DIR {self.data_dir} does not exist")
         if not (self.data_dir / "mmz4281").is_dir():
-            raise SourceUnavailable(f"FOOTBALL_DATA_DIR {self.data_dir} has no mmz4281/ directory (it must be laid "
-                                    "out like football-data.co.uk: mmz4281/<season>/<Div>.csv, fixtures.csv)")
+            raise SourceUnavailable(
+                f"FOOTBALL_DATA_DIR {self.data_dir} has no mmz4281/ directory (it must be laid "
+                "out like football-data.co.uk: mmz4281/<season>/<Div>.csv, fixtures.csv)"
+            )
         return self.data_dir
 
     def _file(self, relative: str, now: datetime, may_be_stale: bool) -> tuple[Path | None, list[str]]:
@@ -443,7 +527,7 @@ class FootballDataProvider(Provider):
         codes = []
         for y in range(first, end.year + 1):
             code = f"{y % 100:02d}{(y + 1) % 100:02d}"
-            s_start = datetime(y, 7, 1, tzinfo=timezone.utc)
+            s_start = datetime(y, 7, 1, tzinfo=UTC)
             if (start is None or s_start + timedelta(days=366) > start) and s_start < end:
                 codes.append(code)
         return codes
@@ -459,7 +543,7 @@ class FootballDataProvider(Provider):
                 batch.problems.extend(problems)
                 if frame.empty:
                     continue
-                keep = (frame["kickoff"] < min(end, now - timedelta(hours=2)))
+                keep = frame["kickoff"] < min(end, now - timedelta(hours=2))
                 if start is not None:
                     keep &= frame["kickoff"] >= start
                 batch.extend(frame_to_batch(frame[keep]))
@@ -518,8 +602,10 @@ class FootballDataProvider(Provider):
         return batch
 
     def _no_fixtures(self) -> str:
-        return (f"{self.data_dir / 'fixtures.csv'} is missing: the hourly job has no upcoming matches to predict "
-                "(download it from the site's fixtures page into FOOTBALL_DATA_DIR)")
+        return (
+            f"{self.data_dir / 'fixtures.csv'} is missing: the hourly job has no upcoming matches to predict "
+            "(download it from the site's fixtures page into FOOTBALL_DATA_DIR)"
+        )
 
     def check(self, now: datetime) -> str:
         if self.data_dir is not None:

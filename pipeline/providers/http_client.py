@@ -12,14 +12,16 @@ A wait the source asks for (`Retry-After`, seconds or an HTTP date, or a reset t
 body) is honoured when it is short; when it is longer than `max_wait` or than what is left of the deadline the
 request gives up at once, whichever way the source said it.
 """
+
 from __future__ import annotations
 
 import logging
 import random
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import requests
 import urllib3.exceptions
@@ -31,9 +33,9 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = "football-pipeline/0.1 (+cron batch)"
 DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
-DEFAULT_DEADLINE = 120.0       # whole request: attempts, waits and body
-MAX_WAIT = 60.0                # never sleep longer than this between attempts
-MAX_BODY = 200 * 2 ** 20       # a body larger than this is not one of ours
+DEFAULT_DEADLINE = 120.0  # whole request: attempts, waits and body
+MAX_WAIT = 60.0  # never sleep longer than this between attempts
+MAX_BODY = 200 * 2**20  # a body larger than this is not one of ours
 CHUNK = 64 * 1024
 
 
@@ -63,8 +65,8 @@ def _retry_after(resp: requests.Response) -> float | None:
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _read_body(resp: requests.Response, end: float, shown: str, deadline: float) -> None:
@@ -72,8 +74,9 @@ def _read_body(resp: requests.Response, end: float, shown: str, deadline: float)
     chunks, size = [], 0
     while True:
         if time.monotonic() > end:
-            raise ProviderError(f"{shown}: no complete answer within {deadline:g} s (HTTP_DEADLINE); "
-                                f"{size} bytes of the body received")
+            raise ProviderError(
+                f"{shown}: no complete answer within {deadline:g} s (HTTP_DEADLINE); {size} bytes of the body received"
+            )
         try:
             chunk = resp.raw.read1(CHUNK, decode_content=True)
         except (urllib3.exceptions.HTTPError, OSError) as exc:  # cut off, reset, read timeout, bad gzip
@@ -82,7 +85,7 @@ def _read_body(resp: requests.Response, end: float, shown: str, deadline: float)
             break
         size += len(chunk)
         if size > MAX_BODY:
-            raise ProviderError(f"{shown}: body larger than {MAX_BODY // 2 ** 20} MB; not read")
+            raise ProviderError(f"{shown}: body larger than {MAX_BODY // 2**20} MB; not read")
         chunks.append(chunk)
     resp._content = b"".join(chunks)
     resp._content_consumed = True
@@ -97,6 +100,7 @@ def _wait(base: float, left: Callable[[], float]) -> Callable[[RetryCallState], 
         else:  # exponential backoff with full jitter
             pause = random.uniform(0, base * 2 ** (state.attempt_number - 1))
         return max(0.0, min(MAX_WAIT, pause, left()))
+
     return wait
 
 
@@ -133,8 +137,12 @@ def request(
         limits = (min(timeout[0], remaining), min(timeout[1], remaining))
         try:
             resp = session.get(url, params=params, headers=headers, timeout=limits, stream=True)
-        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ContentDecodingError) as exc:   # the last two: a body cut off mid-way
+        except (
+            requests.ConnectionError,
+            requests.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+        ) as exc:  # the last two: a body cut off mid-way
             raise RetryableHTTPError(f"{shown}: {type(exc).__name__}") from None
         except requests.RequestException as exc:  # e.g. too many redirects, a malformed header
             raise ProviderError(f"{shown}: {type(exc).__name__}") from None
@@ -150,8 +158,10 @@ def request(
             what = "HTTP 429 rate limited" if resp.status_code == 429 else f"HTTP {resp.status_code}"
             if told is not None and (told > max_wait or told >= left()):
                 # Waiting that long is not this run's job: stop now, the next run tries again.
-                raise ProviderError(f"{shown}: {what}; the source asks to wait {told:.0f} s, longer than this "
-                                    f"run waits ({min(max_wait, max(0.0, left())):.0f} s)")
+                raise ProviderError(
+                    f"{shown}: {what}; the source asks to wait {told:.0f} s, longer than this "
+                    f"run waits ({min(max_wait, max(0.0, left())):.0f} s)"
+                )
             raise RetryableHTTPError(f"{shown}: {what}", told)
         return resp
 

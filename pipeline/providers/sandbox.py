@@ -20,40 +20,90 @@ The world is a pure function of the seed and the date asked about (never of the 
 `true_probabilities` gives the real 1X2 probabilities of a match (from the XI that actually starts): for tests
 only, never for the models.
 """
+
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime, timedelta, timezone
-from typing import Sequence
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
 from pipeline.distributions import poisson_pmf
-from pipeline.providers.base import (FINISHED, LIVE, POSTPONED, SCHEDULED, Batch, Lineup, LineupPlayer, Match,
-                                     Odds, Provider)
+from pipeline.providers.base import (
+    FINISHED,
+    LIVE,
+    POSTPONED,
+    SCHEDULED,
+    Batch,
+    Lineup,
+    LineupPlayer,
+    Match,
+    Odds,
+    Provider,
+)
 
-UTC = timezone.utc
+UTC = UTC
 SQUAD = 24
 XI = 11
 MU = np.log(1.30)
 HOME = 0.25
-PLAYER_EFFECT = 0.5       # goal-rate effect of XI quality is split between scoring and conceding
+PLAYER_EFFECT = 0.5  # goal-rate effect of XI quality is split between scoring and conceding
 MARGIN = 0.05
 ODDS_DAYS = 7
 LINEUP_MINUTES = 60
 MATCH_HOURS = 2
 POSTPONE_RATE = 0.01
-KICKOFFS = [(5, 12, 30), (5, 15, 0), (5, 15, 0), (5, 15, 0), (5, 15, 0), (5, 17, 30), (6, 14, 0), (6, 14, 0),
-            (6, 16, 30), (6, 16, 30)]  # (weekday offset from Monday, hour, minute) UTC for the 10 matches of a round
+KICKOFFS = [
+    (5, 12, 30),
+    (5, 15, 0),
+    (5, 15, 0),
+    (5, 15, 0),
+    (5, 15, 0),
+    (5, 17, 30),
+    (6, 14, 0),
+    (6, 14, 0),
+    (6, 16, 30),
+    (6, 16, 30),
+]  # (weekday offset from Monday, hour, minute) UTC for the 10 matches of a round
 SHARP_BOOK = "Pinnacle"
 # book -> (margin, noise relative to the sharp book's, hours between price updates)
-BOOK_STYLE = {SHARP_BOOK: (0.025, 1.0, 1), "Bet365": (0.05, 1.75, 6), "Bet&Win": (0.06, 1.9, 12),
-              "Interwetten": (0.07, 2.1, 24), "William Hill": (0.055, 1.75, 8), "VC Bet": (0.05, 2.2, 12)}
+BOOK_STYLE = {
+    SHARP_BOOK: (0.025, 1.0, 1),
+    "Bet365": (0.05, 1.75, 6),
+    "Bet&Win": (0.06, 1.9, 12),
+    "Interwetten": (0.07, 2.1, 24),
+    "William Hill": (0.055, 1.75, 8),
+    "VC Bet": (0.05, 2.2, 12),
+}
 BOOKS = tuple(BOOK_STYLE)
 _SEASONS: dict = {}
-NAMES = ["Rovers", "United", "Athletic", "City", "Wanderers", "Albion", "Town", "Rangers", "Harriers", "Villa",
-         "Dynamo", "Sporting", "Olympic", "Forest", "County", "Academicals", "Borough", "Celtic", "Thistle", "Star",
-         "Palace", "Orient", "Argyle", "Vale"]
+NAMES = [
+    "Rovers",
+    "United",
+    "Athletic",
+    "City",
+    "Wanderers",
+    "Albion",
+    "Town",
+    "Rangers",
+    "Harriers",
+    "Villa",
+    "Dynamo",
+    "Sporting",
+    "Olympic",
+    "Forest",
+    "County",
+    "Academicals",
+    "Borough",
+    "Celtic",
+    "Thistle",
+    "Star",
+    "Palace",
+    "Orient",
+    "Argyle",
+    "Vale",
+]
 
 
 def _rng(*key) -> np.random.Generator:
@@ -63,7 +113,7 @@ def _rng(*key) -> np.random.Generator:
 
 def _unit(*key) -> float:
     digest = hashlib.sha256("|".join(map(str, key)).encode()).digest()
-    return int.from_bytes(digest[:8], "little") / 2 ** 64
+    return int.from_bytes(digest[:8], "little") / 2**64
 
 
 def season_code(year: int) -> str:
@@ -108,7 +158,7 @@ class SandboxProvider(Provider):
         season = _SEASONS.get(key)
         if season is None:
             season = _SEASONS[key] = self._build_season(league, year)
-            while len(_SEASONS) > 1024:   # ~0.5 MB a season
+            while len(_SEASONS) > 1024:  # ~0.5 MB a season
                 _SEASONS.pop(next(iter(_SEASONS)))
         return season
 
@@ -148,7 +198,7 @@ class SandboxProvider(Provider):
         starts = rng.random((rounds, SQUAD)) < 0.05
         lengths = rng.integers(1, 7, (rounds, SQUAD))
         for r, k in zip(*np.nonzero(starts)):
-            fit[r:r + lengths[r, k], k] = False
+            fit[r : r + lengths[r, k], k] = False
         return fit
 
     def _pairings(self, year: int, league: int) -> list[list[tuple[int, int]]]:
@@ -206,15 +256,36 @@ class SandboxProvider(Provider):
                 g = _rng(self.seed, "goals", mid)
                 hg, ag = int(g.poisson(lam)), int(g.poisson(mu))
                 hst, ast = hg + int(g.poisson(2.6 * lam)), ag + int(g.poisson(2.6 * mu))
-                rows.append({"match_id": mid, "league": league, "year": year, "round": r, "kickoff": ko,
-                             "home": h, "away": a, "lam": lam, "mu": mu, "lam_e": lam_e, "mu_e": mu_e,
-                             "lam_full": np.exp(base_h), "mu_full": np.exp(base_a),
-                             "hg": hg, "ag": ag, "xi_home": xis[0], "xi_away": xis[1],
-                             "stats": {"home_shots": hst + int(g.poisson(6 * lam)),
-                                       "away_shots": ast + int(g.poisson(6 * mu)),
-                                       "home_shots_on_target": hst, "away_shots_on_target": ast,
-                                       "home_corners": int(g.poisson(5.2)), "away_corners": int(g.poisson(4.4))},
-                             "postponed": _unit(self.seed, "postpone", mid) < POSTPONE_RATE})
+                rows.append(
+                    {
+                        "match_id": mid,
+                        "league": league,
+                        "year": year,
+                        "round": r,
+                        "kickoff": ko,
+                        "home": h,
+                        "away": a,
+                        "lam": lam,
+                        "mu": mu,
+                        "lam_e": lam_e,
+                        "mu_e": mu_e,
+                        "lam_full": np.exp(base_h),
+                        "mu_full": np.exp(base_a),
+                        "hg": hg,
+                        "ag": ag,
+                        "xi_home": xis[0],
+                        "xi_away": xis[1],
+                        "stats": {
+                            "home_shots": hst + int(g.poisson(6 * lam)),
+                            "away_shots": ast + int(g.poisson(6 * mu)),
+                            "home_shots_on_target": hst,
+                            "away_shots_on_target": ast,
+                            "home_corners": int(g.poisson(5.2)),
+                            "away_corners": int(g.poisson(4.4)),
+                        },
+                        "postponed": _unit(self.seed, "postpone", mid) < POSTPONE_RATE,
+                    }
+                )
         true = probabilities(np.array([m["lam"] for m in rows]), np.array([m["mu"] for m in rows]))
         expect = probabilities(np.array([m["lam_e"] for m in rows]), np.array([m["mu_e"] for m in rows]))
         for m, t, e in zip(rows, true, expect):
@@ -258,12 +329,21 @@ class SandboxProvider(Provider):
         status = self.status(m, now)
         lg = m["league"]
         done = status == FINISHED
-        return Match(provider_id=m["match_id"], league=f"SIM{lg + 1}", season=season_code(m["year"]),
-                     kickoff=m["kickoff"], home_team=self.team_name(lg, m["home"]),
-                     away_team=self.team_name(lg, m["away"]), home_team_id=f"SIM{lg + 1}-T{m['home']:02d}",
-                     away_team_id=f"SIM{lg + 1}-T{m['away']:02d}", status=status,
-                     home_goals=m["hg"] if done else None, away_goals=m["ag"] if done else None,
-                     stats=dict(m["stats"]) if done else {}, simulated=True)
+        return Match(
+            provider_id=m["match_id"],
+            league=f"SIM{lg + 1}",
+            season=season_code(m["year"]),
+            kickoff=m["kickoff"],
+            home_team=self.team_name(lg, m["home"]),
+            away_team=self.team_name(lg, m["away"]),
+            home_team_id=f"SIM{lg + 1}-T{m['home']:02d}",
+            away_team_id=f"SIM{lg + 1}-T{m['away']:02d}",
+            status=status,
+            home_goals=m["hg"] if done else None,
+            away_goals=m["ag"] if done else None,
+            stats=dict(m["stats"]) if done else {},
+            simulated=True,
+        )
 
     def _price(self, m: dict, at: datetime, book: str, closing: bool = False) -> Odds:
         if closing and book in BOOKS:
@@ -283,16 +363,25 @@ class SandboxProvider(Provider):
         """Every book's closing price (at kick-off, knowing the XI), from one draw: settling thousands of
         matches creates a random generator per match, not one per match and book."""
         unit = _rng(self.seed, "odds", m["match_id"], "close").normal(0, 0.015, (len(BOOKS), 3))
-        return [self._odds(m, book, m["true"], BOOK_STYLE[book][1] * unit[i], BOOK_STYLE[book][0], m["kickoff"], True)
-                for i, book in enumerate(BOOKS)]
+        return [
+            self._odds(m, book, m["true"], BOOK_STYLE[book][1] * unit[i], BOOK_STYLE[book][0], m["kickoff"], True)
+            for i, book in enumerate(BOOKS)
+        ]
 
     @staticmethod
     def _odds(m: dict, book: str, belief, noise, margin: float, fetched_at: datetime, closing: bool) -> Odds:
         p = np.exp(np.log(belief) + noise)
         p = p / p.sum()
         odds = np.maximum(np.round(1.0 / (p * (1 + margin)), 2), 1.01)
-        return Odds(match_id=m["match_id"], bookmaker=book, home=float(odds[0]), draw=float(odds[1]),
-                    away=float(odds[2]), fetched_at=fetched_at, is_closing=closing)
+        return Odds(
+            match_id=m["match_id"],
+            bookmaker=book,
+            home=float(odds[0]),
+            draw=float(odds[1]),
+            away=float(odds[2]),
+            fetched_at=fetched_at,
+            is_closing=closing,
+        )
 
     def history(self, start: datetime | None, end: datetime, now: datetime) -> Batch:
         batch = Batch()
@@ -310,7 +399,8 @@ class SandboxProvider(Provider):
         for m in self._matches(start, end):
             batch.matches.append(self._match(m, now))
             if m["kickoff"] - timedelta(days=ODDS_DAYS) <= now < m["kickoff"] and not (
-                    m["postponed"] and now >= m["kickoff"] - timedelta(days=1)):
+                m["postponed"] and now >= m["kickoff"] - timedelta(days=1)
+            ):
                 for book in BOOKS:
                     batch.odds.append(self._price(m, hour, book))
         return batch
@@ -335,9 +425,11 @@ class SandboxProvider(Provider):
             if m is None or m["postponed"] or now < m["kickoff"] - timedelta(minutes=LINEUP_MINUTES):
                 continue
             lg = m["league"]
-            players = [LineupPlayer(self.player_id(lg, m[team], k), f"Sim Player {lg + 1}{m[team]:02d}-{k:02d}",
-                                    side) for side, team, xi in (("home", "home", m["xi_home"]),
-                                                                 ("away", "away", m["xi_away"])) for k in xi]
+            players = [
+                LineupPlayer(self.player_id(lg, m[team], k), f"Sim Player {lg + 1}{m[team]:02d}-{k:02d}", side)
+                for side, team, xi in (("home", "home", m["xi_home"]), ("away", "away", m["xi_away"]))
+                for k in xi
+            ]
             out[mid] = Lineup(mid, players, m["kickoff"] - timedelta(minutes=LINEUP_MINUTES))
         return out
 

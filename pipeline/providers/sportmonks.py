@@ -15,50 +15,84 @@ Field names, ids and limits follow /work/shared/docs/sportmonks-v3.md (cited bel
 - The standard odds feed has current prices only (doc §3.6). For finished matches the last pre-match price
   (its `latest_bookmaker_update` at or before kick-off) is also reported as the closing price.
 """
+
 from __future__ import annotations
 
 import logging
 import math
 import time
-from datetime import date, datetime, timedelta, timezone
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
 
 import requests
 
 from pipeline.bookmakers import canonical
+from pipeline.providers.base import (
+    ABANDONED,
+    CANCELLED,
+    FINISHED,
+    LIVE,
+    POSTPONED,
+    SCHEDULED,
+    Batch,
+    Lineup,
+    LineupPlayer,
+    Match,
+    Odds,
+    Provider,
+    ProviderAuthError,
+    ProviderError,
+    chunks,
+)
 from pipeline.providers.http_client import make_session, request
-from pipeline.providers.base import (ABANDONED, CANCELLED, FINISHED, LIVE, POSTPONED, SCHEDULED, Batch, Lineup,
-                                     LineupPlayer, Match, Odds, Provider, ProviderAuthError, ProviderError,
-                                     chunks)
 
 log = logging.getLogger(__name__)
 
-UTC = timezone.utc
-PER_PAGE = 50            # the documented maximum (doc §1)
-MULTI_MAX_IDS = 50       # fixtures/multi accepts at most 50 ids (doc §1)
-WINDOW_DAYS = 100        # fixtures/between spans at most 100 days (doc §1); we ask for 100 inclusive days
+UTC = UTC
+PER_PAGE = 50  # the documented maximum (doc §1)
+MULTI_MAX_IDS = 50  # fixtures/multi accepts at most 50 ids (doc §1)
+WINDOW_DAYS = 100  # fixtures/between spans at most 100 days (doc §1); we ask for 100 inclusive days
 DEFAULT_HISTORY_DAYS = 3653  # history(start=None): how far back "everything" reaches
-MARKET_1X2 = 1           # "Fulltime Result" (doc §3.6)
-LINEUP_STARTER = 11      # lineup type_id: 11 starting XI, 12 bench (doc §3.5)
-ODDS_INCLUDE = "participants;scores;odds.bookmaker"   # odds with their bookmaker's name (doc §1: nested include)
+MARKET_1X2 = 1  # "Fulltime Result" (doc §3.6)
+LINEUP_STARTER = 11  # lineup type_id: 11 starting XI, 12 bench (doc §3.5)
+ODDS_INCLUDE = "participants;scores;odds.bookmaker"  # odds with their bookmaker's name (doc §1: nested include)
 
 # state_id -> pipeline status (doc §3.4). Keyed on ids: short names collide.
 STATE_STATUS = {
-    1: SCHEDULED, 13: SCHEDULED, 16: SCHEDULED, 26: SCHEDULED,  # NS, TBA, DELAYED, PENDING
-    2: LIVE, 3: LIVE, 4: LIVE, 6: LIVE, 9: LIVE, 21: LIVE, 22: LIVE, 23: LIVE, 25: LIVE,
-    11: LIVE, 18: LIVE, 19: LIVE,  # SUSPENDED, INTERRUPTED, AWAITING_UPDATES: may resume or be corrected
-    5: FINISHED, 7: FINISHED, 8: FINISHED,  # FT, AET, FT_PEN
-    10: POSTPONED, 12: CANCELLED, 15: ABANDONED, 20: CANCELLED,  # POSTPONED, CANCELLED, ABANDONED, DELETED
+    1: SCHEDULED,
+    13: SCHEDULED,
+    16: SCHEDULED,
+    26: SCHEDULED,  # NS, TBA, DELAYED, PENDING
+    2: LIVE,
+    3: LIVE,
+    4: LIVE,
+    6: LIVE,
+    9: LIVE,
+    21: LIVE,
+    22: LIVE,
+    23: LIVE,
+    25: LIVE,
+    11: LIVE,
+    18: LIVE,
+    19: LIVE,  # SUSPENDED, INTERRUPTED, AWAITING_UPDATES: may resume or be corrected
+    5: FINISHED,
+    7: FINISHED,
+    8: FINISHED,  # FT, AET, FT_PEN
+    10: POSTPONED,
+    12: CANCELLED,
+    15: ABANDONED,
+    20: CANCELLED,  # POSTPONED, CANCELLED, ABANDONED, DELETED
     # Walk-over and awarded: not played over 90 minutes, so void for 1X2 and useless for training.
-    14: CANCELLED, 17: ABANDONED,
+    14: CANCELLED,
+    17: ABANDONED,
 }
 STATE_AFTER_EXTRA_TIME = (7, 8)  # AET, FT_PEN: the CURRENT score includes extra time
 
 # Score rows (doc §3.3): type_id and description, either may identify the row.
 CURRENT = (1525, "CURRENT")
 FIRST_HALF = (1, "1ST_HALF")
-SECOND_HALF = (2, "2ND_HALF")             # cumulative at 90 minutes
+SECOND_HALF = (2, "2ND_HALF")  # cumulative at 90 minutes
 SECOND_HALF_ONLY = (48996, "2ND_HALF_ONLY")
 
 POSITIONS = {24: "GK", 25: "DEF", 26: "MID", 27: "ATT"}  # position_id (doc §3.5); 28 = unknown
@@ -69,10 +103,20 @@ class SportmonksProvider(Provider):
     name = "sportmonks"
     has_lineups = True
 
-    def __init__(self, api_key: str, base_url: str = "https://api.sportmonks.com/v3/football",
-                 league_ids: Sequence[str] = (), bookmaker_ids: Sequence[str] = (),
-                 timeout=(5.0, 30.0), max_pages: int = 50, attempts: int = 4, backoff: float = 1.0,
-                 session=None, max_budget_wait: float = 60.0, deadline: float = 120.0):
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str = "https://api.sportmonks.com/v3/football",
+        league_ids: Sequence[str] = (),
+        bookmaker_ids: Sequence[str] = (),
+        timeout=(5.0, 30.0),
+        max_pages: int = 50,
+        attempts: int = 4,
+        backoff: float = 1.0,
+        session=None,
+        max_budget_wait: float = 60.0,
+        deadline: float = 120.0,
+    ):
         if not api_key:
             raise ProviderAuthError("Sportmonks needs an API token (SPORTMONKS_API_KEY)")
         self._api_key = api_key
@@ -84,7 +128,7 @@ class SportmonksProvider(Provider):
         self.attempts = attempts
         self.backoff = backoff
         self.max_budget_wait = max_budget_wait
-        self.deadline = deadline   # wall clock of one request (pipeline.http)
+        self.deadline = deadline  # wall clock of one request (pipeline.http)
         self._session = session or make_session()
         self._own_session = session is None
         # first path segment -> (remaining calls, monotonic reset deadline, entity name)
@@ -132,8 +176,9 @@ class SportmonksProvider(Provider):
         if body is None:
             raise ProviderError("Sportmonks answered but lists no leagues: check the subscription")
         rl = body.get("rate_limit") or {}
-        return (f"{self.name}: ok ({rl.get('requested_entity', 'League')} calls left this hour: "
-                f"{rl.get('remaining', '?')})")
+        return (
+            f"{self.name}: ok ({rl.get('requested_entity', 'League')} calls left this hour: {rl.get('remaining', '?')})"
+        )
 
     # ---- requests ---------------------------------------------------------------------------------------
 
@@ -172,12 +217,14 @@ class SportmonksProvider(Provider):
             else:
                 problems.append(f"fixture {mid!r}: not a Sportmonks fixture id")
         for part in chunks(ids, MULTI_MAX_IDS):
-            body = self._get(f"fixtures/multi/{','.join(part)}",
-                             {"include": include, "filters": ";".join(filters)})
+            body = self._get(f"fixtures/multi/{','.join(part)}", {"include": include, "filters": ";".join(filters)})
             items = _items(body)
             returned = {str(fx.get("id")) for fx in items if isinstance(fx, dict)}
-            problems.extend(f"fixture {mid}: not returned (unknown id or not in the subscription)"
-                            for mid in part if mid not in returned)
+            problems.extend(
+                f"fixture {mid}: not returned (unknown id or not in the subscription)"
+                for mid in part
+                if mid not in returned
+            )
             yield from items
 
     def _pages(self, path: str, params: dict) -> Iterator[list]:
@@ -196,8 +243,9 @@ class SportmonksProvider(Provider):
             if not pagination.get("has_more"):
                 return
             cursor, page = pagination.get("next_cursor"), page + 1
-        raise ProviderError(f"{self.base_url}/{path}: still more pages after {self.max_pages}; "
-                            "narrow the date range or raise max_pages")
+        raise ProviderError(
+            f"{self.base_url}/{path}: still more pages after {self.max_pages}; narrow the date range or raise max_pages"
+        )
 
     def _get(self, path: str, params: dict) -> dict | None:
         """One call: the JSON body, or None for "no results / no access" answers."""
@@ -208,14 +256,26 @@ class SportmonksProvider(Provider):
         headers = {"Authorization": self._api_key, "Accept": "application/json"}
         for attempt in (1, 2):
             try:
-                resp = request(self._session, url, params=params, headers=headers, timeout=self.timeout,
-                               attempts=self.attempts, backoff=self.backoff, safe_url=shown,
-                               wait_hint=lambda r: self._wait_hint(r, kind), deadline=self.deadline,
-                               max_wait=self.max_budget_wait)
+                resp = request(
+                    self._session,
+                    url,
+                    params=params,
+                    headers=headers,
+                    timeout=self.timeout,
+                    attempts=self.attempts,
+                    backoff=self.backoff,
+                    safe_url=shown,
+                    wait_hint=lambda r: self._wait_hint(r, kind),
+                    deadline=self.deadline,
+                    max_wait=self.max_budget_wait,
+                )
             except ProviderAuthError as exc:
-                raise ProviderAuthError(self._redact(
-                    f"Sportmonks refused the request ({exc}): check SPORTMONKS_API_KEY and that the "
-                    "subscription covers this endpoint and these leagues")) from None
+                raise ProviderAuthError(
+                    self._redact(
+                        f"Sportmonks refused the request ({exc}): check SPORTMONKS_API_KEY and that the "
+                        "subscription covers this endpoint and these leagues"
+                    )
+                ) from None
             except ProviderError as exc:
                 raise ProviderError(self._redact(str(exc))) from None
             try:
@@ -226,8 +286,9 @@ class SportmonksProvider(Provider):
                 if attempt == 1:  # a truncated body is worth one more call
                     log.warning("%s: HTTP %s body is not JSON; asking once more", shown, resp.status_code)
                     continue
-                raise ProviderError(f"{shown}: HTTP {resp.status_code} body is not JSON "
-                                    f"({len(resp.content)} bytes)") from None
+                raise ProviderError(
+                    f"{shown}: HTTP {resp.status_code} body is not JSON ({len(resp.content)} bytes)"
+                ) from None
             break
         if not isinstance(body, dict):
             raise ProviderError(f"{shown}: unexpected JSON body ({type(body).__name__}, expected an object)")
@@ -238,8 +299,10 @@ class SportmonksProvider(Provider):
             return None
         if resp.status_code >= 300:
             code = body.get("code")
-            raise ProviderError(f"{shown}: HTTP {resp.status_code}"
-                                f"{f' code {code}' if code is not None else ''}: {message or 'no message'}")
+            raise ProviderError(
+                f"{shown}: HTTP {resp.status_code}"
+                f"{f' code {code}' if code is not None else ''}: {message or 'no message'}"
+            )
         if body.get("data") is None:
             log.info("%s: no data: %s", shown, message or "(no message)")
             return None
@@ -265,8 +328,10 @@ class SportmonksProvider(Provider):
         if remaining > 0 or wait <= 0:
             return
         if wait > self.max_budget_wait:
-            raise ProviderError(f"Sportmonks hourly budget for {entity} is exhausted; it resets in {wait:.0f} s "
-                                f"(this run waits at most {self.max_budget_wait:.0f} s)")
+            raise ProviderError(
+                f"Sportmonks hourly budget for {entity} is exhausted; it resets in {wait:.0f} s "
+                f"(this run waits at most {self.max_budget_wait:.0f} s)"
+            )
         log.warning("Sportmonks budget for %s is exhausted: waiting %.1f s for the reset", entity, wait)
         _sleep(wait)
         self._budget.pop(kind, None)
@@ -293,8 +358,10 @@ class SportmonksProvider(Provider):
         entity = str(rl.get("requested_entity") or kind)
         self._budget[kind] = (0, time.monotonic() + secs, entity)
         if secs > self.max_budget_wait:
-            raise ProviderError(f"Sportmonks rate limit for {entity} reached (HTTP 429); it resets in {secs:.0f} s "
-                                f"(this run waits at most {self.max_budget_wait:.0f} s)")
+            raise ProviderError(
+                f"Sportmonks rate limit for {entity} reached (HTTP 429); it resets in {secs:.0f} s "
+                f"(this run waits at most {self.max_budget_wait:.0f} s)"
+            )
         return secs
 
     # ---- payload reading --------------------------------------------------------------------------------
@@ -328,10 +395,19 @@ class SportmonksProvider(Provider):
             raise _Skip("missing league_id or season_id")
         home, away = sides["home"], sides["away"]
         goals = _ninety_minutes(fx.get("scores"), state_id, sides) if status == FINISHED else None
-        return Match(provider_id=fid, league=str(fx["league_id"]), season=str(fx["season_id"]), kickoff=kickoff,
-                     home_team=home[1], away_team=away[1], home_team_id=home[0], away_team_id=away[0],
-                     status=status, home_goals=goals[0] if goals else None,
-                     away_goals=goals[1] if goals else None)
+        return Match(
+            provider_id=fid,
+            league=str(fx["league_id"]),
+            season=str(fx["season_id"]),
+            kickoff=kickoff,
+            home_team=home[1],
+            away_team=away[1],
+            home_team_id=home[0],
+            away_team_id=away[0],
+            status=status,
+            home_goals=goals[0] if goals else None,
+            away_goals=goals[1] if goals else None,
+        )
 
     def _read_odds(self, fid: str, rows, match: Match, now: datetime) -> list[Odds]:
         """Complete, unsuspended 1X2 prices, one snapshot per bookmaker (SPORTMONKS_BOOKMAKERS' order first)."""
@@ -348,8 +424,9 @@ class SportmonksProvider(Provider):
             info = row.get("bookmaker") if isinstance(row.get("bookmaker"), dict) else {}
             if isinstance(info.get("name"), str) and info["name"].strip():
                 names[str(book)] = canonical(info["name"])
-            outcome = OUTCOME_NAMES.get(str(row.get("name") or "").strip().lower()) or \
-                OUTCOME_NAMES.get(str(row.get("label") or "").strip().lower())
+            outcome = OUTCOME_NAMES.get(str(row.get("name") or "").strip().lower()) or OUTCOME_NAMES.get(
+                str(row.get("label") or "").strip().lower()
+            )
             price = _number(row.get("value"))
             if outcome is None or price is None or price <= 1.0:
                 continue
@@ -367,8 +444,14 @@ class SportmonksProvider(Provider):
                 log.debug("fixture %s: bookmaker %s has no complete 1X2 market", fid, book)
                 continue
             seen = entry["seen"]
-            prices = dict(match_id=fid, bookmaker=names.get(book, book), home=entry["home"], draw=entry["draw"],
-                          away=entry["away"], fetched_at=seen or now)
+            prices = dict(
+                match_id=fid,
+                bookmaker=names.get(book, book),
+                home=entry["home"],
+                draw=entry["draw"],
+                away=entry["away"],
+                fetched_at=seen or now,
+            )
             out.append(Odds(**prices))
             if match.status == FINISHED and seen is not None and seen <= match.kickoff:
                 closing.append(Odds(**prices, is_closing=True))
@@ -392,8 +475,14 @@ class SportmonksProvider(Provider):
             if side is None or row.get("player_id") is None:
                 problems.append(f"fixture {fid}: lineup row {row.get('id')} has no player or an unknown team")
                 continue
-            players.append(LineupPlayer(player_id=str(row["player_id"]), name=str(row.get("player_name") or ""),
-                                        side=side, position=POSITIONS.get(_int(row.get("position_id")))))
+            players.append(
+                LineupPlayer(
+                    player_id=str(row["player_id"]),
+                    name=str(row.get("player_name") or ""),
+                    side=side,
+                    position=POSITIONS.get(_int(row.get("position_id"))),
+                )
+            )
         if not {"home", "away"} <= {p.side for p in players}:
             return None  # not published yet (or only one side so far)
         return Lineup(match_id=fid, players=players)
@@ -444,7 +533,7 @@ def _number(value) -> float | None:
 
 
 def _timestamp(value) -> datetime | None:
-    """"YYYY-MM-DD HH:MM:SS" in UTC (doc §6); ISO strings with an offset are converted."""
+    """ "YYYY-MM-DD HH:MM:SS" in UTC (doc §6); ISO strings with an offset are converted."""
     if not isinstance(value, str) or not value.strip():
         return None
     try:
@@ -492,8 +581,11 @@ def _score(rows, kind: tuple[int, str], sides: dict) -> tuple[int, int] | None:
         if _int(row.get("type_id")) != kind[0] and row.get("description") != kind[1]:
             continue
         score = row.get("score") if isinstance(row.get("score"), dict) else {}
-        loc = score.get("participant") if score.get("participant") in ("home", "away") else \
-            by_team.get(str(row.get("participant_id")))
+        loc = (
+            score.get("participant")
+            if score.get("participant") in ("home", "away")
+            else by_team.get(str(row.get("participant_id")))
+        )
         goals = _int(score.get("goals"))
         if loc is not None and goals is not None:
             found[loc] = goals

@@ -4,11 +4,12 @@
 - `engine`: engine set-up for both dialects, migrations at start, upserts that work on both;
 - `writes`: provider records in, idempotently; `queries`: the store back out as the models' match frame.
 """
+
 from __future__ import annotations
 
 from pipeline.lazy import exporter
 
-_SUBMODULES = ('schema', 'backup_files')
+_SUBMODULES = ("schema", "backup_files")
 # public name -> the module that defines it
 _EXPORTS = {
     "StoreUnavailable": "pipeline.store.engine",

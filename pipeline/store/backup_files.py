@@ -2,6 +2,7 @@
 
 Shared by the backup job (which writes them) and the health check (which looks at them).
 """
+
 from __future__ import annotations
 
 import re
@@ -13,6 +14,7 @@ from sqlalchemy.engine import make_url
 
 STAMP = "%Y%m%d_%H%M%S"
 NAME = re.compile(r"^(predictions|models|env)_(\d{8}_\d{6})(\.db|\.sql|\.dump|\.tar\.gz)?$")
+
 
 def sqlite_path(database_url: str) -> Path:
     return Path(make_url(database_url).database)

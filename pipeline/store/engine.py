@@ -4,6 +4,7 @@ SQLite is made safe for several cron jobs writing at once: WAL (readers never bl
 timeout, and `BEGIN IMMEDIATE` for every transaction, so a writer takes the lock up front and waits for it
 instead of failing half-way with "database is locked" when it upgrades a read lock.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -11,9 +12,9 @@ import functools
 import logging
 import tempfile
 from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from sqlalchemy import create_engine, event, func, inspect
 from sqlalchemy.dialects import postgresql, sqlite
@@ -60,7 +61,7 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
 
 
-_SHARED: "OrderedDict[str, Engine]" = OrderedDict()
+_SHARED: OrderedDict[str, Engine] = OrderedDict()
 SHARED_ENGINES = 16
 
 
@@ -72,7 +73,7 @@ def shared_engine(url: str) -> Engine:
     if engine is None:
         engine = make_engine(url)
     elif engine.url.get_backend_name() == "sqlite":
-        _sqlite_dir(engine.url)                  # the directory may have gone since the last run
+        _sqlite_dir(engine.url)  # the directory may have gone since the last run
     _SHARED[url] = engine
     while len(_SHARED) > SHARED_ENGINES:
         _SHARED.popitem(last=False)[1].dispose()
@@ -81,6 +82,7 @@ def shared_engine(url: str) -> Engine:
 
 def _alembic_config():
     from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     return cfg
@@ -90,6 +92,7 @@ def _alembic_config():
 def _heads() -> frozenset:
     """The migrations' head revisions: read once per process (the demo runs ~1,700 jobs in one)."""
     from alembic.script import ScriptDirectory
+
     return frozenset(ScriptDirectory.from_config(_alembic_config()).get_heads())
 
 
@@ -108,7 +111,8 @@ def migrate(engine: Engine, lock_dir: Path | None = None) -> None:
     with _file_lock((lock_dir or Path(".")) / "migrate.lock"):
         if current() == heads:
             return
-        from alembic import command   # not imported by the runs that find the schema current
+        from alembic import command  # not imported by the runs that find the schema current
+
         cfg = _alembic_config()
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
@@ -181,7 +185,7 @@ class PredictionDatabase:
     def close(self) -> None:
         self.engine.dispose()
 
-    def __enter__(self) -> "PredictionDatabase":
+    def __enter__(self) -> PredictionDatabase:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -197,8 +201,14 @@ def _insert(conn: Connection, table):
     raise NotImplementedError(f"upserts are not implemented for {dialect}")
 
 
-def upsert(conn: Connection, table, rows: Sequence[dict], keys: Sequence[str],
-           update: Iterable[str] | None = None, keep_existing: Iterable[str] = ()) -> None:
+def upsert(
+    conn: Connection,
+    table,
+    rows: Sequence[dict],
+    keys: Sequence[str],
+    update: Iterable[str] | None = None,
+    keep_existing: Iterable[str] = (),
+) -> None:
     """Insert rows; on a natural-key conflict update `update` columns (default: all non-key columns).
 
     Columns in `keep_existing` are only updated when the new value is not NULL (a later fetch that lacks a
@@ -211,8 +221,10 @@ def upsert(conn: Connection, table, rows: Sequence[dict], keys: Sequence[str],
     update = [c for c in (cols if update is None else update) if c not in keys]
     if update:
         keep = set(keep_existing)
-        stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={
-            c: func.coalesce(stmt.excluded[c], table.c[c]) if c in keep else stmt.excluded[c] for c in update})
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={c: func.coalesce(stmt.excluded[c], table.c[c]) if c in keep else stmt.excluded[c] for c in update},
+        )
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
     conn.execute(stmt, list(rows))
@@ -223,5 +235,14 @@ def insert_ignore(conn: Connection, table, rows: Sequence[dict], keys: Sequence[
     upsert(conn, table, rows, keys, update=())
 
 
-__all__ = ["make_engine", "migrate", "upsert", "insert_ignore", "StoreUnavailable", "schema", "PredictionDatabase",
-           "missing_sqlite_file", "link_guide_path"]
+__all__ = [
+    "make_engine",
+    "migrate",
+    "upsert",
+    "insert_ignore",
+    "StoreUnavailable",
+    "schema",
+    "PredictionDatabase",
+    "missing_sqlite_file",
+    "link_guide_path",
+]

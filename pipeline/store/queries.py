@@ -5,10 +5,11 @@ pre-match market feature, the closing line bets are graded against), it is the f
 `bookmakers.reference_order(SHARP_BOOKMAKERS)` that has one (`reference`: the sharp books, the market averages,
 Bet365, then the others by name, the maxima last); `latest_prices` gives every price the betting needs.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -25,7 +26,7 @@ CHUNK = 500  # rows per statement and ids per IN list: bounded on both dialects
 
 def chunks(rows: list, size: int = CHUNK) -> Iterable[list]:
     for i in range(0, len(rows), size):
-        yield rows[i:i + size]
+        yield rows[i : i + size]
 
 
 def result_frame(result) -> pd.DataFrame:
@@ -39,22 +40,45 @@ def fixture_ids(conn: Connection, source: str, provider_ids: Iterable[str]) -> d
     out: dict[str, int] = {}
     f = schema.fixtures
     for part in chunks(ids):
-        rows = conn.execute(select(f.c.provider_id, f.c.id).where(f.c.source == source,
-                                                                  f.c.provider_id.in_(part)))
+        rows = conn.execute(select(f.c.provider_id, f.c.id).where(f.c.source == source, f.c.provider_id.in_(part)))
         out.update({r.provider_id: r.id for r in rows})
     return out
 
 
-FRAME_COLUMNS = ["match_id", "fixture_id", "league", "season", "kickoff", "home_team", "away_team",
-                 "home_goals", "away_goals", "home_shots", "away_shots", "home_shots_on_target",
-                 "away_shots_on_target", "odds_home", "odds_draw", "odds_away", "close_home", "close_draw",
-                 "close_away"]
+FRAME_COLUMNS = [
+    "match_id",
+    "fixture_id",
+    "league",
+    "season",
+    "kickoff",
+    "home_team",
+    "away_team",
+    "home_goals",
+    "away_goals",
+    "home_shots",
+    "away_shots",
+    "home_shots_on_target",
+    "away_shots_on_target",
+    "odds_home",
+    "odds_draw",
+    "odds_away",
+    "close_home",
+    "close_draw",
+    "close_away",
+]
 
 
-def load_match_frame(conn: Connection, source: str, *, since: datetime | None = None,
-                     until: datetime | None = None, finished_only: bool = True,
-                     leagues: list[str] | None = None, reference: tuple[str, ...] | None = None,
-                     prematch_odds: bool = True) -> pd.DataFrame:
+def load_match_frame(
+    conn: Connection,
+    source: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    finished_only: bool = True,
+    leagues: list[str] | None = None,
+    reference: tuple[str, ...] | None = None,
+    prematch_odds: bool = True,
+) -> pd.DataFrame:
     """The store's matches as the models' match frame (see pipeline.forecast.features), sorted by kick-off.
 
     Pre-match odds are the reference book's latest non-closing snapshot seen before kick-off (see
@@ -62,13 +86,28 @@ def load_match_frame(conn: Connection, source: str, *, since: datetime | None = 
     most of an hourly run's reading); closing odds come from `results`.
     """
     f, r = schema.fixtures, schema.results
-    q = (select(f.c.provider_id.label("match_id"), f.c.id.label("fixture_id"), f.c.league_code.label("league"),
-                f.c.season, f.c.kickoff_time.label("kickoff"), f.c.home_team, f.c.away_team, r.c.home_goals,
-                r.c.away_goals, r.c.home_shots, r.c.away_shots, r.c.home_shots_on_target,
-                r.c.away_shots_on_target, r.c.closing_home_odds.label("close_home"),
-                r.c.closing_draw_odds.label("close_draw"), r.c.closing_away_odds.label("close_away"))
-         .select_from(f.outerjoin(r, r.c.fixture_id == f.c.id))
-         .where(f.c.source == source))
+    q = (
+        select(
+            f.c.provider_id.label("match_id"),
+            f.c.id.label("fixture_id"),
+            f.c.league_code.label("league"),
+            f.c.season,
+            f.c.kickoff_time.label("kickoff"),
+            f.c.home_team,
+            f.c.away_team,
+            r.c.home_goals,
+            r.c.away_goals,
+            r.c.home_shots,
+            r.c.away_shots,
+            r.c.home_shots_on_target,
+            r.c.away_shots_on_target,
+            r.c.closing_home_odds.label("close_home"),
+            r.c.closing_draw_odds.label("close_draw"),
+            r.c.closing_away_odds.label("close_away"),
+        )
+        .select_from(f.outerjoin(r, r.c.fixture_id == f.c.id))
+        .where(f.c.source == source)
+    )
     if finished_only:
         q = q.where(r.c.status == FINISHED)
     if since is not None:
@@ -96,8 +135,11 @@ def load_match_frame(conn: Connection, source: str, *, since: datetime | None = 
 def newest_result(conn: Connection, source: str) -> datetime | None:
     """Kick-off of the newest finished match of `source` in the store (None when there is none)."""
     f, r = schema.fixtures, schema.results
-    return conn.execute(select(func.max(f.c.kickoff_time)).select_from(f.join(r, r.c.fixture_id == f.c.id))
-                        .where(f.c.source == source, r.c.status == FINISHED)).scalar()
+    return conn.execute(
+        select(func.max(f.c.kickoff_time))
+        .select_from(f.join(r, r.c.fixture_id == f.c.id))
+        .where(f.c.source == source, r.c.status == FINISHED)
+    ).scalar()
 
 
 def _book_rank(order: tuple[str, ...]):
@@ -107,8 +149,9 @@ def _book_rank(order: tuple[str, ...]):
     return case(*whens, else_=len(order))
 
 
-def latest_prematch_odds(conn: Connection, fixture_ids_: list[int],
-                         reference: tuple[str, ...] | None = None) -> pd.DataFrame:
+def latest_prematch_odds(
+    conn: Connection, fixture_ids_: list[int], reference: tuple[str, ...] | None = None
+) -> pd.DataFrame:
     """Per fixture, the reference price: the latest non-closing 1X2 snapshot fetched before kick-off of the first
     book in `reference` order that has one (among unlisted books the latest, then by name; see pipeline.prices)."""
     o, f = schema.odds_snapshots, schema.fixtures
@@ -117,15 +160,34 @@ def latest_prematch_odds(conn: Connection, fixture_ids_: list[int],
     # the hourly job stores a snapshot per fixture and book per run: rank them in SQL and fetch one row per
     # fixture (fetching them all cost a quarter of a second per run on two weeks of the sandbox, and grows)
     for part in chunks(sorted(set(fixture_ids_)), 900):
-        rank = func.row_number().over(partition_by=o.c.fixture_id,
-                                      order_by=(_book_rank(order), o.c.fetched_at.desc(), o.c.bookmaker,
-                                                o.c.id.desc())).label("rank")
-        ranked = (select(o.c.id.label("odds_snapshot_id"), o.c.fixture_id, o.c.bookmaker, o.c.home_odds,
-                         o.c.draw_odds, o.c.away_odds, o.c.fetched_at, rank)
-                  .select_from(o.join(f, f.c.id == o.c.fixture_id))
-                  .where(o.c.fixture_id.in_(part), o.c.market == "1X2", o.c.is_closing.is_(False),
-                         o.c.fetched_at <= f.c.kickoff_time)
-                  .subquery())
+        rank = (
+            func.row_number()
+            .over(
+                partition_by=o.c.fixture_id,
+                order_by=(_book_rank(order), o.c.fetched_at.desc(), o.c.bookmaker, o.c.id.desc()),
+            )
+            .label("rank")
+        )
+        ranked = (
+            select(
+                o.c.id.label("odds_snapshot_id"),
+                o.c.fixture_id,
+                o.c.bookmaker,
+                o.c.home_odds,
+                o.c.draw_odds,
+                o.c.away_odds,
+                o.c.fetched_at,
+                rank,
+            )
+            .select_from(o.join(f, f.c.id == o.c.fixture_id))
+            .where(
+                o.c.fixture_id.in_(part),
+                o.c.market == "1X2",
+                o.c.is_closing.is_(False),
+                o.c.fetched_at <= f.c.kickoff_time,
+            )
+            .subquery()
+        )
         q = select(*[c for c in ranked.c if c.name != "rank"]).where(ranked.c.rank == 1)
         parts.append(pd.DataFrame(conn.execute(q).mappings().all()))
     cols = ["fixture_id", "odds_home", "odds_draw", "odds_away", "odds_bookmaker", "odds_snapshot_id"]
@@ -133,34 +195,59 @@ def latest_prematch_odds(conn: Connection, fixture_ids_: list[int],
     if not parts:
         return pd.DataFrame(columns=cols)
     odds = pd.concat(parts)
-    return odds.rename(columns={"home_odds": "odds_home", "draw_odds": "odds_draw", "away_odds": "odds_away",
-                                "bookmaker": "odds_bookmaker"})[cols]
+    return odds.rename(
+        columns={
+            "home_odds": "odds_home",
+            "draw_odds": "odds_draw",
+            "away_odds": "odds_away",
+            "bookmaker": "odds_bookmaker",
+        }
+    )[cols]
 
 
-def latest_prices(conn: Connection, fixture_ids_: list[int], rules: PriceRules,
-                  before: datetime | None = None) -> pd.DataFrame:
+def latest_prices(
+    conn: Connection, fixture_ids_: list[int], rules: PriceRules, before: datetime | None = None
+) -> pd.DataFrame:
     """Per fixture (the index), the reference, sharp and best bettable prices (pipeline.prices.PRICE_COLUMNS)
     from each bookmaker's latest pre-match snapshot fetched before kick-off (and before `before`)."""
     o, f = schema.odds_snapshots, schema.fixtures
     parts = []
     for part in chunks(sorted(set(int(x) for x in fixture_ids_)), 900):
-        rank = func.row_number().over(partition_by=(o.c.fixture_id, o.c.bookmaker),
-                                      order_by=(o.c.fetched_at.desc(), o.c.id.desc())).label("rank")
-        cond = [o.c.fixture_id.in_(part), o.c.market == "1X2", o.c.is_closing.is_(False),
-                o.c.fetched_at <= f.c.kickoff_time]
+        rank = (
+            func.row_number()
+            .over(partition_by=(o.c.fixture_id, o.c.bookmaker), order_by=(o.c.fetched_at.desc(), o.c.id.desc()))
+            .label("rank")
+        )
+        cond = [
+            o.c.fixture_id.in_(part),
+            o.c.market == "1X2",
+            o.c.is_closing.is_(False),
+            o.c.fetched_at <= f.c.kickoff_time,
+        ]
         if before is not None:
             cond.append(o.c.fetched_at <= before)
-        ranked = (select(o.c.id, o.c.fixture_id, o.c.bookmaker, o.c.home_odds.label("home"),
-                         o.c.draw_odds.label("draw"), o.c.away_odds.label("away"), o.c.fetched_at, rank)
-                  .select_from(o.join(f, f.c.id == o.c.fixture_id)).where(*cond).subquery())
+        ranked = (
+            select(
+                o.c.id,
+                o.c.fixture_id,
+                o.c.bookmaker,
+                o.c.home_odds.label("home"),
+                o.c.draw_odds.label("draw"),
+                o.c.away_odds.label("away"),
+                o.c.fetched_at,
+                rank,
+            )
+            .select_from(o.join(f, f.c.id == o.c.fixture_id))
+            .where(*cond)
+            .subquery()
+        )
         q = select(*[c for c in ranked.c if c.name != "rank"]).where(ranked.c.rank == 1)
         parts.append(pd.DataFrame(conn.execute(q).mappings().all()))
     parts = [p for p in parts if not p.empty]
     return price_table(pd.concat(parts, ignore_index=True) if parts else None, rules, key="fixture_id")
 
 
-def closing_prices(conn: Connection, fixture_ids_: list[int],
-                   reference: tuple[str, ...] | None = None) -> pd.DataFrame:
+def closing_prices(conn: Connection, fixture_ids_: list[int], reference: tuple[str, ...] | None = None) -> pd.DataFrame:
     """Per fixture (the index): the closing line bets are graded against, `close_home/draw/away` and its
     `close_bookmaker`. The closing price in `results` (the first book of `reference` that has one); without one,
     the reference book's last pre-match snapshot seen before kick-off (some sources publish no closing price)."""
@@ -169,17 +256,31 @@ def closing_prices(conn: Connection, fixture_ids_: list[int],
     cols = ["close_home", "close_draw", "close_away", "close_bookmaker"]
     rows = []
     for part in chunks(ids, 900):
-        rows += conn.execute(select(r.c.fixture_id, r.c.closing_home_odds.label("close_home"),
-                                    r.c.closing_draw_odds.label("close_draw"),
-                                    r.c.closing_away_odds.label("close_away"),
-                                    r.c.closing_bookmaker.label("close_bookmaker"))
-                             .where(r.c.fixture_id.in_(part), r.c.closing_home_odds.is_not(None))).mappings().all()
+        rows += (
+            conn.execute(
+                select(
+                    r.c.fixture_id,
+                    r.c.closing_home_odds.label("close_home"),
+                    r.c.closing_draw_odds.label("close_draw"),
+                    r.c.closing_away_odds.label("close_away"),
+                    r.c.closing_bookmaker.label("close_bookmaker"),
+                ).where(r.c.fixture_id.in_(part), r.c.closing_home_odds.is_not(None))
+            )
+            .mappings()
+            .all()
+        )
     out = pd.DataFrame(rows, columns=["fixture_id", *cols]).set_index("fixture_id")
     missing = [i for i in ids if i not in out.index]
     if missing:
         snap = latest_prematch_odds(conn, missing, reference).set_index("fixture_id")
-        snap = snap.rename(columns={"odds_home": "close_home", "odds_draw": "close_draw", "odds_away": "close_away",
-                                    "odds_bookmaker": "close_bookmaker"})[cols]
+        snap = snap.rename(
+            columns={
+                "odds_home": "close_home",
+                "odds_draw": "close_draw",
+                "odds_away": "close_away",
+                "odds_bookmaker": "close_bookmaker",
+            }
+        )[cols]
         out = pd.concat([out, snap]) if len(out) else snap
     out[cols[:3]] = out[cols[:3]].astype(float)
     return out
@@ -190,10 +291,17 @@ def batch_to_frame(batch: Batch, sharp: tuple[str, ...] = SHARP_DEFAULT) -> pd.D
     non-closing snapshot seen before kick-off, closing odds the reference book's closing snapshot."""
     rows = {}
     for m in batch.matches:
-        row = {"match_id": m.provider_id, "fixture_id": np.nan, "league": m.league, "season": str(m.season),
-               "kickoff": m.kickoff, "home_team": m.home_team, "away_team": m.away_team,
-               "home_goals": np.nan if m.home_goals is None else float(m.home_goals),
-               "away_goals": np.nan if m.away_goals is None else float(m.away_goals)}
+        row = {
+            "match_id": m.provider_id,
+            "fixture_id": np.nan,
+            "league": m.league,
+            "season": str(m.season),
+            "kickoff": m.kickoff,
+            "home_team": m.home_team,
+            "away_team": m.away_team,
+            "home_goals": np.nan if m.home_goals is None else float(m.home_goals),
+            "away_goals": np.nan if m.away_goals is None else float(m.away_goals),
+        }
         for k in ("home_shots", "away_shots", "home_shots_on_target", "away_shots_on_target"):
             row[k] = float(m.stats[k]) if m.stats.get(k) is not None else np.nan
         rows[m.provider_id] = row
@@ -211,8 +319,10 @@ def batch_to_frame(batch: Batch, sharp: tuple[str, ...] = SHARP_DEFAULT) -> pd.D
                 r.update(close_home=o.home, close_draw=o.draw, close_away=o.away)
         elif o.fetched_at <= r["kickoff"]:
             pre.append((o.match_id, o.bookmaker, o.home, o.draw, o.away, o.fetched_at))
-    table = price_table(pd.DataFrame(pre, columns=["match_id", "bookmaker", "home", "draw", "away", "fetched_at"]),
-                        PriceRules(sharp=tuple(sharp)))
+    table = price_table(
+        pd.DataFrame(pre, columns=["match_id", "bookmaker", "home", "draw", "away", "fetched_at"]),
+        PriceRules(sharp=tuple(sharp)),
+    )
     for mid, (h, d, a) in zip(table.index, table[["odds_home", "odds_draw", "odds_away"]].to_numpy(float)):
         rows[mid].update(odds_home=h, odds_draw=d, odds_away=a)
     frame = pd.DataFrame(list(rows.values()))

@@ -4,26 +4,44 @@ so names are part of the interface. Migrations (pipeline/migrations) are generat
 Timestamps are UTC. On SQLite they are stored as text 'YYYY-MM-DD HH:MM:SS[.ffffff]' (sortable, readable in
 sqlite3); on PostgreSQL as `timestamptz`. Python code always sees timezone-aware UTC datetimes.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from sqlalchemy import (Boolean, CheckConstraint, Column, Date, DateTime, Float, ForeignKey, Index, Integer,
-                        MetaData, String, Table, Text, UniqueConstraint)
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.types import TypeDecorator
 
 # Named constraints so Alembic's batch mode can alter SQLite tables later.
-metadata = MetaData(naming_convention={
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-})
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
 
 
 class UTCDateTime(TypeDecorator):
     """Aware UTC datetimes in, aware UTC datetimes out, on both dialects."""
+
     impl = DateTime
     cache_ok = True
 
@@ -37,15 +55,15 @@ class UTCDateTime(TypeDecorator):
             value = datetime.fromisoformat(value)
         if value.tzinfo is None:
             raise ValueError(f"naive datetime {value!r}: the store takes timezone-aware UTC only")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
 
     def process_result_value(self, value, dialect):
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 def _ts(name: str, **kw) -> Column:
@@ -53,7 +71,8 @@ def _ts(name: str, **kw) -> Column:
 
 
 leagues = Table(
-    "leagues", metadata,
+    "leagues",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("source", String(32), nullable=False),
     Column("code", String(64), nullable=False),
@@ -63,7 +82,8 @@ leagues = Table(
 )
 
 teams = Table(
-    "teams", metadata,
+    "teams",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("source", String(32), nullable=False),
     Column("provider_id", String(128), nullable=False),
@@ -73,7 +93,8 @@ teams = Table(
 )
 
 players = Table(
-    "players", metadata,
+    "players",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("source", String(32), nullable=False),
     Column("provider_id", String(128), nullable=False),
@@ -88,7 +109,8 @@ players = Table(
 )
 
 fixtures = Table(
-    "fixtures", metadata,
+    "fixtures",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("source", String(32), nullable=False),
     Column("provider_id", String(128), nullable=False),
@@ -108,7 +130,8 @@ fixtures = Table(
 )
 
 odds_snapshots = Table(
-    "odds_snapshots", metadata,
+    "odds_snapshots",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("fixture_id", Integer, ForeignKey("fixtures.id"), nullable=False),
     Column("bookmaker", String(64), nullable=False),
@@ -123,12 +146,13 @@ odds_snapshots = Table(
 )
 
 results = Table(
-    "results", metadata,
+    "results",
+    metadata,
     Column("fixture_id", Integer, ForeignKey("fixtures.id"), primary_key=True),
-    Column("status", String(16), nullable=False),       # finished, postponed, cancelled, abandoned
-    Column("home_goals", Integer),                      # 90-minute score
+    Column("status", String(16), nullable=False),  # finished, postponed, cancelled, abandoned
+    Column("home_goals", Integer),  # 90-minute score
     Column("away_goals", Integer),
-    Column("outcome", String(8)),                       # home, draw, away (NULL when void)
+    Column("outcome", String(8)),  # home, draw, away (NULL when void)
     Column("home_shots", Integer),
     Column("away_shots", Integer),
     Column("home_shots_on_target", Integer),
@@ -138,15 +162,16 @@ results = Table(
     Column("closing_home_odds", Float),
     Column("closing_draw_odds", Float),
     Column("closing_away_odds", Float),
-    Column("closing_bookmaker", String(64)),            # whose closing price (the first in reference order)
+    Column("closing_bookmaker", String(64)),  # whose closing price (the first in reference order)
     _ts("recorded_at", nullable=False),
 )
 
 lineups = Table(
-    "lineups", metadata,
+    "lineups",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("fixture_id", Integer, ForeignKey("fixtures.id"), nullable=False),
-    Column("side", String(4), nullable=False),          # home / away
+    Column("side", String(4), nullable=False),  # home / away
     Column("player_provider_id", String(128), nullable=False),
     Column("player_name", String(200), nullable=False),
     Column("position", String(32)),
@@ -155,21 +180,23 @@ lineups = Table(
 )
 
 lineup_updates = Table(
-    "lineup_updates", metadata,
+    "lineup_updates",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("fixture_id", Integer, ForeignKey("fixtures.id"), nullable=False),
     _ts("detected_at", nullable=False),
     Column("lineup_hash", String(64), nullable=False),  # changes when the announced XI changes
     Column("home_players", Integer, nullable=False),
     Column("away_players", Integer, nullable=False),
-    Column("home_strength_change", Float),              # log-rate change vs the usual XI (player ratings)
+    Column("home_strength_change", Float),  # log-rate change vs the usual XI (player ratings)
     Column("away_strength_change", Float),
     Column("prediction_id", Integer, ForeignKey("predictions.id")),
     UniqueConstraint("fixture_id", "lineup_hash"),
 )
 
 predictions = Table(
-    "predictions", metadata,
+    "predictions",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("fixture_id", Integer, ForeignKey("fixtures.id"), nullable=False),
     _ts("prediction_time", nullable=False),
@@ -183,38 +210,39 @@ predictions = Table(
     # What the prediction was made from: the odds snapshot (or 'none') and the lineup hash ('' before lineups).
     Column("input_key", String(128), nullable=False),
     Column("odds_snapshot_id", Integer, ForeignKey("odds_snapshots.id")),
-    Column("market_home_prob", Float),                  # the bookmaker's margin-free view, for comparison
+    Column("market_home_prob", Float),  # the bookmaker's margin-free view, for comparison
     Column("market_draw_prob", Float),
     Column("market_away_prob", Float),
-    Column("details", Text),                            # JSON: each base model's probabilities
+    Column("details", Text),  # JSON: each base model's probabilities
     UniqueConstraint("fixture_id", "model_version", "input_key"),
     Index("ix_predictions_prediction_time", "prediction_time"),
     Index("ix_predictions_fixture", "fixture_id"),
 )
 
 bets = Table(
-    "bets", metadata,
+    "bets",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("fixture_id", Integer, ForeignKey("fixtures.id"), nullable=False),
     Column("prediction_id", Integer, ForeignKey("predictions.id"), nullable=False),
-    Column("bet_outcome", String(8), nullable=False),   # home, draw, away
-    Column("bookmaker", String(64), nullable=False),    # where the bet is placed: the best of BET_BOOKMAKERS
+    Column("bet_outcome", String(8), nullable=False),  # home, draw, away
+    Column("bookmaker", String(64), nullable=False),  # where the bet is placed: the best of BET_BOOKMAKERS
     Column("odds", Float, nullable=False),
     Column("stake", Float, nullable=False),
-    Column("edge", Float, nullable=False),              # expected value: fair_prob x odds - 1
-    Column("model_prob", Float, nullable=False),        # the deployed models' probability, for comparison
-    Column("fair_prob", Float),                         # the sharp line's margin-free probability
-    Column("fair_source", String(64)),                  # the sharp book it came from, or 'model' when none priced it
+    Column("edge", Float, nullable=False),  # expected value: fair_prob x odds - 1
+    Column("model_prob", Float, nullable=False),  # the deployed models' probability, for comparison
+    Column("fair_prob", Float),  # the sharp line's margin-free probability
+    Column("fair_source", String(64)),  # the sharp book it came from, or 'model' when none priced it
     Column("lineup_based", Boolean, nullable=False, server_default="0"),
-    Column("status", String(16), nullable=False, server_default="pending"),   # pending, settled, void
-    Column("result", String(8)),                        # win, loss, void
+    Column("status", String(16), nullable=False, server_default="pending"),  # pending, settled, void
+    Column("result", String(8)),  # win, loss, void
     Column("profit_loss", Float),
     _ts("placed_at", nullable=False),
     _ts("settled_at"),
-    Column("closing_odds", Float),                      # the closing line's price for this outcome (margin in)
-    Column("clv", Float),                               # odds x fair closing probability - 1 (CLV_METHOD)
-    Column("close_ratio_with_margin", Float),           # odds / closing_odds - 1: margin included, not CLV
-    Column("settlement_note", Text),                    # why a bet was voided, or who settled it by hand
+    Column("closing_odds", Float),  # the closing line's price for this outcome (margin in)
+    Column("clv", Float),  # odds x fair closing probability - 1 (CLV_METHOD)
+    Column("close_ratio_with_margin", Float),  # odds / closing_odds - 1: margin included, not CLV
+    Column("settlement_note", Text),  # why a bet was voided, or who settled it by hand
     # One bet per outcome per fixture: a placed bet is never changed or duplicated.
     UniqueConstraint("fixture_id", "bet_outcome"),
     CheckConstraint("status IN ('pending', 'settled', 'void')", name="status"),
@@ -223,8 +251,9 @@ bets = Table(
 )
 
 performance_daily = Table(
-    "performance_daily", metadata,
-    Column("day", Date, primary_key=True),              # UTC match day of settlement
+    "performance_daily",
+    metadata,
+    Column("day", Date, primary_key=True),  # UTC match day of settlement
     Column("predictions_scored", Integer, nullable=False),
     Column("log_loss", Float),
     Column("brier", Float),
@@ -242,29 +271,31 @@ performance_daily = Table(
 )
 
 job_runs = Table(
-    "job_runs", metadata,
+    "job_runs",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("job", String(64), nullable=False),
     _ts("started_at", nullable=False),
     _ts("finished_at"),
-    _ts("run_for"),                                     # the job's --now (simulated time) if given
-    Column("status", String(16), nullable=False),       # running, success, failed, skipped, killed, abandoned
-    Column("counts", Text),                             # JSON
+    _ts("run_for"),  # the job's --now (simulated time) if given
+    Column("status", String(16), nullable=False),  # running, success, failed, skipped, killed, abandoned
+    Column("counts", Text),  # JSON
     Column("error", Text),
-    Column("pid", Integer),                             # the process and host of the run: a `running` row whose
-    Column("host", String(255)),                        # process is gone is closed as killed by the next run
+    Column("pid", Integer),  # the process and host of the run: a `running` row whose
+    Column("host", String(255)),  # process is gone is closed as killed by the next run
     Index("ix_job_runs_job_started", "job", "started_at"),
 )
 
 model_versions = Table(
-    "model_versions", metadata,
+    "model_versions",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("version", String(64), nullable=False),
-    Column("action", String(16), nullable=False),       # deploy, rollback, rejected, dry_run
+    Column("action", String(16), nullable=False),  # deploy, rollback, rejected, dry_run
     _ts("created_at", nullable=False),
     Column("forced", Boolean, nullable=False, server_default="0"),
     Column("training_matches", Integer),
-    Column("metrics", Text),                            # JSON validation report
+    Column("metrics", Text),  # JSON validation report
     Column("backup_path", Text),
     Column("notes", Text),
 )

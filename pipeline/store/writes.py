@@ -5,6 +5,7 @@ kept with the time they were seen (never overwritten), one per bookmaker, so ope
 prices stay apart. A result's closing price is the first book of the reference order that has one
 (pipeline.store.queries), named in `results.closing_bookmaker`.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -14,13 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from pipeline.bookmakers import SHARP_DEFAULT, reference_order, reference_rank
-from pipeline.store import schema
 from pipeline.providers.base import FINISHED, VOID_STATUSES, Batch, Lineup, Match, outcome_of
+from pipeline.store import schema
 from pipeline.store.engine import insert_ignore, upsert
 from pipeline.store.queries import chunks, fixture_ids
 
-STAT_KEYS = ("home_shots", "away_shots", "home_shots_on_target", "away_shots_on_target",
-             "home_corners", "away_corners")
+STAT_KEYS = ("home_shots", "away_shots", "home_shots_on_target", "away_shots_on_target", "home_corners", "away_corners")
 
 
 def _team_key(team_id: str | None, name: str) -> str:
@@ -33,8 +33,13 @@ def store_matches(conn: Connection, source: str, matches: list[Match], now: date
         return {}
     simulated = any(m.simulated for m in matches)
     leagues = sorted({m.league for m in matches})
-    upsert(conn, schema.leagues, [{"source": source, "code": code, "name": code, "simulated": simulated}
-                             for code in leagues], keys=("source", "code"), update=("simulated",))
+    upsert(
+        conn,
+        schema.leagues,
+        [{"source": source, "code": code, "name": code, "simulated": simulated} for code in leagues],
+        keys=("source", "code"),
+        update=("simulated",),
+    )
     teams: dict[str, dict] = {}
     for m in matches:
         for tid, name in ((m.home_team_id, m.home_team), (m.away_team_id, m.away_team)):
@@ -44,26 +49,37 @@ def store_matches(conn: Connection, source: str, matches: list[Match], now: date
         upsert(conn, schema.teams, part, keys=("source", "provider_id"))
     team_ids: dict[str, int] = {}
     for part in chunks(sorted(teams)):
-        rows = conn.execute(select(schema.teams.c.provider_id, schema.teams.c.id).where(
-            schema.teams.c.source == source, schema.teams.c.provider_id.in_(part)))
+        rows = conn.execute(
+            select(schema.teams.c.provider_id, schema.teams.c.id).where(
+                schema.teams.c.source == source, schema.teams.c.provider_id.in_(part)
+            )
+        )
         team_ids.update({r.provider_id: r.id for r in rows})
     # Last one wins when a batch repeats a match (e.g. fixtures and results in one batch).
     fixture_rows = {}
     for m in matches:
         fixture_rows[m.provider_id] = {
-            "source": source, "provider_id": m.provider_id, "league_code": m.league, "season": m.season,
-            "kickoff_time": m.kickoff, "home_team": m.home_team, "away_team": m.away_team,
+            "source": source,
+            "provider_id": m.provider_id,
+            "league_code": m.league,
+            "season": m.season,
+            "kickoff_time": m.kickoff,
+            "home_team": m.home_team,
+            "away_team": m.away_team,
             "home_team_id": team_ids[_team_key(m.home_team_id, m.home_team)],
             "away_team_id": team_ids[_team_key(m.away_team_id, m.away_team)],
-            "status": m.status, "simulated": m.simulated, "updated_at": now,
+            "status": m.status,
+            "simulated": m.simulated,
+            "updated_at": now,
         }
     for part in chunks(list(fixture_rows.values())):
         upsert(conn, schema.fixtures, part, keys=("source", "provider_id"))
     return fixture_ids(conn, source, fixture_rows)
 
 
-def store_batch(conn: Connection, source: str, batch: Batch, now: datetime,
-                reference: tuple[str, ...] | None = None) -> dict[str, int]:
+def store_batch(
+    conn: Connection, source: str, batch: Batch, now: datetime, reference: tuple[str, ...] | None = None
+) -> dict[str, int]:
     """Store a provider batch: fixtures, odds snapshots, and results of final matches (their closing price: the
     first book in `reference` order that has one, default the sharp default's order). Returns counts."""
     order = reference if reference is not None else reference_order(SHARP_DEFAULT)
@@ -71,18 +87,30 @@ def store_batch(conn: Connection, source: str, batch: Batch, now: datetime,
     missing = {o.match_id for o in batch.odds} - set(ids)
     if missing:
         ids.update(fixture_ids(conn, source, missing))
-    odds_rows = [{"fixture_id": ids[o.match_id], "bookmaker": o.bookmaker, "market": o.market,
-                  "home_odds": float(o.home), "draw_odds": float(o.draw), "away_odds": float(o.away),
-                  "is_closing": bool(o.is_closing), "fetched_at": o.fetched_at}
-                 for o in batch.odds if o.match_id in ids]
+    odds_rows = [
+        {
+            "fixture_id": ids[o.match_id],
+            "bookmaker": o.bookmaker,
+            "market": o.market,
+            "home_odds": float(o.home),
+            "draw_odds": float(o.draw),
+            "away_odds": float(o.away),
+            "is_closing": bool(o.is_closing),
+            "fetched_at": o.fetched_at,
+        }
+        for o in batch.odds
+        if o.match_id in ids
+    ]
     for part in chunks(odds_rows):
         insert_ignore(conn, schema.odds_snapshots, part, keys=("fixture_id", "bookmaker", "market", "fetched_at"))
     closing = {}
     for o in batch.odds:
         if o.is_closing and min(o.home, o.draw, o.away) > 1.0:
             best = closing.get(o.match_id)
-            if best is None or (reference_rank(o.bookmaker, order), o.bookmaker) < \
-                    (reference_rank(best.bookmaker, order), best.bookmaker):
+            if best is None or (reference_rank(o.bookmaker, order), o.bookmaker) < (
+                reference_rank(best.bookmaker, order),
+                best.bookmaker,
+            ):
                 closing[o.match_id] = o
     result_rows = []
     for m in batch.matches:
@@ -90,12 +118,18 @@ def store_batch(conn: Connection, source: str, batch: Batch, now: datetime,
             continue
         finished = m.status == FINISHED and m.home_goals is not None and m.away_goals is not None
         c = closing.get(m.provider_id)
-        row = {"fixture_id": ids[m.provider_id], "status": m.status, "home_goals": m.home_goals if finished else None,
-               "away_goals": m.away_goals if finished else None,
-               "outcome": outcome_of(m.home_goals, m.away_goals) if finished else None,
-               "closing_home_odds": c.home if c else None, "closing_draw_odds": c.draw if c else None,
-               "closing_away_odds": c.away if c else None, "closing_bookmaker": c.bookmaker if c else None,
-               "recorded_at": now}
+        row = {
+            "fixture_id": ids[m.provider_id],
+            "status": m.status,
+            "home_goals": m.home_goals if finished else None,
+            "away_goals": m.away_goals if finished else None,
+            "outcome": outcome_of(m.home_goals, m.away_goals) if finished else None,
+            "closing_home_odds": c.home if c else None,
+            "closing_draw_odds": c.draw if c else None,
+            "closing_away_odds": c.away if c else None,
+            "closing_bookmaker": c.bookmaker if c else None,
+            "recorded_at": now,
+        }
         for k in STAT_KEYS:
             v = m.stats.get(k)
             row[k] = None if v is None or (isinstance(v, float) and np.isnan(v)) else int(v)
@@ -104,12 +138,26 @@ def store_batch(conn: Connection, source: str, batch: Batch, now: datetime,
         result_rows.append(row)
     for part in chunks(result_rows):
         # Closing odds may arrive later than the score: never overwrite a known price with NULL.
-        upsert(conn, schema.results, part, keys=("fixture_id",),
-               keep_existing=("closing_home_odds", "closing_draw_odds", "closing_away_odds", "closing_bookmaker"))
+        upsert(
+            conn,
+            schema.results,
+            part,
+            keys=("fixture_id",),
+            keep_existing=("closing_home_odds", "closing_draw_odds", "closing_away_odds", "closing_bookmaker"),
+        )
     return {"fixtures": len(ids), "odds_snapshots": len(odds_rows), "results": len(result_rows)}
 
 
 def store_lineup(conn: Connection, fixture_id: int, lineup: Lineup, now: datetime) -> None:
-    rows = [{"fixture_id": fixture_id, "side": p.side, "player_provider_id": p.player_id,
-             "player_name": p.name, "position": p.position, "seen_at": now} for p in lineup.players]
+    rows = [
+        {
+            "fixture_id": fixture_id,
+            "side": p.side,
+            "player_provider_id": p.player_id,
+            "player_name": p.name,
+            "position": p.position,
+            "seen_at": now,
+        }
+        for p in lineup.players
+    ]
     insert_ignore(conn, schema.lineups, rows, keys=("fixture_id", "side", "player_provider_id"))

@@ -1,5 +1,6 @@
 """The forecasters, each a scikit-learn-style estimator (see base.py): Elo, Dixon-Coles, XGBoost and the stacking
 ensemble that pools them with the market."""
+
 from pipeline.forecast.models.base import Forecaster
 from pipeline.forecast.models.dixon_coles import DixonColesModel
 from pipeline.forecast.models.elo import EloModel

@@ -2,6 +2,7 @@
 `__init__` keywords stored as given (so `get_params`, `set_params`, `clone` and `repr` work), fitted state ends
 with an underscore, `fit` returns self, and `predict_proba` gives an (n, 3) array of home/draw/away
 probabilities whose rows sum to 1."""
+
 from __future__ import annotations
 
 from sklearn.base import BaseEstimator

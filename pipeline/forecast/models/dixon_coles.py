@@ -13,6 +13,7 @@ matches take tens of milliseconds with L-BFGS-B.
 rho is bounded in the fit and, at prediction, clipped per match into the range where every tau is positive
 (-1/max(lambda, mu) < rho < min(1, 1/(lambda mu))), so no probability is ever negative.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,14 +24,21 @@ from pipeline.distributions import poisson_pmf
 from pipeline.forecast.models.base import Forecaster
 
 RHO_BOUNDS = (-0.2, 0.2)
-PROMOTED_FROM_WEAKEST = 3   # with no newcomer in the window, an unknown team gets the weakest teams' mean
-PRIOR_SD = 0.3              # sd of the Gaussian prior on attack and defence (None: plain maximum likelihood)
-NEWCOMER_AFTER_DAYS = 120   # a team first seen this long after the league's window starts was promoted into it
+PROMOTED_FROM_WEAKEST = 3  # with no newcomer in the window, an unknown team gets the weakest teams' mean
+PRIOR_SD = 0.3  # sd of the Gaussian prior on attack and defence (None: plain maximum likelihood)
+NEWCOMER_AFTER_DAYS = 120  # a team first seen this long after the league's window starts was promoted into it
 
 
 class DixonColesModel(Forecaster):
-    def __init__(self, xi: float = 0.0019, max_goals: int = 10, history_days: float = 3 * 365.25,
-                 warm_start: bool = False, min_matches: int = 30, prior_sd: float | None = PRIOR_SD):
+    def __init__(
+        self,
+        xi: float = 0.0019,
+        max_goals: int = 10,
+        history_days: float = 3 * 365.25,
+        warm_start: bool = False,
+        min_matches: int = 30,
+        prior_sd: float | None = PRIOR_SD,
+    ):
         self.xi = xi
         self.prior_sd = prior_sd
         self.max_goals = max_goals
@@ -39,11 +47,13 @@ class DixonColesModel(Forecaster):
         self.min_matches = min_matches
 
     # ---- fitting -------------------------------------------------------------------------------------
-    def fit(self, matches: pd.DataFrame, reference_time=None) -> "DixonColesModel":
+    def fit(self, matches: pd.DataFrame, reference_time=None) -> DixonColesModel:
         played = matches[matches["home_goals"].notna() & matches["away_goals"].notna()]
         ref = pd.Timestamp(reference_time) if reference_time is not None else played["kickoff"].max()
-        played = played[(played["kickoff"] < ref + pd.Timedelta(seconds=1))
-                        & (played["kickoff"] >= ref - pd.Timedelta(days=self.history_days))]
+        played = played[
+            (played["kickoff"] < ref + pd.Timedelta(seconds=1))
+            & (played["kickoff"] >= ref - pd.Timedelta(days=self.history_days))
+        ]
         previous = getattr(self, "leagues_", {}) if self.warm_start else {}
         self.leagues_ = {}
         for league, g in played.groupby("league", sort=True):
@@ -68,11 +78,11 @@ class DixonColesModel(Forecaster):
         # their attack and defence are shrunk towards a shared newcomer level fitted here (promoted teams are
         # weaker than average), everyone else's towards the league average: a team with two matches no longer
         # gets the extreme ratings two results imply.
-        oldest = np.zeros(n)                   # age of each team's first match in the window
+        oldest = np.zeros(n)  # age of each team's first match in the window
         np.maximum.at(oldest, hi, age)
         np.maximum.at(oldest, ai, age)
         newcomer = age.max() - oldest > NEWCOMER_AFTER_DAYS
-        prior = 0.0 if self.prior_sd is None else 1.0 / self.prior_sd ** 2
+        prior = 0.0 if self.prior_sd is None else 1.0 / self.prior_sd**2
         x0 = np.zeros(2 * n + 5)
         x0[2 * n] = np.log(max(ag.mean(), 0.1))
         x0[2 * n + 1] = np.log(max(hg.mean(), 0.1) / max(ag.mean(), 0.1))
@@ -82,9 +92,9 @@ class DixonColesModel(Forecaster):
             idx = prev.get_indexer(teams)
             known = idx >= 0
             x0[:n][known] = init["attack"][idx[known]]
-            x0[n:2 * n][known] = init["defence"][idx[known]]
-            x0[2 * n:2 * n + 3] = [init["mu"], init["home"], init["rho"]]
-            x0[2 * n + 3:] = init.get("newcomer") or (0.0, 0.0)
+            x0[n : 2 * n][known] = init["defence"][idx[known]]
+            x0[2 * n : 2 * n + 3] = [init["mu"], init["home"], init["rho"]]
+            x0[2 * n + 3 :] = init.get("newcomer") or (0.0, 0.0)
         # the four low scores as row numbers (indexing by them is cheaper than by masks, in every evaluation)
         c00 = np.flatnonzero((hg == 0) & (ag == 0))
         c01 = np.flatnonzero((hg == 0) & (ag == 1))
@@ -94,16 +104,16 @@ class DixonColesModel(Forecaster):
         last = {}
 
         def objective(x):
-            att, dfc = x[:n], x[n:2 * n]
-            mu, home, rho, new_att, new_def = x[2 * n:]
+            att, dfc = x[:n], x[n : 2 * n]
+            mu, home, rho, new_att, new_def = x[2 * n :]
             ll_h = mu + home + att[hi] - dfc[ai]
             ll_a = mu + att[ai] - dfc[hi]
             lam, mmu = np.exp(ll_h), np.exp(ll_a)
             # tau and its derivatives on the four low scores
             tau = np.ones_like(lam)
-            dtau_lh = np.zeros_like(lam)   # d log tau / d log lambda
-            dtau_la = np.zeros_like(lam)   # d log tau / d log mu
-            dtau_r = np.zeros_like(lam)    # d log tau / d rho
+            dtau_lh = np.zeros_like(lam)  # d log tau / d log lambda
+            dtau_la = np.zeros_like(lam)  # d log tau / d log mu
+            dtau_r = np.zeros_like(lam)  # d log tau / d rho
             t = 1 - lam * mmu * rho
             t00 = np.maximum(t[c00], 1e-10)
             tau[c00] = t00
@@ -126,7 +136,7 @@ class DixonColesModel(Forecaster):
             g_a = w * (ag - mmu + dtau_la)
             grad = np.empty_like(x)
             grad[:n] = np.bincount(hi, g_h, n) + np.bincount(ai, g_a, n)
-            grad[n:2 * n] = -np.bincount(ai, g_h, n) - np.bincount(hi, g_a, n)
+            grad[n : 2 * n] = -np.bincount(ai, g_h, n) - np.bincount(hi, g_a, n)
             grad[2 * n] = g_h.sum() + g_a.sum()
             grad[2 * n + 1] = g_h.sum()
             grad[2 * n + 2] = (w * dtau_r).sum()
@@ -135,25 +145,33 @@ class DixonColesModel(Forecaster):
             ra = att - np.where(newcomer, new_att, 0.0)
             rd = dfc - np.where(newcomer, new_def, 0.0)
             grad[:n] -= prior * ra
-            grad[n:2 * n] -= prior * rd
+            grad[n : 2 * n] -= prior * rd
             grad[2 * n + 3] = prior * ra[newcomer].sum()
             grad[2 * n + 4] = prior * rd[newcomer].sum()
-            f = (-ll.sum() + 0.5 * prior * (ra @ ra + rd @ rd)) / wsum + sa ** 2 + sd ** 2
+            f = (-ll.sum() + 0.5 * prior * (ra @ ra + rd @ rd)) / wsum + sa**2 + sd**2
             grad = -grad / wsum
             grad[:n] += 2 * sa
-            grad[n:2 * n] += 2 * sd
+            grad[n : 2 * n] += 2 * sd
             return f, grad
 
         bounds = [(None, None)] * (2 * n + 2) + [RHO_BOUNDS] + [(None, None)] * 2
-        res = minimize(objective, x0, jac=True, method="L-BFGS-B", bounds=bounds,
-                       options={"maxiter": 500, "gtol": 1e-7})
+        res = minimize(
+            objective, x0, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": 500, "gtol": 1e-7}
+        )
         x = res.x
-        objective(x)      # the log-likelihood at the optimum, without the prior's penalty
-        return {"teams": list(teams), "attack": x[:n].copy(), "defence": x[n:2 * n].copy(), "mu": float(x[2 * n]),
-                "home": float(x[2 * n + 1]), "rho": float(x[2 * n + 2]),
-                "newcomer": (float(x[2 * n + 3]), float(x[2 * n + 4])) if prior and newcomer.any() else None,
-                "loglik": last["loglik"],
-                "n_matches": int(len(g)), "converged": bool(res.success)}
+        objective(x)  # the log-likelihood at the optimum, without the prior's penalty
+        return {
+            "teams": list(teams),
+            "attack": x[:n].copy(),
+            "defence": x[n : 2 * n].copy(),
+            "mu": float(x[2 * n]),
+            "home": float(x[2 * n + 1]),
+            "rho": float(x[2 * n + 2]),
+            "newcomer": (float(x[2 * n + 3]), float(x[2 * n + 4])) if prior and newcomer.any() else None,
+            "loglik": last["loglik"],
+            "n_matches": int(len(g)),
+            "converged": bool(res.success),
+        }
 
     # ---- prediction ----------------------------------------------------------------------------------
     def _rates(self, fixtures: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -12,6 +12,7 @@
   P(away or draw) = s(c2 - b d), fitted by maximum likelihood on the pre-match differences of the training
   matches (after a burn-in), not an ad-hoc draw rule.
 """
+
 from __future__ import annotations
 
 import copy
@@ -26,9 +27,16 @@ from pipeline.metrics import outcomes_from_goals
 
 
 class EloModel(Forecaster):
-    def __init__(self, k: float = 20.0, home_advantage: float = 60.0, goal_diff_multiplier: bool = True,
-                 season_regression: float = 0.2, initial: float = 1500.0, promoted_offset: float = 75.0,
-                 burn_in: int = 300):
+    def __init__(
+        self,
+        k: float = 20.0,
+        home_advantage: float = 60.0,
+        goal_diff_multiplier: bool = True,
+        season_regression: float = 0.2,
+        initial: float = 1500.0,
+        promoted_offset: float = 75.0,
+        burn_in: int = 300,
+    ):
         self.k = k
         self.home_advantage = home_advantage
         self.goal_diff_multiplier = goal_diff_multiplier
@@ -41,7 +49,7 @@ class EloModel(Forecaster):
         self.ratings_ = {}
         self.team_season_ = {}
         self.team_league_ = {}
-        self.league_season_ = {}      # league -> (season, a newcomer's rating that season)
+        self.league_season_ = {}  # league -> (season, a newcomer's rating that season)
         self.last_kickoff_ = None
 
     def _league_mean(self, league: str) -> float:
@@ -59,17 +67,20 @@ class EloModel(Forecaster):
         return mean + (1 - self.season_regression) * (self.ratings_[team] - mean)
 
     def _rating(self, team: str, league: str, season: str) -> float:
-        seasons = self.__dict__.setdefault("league_season_", {})   # models saved before it existed
-        if seasons.get(league, (None,))[0] != season:           # the league's first match of a season
+        seasons = self.__dict__.setdefault("league_season_", {})  # models saved before it existed
+        if seasons.get(league, (None,))[0] != season:  # the league's first match of a season
             newcomer = self._newcomer(league)
-            moved = {t: self._regressed(t) for t, lg in self.team_league_.items()
-                     if lg == league and self.team_season_.get(t) != season}
+            moved = {
+                t: self._regressed(t)
+                for t, lg in self.team_league_.items()
+                if lg == league and self.team_season_.get(t) != season
+            }
             self.ratings_.update(moved)
             self.team_season_.update(dict.fromkeys(moved, season))
             seasons[league] = (season, newcomer)
         if team not in self.ratings_:
             self.ratings_[team] = seasons[league][1]
-        elif self.team_season_.get(team) != season:    # from another league that has not started its season
+        elif self.team_season_.get(team) != season:  # from another league that has not started its season
             self.ratings_[team] = self._regressed(team)
         self.team_season_[team] = season
         self.team_league_[team] = league
@@ -82,8 +93,9 @@ class EloModel(Forecaster):
         played = played.sort_values(["kickoff", "match_id"], kind="stable")
         n = len(played)
         pre_h, pre_a = np.empty(n), np.empty(n)
-        cols = [played[c].to_numpy() for c in ("home_team", "away_team", "league", "season", "home_goals",
-                                               "away_goals")]
+        cols = [
+            played[c].to_numpy() for c in ("home_team", "away_team", "league", "season", "home_goals", "away_goals")
+        ]
         for i, (h, a, lg, season, hg, ag) in enumerate(zip(*cols)):
             rh = self._rating(h, lg, season)
             ra = self._rating(a, lg, season)
@@ -99,19 +111,20 @@ class EloModel(Forecaster):
             self.ratings_[a] = ra - delta
         if n:
             self.last_kickoff_ = played["kickoff"].iloc[-1]
-        return pd.DataFrame({"home_rating": pre_h, "away_rating": pre_a},
-                            index=pd.Index(played["match_id"].to_numpy(), name="match_id"))
+        return pd.DataFrame(
+            {"home_rating": pre_h, "away_rating": pre_a}, index=pd.Index(played["match_id"].to_numpy(), name="match_id")
+        )
 
-    def fit(self, matches: pd.DataFrame) -> "EloModel":
+    def fit(self, matches: pd.DataFrame) -> EloModel:
         self._start()
         self.history_ = self._process(matches)
         played = matches.set_index("match_id").loc[self.history_.index]
         y = outcomes_from_goals(played["home_goals"], played["away_goals"])
         d = self.rating_diff(self.history_["home_rating"].to_numpy(), self.history_["away_rating"].to_numpy())
-        self.fit_mapping(d[self.burn_in:], y[self.burn_in:])
+        self.fit_mapping(d[self.burn_in :], y[self.burn_in :])
         return self
 
-    def update(self, matches: pd.DataFrame) -> "EloModel":
+    def update(self, matches: pd.DataFrame) -> EloModel:
         """A copy brought up to date with matches played after the fit (ratings only; the mapping is kept)."""
         new = copy.deepcopy(self)
         new._process(matches)
@@ -121,7 +134,7 @@ class EloModel(Forecaster):
         """The logit's input d = (R_home + H - R_away) / 400 for pre-match ratings."""
         return (np.asarray(rh) + self.home_advantage - np.asarray(ra)) / 400.0
 
-    def fit_mapping(self, d: np.ndarray, y: np.ndarray, warm_start: bool = False) -> "EloModel":
+    def fit_mapping(self, d: np.ndarray, y: np.ndarray, warm_start: bool = False) -> EloModel:
         """Fit the ordered logit from rating differences `d` to outcomes `y` (0 home, 1 draw, 2 away), keeping
         the ratings; `warm_start` begins from the current fit (the backtest refits it weekly, on data that
         changes little from one week to the next)."""
@@ -134,13 +147,13 @@ class EloModel(Forecaster):
             b, c1, delta = theta
             p = self._probs(d, b, c1, c1 + np.exp(delta))
             return -np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-15, 1)))
-        res = minimize(nll, x0=x0, method="Nelder-Mead",
-                       options={"xatol": 1e-6, "fatol": 1e-9, "maxiter": 2000})
+
+        res = minimize(nll, x0=x0, method="Nelder-Mead", options={"xatol": 1e-6, "fatol": 1e-9, "maxiter": 2000})
         b, c1, delta = res.x
         self.slope_, self.cutpoints_ = float(b), (float(c1), float(c1 + np.exp(delta)))
         return self
 
-    def with_mapping(self, d: np.ndarray, y: np.ndarray) -> "EloModel":
+    def with_mapping(self, d: np.ndarray, y: np.ndarray) -> EloModel:
         """A copy with the same ratings whose mapping is fitted on (d, y) only (out-of-sample stacking inputs)."""
         new = copy.deepcopy(self)
         return new.fit_mapping(d, y)
@@ -169,6 +182,7 @@ class EloModel(Forecaster):
             if started is not None and started[0] == season:
                 return started[1]
             return self._newcomer(league) if season is not None else self._league_mean(league) - self.promoted_offset
+
         season = fixtures["season"] if "season" in fixtures else [None] * len(fixtures)
         rh = np.array([r(t, lg, s) for t, lg, s in zip(fixtures["home_team"], fixtures["league"], season)], float)
         ra = np.array([r(t, lg, s) for t, lg, s in zip(fixtures["away_team"], fixtures["league"], season)], float)

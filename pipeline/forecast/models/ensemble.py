@@ -17,6 +17,7 @@ weights fitted on a few thousand matches cost more than they gain. Measured walk
 penalty 0: +0.00016, 0.003: +0.00002, 0.01: -0.00006, 0.03: -0.00008, 0.1: -0.00005. 0.03 was chosen there;
 on 2019-20..2023-24 it gave -0.00014 (0 gave -0.00004).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,8 +26,8 @@ from scipy.optimize import minimize
 from pipeline.forecast.models.base import Forecaster
 
 EPS = 1e-6
-MIN_MARKET_ROWS = 300     # fewer training matches with a price than this: the market pool is not fitted
-MEMBER_PENALTY = 0.03     # ridge on the models' weights beside the price (chosen on 2014-15..2018-19)
+MIN_MARKET_ROWS = 300  # fewer training matches with a price than this: the market pool is not fitted
+MEMBER_PENALTY = 0.03  # ridge on the models' weights beside the price (chosen on 2014-15..2018-19)
 
 
 def _log_inputs(base: dict[str, np.ndarray], names: tuple[str, ...], rows: np.ndarray) -> np.ndarray:
@@ -54,7 +55,7 @@ def _fit_pool(logs: np.ndarray, y: np.ndarray, penalty: np.ndarray | None = None
 
     def objective(x):
         p = _pool(logs, x)
-        r = p - onehot                        # d(-log p_y)/d score
+        r = p - onehot  # d(-log p_y)/d score
         grad = np.r_[[(r * logs[j]).sum() for j in range(m)], r[:, 1:].sum(axis=0)] / n
         grad[:m] += 2 * pen * x[:m]
         loss = -np.log(np.clip(p[np.arange(n), y], 1e-300, None)).mean() + (pen * x[:m] ** 2).sum()
@@ -66,13 +67,17 @@ def _fit_pool(logs: np.ndarray, y: np.ndarray, penalty: np.ndarray | None = None
 
 
 class StackingEnsemble(Forecaster):
-    def __init__(self, members: tuple[str, ...] = ("elo", "dixon_coles", "xgboost"), use_market: bool = True,
-                 member_penalty: float = MEMBER_PENALTY):
+    def __init__(
+        self,
+        members: tuple[str, ...] = ("elo", "dixon_coles", "xgboost"),
+        use_market: bool = True,
+        member_penalty: float = MEMBER_PENALTY,
+    ):
         self.members = members
         self.use_market = use_market
         self.member_penalty = member_penalty
 
-    def fit(self, base: dict[str, np.ndarray], outcomes) -> "StackingEnsemble":
+    def fit(self, base: dict[str, np.ndarray], outcomes) -> StackingEnsemble:
         y = np.asarray(outcomes, int)
         everyone = np.arange(len(y))
         self.weights_ = _fit_pool(_log_inputs(base, self.members, everyone), y)

@@ -1,4 +1,5 @@
 """Alembic environment: the schema module is the source of truth; batch mode so SQLite can alter tables."""
+
 from alembic import context
 from sqlalchemy import create_engine
 

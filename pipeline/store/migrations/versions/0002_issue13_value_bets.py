@@ -7,9 +7,9 @@ price they hold; bookmaker names stored by earlier versions become the canonical
 Revision ID: 0002_issue13
 Revises: 0002_issue15 (written on 0001; chained after issue 15's migration, which main already has)
 """
-from alembic import op
-import sqlalchemy as sa
 
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0002_issue13"
 down_revision = "0002_issue15"
@@ -17,8 +17,14 @@ branch_labels = None
 depends_on = None
 
 # what the football-data provider used to call the books -> canonical names
-RENAMED_BOOKS = {"pinnacle": "Pinnacle", "market_avg": "Market average", "betbrain_avg": "Betbrain average",
-                 "bet365": "Bet365", "market_max": "Market max", "william_hill": "William Hill"}
+RENAMED_BOOKS = {
+    "pinnacle": "Pinnacle",
+    "market_avg": "Market average",
+    "betbrain_avg": "Betbrain average",
+    "bet365": "Bet365",
+    "market_max": "Market max",
+    "william_hill": "William Hill",
+}
 
 
 def upgrade() -> None:

@@ -12,8 +12,9 @@ with no result whose date has passed while another fixture of the same pair exis
 earlier meeting) cannot be told apart safely; it keeps its old id, settlement reports it as not found and voids
 its bets after VOID_AFTER_HOURS, or they can be settled by hand.
 """
+
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from alembic import op
@@ -39,16 +40,18 @@ def rekey_football_data(conn, today=None) -> int:
     """Rewrite football-data fixture ids to the date-free form. Returns how many were rewritten."""
     f = sa.table("fixtures", sa.column("id"), sa.column("source"), sa.column("provider_id"))
     r = sa.table("results", sa.column("fixture_id"))
-    rows = conn.execute(sa.select(f.c.id, f.c.provider_id, r.c.fixture_id.label("result"))
-                        .select_from(f.outerjoin(r, r.c.fixture_id == f.c.id))
-                        .where(f.c.source == "football-data")).all()
+    rows = conn.execute(
+        sa.select(f.c.id, f.c.provider_id, r.c.fixture_id.label("result"))
+        .select_from(f.outerjoin(r, r.c.fixture_id == f.c.id))
+        .where(f.c.source == "football-data")
+    ).all()
     groups: dict[str, list] = {}
     for row in rows:
         m = OLD_ID.match(row.provider_id)
         if m:
             league, season, day, home, away = m.groups()
             groups.setdefault(f"{league}-{season}-{home}-{away}", []).append((day, row.id, row.result is not None))
-    cutoff = ((today or datetime.now(timezone.utc).date()) - timedelta(days=1)).strftime("%Y%m%d")
+    cutoff = ((today or datetime.now(UTC).date()) - timedelta(days=1)).strftime("%Y%m%d")
     changes = []
     for base, members in groups.items():
         members.sort()
@@ -57,8 +60,9 @@ def rekey_football_data(conn, today=None) -> int:
         for n, (_, fid, _) in enumerate(members, start=1):
             changes.append({"fid": fid, "new_id": base if n == 1 else f"{base}-{n}"})
     if changes:
-        conn.execute(sa.update(f).where(f.c.id == sa.bindparam("fid")).values(provider_id=sa.bindparam("new_id")),
-                     changes)
+        conn.execute(
+            sa.update(f).where(f.c.id == sa.bindparam("fid")).values(provider_id=sa.bindparam("new_id")), changes
+        )
     return len(changes)
 
 
