@@ -2,8 +2,8 @@
 default Friday to Monday: a weekend round's predictions, lineups, bets and results, and Sunday's retraining).
 
 It runs each production script's command in this process (the click commands of pipeline.jobs.cli that
-production/<job>.py runs, with --now), on the schedules of the job table (pipeline.jobs.table, which
-crontab.example mirrors), by a simulated clock: weekly training on
+production/<job>.py runs, with --now), on the schedules of the job table (pipeline.jobs.table, from which
+crontab.example is generated), by a simulated clock: weekly training on
 Sundays 02:00 (and once at the start), hourly predictions at minute 0, lineup updates every 15 minutes,
 settlement every 30 minutes, then a backup, a health check and the performance report. Everything is written to
 a temporary directory unless --workdir says otherwise, so the real predictions.db and models/ are untouched.
@@ -20,13 +20,11 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import pandas as pd
-from sqlalchemy import func, select
-
 from pipeline.config import default_environment, load_settings
 from pipeline.jobs.cli import COMMANDS
-from pipeline.jobs.table import JOBS, parse_schedule
-from pipeline.store import make_engine, schema
+from pipeline.jobs.table import SCHEDULED, parse_schedule
+from pipeline.store import make_engine
+from pipeline.store.summary import bets_with_kickoff, cycle_counts
 from pipeline.value_stats import mean_ci
 
 # run on the simulated clock in this order at each tick; backup, health check and report run once at the end
@@ -49,7 +47,7 @@ def invoke(command, args: list[str], capture: bool = True) -> tuple[int, str]:
 
 def schedule(start: datetime, days: int):
     """(time, job) pairs in the order cron would start them, every 15 minutes over `days` days (end included)."""
-    schedules = {job: parse_schedule(JOBS[job].schedule) for job in CYCLE}
+    schedules = {job.name: parse_schedule(job.schedule) for job in SCHEDULED if job.name in CYCLE and job.schedule}
     t, end = start, start + timedelta(days=days)
     while t <= end:
         cron_dow = (t.weekday() + 1) % 7  # cron counts from Sunday = 0
@@ -76,35 +74,9 @@ def demo_environment(workdir: Path, seed: int) -> dict[str, str]:
     }
 
 
-def _counts_since(engine, since_id: int) -> dict:
-    with engine.connect() as conn:
-
-        def n(table, *where):
-            return conn.execute(select(func.count()).select_from(table).where(*where)).scalar()
-
-        return {
-            "predictions": n(schema.predictions),
-            "lineup predictions": n(schema.predictions, schema.predictions.c.uses_lineups),
-            "bets": n(schema.bets),
-            "settled": n(schema.bets, schema.bets.c.status != "pending"),
-            "failed runs": n(schema.job_runs, schema.job_runs.c.status == "failed", schema.job_runs.c.id > since_id),
-        }
-
-
 def value_line(engine) -> str:
     """Where the demo's bets went and their fair closing-line value (the sandbox's sharp book is the yardstick)."""
-    b, f = schema.bets, schema.fixtures
-    with engine.connect() as conn:
-        bets = pd.DataFrame(
-            conn.execute(
-                select(b.c.bookmaker, b.c.status, b.c.clv, f.c.kickoff_time).select_from(
-                    b.join(f, f.c.id == b.c.fixture_id)
-                )
-            )
-            .mappings()
-            .all(),
-            columns=["bookmaker", "status", "clv", "kickoff_time"],
-        )
+    bets = bets_with_kickoff(engine)
     if bets.empty:
         return "Value bets: none placed."
     books = ", ".join(f"{k} {v}" for k, v in bets["bookmaker"].value_counts().items())
@@ -118,8 +90,7 @@ def value_line(engine) -> str:
 def run(start: datetime, days: int, workdir: Path | None, seed: int = 7, echo=print) -> int:
     """The demo; returns the exit code (0 when every job run succeeded)."""
     temporary = workdir is None
-    if temporary:
-        workdir = Path(tempfile.mkdtemp(prefix="football-demo-"))
+    workdir = Path(tempfile.mkdtemp(prefix="football-demo-")) if workdir is None else workdir
     workdir.mkdir(parents=True, exist_ok=True)
     environment = demo_environment(workdir, seed)
     saved = {k: os.environ.get(k) for k in environment}
@@ -156,7 +127,7 @@ def _run(start: datetime, days: int, workdir: Path, echo) -> int:
     for when, job in schedule(start, days):
         if when.date() != day:
             if day is not None:
-                c = _counts_since(engine, 0)
+                c = cycle_counts(engine)
                 echo(f"[{time.monotonic() - t0:6.1f}s] {day}: " + ", ".join(f"{k} {v}" for k, v in c.items()))
             day = when.date()
         code, _ = invoke(commands[job], ["--now", when.isoformat(), "--quiet"])
@@ -164,7 +135,7 @@ def _run(start: datetime, days: int, workdir: Path, echo) -> int:
             failures += 1
             echo(f"  {when:%Y-%m-%d %H:%M} {job} exited {code} (see {workdir / 'logs' / (job + '.log')})")
     end = start + timedelta(days=days)
-    c = _counts_since(engine, 0)
+    c = cycle_counts(engine)
     echo(f"[{time.monotonic() - t0:6.1f}s] {day}: " + ", ".join(f"{k} {v}" for k, v in c.items()))
     code, out = invoke(commands["backup"], ["--now", end.isoformat(), "--quiet"])
     echo(f"backup: exit {code}")
