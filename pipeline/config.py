@@ -15,20 +15,13 @@ from dotenv import dotenv_values
 
 from pipeline.betting.strategy import StrategyParams
 from pipeline.bookmakers import canonical, is_bettable, is_known, known_names
+from pipeline.jobs.table import JOBS
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("sandbox", "football-data", "sportmonks")
 MARGIN_METHODS = ("multiplicative", "shin", "power")
-# Wall-clock limit of one run, seconds, per job (JOB_DEADLINES overrides any of them): a little under the job's
-# schedule, so a hung run ends (exit 75, lock released, run recorded) before the next one is due.
-JOB_DEADLINE_DEFAULTS = {
-    "weekly_training": 6 * 3600,
-    "hourly_predictions": 50 * 60,
-    "lineup_updates": 14 * 60,
-    "results_settlement": 25 * 60,
-    "backup": 2 * 3600,
-    "health_check": 5 * 60,
-}
+# Wall-clock limit of a run of a job the table does not know (a job_runs row of a renamed job, a test's own job):
+# the deadlines themselves are the job table's, JOB_DEADLINES overrides them.
 OTHER_JOB_DEADLINE = 3600.0
 
 
@@ -89,7 +82,7 @@ class Settings:
     http_timeout: float = 30.0  # read timeout of one HTTP request, seconds (connect: 5 s)
     http_attempts: int = 4  # tries of one request before the job gives up on the source
     http_deadline: float = 120.0  # wall clock of one request: attempts, waits and the whole body, seconds
-    job_deadlines: tuple[tuple[str, float], ...] = ()  # overrides of JOB_DEADLINE_DEFAULTS
+    job_deadlines: tuple[tuple[str, float], ...] = ()  # overrides of the job table's deadlines
     model_dir: Path = ROOT / "models"
     backup_dir: Path = ROOT / "backups"
     log_dir: Path = ROOT / "logs"
@@ -146,8 +139,9 @@ class Settings:
         return self.database_url
 
     def job_deadline(self, job: str) -> float:
-        """Seconds a run of `job` may take before the runner stops it."""
-        return dict(self.job_deadlines).get(job, JOB_DEADLINE_DEFAULTS.get(job, OTHER_JOB_DEADLINE))
+        """Seconds a run of `job` may take before the runner stops it: JOB_DEADLINES, else the job table's."""
+        own = JOBS[job].deadline if job in JOBS else None
+        return dict(self.job_deadlines).get(job, OTHER_JOB_DEADLINE if own is None else own)
 
     @property
     def is_sqlite(self) -> bool:
@@ -241,8 +235,10 @@ def _deadlines(name: str, value: str) -> tuple[tuple[str, float], ...]:
         job = job.strip()
         if not sep or not job:
             raise ConfigError(f"{name} must list job=seconds pairs, got {item!r}")
-        if job not in JOB_DEADLINE_DEFAULTS:
-            raise ConfigError(f"{name}: unknown job {job!r} (jobs: {', '.join(JOB_DEADLINE_DEFAULTS)})")
+        timed = [j.name for j in JOBS.values() if j.deadline is not None]
+        if job not in timed:
+            why = "runs without a deadline (not through the job runner)" if job in JOBS else "is not a job"
+            raise ConfigError(f"{name}: {job!r} {why} (jobs with a deadline: {', '.join(timed)})")
         out.append((job, _float(f"{name} {job}", secs.strip(), 0, 7 * 24 * 3600, lo_open=True)))
     return tuple(out)
 

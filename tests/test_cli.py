@@ -106,3 +106,20 @@ def test_unwritable_backup_dir_is_a_configuration_error(tmp_path):
     r = invoke("backup.py", ["--quiet"], env)
     assert r.exit_code == 78 and "BACKUP_DIR" in r.stderr and "Traceback" not in r.stderr
     assert len([ln for ln in r.stderr.splitlines() if ln.strip()]) == 1
+
+
+@pytest.mark.parametrize("job", ["hourly_predictions", "lineup_updates", "results_settlement", "backup", "report"])
+def test_a_job_that_may_not_create_the_store_refuses_a_missing_file(job, tmp_path):
+    """The job table's `creates_store` is what the runner gets: a missing SQLite file is a misspelt DATABASE_URL
+    (exit 69, no empty store made), except for the set-up jobs."""
+    r = invoke(f"{job}.py", [], make_env(tmp_path))
+    assert r.exit_code == 69 and "Traceback" not in r.stderr, r.output
+    assert not (tmp_path / "predictions.db").exists()
+
+
+def test_the_set_up_step_creates_the_store_and_the_health_check_answers_without_one(tmp_path):
+    env = make_env(tmp_path)
+    r = invoke("health_check.py", ["--quiet"], env)  # needs_store False: a missing store is one failed check
+    assert r.exit_code == 1 and "❌" in r.stdout and not (tmp_path / "predictions.db").exists()
+    assert invoke("migrate.py", ["--quiet"], env).exit_code == 0
+    assert (tmp_path / "predictions.db").is_file()

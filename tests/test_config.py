@@ -105,3 +105,47 @@ def test_thread_pools_stay_pinned_when_libraries_load_after_the_limit():
     env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}  # not inherited from this test run
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
     assert "openmp" in out and out.strip().endswith("{1}"), out
+
+
+def test_job_deadlines_are_the_job_tables_and_job_deadlines_overrides_any_job_the_runner_runs():
+    from pipeline.jobs.table import JOBS
+
+    s = load_settings({}, dotenv=NO_DOTENV)
+    assert s.job_deadline("hourly_predictions") == JOBS["hourly_predictions"].deadline == 3000
+    assert s.job_deadline("no_such_job") == 3600  # a job_runs row of a name the table does not know
+    # report and migrate run through the runner, with a deadline: an operator may set it (it was refused)
+    s = load_settings({"JOB_DEADLINES": "report=120, migrate=7200,hourly_predictions=3300"}, dotenv=NO_DOTENV)
+    assert [s.job_deadline(j) for j in ("report", "migrate", "hourly_predictions", "lineup_updates")] == [
+        120,
+        7200,
+        3300,
+        JOBS["lineup_updates"].deadline,
+    ]
+
+
+@pytest.mark.parametrize(
+    "value,fragment",
+    [
+        ("backtest=600", "JOB_DEADLINES: 'backtest' runs without a deadline"),
+        ("demo=600", "JOB_DEADLINES: 'demo' runs without a deadline"),
+        ("hourly=600", "JOB_DEADLINES: 'hourly' is not a job"),
+        ("hourly_predictions", "job=seconds"),
+        ("report=0", "JOB_DEADLINES report"),
+    ],
+)
+def test_job_deadlines_name_jobs_of_the_table(value, fragment):
+    with pytest.raises(ConfigError, match=fragment) as exc:
+        load_settings({"JOB_DEADLINES": value}, dotenv=NO_DOTENV)
+    if "is not a job" in fragment or "without" in fragment:  # the names it may use, listed
+        assert "migrate" in str(exc.value) and "backtest" not in str(exc.value).split("(")[-1]
+
+
+def test_the_configuration_loads_the_job_table_and_nothing_else_of_the_jobs():
+    """config checks JOB_DEADLINES against the job table (standard library only); the runner, built on the
+    configuration, must not load with it (that would be an import cycle)."""
+    import subprocess
+    import sys
+
+    code = "import sys, pipeline.config; print(sorted(m for m in sys.modules if m.startswith('pipeline.jobs')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['pipeline.jobs', 'pipeline.jobs.table']"

@@ -28,9 +28,6 @@ def _check_now(ctx, param, value):
     return value
 
 
-STORE_CREATORS = ("weekly_training", "migrate")
-
-
 def job_options(f: Callable) -> Callable:
     """--now and --quiet, shared by the scheduled jobs."""
     f = click.option("--quiet", "-q", is_flag=True, help="Only warnings and errors on stderr (the log file has all).")(
@@ -65,11 +62,14 @@ def run_named(
 ) -> int:
     """Run job `name` with `options` through the runner; returns the exit code.
 
-    Only the jobs that set an installation up (weekly training, the migration step) create a missing SQLite
-    store: for the others a missing file is a misspelt DATABASE_URL, exit 69, never a new empty store.
+    The runner's options are the job table's (lock, whether the store must exist and whether it may be created);
+    `runner_options` overrides them for one invocation (a restore never opens the store it replaces).
     """
-    runner_options = {"create_store": name in STORE_CREATORS, **(runner_options or {})}
-    return run_job(name, job_function(name, **options), now=now, quiet=quiet, **runner_options)
+    job = JOBS[name]
+    table_options = {"lock": job.lock, "needs_store": job.needs_store, "create_store": job.creates_store}
+    return run_job(
+        name, job_function(name, **options), now=now, quiet=quiet, **{**table_options, **(runner_options or {})}
+    )
 
 
 def _exit(code: int) -> None:
@@ -205,17 +205,7 @@ def backup(restore_file, now, quiet):
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON for monitoring tools.")
 @job_options
 def health_check(as_json, now, quiet):
-    # no lock (it must answer while jobs run) and no migration (a dead store is one failed check)
-    _exit(
-        run_named(
-            "health_check",
-            now=now,
-            quiet=True,
-            as_json=as_json,
-            only_failures=quiet,
-            runner_options={"needs_store": False, "lock": False},
-        )
-    )
+    _exit(run_named("health_check", now=now, quiet=True, as_json=as_json, only_failures=quiet))
 
 
 @click.command(
@@ -230,7 +220,7 @@ def health_check(as_json, now, quiet):
     help="Also write bankroll.png, profit.png, clv_by_month.png and calibration.png into this directory.",
 )
 def report(plot_dir):
-    _exit(run_named("report", quiet=True, plot_dir=plot_dir, runner_options={"lock": False}))
+    _exit(run_named("report", quiet=True, plot_dir=plot_dir))
 
 
 @click.command(
@@ -315,22 +305,13 @@ def demo(days, start, workdir, seed):
 )
 @job_options
 def migrate(now, quiet):
-    # no job lock: the migration is serialised by LOCK_DIR/migrate.lock, which a job lock of the same name,
-    # taken first, would wait on forever
-    _exit(run_named("migrate", now=now, quiet=quiet, runner_options={"lock": False}))
+    _exit(run_named("migrate", now=now, quiet=quiet))
 
 
 @click.command(
     help="The container image's entry points: by default every job's --help (the image's default "
-    "command); --crontab FILE prints FILE's container form; --scheduler FILE runs FILE's jobs on its "
-    "schedule with supercronic (the compose scheduler)."
-)
-@click.option(
-    "--crontab",
-    "crontab",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="Print this crontab's container form: each job's own command, output to stdout.",
+    "command); --scheduler FILE runs FILE's jobs on its schedule with supercronic (the compose scheduler, "
+    "on deploy/container.crontab, which the job table generates)."
 )
 @click.option(
     "--scheduler",
@@ -339,20 +320,8 @@ def migrate(now, quiet):
     default=None,
     help="Run this crontab's jobs on its schedule with supercronic.",
 )
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("/tmp/crontab"),
-    show_default=True,
-    help="Where --scheduler writes the container form it runs.",
-)
-def container(crontab, scheduler, out):
-    if crontab and scheduler:
-        raise click.UsageError("--crontab and --scheduler are exclusive")
-    if crontab:
-        click.echo(container_entry.container_crontab(crontab.read_text(), crontab.name), nl=False)
-        _exit(0)
-    _exit(container_entry.run_scheduler(scheduler, out) if scheduler else container_entry.jobs_help(COMMANDS))
+def container(scheduler):
+    _exit(container_entry.run_scheduler(scheduler) if scheduler else container_entry.jobs_help(COMMANDS))
 
 
 COMMANDS: dict[str, click.Command] = {

@@ -30,10 +30,9 @@ from pipeline.jobs.table import SCHEDULED
 from pipeline.store import make_engine, newest_result, schema
 from pipeline.store.backup_files import backups, sqlite_path
 
-# job -> longest gap between its scheduled runs (the job table); a job is late when its last success is older
-# than twice that plus 10 minutes. The health check itself is not judged, and the daily backup is judged by its
-# files (the "backup" check below), so that it is one line, not two.
-SCHEDULES = {job.name: job.every for job in SCHEDULED if job.name not in ("health_check", "backup")}
+# job -> longest gap between its scheduled runs, for the jobs the table marks `watched`; a job is late when its
+# last success is older than twice that plus 10 minutes. (The daily backup is judged by its files below.)
+SCHEDULES = {job.name: job.every for job in SCHEDULED if job.watched}
 GRACE = timedelta(minutes=10)
 MODEL_MAX_AGE = timedelta(days=14)  # two training cycles
 BACKUP_MAX_AGE = timedelta(days=2)
