@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The container image's entry points: every job's --help (the image's default command), and the compose
-scheduler (--scheduler crontab.example).
+scheduler (--scheduler deploy/container.crontab).
 
 Options: `python production/container.py --help`. The command is defined in pipeline/jobs/cli.py.
 """

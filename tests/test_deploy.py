@@ -1,13 +1,13 @@
 """The container files, checked without a daemon or a cluster: the image's contract, the compose file, the Kubernetes
-manifests, and that all three follow crontab.example (their schedules and commands are its lines, read generically).
-The linters (hadolint, kubernetes-validate --strict) run in CI from deploy/lint.sh."""
+manifests, and that they run the job table's jobs (the schedules, commands and deadlines generated from it; that the
+committed files are the generated ones is tests/test_generated.py's). The linters (hadolint, kubernetes-validate
+--strict) run in CI from deploy/lint.sh."""
 
 from __future__ import annotations
 
 import fnmatch
 import os
 import re
-import runpy
 import shutil
 import sqlite3
 import subprocess
@@ -19,13 +19,12 @@ import yaml
 from click.testing import CliRunner
 from conftest import IN_CI, ROOT, make_env
 
-from pipeline.jobs import container
+from pipeline.jobs import container, generated
 from pipeline.jobs.cli import COMMANDS
-from pipeline.jobs.container import parse_line, read_crontab
-from pipeline.jobs.table import longest_gap
+from pipeline.jobs.runner import EXIT_CONFIG, EXIT_SOFTWARE
+from pipeline.jobs.table import JOBS, SCHEDULED, longest_gap
 
 K8S = ROOT / "deploy" / "kubernetes"
-CRONTAB_ENV, ENTRIES = read_crontab((ROOT / "crontab.example").read_text())
 
 
 # ---- the Dockerfile, read as Docker reads it ----------------------------------------------------------------------
@@ -103,9 +102,8 @@ def test_base_user_and_paths():
     assert len(base) == 1 and re.fullmatch(r"python:3\.11[\w.-]*-slim[\w.-]*", base[0]), base
     user = instructions("USER")[-1]
     assert re.fullmatch(r"[1-9]\d*:[1-9]\d*", user), f"USER {user}: numeric and not root (runAsNonRoot checks it)"
-    # the crontab's lines run unchanged: they cd to WORKDIR and call WORKDIR/.venv/bin/python
-    assert {e.workdir for e in ENTRIES} == {WORKDIR}
-    assert {e.argv[0] for e in ENTRIES} == {f"{WORKDIR}/.venv/bin/python"}
+    # the generated crontabs and manifests run unchanged: they cd to WORKDIR and call WORKDIR/.venv/bin/python
+    assert (generated.WORKDIR, generated.PYTHON) == (WORKDIR, f"{WORKDIR}/.venv/bin/python")
     for key in ("MODEL_DIR", "BACKUP_DIR", "LOG_DIR", "LOCK_DIR", "CACHE_DIR"):
         assert IMAGE_ENV[key].startswith("/var/lib/football/"), key
     assert IMAGE_ENV["DATABASE_URL"] == "sqlite:////var/lib/football/predictions.db"
@@ -133,6 +131,7 @@ def test_the_build_context_holds_the_code_and_no_secret_or_state():
         "requirements.txt",
         "pyproject.toml",
         "crontab.example",
+        "deploy/container.crontab",
         "pipeline/__init__.py",
         "pipeline/config.py",
         "pipeline/migrations/env.py",
@@ -154,6 +153,7 @@ def test_the_build_context_holds_the_code_and_no_secret_or_state():
         ".locks/backup.lock",
         "pipeline/__pycache__/x.cpython-311.pyc",
         "tests/test_deploy.py",
+        "deploy/kubernetes/cronjobs.yaml",
     ]
     assert [p for p in kept_out if not dockerignored(p)] == []
 
@@ -169,127 +169,24 @@ def test_default_command_and_every_job_command_run_in_this_venv():
     for script in scripts:
         assert f"== production/{script.name} ==\nUsage: {script.name} [OPTIONS]" in r.stdout
     assert r.stdout.count("Usage:") == len(scripts)
-    for e in ENTRIES:
-        assert e.schedule in r.stdout
+    for job in SCHEDULED:
+        assert f"{job.schedule:<14} {job.name}" in r.stdout
 
 
-# ---- crontab.example, read generically -----------------------------------------------------------------------------
+# ---- the compose scheduler: supercronic on deploy/container.crontab ----------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "line,argv,workdir,env",
-    [
-        (
-            "0 * * * * cd /opt/football && /opt/football/.venv/bin/python production/hourly_predictions.py --quiet"
-            " >> /opt/football/logs/hourly_predictions.cron.log 2>&1",
-            ["/opt/football/.venv/bin/python", "production/hourly_predictions.py", "--quiet"],
-            "/opt/football",
-            {},
-        ),
-        (
-            "*/10 * * * * cd /srv/f && mkdir -p logs && .venv/bin/python production/health_check.py >>logs/h.log 2>&1"
-            " || mail -s 'football: health check failed' ops < logs/h.log",
-            [".venv/bin/python", "production/health_check.py"],
-            "/srv/f",
-            {},
-        ),
-        (
-            "0 4 * * * cd '/srv/my football' && CPU_THREADS=2 .venv/bin/python production/backup.py --now"
-            ' "2026-01-20T04:00" 2>&1 | logger -t football',
-            [".venv/bin/python", "production/backup.py", "--now", "2026-01-20T04:00"],
-            "/srv/my football",
-            {"CPU_THREADS": "2"},
-        ),
-        (
-            "30  1 * * 1-5   /usr/bin/python3 /srv/f/production/report.py 2>/dev/null",
-            ["/usr/bin/python3", "/srv/f/production/report.py"],
-            None,
-            {},
-        ),
-    ],
-)
-def test_a_crontab_line_becomes_the_jobs_own_command(line, argv, workdir, env):
-    e = parse_line(line)
-    assert (list(e.argv), e.workdir, e.env) == (argv, workdir, env)
-    assert e.job == Path(argv[1]).stem
-    assert e.schedule == " ".join(line.split()[:5])
-
-
-@pytest.mark.parametrize(
-    "line",
-    [
-        "0 * * * * echo hello",
-        "@hourly cd /x && python production/a.py",
-        "0 * * * * python production/a.py; python production/b.py",
-        "0 * * *",
-    ],
-)
-def test_lines_that_are_not_one_job_are_refused(line):
-    with pytest.raises(ValueError):
-        parse_line(line)
-
-
-def test_every_crontab_command_exists_and_accepts_its_flags(monkeypatch, capsys):
-    """Each line's script, run as a script (runpy, in this process), with the line's flags and --help: exit 0.
-    Flags it does not know would exit 2 before --help is looked at."""
-    assert ENTRIES, "no job in crontab.example"
-    assert len({e.job for e in ENTRIES}) == len(ENTRIES), "a job scheduled twice"
-    monkeypatch.chdir(ROOT)
-    for e in ENTRIES:
-        script = ROOT / e.argv[1]
-        assert script.is_file(), e.line
-        monkeypatch.setattr(sys, "argv", [e.argv[1], *e.argv[2:], "--help"])
-        with pytest.raises(SystemExit) as exit_:
-            runpy.run_path(str(script), run_name="__main__")
-        assert exit_.value.code == 0 and "Usage:" in capsys.readouterr().out, e.line
-
-
-def test_an_unknown_flag_in_a_line_would_be_caught(monkeypatch, capsys):
-    e = parse_line("0 * * * * cd /opt/football && .venv/bin/python production/backup.py --quiet --bogus")
-    monkeypatch.setattr(sys, "argv", [e.argv[1], *e.argv[2:], "--help"])
-    with pytest.raises(SystemExit) as exit_:
-        runpy.run_path(str(ROOT / e.argv[1]), run_name="__main__")
-    assert exit_.value.code == 2 and "No such option" in capsys.readouterr().err
-
-
-# ---- the compose scheduler: supercronic on crontab.example's container form ----------------------------------------
-
-
-def test_the_scheduler_runs_crontab_example_as_the_jobs_own_commands(tmp_path):
+def test_the_scheduler_becomes_supercronic_on_the_generated_crontab():
     calls = []
-    out = tmp_path / "run" / "crontab"
-    code = container.run_scheduler(ROOT / "crontab.example", out, execvp=lambda f, a: calls.append((f, a)))
-    assert code == 0 and calls == [("supercronic", ["supercronic", "-passthrough-logs", str(out)])]
-    text = out.read_text()
-    env, entries = read_crontab(text)
-    assert env == CRONTAB_ENV and env.get("CRON_TZ") == "UTC"
-    assert [(e.schedule, e.argv, e.workdir, e.env) for e in entries] == [
-        (e.schedule, e.argv, e.workdir, e.env) for e in ENTRIES
-    ]
-    assert ">" not in text and "cron.log" not in text, "a container's output is its log, not a file"
+    crontab = ROOT / generated.CONTAINER_CRONTAB
+    assert container.run_scheduler(crontab, execvp=lambda f, a: calls.append((f, a))) == 0
+    assert calls == [("supercronic", ["supercronic", "-passthrough-logs", str(crontab)])]
 
 
-def test_environment_lines_are_kept_quoted():
-    text = 'CRON_TZ=UTC\nMAILTO=""\nPATH=/usr/bin:/bin\n0 * * * * cd /o && .venv/bin/python production/backup.py\n'
-    out = container.container_crontab(text)
-    assert [ln for ln in out.splitlines() if "=" in ln.split()[0]] == [
-        'CRON_TZ="UTC"',
-        'MAILTO=""',
-        'PATH="/usr/bin:/bin"',
-    ]
-    assert read_crontab(out)[0] == {"CRON_TZ": "UTC", "MAILTO": "", "PATH": "/usr/bin:/bin"}
-
-
-def test_the_scheduler_says_so_when_supercronic_is_missing(tmp_path, monkeypatch, capsys):
+def test_the_scheduler_says_so_when_supercronic_is_missing(monkeypatch, capsys):
     monkeypatch.setattr(container, "SUPERCRONIC", "supercronic-not-installed")
-    assert container.run_scheduler(ROOT / "crontab.example", tmp_path / "crontab") == 127  # real os.execvp
+    assert container.run_scheduler(ROOT / generated.CONTAINER_CRONTAB) == 127  # real os.execvp
     assert "cannot start supercronic-not-installed" in capsys.readouterr().err
-
-
-def test_the_crontab_option_prints_the_container_form():
-    r = CliRunner().invoke(COMMANDS["container"], ["--crontab", str(ROOT / "crontab.example")])
-    assert r.exit_code == 0, r.output
-    assert r.stdout == container.container_crontab((ROOT / "crontab.example").read_text())
 
 
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
@@ -306,10 +203,15 @@ def test_compose_postgres_migration_and_scheduler():
     assert migrate["command"] == [".venv/bin/python", "production/migrate.py"]
     assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert scheduler["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
-    # the scheduler reads crontab.example itself: the repository's file, mounted where its command looks
-    assert scheduler["command"][:3] == [".venv/bin/python", "production/container.py", "--scheduler"]
+    # the scheduler runs the generated container crontab: the repository's file, mounted where its command looks
+    assert scheduler["command"] == [
+        ".venv/bin/python",
+        "production/container.py",
+        "--scheduler",
+        "deploy/container.crontab",
+    ]
     path = os.path.join(WORKDIR, scheduler["command"][3])  # relative to the image's WORKDIR
-    assert f"./crontab.example:{path}:ro" in scheduler["volumes"]
+    assert f"./{generated.CONTAINER_CRONTAB}:{path}:ro" in scheduler["volumes"]
     for svc in (migrate, scheduler):
         env = svc["environment"]
         assert "${POSTGRES_PASSWORD" in env["DATABASE_URL"] and "@postgres:5432/" in env["DATABASE_URL"]
@@ -340,19 +242,25 @@ def cron_container(cj: dict) -> dict:
     return c
 
 
-def test_every_cronjob_is_its_crontab_line():
-    assert set(CRONJOBS) == {e.job.replace("_", "-") for e in ENTRIES}
-    assert CRONTAB_ENV.get("CRON_TZ") in ("UTC", "Etc/UTC")
-    for e in ENTRIES:
-        cj = CRONJOBS[e.job.replace("_", "-")]
-        spec = cj["spec"]
-        assert " ".join(spec["schedule"].split()) == e.schedule
-        assert spec["timeZone"] == "Etc/UTC"
-        c = cron_container(cj)
-        assert c["command"] == list(e.argv) and "args" not in c
-        assert c["workingDir"] == e.workdir
-        env = {v["name"]: v.get("value") for v in c.get("env", []) + JOB_POD_PATCH["containers"][0]["env"]}
-        assert all(env.get(k) == v for k, v in e.env.items())
+def test_every_cronjob_is_its_scheduled_job():
+    assert list(CRONJOBS) == [job.k8s_name for job in SCHEDULED]
+    for job in SCHEDULED:
+        spec = CRONJOBS[job.k8s_name]["spec"]
+        assert (spec["schedule"], spec["timeZone"]) == (job.schedule, "Etc/UTC")
+        c = cron_container(CRONJOBS[job.k8s_name])
+        assert c["command"] == [f"{WORKDIR}/.venv/bin/python", job.script, "--quiet"] and "args" not in c
+        assert c["workingDir"] == WORKDIR
+
+
+def test_pod_deadlines_are_never_shorter_than_the_jobs_own():
+    """A pod killed before its job's deadline leaves its run `running` with no reason and its lock to the next
+    one; the job must stop itself first (exit 75, run recorded). Nor may it run into the next scheduled run."""
+    for job in SCHEDULED:
+        pod = CRONJOBS[job.k8s_name]["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"]
+        assert job.deadline < pod <= job.every.total_seconds(), job.name
+    (migrate,) = [d for d in RESOURCES if d["kind"] == "Job"]
+    assert migrate["spec"]["activeDeadlineSeconds"] > JOBS["migrate"].deadline
+    assert CRONJOBS["hourly-predictions"]["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"] >= 3000
 
 
 def test_cronjob_policies_and_resources():
@@ -363,7 +271,6 @@ def test_cronjob_policies_and_resources():
         assert spec["concurrencyPolicy"] == "Forbid", name
         assert spec["startingDeadlineSeconds"] > 0 and spec["successfulJobsHistoryLimit"] >= 1
         assert spec["failedJobsHistoryLimit"] >= 1 and job["backoffLimit"] == 0
-        assert 0 < job["activeDeadlineSeconds"]
         assert job["template"]["spec"]["restartPolicy"] == "Never"
         c = cron_container(cj)
         assert c["name"] == "job" and c["image"] == "football-pipeline"
@@ -373,7 +280,7 @@ def test_cronjob_policies_and_resources():
     # a hung run is ended before the next one is due (Forbid would skip that one)
     for name, cj in CRONJOBS.items():
         gap = longest_gap(cj["spec"]["schedule"]).total_seconds()
-        assert cj["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"] <= gap, name
+        assert 0 < cj["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"] <= gap, name
 
 
 def pod_shared(pod: dict) -> dict:
@@ -394,6 +301,7 @@ def test_the_migration_job_is_the_projects_migrate_step_in_the_jobs_pod():
     assert pod_shared(pod) == pod_shared(JOB_POD_PATCH)
     rules = job["spec"]["podFailurePolicy"]["rules"]
     assert rules[0]["onExitCodes"]["containerName"] == "job"
+    assert set(rules[0]["onExitCodes"]["values"]) == {EXIT_SOFTWARE, EXIT_CONFIG}  # retried: 69, unavailable
 
 
 def test_settings_secret_threads_volume_and_user():
@@ -434,11 +342,14 @@ def test_the_kustomize_rendering_gives_every_cronjob_the_shared_pod():
     assert r.returncode == 0, r.stderr
     docs = [d for d in yaml.safe_load_all(r.stdout) if d]
     cronjobs = [d for d in docs if d["kind"] == "CronJob"]
-    assert len(cronjobs) == len(ENTRIES)
+    assert len(cronjobs) == len(SCHEDULED)
     assert all(d["metadata"].get("namespace") == "football" for d in docs if d["kind"] != "Namespace")
     pods = [d["spec"]["jobTemplate"]["spec"]["template"]["spec"] for d in cronjobs]
     pods += [d["spec"]["template"]["spec"] for d in docs if d["kind"] == "Job"]
     shared = [pod_shared(p) for p in pods]
+    for d in cronjobs:  # the deadlines as the cluster gets them
+        job = JOBS[d["metadata"]["name"].replace("-", "_")]
+        assert d["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"] > job.deadline
     assert all(s == shared[0] for s in shared)
     assert shared[0]["container"]["envFrom"][0]["configMapRef"]["name"].startswith("football-settings-")
 

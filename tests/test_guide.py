@@ -23,8 +23,6 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from pipeline.jobs.container import read_crontab
-
 pytestmark = pytest.mark.slow  # the jobs train for real (small) in a fresh clone
 VENV = Path(sys.prefix)
 SMALL_TRAINING = "HISTORY_YEARS=1.2\nVALIDATION_MATCHES=200\n"
@@ -53,8 +51,15 @@ def fresh_clone(dest: Path) -> Path:
 
 def crontab(root: Path) -> tuple[dict, list[str]]:
     """crontab.example with /opt/football replaced by the clone: its variables and its commands, in order."""
-    env, entries = read_crontab((root / "crontab.example").read_text().replace("/opt/football", str(root)))
-    return env, [e.line.split(None, 5)[5] for e in entries]
+    env, commands = {}, []
+    for line in (root / "crontab.example").read_text().replace("/opt/football", str(root)).splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, eq, value = line.partition("=")
+            if eq and name.isidentifier():
+                env[name] = value
+            else:
+                commands.append(line.split(None, 5)[5])  # after the five schedule fields
+    return env, commands
 
 
 def sh(command: str, env: dict, cwd: Path | None = None, timeout: float = 1200) -> subprocess.CompletedProcess:

@@ -61,3 +61,25 @@ def test_guide_queries_run_verbatim_on_the_demo_store(cycle):
     assert {r[0] for r in by_outcome} <= {"home", "draw", "away"} and sum(r[1] for r in by_outcome) > 0
     by_book = con.execute(queries[3]).fetchall()  # fair CLV by bookmaker: the demo bets at soft books only
     assert sum(r[2] for r in by_book) == sum(r[1] for r in by_outcome) and all(r[3] is not None for r in by_book)
+
+
+def _now_paragraph() -> str:
+    return next(p for p in README.split("\n\n") if "--now ISO_TIME" in p)
+
+
+def test_the_scripts_the_readme_says_accept_now_and_quiet_are_exactly_those_that_do():
+    named = set(re.findall(r"`(\w+)\.py`", _now_paragraph().split("accept `--now")[0]))
+    for option in ("--now", "--quiet"):
+        accepting = {name for name, cmd in CLI.items() if any(option in p.opts for p in cmd.params)}
+        assert named == accepting - {"container"}, (option, named ^ accepting)
+
+
+def test_the_readme_job_table_gives_each_jobs_schedule_from_the_job_table():
+    from pipeline.jobs.table import JOBS
+
+    rows = {}
+    for line in README.splitlines():
+        row = TABLE_ROW.match(line)
+        if row:
+            rows[row.group(1)] = line.split("|")[2].strip()
+    assert rows == {name: job.when for name, job in JOBS.items()}
