@@ -149,3 +149,14 @@ def test_the_configuration_loads_the_job_table_and_nothing_else_of_the_jobs():
     code = "import sys, pipeline.config; print(sorted(m for m in sys.modules if m.startswith('pipeline.jobs')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['pipeline.jobs', 'pipeline.jobs.table']"
+
+
+def test_env_example_gives_the_job_tables_deadlines():
+    import re
+
+    from pipeline.jobs.table import JOBS
+
+    text = (ROOT / ".env.example").read_text()
+    comment = text[: text.index("\nJOB_DEADLINES=")].rsplit("\n\n", 1)[-1]
+    listed = {job: float(secs) for job, secs in re.findall(r"(\w+)=(\d+)", comment)}
+    assert listed == {j.name: j.deadline for j in JOBS.values() if j.deadline is not None}
