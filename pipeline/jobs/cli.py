@@ -77,7 +77,7 @@ def _exit(code: int) -> None:
 
 
 @click.command(
-    help="Weekly training (cron: Sundays 02:00): fetch results, rebuild the player database, retrain "
+    help=f"Weekly training (cron: {JOBS['weekly_training'].when}): fetch results, rebuild the player database, retrain "
     "the models, validate on the most recent matches, deploy through the gate."
 )
 @click.option("--dry-run", is_flag=True, help="Train and validate, record the report, deploy nothing.")
@@ -103,8 +103,8 @@ def weekly_training(dry_run, force_deploy, rollback, now, quiet):
 
 
 @click.command(
-    help="Hourly predictions (cron: minute 0): fixtures in the next 48 hours, predictions, value bets, "
-    "stored; then the lineup step."
+    help=f"Hourly predictions (cron: {JOBS['hourly_predictions'].when}): fixtures in the next 48 hours, "
+    "predictions, value bets, stored; then the lineup step."
 )
 @click.option("--force", is_flag=True, help="Predict again even fixtures already predicted from the same odds.")
 @click.option("--dry-run", is_flag=True, help="Print what would be written; write nothing.")
@@ -114,7 +114,7 @@ def hourly_predictions(force, dry_run, now, quiet):
 
 
 @click.command(
-    help="Lineup updates (cron: every 15 minutes): fixtures within LINEUP_WINDOW_HOURS whose lineups "
+    help=f"Lineup updates (cron: {JOBS['lineup_updates'].when}): fixtures within LINEUP_WINDOW_HOURS whose lineups "
     "are out are re-predicted with the players who start."
 )
 @job_options
@@ -123,7 +123,7 @@ def lineup_updates(now, quiet):
 
 
 @click.command(
-    help="Results settlement (cron: every 30 minutes): results of finished matches, settle pending "
+    help=f"Results settlement (cron: {JOBS['results_settlement'].when}): results of finished matches, settle pending "
     "bets, closing-line value, daily performance. --void BET_ID or --settle BET_ID --result "
     "win|loss, with --reason, settle one pending bet by hand instead (recorded)."
 )
@@ -173,7 +173,7 @@ def results_settlement(void_id, settle_id, result, reason, now, quiet):
 
 
 @click.command(
-    help="Backup (cron: daily 04:00): the store (online, integrity-checked, plus an SQL dump), the "
+    help=f"Backup (cron: {JOBS['backup'].when}): the store (online, integrity-checked, plus an SQL dump), the "
     "deployed models and .env; --restore FILE puts a backup back."
 )
 @click.option(
@@ -198,9 +198,9 @@ def backup(restore_file, now, quiet):
 
 
 @click.command(
-    help="Health check: one line per check (models, database, data, jobs, bets, backups, disk); exit 0 "
-    "when healthy, 1 when not (and ALERT_COMMAND runs). With --quiet only failing checks are "
-    "printed, so cron mails nothing while all is well."
+    help=f"Health check (cron: {JOBS['health_check'].when}): one line per check (models, database, data, "
+    "jobs, bets, backups, disk); exit 0 when healthy, 1 when not (and ALERT_COMMAND runs). With --quiet only "
+    "failing checks are printed, so cron mails nothing while all is well."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON for monitoring tools.")
 @job_options
