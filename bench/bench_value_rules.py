@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from common import machine
 
-from pipeline.betting.strategy import OUTCOMES
+from pipeline.betting.strategy import OUTCOMES, StrategyParams
 from pipeline.config import load_settings
 from pipeline.jobs.backtest import _probs_columns, add_value_columns, betting_summary, grade, simulate
 from pipeline.odds import METHODS
@@ -27,7 +27,7 @@ from pipeline.odds import METHODS
 
 def replay(pred: pd.DataFrame, settings, fair_method: str, min_edge: float) -> dict:
     pred = add_value_columns(pred, None, settings.sharp_bookmakers, settings.bet_bookmakers, fair_method)
-    params = dataclasses.replace(settings.strategy, min_edge=min_edge)
+    params = dataclasses.replace(StrategyParams.from_settings(settings), min_edge=min_edge)
     books = pred[[f"best_{o}_book" for o in OUTCOMES]].to_numpy(object)
     bets = grade(
         simulate(

@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
-from pipeline.betting.strategy import StrategyParams
 from pipeline.bookmakers import canonical, is_bettable, is_known, known_names
 from pipeline.jobs.table import JOBS
 
@@ -106,9 +105,16 @@ class Settings:
     bet_bookmakers: tuple[str, ...] = ("Bet365", "Bet&Win", "Interwetten", "William Hill", "VC Bet")
     fair_method: str = "power"  # margin removal for the fair line (power: best on 2014-15..2018-19)
     clv_method: str = "shin"  # margin removal for grading bets against the sharp close
-    # Betting strategy: the bankroll, and the rules (defaults in StrategyParams, the one place they are written)
+    # Betting strategy: the bankroll, and the rules (pipeline.betting.strategy.StrategyParams.from_settings)
     starting_bankroll: float = 1000.0
-    strategy: StrategyParams = field(default_factory=StrategyParams)
+    min_edge: float = 0.02  # against the fair sharp line (issue 13; the backtest's table in BENCHMARKS.md)
+    min_odds: float = 1.5
+    max_odds: float = 10.0
+    min_probability: float = 0.05
+    kelly_fraction: float = 0.25
+    max_stake_fraction: float = 0.05
+    max_match_fraction: float = 0.08
+    max_daily_fraction: float = 0.20
     # Operations
     backup_retention_days: int = 14
     min_free_disk_mb: int = 500
@@ -187,14 +193,14 @@ def _parsers():
         "FAIR_METHOD": ("fair_method", lambda n, v: _choice(n, v, MARGIN_METHODS)),
         "CLV_METHOD": ("clv_method", lambda n, v: _choice(n, v, MARGIN_METHODS)),
         "STARTING_BANKROLL": ("starting_bankroll", lambda n, v: f(n, v, 0, lo_open=True)),
-        "MIN_EDGE": ("strategy.min_edge", lambda n, v: f(n, v, 0, 1)),
-        "MIN_ODDS": ("strategy.min_odds", lambda n, v: f(n, v, 1, lo_open=True)),
-        "MAX_ODDS": ("strategy.max_odds", lambda n, v: f(n, v, 1, lo_open=True)),
-        "MIN_PROBABILITY": ("strategy.min_probability", lambda n, v: f(n, v, 0, 1)),
-        "KELLY_FRACTION": ("strategy.kelly_fraction", lambda n, v: f(n, v, 0, 1, lo_open=True)),
-        "MAX_STAKE_FRACTION": ("strategy.max_stake_fraction", lambda n, v: f(n, v, 0, 1, lo_open=True)),
-        "MAX_MATCH_FRACTION": ("strategy.max_match_fraction", lambda n, v: f(n, v, 0, 1, lo_open=True)),
-        "MAX_DAILY_FRACTION": ("strategy.max_daily_fraction", lambda n, v: f(n, v, 0, 1, lo_open=True)),
+        "MIN_EDGE": ("min_edge", lambda n, v: f(n, v, 0, 1)),
+        "MIN_ODDS": ("min_odds", lambda n, v: f(n, v, 1, lo_open=True)),
+        "MAX_ODDS": ("max_odds", lambda n, v: f(n, v, 1, lo_open=True)),
+        "MIN_PROBABILITY": ("min_probability", lambda n, v: f(n, v, 0, 1)),
+        "KELLY_FRACTION": ("kelly_fraction", lambda n, v: f(n, v, 0, 1, lo_open=True)),
+        "MAX_STAKE_FRACTION": ("max_stake_fraction", lambda n, v: f(n, v, 0, 1, lo_open=True)),
+        "MAX_MATCH_FRACTION": ("max_match_fraction", lambda n, v: f(n, v, 0, 1, lo_open=True)),
+        "MAX_DAILY_FRACTION": ("max_daily_fraction", lambda n, v: f(n, v, 0, 1, lo_open=True)),
         "BACKUP_RETENTION_DAYS": ("backup_retention_days", lambda n, v: _int(n, v, 1)),
         "MIN_FREE_DISK_MB": ("min_free_disk_mb", lambda n, v: _int(n, v, 0)),
         "PENDING_BET_GRACE_HOURS": ("pending_bet_grace_hours", lambda n, v: f(n, v, 0, lo_open=True)),
@@ -281,38 +287,22 @@ def load_settings(env: dict | None = None, *, dotenv: Path | None = None, **over
         raw.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
     raw.update(os.environ if env is None else env)
     values: dict = {}
-    strategy: dict = {}
     for name, (attr, parse) in _parsers().items():
         if name in raw and raw[name] != "":
-            if attr.startswith("strategy."):
-                strategy[attr.removeprefix("strategy.")] = parse(name, raw[name])
-            else:
-                values[attr] = parse(name, raw[name])
+            values[attr] = parse(name, raw[name])
     values.setdefault("database_url", f"sqlite:///{ROOT / 'predictions.db'}")
-    _check_strategy(strategy)
-    try:
-        values["strategy"] = StrategyParams(**strategy)
-    except ValueError as exc:
-        raise ConfigError(f"betting strategy: {exc}") from None
     values.update(overrides)
     settings = Settings(**values)
     _check(settings)
     return settings
 
 
-def _check_strategy(values: dict) -> None:
-    """Cross-setting rules, named by their settings (StrategyParams' own errors name its fields)."""
-    merged = {
-        f: values.get(f, getattr(StrategyParams, f))
-        for f in ("min_odds", "max_odds", "max_stake_fraction", "max_match_fraction")
-    }
-    if merged["min_odds"] >= merged["max_odds"]:
-        raise ConfigError("MIN_ODDS must be below MAX_ODDS")
-    if merged["max_stake_fraction"] > merged["max_match_fraction"]:
-        raise ConfigError("MAX_STAKE_FRACTION must not exceed MAX_MATCH_FRACTION")
-
-
 def _check(settings: Settings) -> None:
+    # the strategy's cross-setting rules, named by their settings (each value's range is checked by its parser)
+    if settings.min_odds >= settings.max_odds:
+        raise ConfigError("MIN_ODDS must be below MAX_ODDS")
+    if settings.max_stake_fraction > settings.max_match_fraction:
+        raise ConfigError("MAX_STAKE_FRACTION must not exceed MAX_MATCH_FRACTION")
     if settings.data_source == "sportmonks" and not settings.sportmonks_api_key:
         raise ConfigError("SPORTMONKS_API_KEY is required when DATA_SOURCE=sportmonks")
 

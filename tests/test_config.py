@@ -49,7 +49,7 @@ def test_dotenv_is_read_and_environment_wins(tmp_path):
     f = tmp_path / ".env"
     f.write_text("DATA_SOURCE=football-data\nMIN_EDGE=0.07\n")
     s = load_settings({"MIN_EDGE": "0.02"}, dotenv=f)
-    assert s.data_source == "football-data" and s.strategy.min_edge == 0.02
+    assert s.data_source == "football-data" and s.min_edge == 0.02
 
 
 def test_secrets_are_masked():

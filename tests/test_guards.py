@@ -25,8 +25,10 @@ from pipeline.betting.guards import (
 from pipeline.betting.strategy import StrategyParams, select_bets
 from pipeline.odds import implied_probabilities
 from pipeline.outcomes import OUTCOMES, index_of
+from pipeline.records import ValueCandidate
 
 SOFT = ("B365", "BW", "IW", "WH", "VC")
+KICKOFF = datetime(2023, 8, 12, 15, tzinfo=UTC)  # any kick-off: one candidate, no day cap reached
 BOOK = {"B365": "Bet365", "BW": "Bet&Win", "IW": "Interwetten", "WH": "William Hill", "VC": "VC Bet"}
 # every guard off, to test one rule at a time
 OFF = GuardSettings(
@@ -82,14 +84,11 @@ def test_bet365_9_against_pinnacle_1_30_on_a_home_win_is_never_bet(e0):
     assert c.edge > 5  # "EV +578%"
     # the strategy alone would stake it at the per-bet cap
     bets = select_bets(
-        [
-            {"fixture_id": 1, "match_day": 1, "kickoff": 1, "p_home": c.fair_prob, "p_draw": 0.1, "p_away": 0.1}
-            | {"odds_home": 9.0, "odds_draw": 1.01, "odds_away": 1.01}
-        ],
+        [ValueCandidate(1, KICKOFF, fair_probs=(c.fair_prob, 0.1, 0.1), odds=(9.0, 1.01, 1.01))],
         1000.0,
         StrategyParams(),
     )
-    assert [(b["bet_outcome"], b["stake"]) for b in bets] == [("home", 50.0)]
+    assert [(b.outcome, b.stake) for b in bets] == [("home", 50.0)]
     failure = check_candidate(c, GuardSettings())
     assert failure is not None and failure.rule == "price_ratio"
     # every guard that should catch it does, each on its own
@@ -153,14 +152,11 @@ def test_max_odds_60_and_bet365_50_is_stopped_by_the_price_guards(e0):
     assert c.edge > 1.5  # EV +163% against Pinnacle's fair line
     params = StrategyParams(max_odds=60)
     bets = select_bets(
-        [
-            {"fixture_id": 1, "match_day": 1, "kickoff": 1, "p_home": 0.8, "p_draw": 0.13, "p_away": c.fair_prob}
-            | {"odds_home": 1.01, "odds_draw": 1.01, "odds_away": 50.0}
-        ],
+        [ValueCandidate(1, KICKOFF, fair_probs=(0.8, 0.13, c.fair_prob), odds=(1.01, 1.01, 50.0))],
         1000.0,
         params,
     )
-    assert [b["bet_outcome"] for b in bets] == ["away"]  # MAX_ODDS no longer stops it
+    assert [b.outcome for b in bets] == ["away"]  # MAX_ODDS no longer stops it
     assert check_candidate(c, GuardSettings()).rule == "price_ratio"
     assert check_candidate(c, dataclasses.replace(GuardSettings(), max_price_ratio=None)).rule == "max_edge"
     assert check_candidate(c, dataclasses.replace(OFF, soft_outlier_margin=0.25)).rule == "soft_outlier"

@@ -10,9 +10,18 @@ import pytest
 import store_writer
 from sqlalchemy import func, select, text
 
-from pipeline.forecast.predictions import store_predictions
 from pipeline.providers.base import FINISHED, POSTPONED, SCHEDULED, Batch, Match, Odds
-from pipeline.store import load_match_frame, make_engine, migrate, schema, store_batch, table_names, upsert
+from pipeline.records import Prediction
+from pipeline.store import (
+    load_match_frame,
+    make_engine,
+    migrate,
+    schema,
+    store_batch,
+    store_predictions,
+    table_names,
+    upsert,
+)
 
 UTC = UTC
 T0 = datetime(2026, 1, 17, 15, 0, tzinfo=UTC)
@@ -329,27 +338,26 @@ def test_force_rewrites_predictions_but_never_one_a_bet_points_to(db_url, tmp_pa
 
     def rows(when, p):
         return [
-            {
-                "fixture_id": f,
-                "prediction_time": when,
-                "model_version": "v1",
-                "home_prob": p,
-                "draw_prob": 0.3,
-                "away_prob": 0.7 - p,
-                "uses_lineups": False,
-                "input_key": "k",
-                "_match_id": f"m{i}",
-            }
+            Prediction(
+                match_id=f"m{i}",
+                fixture_id=f,
+                prediction_time=when,
+                model_version="v1",
+                home_prob=p,
+                draw_prob=0.3,
+                away_prob=0.7 - p,
+                input_key="k",
+            )
             for i, f in enumerate(ids)
         ]
 
     with eng.begin() as conn:
-        first = rows(t0, 0.4)
-        store_predictions(conn, first, force=False)
+        first, kept = store_predictions(conn, rows(t0, 0.4), force=False)
+        assert kept == 0 and all(r.id is not None for r in first)
         conn.execute(
             schema.bets.insert().values(
                 fixture_id=ids[0],
-                prediction_id=first[0]["id"],
+                prediction_id=first[0].id,
                 bet_outcome="home",
                 bookmaker="b",
                 odds=3.0,
@@ -360,7 +368,9 @@ def test_force_rewrites_predictions_but_never_one_a_bet_points_to(db_url, tmp_pa
             )
         )
     with eng.begin() as conn:
-        assert store_predictions(conn, rows(t0 + timedelta(minutes=20), 0.45), force=True) == 1
+        again, kept = store_predictions(conn, rows(t0 + timedelta(minutes=20), 0.45), force=True)
+        assert kept == 1
+        assert [r.id for r in again] == [r.id for r in first]  # rewritten in place, the ids kept
     with eng.connect() as conn:
         got = {r.fixture_id: (r.prediction_time, r.home_prob) for r in conn.execute(schema.predictions.select())}
     eng.dispose()

@@ -1,26 +1,20 @@
+import os
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from pipeline.betting.strategy import StrategyParams, close_ratio_with_margin, edge, kelly_stakes, select_bets
+from pipeline.config import load_settings
+from pipeline.records import BetProposal, PlacedBet, ValueCandidate
 
 KO = datetime(2026, 1, 17, 15, tzinfo=UTC)
 DAY = date(2026, 1, 17)
 
 
-def cand(fid, p, o, ko=KO):
-    return {
-        "fixture_id": fid,
-        "match_day": ko.date(),
-        "kickoff": ko,
-        "p_home": p[0],
-        "p_draw": p[1],
-        "p_away": p[2],
-        "odds_home": o[0],
-        "odds_draw": o[1],
-        "odds_away": o[2],
-    }
+def cand(fid, p, o, ko=KO, books=(None, None, None)):
+    return ValueCandidate(fixture_id=fid, kickoff=ko, fair_probs=tuple(p), odds=tuple(o), books=books)
 
 
 def test_edge_and_the_margin_inclusive_ratio():
@@ -29,10 +23,9 @@ def test_edge_and_the_margin_inclusive_ratio():
 
 
 def test_each_outcome_is_bet_at_its_own_bookmaker():
-    c = cand(1, (0.30, 0.40, 0.30), (3.0, 2.8, 3.5))
-    c.update(book_home="Bet365", book_draw="William Hill", book_away="VC Bet")
+    c = cand(1, (0.30, 0.40, 0.30), (3.0, 2.8, 3.5), books=("Bet365", "William Hill", "VC Bet"))
     bets = select_bets([c], 1000, StrategyParams())
-    assert [(b["bet_outcome"], b["bookmaker"], b["odds"]) for b in bets] == [
+    assert [(b.outcome, b.bookmaker, b.odds) for b in bets] == [
         ("draw", "William Hill", 2.8),
         ("away", "VC Bet", 3.5),
     ]
@@ -81,29 +74,28 @@ def test_filters():
         select_bets([cand(1, (0.04, 0.3, 0.66), (30.0, 3.0, 1.4))], 1000, StrategyParams(max_odds=40)) == []
     )  # prob floor
     bets = select_bets([cand(1, (0.55, 0.25, 0.2), (2.0, 3.2, 4.5))], 1000, params)
-    assert [(b["bet_outcome"], b["odds"]) for b in bets] == [("home", 2.0)]
-    assert bets[0]["stake"] == pytest.approx(min(0.25 * 0.10 * 1000, 50), abs=0.01)
+    assert [(b.outcome, b.odds) for b in bets] == [("home", 2.0)]
+    assert bets[0].stake == pytest.approx(min(0.25 * 0.10 * 1000, 50), abs=0.01)
 
 
 def test_caps_bind_per_bet_match_and_day():
     params = StrategyParams(kelly_fraction=1.0)
     bets = select_bets([cand(1, (0.7, 0.2, 0.1), (2.0, 5.0, 10.0))], 1000, params)
-    assert bets[0]["stake"] == 50.0  # per-bet cap 5%
-    existing = [{"fixture_id": 1, "bet_outcome": "draw", "stake": 60.0, "match_day": DAY}]
+    assert bets[0].stake == 50.0  # per-bet cap 5%
+    existing = [PlacedBet(fixture_id=1, outcome="draw", stake=60.0, match_day=DAY)]
     bets = select_bets([cand(1, (0.7, 0.2, 0.1), (2.0, 5.0, 10.0))], 1000, params, existing)
-    assert bets[0]["stake"] == 20.0  # match cap 8% counts the 60 already staked
-    day = [{"fixture_id": 99, "bet_outcome": "home", "stake": 190.0, "match_day": DAY}]
+    assert bets[0].stake == 20.0  # match cap 8% counts the 60 already staked
+    day = [PlacedBet(fixture_id=99, outcome="home", stake=190.0, match_day=DAY)]
     bets = select_bets([cand(1, (0.7, 0.2, 0.1), (2.0, 5.0, 10.0))], 1000, params, day)
-    assert bets[0]["stake"] == 10.0  # day cap 20% counts other matches of the day
+    assert bets[0].stake == 10.0  # day cap 20% counts other matches of the day
     many = [cand(i, (0.7, 0.2, 0.1), (2.0, 5.0, 10.0)) for i in range(10)]
-    assert sum(b["stake"] for b in select_bets(many, 1000, params)) == pytest.approx(200.0)
+    assert sum(b.stake for b in select_bets(many, 1000, params)) == pytest.approx(200.0)
 
 
 def test_no_duplicate_of_a_placed_bet_and_deterministic():
     c = [cand(1, (0.55, 0.25, 0.2), (2.0, 3.2, 4.5))]
     assert (
-        select_bets(c, 1000, StrategyParams(), [{"fixture_id": 1, "bet_outcome": "home", "stake": 5, "match_day": DAY}])
-        == []
+        select_bets(c, 1000, StrategyParams(), [PlacedBet(fixture_id=1, outcome="home", stake=5, match_day=DAY)]) == []
     )
     assert select_bets(c, 1000, StrategyParams()) == select_bets(c, 1000, StrategyParams())
 
@@ -117,3 +109,18 @@ def test_no_bankroll_no_bets():
 def test_invalid_params(kw):
     with pytest.raises(ValueError):
         StrategyParams(**kw)
+
+
+def test_a_proposal_carries_its_candidate_and_the_fair_probability_it_was_sized_on():
+    c = cand(7, (0.55, 0.25, 0.2), (2.0, 3.2, 4.5), books=("Bet365", "VC Bet", "VC Bet"))
+    (b,) = select_bets([c], 1000, StrategyParams())
+    assert isinstance(b, BetProposal) and b.candidate is c and b.fixture_id == 7
+    assert (b.outcome, b.bookmaker, b.fair_prob) == ("home", "Bet365", 0.55)
+    assert b.edge == pytest.approx(b.fair_prob * b.odds - 1)
+
+
+def test_params_from_settings():
+    assert StrategyParams.from_settings(load_settings({}, dotenv=Path(os.devnull))) == StrategyParams()
+    s = load_settings({"MIN_EDGE": "0.04", "KELLY_FRACTION": "0.5", "MAX_ODDS": "8"}, dotenv=Path(os.devnull))
+    p = StrategyParams.from_settings(s)
+    assert (p.min_edge, p.kelly_fraction, p.max_odds, p.min_odds) == (0.04, 0.5, 8.0, StrategyParams().min_odds)

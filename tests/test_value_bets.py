@@ -13,10 +13,11 @@ import pytest
 from sqlalchemy import select
 
 from pipeline.betting.placement import place_bets
-from pipeline.forecast.predictions import fixtures_frame, prediction_rows, store_predictions
+from pipeline.forecast.predictions import fixtures_frame, prediction_rows
 from pipeline.prices import PriceRules, price_table, prices_key
 from pipeline.providers.base import Batch, Match, Odds
-from pipeline.store import fixture_ids, latest_prices, make_engine, migrate, store_batch
+from pipeline.records import Bet
+from pipeline.store import fixture_ids, latest_prices, make_engine, migrate, store_batch, store_predictions
 from pipeline.store import schema as s
 
 UTC = UTC
@@ -78,9 +79,22 @@ def _run(url, tmp_path, settings, batch=None, model=MODEL):
             False,
             np.full((len(frame), 3), np.nan),
         )
-        store_predictions(conn, rows, force=False)
-        place_bets(conn, settings, NOW, frame, rows, lineup_based=False)
-    return eng, _bets(eng)
+        rows, _ = store_predictions(conn, rows, force=False)
+        placed = place_bets(conn, settings, NOW, frame, rows, lineup_based=False)
+    bets = _bets(eng)
+    # what place_bets returns is what it wrote (bets placed by an earlier run are kept, never written again)
+    by_id = {r.id: r for r in rows}
+    for b in placed:
+        assert isinstance(b, Bet) and by_id[b.prediction_id].fixture_id == b.fixture_id
+        stored = bets[(by_id[b.prediction_id].match_id, b.outcome)]
+        assert (stored.stake, stored.odds, stored.bookmaker, stored.fair_prob, stored.model_prob) == (
+            b.stake,
+            b.odds,
+            b.bookmaker,
+            b.fair_prob,
+            b.model_prob,
+        )
+    return eng, bets
 
 
 def _bets(eng):

@@ -1,4 +1,5 @@
-"""Performance metrics: per UTC match day and cumulative, for predictions and for bets.
+"""Performance metrics: per UTC match day and cumulative, for predictions and for bets (the rows of
+`performance_daily`, written by pipeline.store.performance).
 
 Recomputed from `predictions`, `results` and `bets` whenever what it summarises changes (a result recorded by
 settlement or by training's results fetch, a bet settled or voided by settlement or by hand), so the table can
@@ -11,13 +12,15 @@ from __future__ import annotations
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import delete, select
 
 from pipeline.metrics import score_all
-from pipeline.store import schema, upsert
+from pipeline.outcomes import OUTCOMES, PROB_COLUMNS
+from pipeline.store.bets import recent_settled_clv, settled_bets
+from pipeline.store.performance import has_performance, replace_performance
+from pipeline.store.predictions import predictions_before_kickoff
 from pipeline.value_stats import upper_bound
 
-OUTCOME_INDEX = {"home": 0, "draw": 1, "away": 2}
+OUTCOME_INDEX = {o: i for i, o in enumerate(OUTCOMES)}
 # The protect-the-user alarm: the fair CLV of the most recent settled bets below zero at 95% confidence
 CLV_ALARM_BETS = 200  # how many of the most recent settled bets are judged
 CLV_ALARM_MIN_BETS = 20  # fewer than this: no verdict either way
@@ -25,51 +28,13 @@ CLV_ALARM_MIN_BETS = 20  # fewer than this: no verdict either way
 
 def final_predictions(conn) -> pd.DataFrame:
     """Per finished fixture, the last prediction made before kick-off, with the outcome."""
-    p, f, r = schema.predictions, schema.fixtures, schema.results
-    q = (
-        select(
-            p.c.id,
-            p.c.fixture_id,
-            p.c.prediction_time,
-            p.c.home_prob,
-            p.c.draw_prob,
-            p.c.away_prob,
-            p.c.uses_lineups,
-            p.c.market_home_prob,
-            p.c.market_draw_prob,
-            p.c.market_away_prob,
-            f.c.kickoff_time,
-            f.c.league_code,
-            r.c.outcome,
-        )
-        .select_from(p.join(f, f.c.id == p.c.fixture_id).join(r, r.c.fixture_id == p.c.fixture_id))
-        .where(r.c.outcome.is_not(None), p.c.prediction_time <= f.c.kickoff_time)
-    )
-    df = pd.DataFrame(conn.execute(q).mappings().all())
+    df = predictions_before_kickoff(conn)
     if df.empty:
         return df
     df = df.sort_values(["fixture_id", "prediction_time", "id"]).groupby("fixture_id", as_index=False).last()
     df["kickoff_time"] = pd.to_datetime(df["kickoff_time"], utc=True)
     df["y"] = df["outcome"].map(OUTCOME_INDEX)
     return df
-
-
-def settled_bets(conn) -> pd.DataFrame:
-    b, f = schema.bets, schema.fixtures
-    q = (
-        select(b, f.c.kickoff_time, f.c.league_code)
-        .select_from(b.join(f, f.c.id == b.c.fixture_id))
-        .where(b.c.status != "pending")
-    )
-    df = pd.DataFrame(conn.execute(q).mappings().all())
-    if not df.empty:
-        df["kickoff_time"] = pd.to_datetime(df["kickoff_time"], utc=True)
-    return df
-
-
-def has_performance(conn) -> bool:
-    """Whether performance_daily has any row."""
-    return conn.execute(select(schema.performance_daily.c.day).limit(1)).first() is not None
 
 
 def refresh_performance(conn, starting_bankroll: float, now: datetime) -> int:
@@ -89,7 +54,7 @@ def refresh_performance(conn, starting_bankroll: float, now: datetime) -> int:
         row = {"day": day, "updated_at": now}
         dp = preds[preds["day"] == day] if not preds.empty else preds
         if len(dp):
-            probs = dp[["home_prob", "draw_prob", "away_prob"]].to_numpy(float)
+            probs = dp[list(PROB_COLUMNS)].to_numpy(float)
             sc = score_all(probs, dp["y"].to_numpy(int))
             row.update(
                 predictions_scored=int(sc["n"]),
@@ -119,10 +84,7 @@ def refresh_performance(conn, starting_bankroll: float, now: datetime) -> int:
             max_drawdown=round(max_dd, 2),
         )
         rows.append(row)
-    conn.execute(
-        delete(schema.performance_daily).where(schema.performance_daily.c.day.not_in([r["day"] for r in rows]))
-    )
-    upsert(conn, schema.performance_daily, rows, keys=("day",))
+    replace_performance(conn, rows)
     return len(rows)
 
 
@@ -132,13 +94,13 @@ def summary(conn, starting_bankroll: float) -> dict:
     bets = settled_bets(conn)
     out: dict = {"predictions_scored": int(len(preds))}
     if len(preds):
-        out.update(score_all(preds[["home_prob", "draw_prob", "away_prob"]].to_numpy(float), preds["y"].to_numpy(int)))
+        out.update(score_all(preds[list(PROB_COLUMNS)].to_numpy(float), preds["y"].to_numpy(int)))
         mk = preds[["market_home_prob", "market_draw_prob", "market_away_prob"]].astype(float)
         ok = mk.notna().all(axis=1).to_numpy()
         if ok.any():
             out["market"] = score_all(mk.to_numpy()[ok], preds["y"].to_numpy(int)[ok])
             out["model_on_market_matches"] = score_all(
-                preds[["home_prob", "draw_prob", "away_prob"]].to_numpy(float)[ok], preds["y"].to_numpy(int)[ok]
+                preds[list(PROB_COLUMNS)].to_numpy(float)[ok], preds["y"].to_numpy(int)[ok]
             )
     settled = bets[bets["status"] == "settled"] if len(bets) else bets
     staked = float(settled["stake"].sum()) if len(settled) else 0.0
@@ -159,15 +121,8 @@ def recent_clv(conn, n: int = CLV_ALARM_BETS, level: float = 0.95) -> dict:
     """Fair CLV of the last `n` settled bets (by kick-off): n, mean, the one-sided `level` upper bound of the
     mean (standard error clustered by match day) and `alarm`: that bound is below zero, i.e. the bets lose to
     the fair closing line at that confidence. Fewer than CLV_ALARM_MIN_BETS bets: no bound, no alarm."""
-    b, f = schema.bets, schema.fixtures
-    rows = conn.execute(
-        select(b.c.clv, f.c.kickoff_time)
-        .select_from(b.join(f, f.c.id == b.c.fixture_id))
-        .where(b.c.status == "settled", b.c.clv.is_not(None))
-        .order_by(f.c.kickoff_time.desc(), b.c.id.desc())
-        .limit(n)
-    ).all()
-    values = [r.clv for r in rows]
+    rows = recent_settled_clv(conn, n)
+    values = [clv for clv, _ in rows]
     out = {
         "n": len(values),
         "mean": float(sum(values) / len(values)) if values else None,
@@ -175,8 +130,8 @@ def recent_clv(conn, n: int = CLV_ALARM_BETS, level: float = 0.95) -> dict:
         "alarm": False,
     }
     if len(values) >= CLV_ALARM_MIN_BETS:
-        out["upper"] = upper_bound(values, clusters=[r.kickoff_time.date() for r in rows], level=level)
-        out["alarm"] = bool(out["upper"] < 0)
+        upper = upper_bound(values, clusters=[day for _, day in rows], level=level)
+        out["upper"], out["alarm"] = upper, bool(upper < 0)
     return out
 
 
@@ -187,3 +142,17 @@ def clv_alarm_line(stat: dict) -> str:
         f"confidence (upper bound {stat['upper']:+.2%}): these bets lose to the closing line. Stop staking "
         "real money on them; see the README, 'When the CLV warning shows'."
     )
+
+
+__all__ = [
+    "OUTCOME_INDEX",
+    "CLV_ALARM_BETS",
+    "CLV_ALARM_MIN_BETS",
+    "final_predictions",
+    "settled_bets",  # pipeline.store.bets', here for the report
+    "has_performance",  # pipeline.store.performance's, here for settlement
+    "refresh_performance",
+    "summary",
+    "recent_clv",
+    "clv_alarm_line",
+]

@@ -20,25 +20,31 @@ Rules (every number is a setting, see .env.example):
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-OUTCOMES = ("home", "draw", "away")
+from pipeline.config import Settings
+from pipeline.outcomes import OUTCOMES
+from pipeline.records import BetProposal, PlacedBet, ValueCandidate
+
+# The settings are the one place the rules' defaults are written (MIN_EDGE etc., see .env.example)
+_SETTING: dict[str, float] = {f.name: f.default for f in fields(Settings) if isinstance(f.default, float)}
 
 
 @dataclass(frozen=True)
 class StrategyParams:
-    min_edge: float = 0.02  # against the fair sharp line (issue 13; the backtest's table in BENCHMARKS.md)
-    min_odds: float = 1.5
-    max_odds: float = 10.0
-    min_probability: float = 0.05
-    kelly_fraction: float = 0.25
-    max_stake_fraction: float = 0.05
-    max_match_fraction: float = 0.08
-    max_daily_fraction: float = 0.20
-    min_stake: float = 1.0
+    min_edge: float = _SETTING["min_edge"]
+    min_odds: float = _SETTING["min_odds"]
+    max_odds: float = _SETTING["max_odds"]
+    min_probability: float = _SETTING["min_probability"]
+    kelly_fraction: float = _SETTING["kelly_fraction"]
+    max_stake_fraction: float = _SETTING["max_stake_fraction"]
+    max_match_fraction: float = _SETTING["max_match_fraction"]
+    max_daily_fraction: float = _SETTING["max_daily_fraction"]
+    min_stake: float = 1.0  # not a setting
 
     def __post_init__(self):
         for f in fields(self):
@@ -53,12 +59,17 @@ class StrategyParams:
         if self.min_probability > 1:
             raise ValueError("min_probability must be <= 1")
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StrategyParams:
+        """The rules the settings name (MIN_EDGE, MIN_ODDS, ..., MAX_DAILY_FRACTION); the others at their default."""
+        return cls(**{f.name: getattr(settings, f.name) for f in fields(cls) if hasattr(settings, f.name)})
+
 
 def edge(prob, odds):
     return np.asarray(prob, dtype=float) * np.asarray(odds, dtype=float) - 1.0
 
 
-def kelly_stakes(probs: Sequence[float], odds: Sequence[float], candidates: Sequence[bool] | None = None) -> np.ndarray:
+def kelly_stakes(probs: ArrayLike, odds: ArrayLike, candidates: ArrayLike | None = None) -> np.ndarray:
     """Full-Kelly fractions of the bankroll for mutually exclusive outcomes of one event.
 
     Outcomes enter in order of expected return p*o while that exceeds the reserve rate
@@ -69,7 +80,7 @@ def kelly_stakes(probs: Sequence[float], odds: Sequence[float], candidates: Sequ
     allowed = np.ones(len(p), bool) if candidates is None else np.asarray(candidates, bool)
     f = np.zeros(len(p))
     ok = allowed & np.isfinite(p) & np.isfinite(o) & (o > 1.0)
-    order = sorted(np.flatnonzero(ok), key=lambda i: -p[i] * o[i])
+    order = sorted((int(i) for i in np.flatnonzero(ok)), key=lambda i: -p[i] * o[i])
     chosen: list[int] = []
     reserve = 1.0
     for i in order:
@@ -94,14 +105,14 @@ def close_ratio_with_margin(bet_odds: float, closing_odds: float) -> float:
 
 
 def select_bets(
-    candidates: Iterable[dict], bankroll: float, params: StrategyParams, existing: Iterable[dict] = ()
-) -> list[dict]:
-    """Bets to place now.
-
-    candidates: dicts with fixture_id, match_day (date), kickoff, p_home, p_draw, p_away, odds_home, odds_draw,
-    odds_away, and optionally the bookmaker of each price (book_home, book_draw, book_away) or of all (bookmaker).
-    existing: bets already placed, dicts with fixture_id, bet_outcome, stake, match_day.
-    Returns dicts: fixture_id, bet_outcome, bookmaker, odds, stake, edge, model_prob (the p it was sized on).
+    candidates: Iterable[ValueCandidate],
+    bankroll: float,
+    params: StrategyParams,
+    existing: Iterable[PlacedBet] = (),
+) -> list[BetProposal]:
+    """Bets to place now: BetProposal records (pipeline.records) in the order they were sized (candidates by
+    kick-off, then fixture; a candidate's outcomes in OUTCOMES order). `existing`: bets already placed, which get
+    no second bet on their outcome and count in the match and day caps.
     """
     if not bankroll or bankroll <= 0 or not np.isfinite(bankroll):
         return []
@@ -109,13 +120,13 @@ def select_bets(
     match_staked: dict = defaultdict(float)
     day_staked: dict = defaultdict(float)
     for b in existing:
-        placed_outcomes[b["fixture_id"]].add(b["bet_outcome"])
-        match_staked[b["fixture_id"]] += float(b["stake"])
-        day_staked[b["match_day"]] += float(b["stake"])
+        placed_outcomes[b.fixture_id].add(b.outcome)
+        match_staked[b.fixture_id] += float(b.stake)
+        day_staked[b.match_day] += float(b.stake)
     out = []
-    for c in sorted(candidates, key=lambda c: (c["kickoff"], str(c["fixture_id"]))):
-        p = np.array([c["p_home"], c["p_draw"], c["p_away"]], dtype=float)
-        o = np.array([c["odds_home"], c["odds_draw"], c["odds_away"]], dtype=float)
+    for c in sorted(candidates, key=lambda c: (c.kickoff, str(c.fixture_id))):
+        p = np.array(c.fair_probs, dtype=float)
+        o = np.array(c.odds, dtype=float)
         with np.errstate(invalid="ignore"):
             e = edge(p, o)
             mask = (
@@ -126,13 +137,13 @@ def select_bets(
                 & (o <= params.max_odds)
                 & (p >= params.min_probability)
             )
-        mask &= np.array([name not in placed_outcomes[c["fixture_id"]] for name in OUTCOMES])
+        mask &= np.array([name not in placed_outcomes[c.fixture_id] for name in OUTCOMES])
         if not mask.any():
             continue
         stakes = kelly_stakes(p, o, mask) * params.kelly_fraction * bankroll
         stakes = np.minimum(stakes, params.max_stake_fraction * bankroll)
-        room_match = max(0.0, params.max_match_fraction * bankroll - match_staked[c["fixture_id"]])
-        room_day = max(0.0, params.max_daily_fraction * bankroll - day_staked[c["match_day"]])
+        room_match = max(0.0, params.max_match_fraction * bankroll - match_staked[c.fixture_id])
+        room_day = max(0.0, params.max_daily_fraction * bankroll - day_staked[c.match_day])
         total = stakes.sum()
         room = min(room_match, room_day)
         if total > room > 0:
@@ -142,17 +153,20 @@ def select_bets(
         stakes = np.floor(stakes * 100) / 100  # round down: a cap is never exceeded by rounding
         for k in np.flatnonzero(stakes >= max(params.min_stake, 0.01)):
             out.append(
-                {
-                    "fixture_id": c["fixture_id"],
-                    "bet_outcome": OUTCOMES[k],
-                    "bookmaker": c.get(f"book_{OUTCOMES[k]}", c.get("bookmaker")),
-                    "odds": float(o[k]),
-                    "stake": float(stakes[k]),
-                    "edge": float(e[k]),
-                    "model_prob": float(p[k]),
-                }
+                BetProposal(
+                    candidate=c,
+                    outcome=OUTCOMES[k],
+                    bookmaker=c.books[k],
+                    odds=float(o[k]),
+                    stake=float(stakes[k]),
+                    edge=float(e[k]),
+                    fair_prob=float(p[k]),
+                )
             )
-            match_staked[c["fixture_id"]] += float(stakes[k])
-            day_staked[c["match_day"]] += float(stakes[k])
-            placed_outcomes[c["fixture_id"]].add(OUTCOMES[k])
+            match_staked[c.fixture_id] += float(stakes[k])
+            day_staked[c.match_day] += float(stakes[k])
+            placed_outcomes[c.fixture_id].add(OUTCOMES[k])
     return out
+
+
+__all__ = ["OUTCOMES", "StrategyParams", "edge", "kelly_stakes", "close_ratio_with_margin", "select_bets"]

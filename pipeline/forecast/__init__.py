@@ -25,7 +25,6 @@ _EXPORTS = {
     "record_copied_set": "pipeline.forecast.predictions",
     "market_probabilities": "pipeline.forecast.predictions",
     "prediction_rows": "pipeline.forecast.predictions",
-    "store_predictions": "pipeline.forecast.predictions",
     "ModelLoadError": "pipeline.forecast.registry",
     "load_deployed": "pipeline.forecast.registry",
     "deploy": "pipeline.forecast.registry",

@@ -1,5 +1,6 @@
-"""Deployed models -> prediction rows: the upcoming fixtures as a match frame, the models' probabilities beside
-the market's margin-free view, stored idempotently (one row per fixture, model version and input).
+"""Deployed models -> Prediction records (pipeline.records): the upcoming fixtures as a match frame, the models'
+probabilities beside the market's margin-free view (stored idempotently by pipeline.store.predictions: one row
+per fixture, model version and input).
 
 `input_key` names what a prediction was made from (the prices: reference, sharp and best bettable, see
 pipeline.prices.prices_key; and the lineup once it is out), so a run that finds nothing new writes nothing.
@@ -14,13 +15,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
 
 from pipeline.forecast import registry
 from pipeline.odds import implied_probabilities
 from pipeline.prices import PRICE_COLUMNS, PriceRules, price_table
 from pipeline.providers.base import SCHEDULED, Batch
-from pipeline.store import FRAME_COLUMNS, insert_ignore, schema, upsert
+from pipeline.records import Prediction
+from pipeline.store import FRAME_COLUMNS, schema
+from pipeline.store.predictions import predicted_inputs
 
 if TYPE_CHECKING:
     from pipeline.forecast.modelset import ModelSet
@@ -121,7 +123,10 @@ def prediction_rows(
     keys: list[str],
     uses_lineups: bool,
     market: np.ndarray,
-) -> list[dict]:
+) -> list[Prediction]:
+    """One Prediction per fixture of `frame` (in its order): the models' `preds` (by match_id), the market's
+    margin-free `market` (aligned with `frame`), `keys` the inputs; `ids` maps match_id to fixtures.id (a fixture
+    not stored yet has none)."""
     preds = preds.set_index("match_id").loc[frame["match_id"]]
     base_cols = [
         c
@@ -140,83 +145,33 @@ def prediction_rows(
     for i, match_id in enumerate(frame["match_id"]):
         details = {c: base[c][i] for c in base_cols}
         rows.append(
-            {
-                "fixture_id": ids.get(match_id),
-                "prediction_time": now,
-                "model_version": version,
-                "home_prob": probs[i][0],
-                "draw_prob": probs[i][1],
-                "away_prob": probs[i][2],
-                "home_xg": xg[0][i],
-                "away_xg": xg[1][i],
-                "uses_lineups": uses_lineups,
-                "input_key": keys[i],
-                "market_home_prob": mk[i][0],
-                "market_draw_prob": mk[i][1],
-                "market_away_prob": mk[i][2],
-                "details": json.dumps(details, sort_keys=True),
-                "_match_id": match_id,
-            }
+            Prediction(
+                match_id=match_id,
+                fixture_id=ids.get(match_id),
+                prediction_time=now,
+                model_version=version,
+                home_prob=probs[i][0],
+                draw_prob=probs[i][1],
+                away_prob=probs[i][2],
+                input_key=keys[i],
+                uses_lineups=uses_lineups,
+                home_xg=xg[0][i],
+                away_xg=xg[1][i],
+                market_home_prob=mk[i][0],
+                market_draw_prob=mk[i][1],
+                market_away_prob=mk[i][2],
+                details=json.dumps(details, sort_keys=True),
+            )
         )
     return rows
 
 
-def _attach_prediction_ids(conn, rows: list[dict]) -> None:
-    p = schema.predictions
-    by_key = {(r["fixture_id"], r["model_version"], r["input_key"]): r for r in rows}
-    fixture_ids_ = sorted({r["fixture_id"] for r in rows})
-    for i in range(0, len(fixture_ids_), 500):  # bounded IN lists
-        q = select(p.c.id, p.c.fixture_id, p.c.model_version, p.c.input_key).where(
-            p.c.fixture_id.in_(fixture_ids_[i : i + 500])
-        )
-        for row in conn.execute(q):
-            r = by_key.get((row.fixture_id, row.model_version, row.input_key))
-            if r is not None:
-                r["id"] = row.id
-    missing = [r["_match_id"] for r in rows if "id" not in r]
-    if missing:
-        raise RuntimeError(f"predictions not found after insert: {missing[:5]}")
-
-
-def _predictions_with_bets(conn, fixture_ids_: list[int]) -> set[tuple]:
-    p, b = schema.predictions, schema.bets
-    keys = set()
-    for i in range(0, len(fixture_ids_), 500):
-        q = (
-            select(p.c.fixture_id, p.c.model_version, p.c.input_key)
-            .select_from(p.join(b, b.c.prediction_id == p.c.id))
-            .where(p.c.fixture_id.in_(fixture_ids_[i : i + 500]))
-        )
-        keys.update(tuple(r) for r in conn.execute(q))
-    return keys
-
-
-def store_predictions(conn, rows: list[dict], force: bool) -> int:
-    """Insert predictions (existing ones of the same fixture, model version and input are kept). With `force`
-    existing ones are rewritten, except those a placed bet points to: a bet's prediction never changes.
-    Returns how many predictions were kept for that reason."""
-    clean = [{k: v for k, v in r.items() if not k.startswith("_") and k != "id"} for r in rows]
-    keep = _predictions_with_bets(conn, sorted({r["fixture_id"] for r in clean})) if force else set()
-    kept = [r for r in clean if (r["fixture_id"], r["model_version"], r["input_key"]) in keep]
-    rewrite = [r for r in clean if (r["fixture_id"], r["model_version"], r["input_key"]) not in keep]
-    if force:
-        upsert(conn, schema.predictions, rewrite, keys=("fixture_id", "model_version", "input_key"))
-    insert_ignore(conn, schema.predictions, kept if force else clean, keys=("fixture_id", "model_version", "input_key"))
-    _attach_prediction_ids(conn, rows)
-    return len(kept)
-
-
 def already_predicted(conn, fixture_id_by_match: dict, version: str, keys: dict[str, str]) -> set[str]:
-    p = schema.predictions
+    """The match ids whose fixture model `version` has already predicted from the same input (`keys`)."""
     ids = [fid for fid in fixture_id_by_match.values() if fid is not None]
     if not ids:
         return set()
-    done = {
-        (r.fixture_id, r.input_key)
-        for r in conn.execute(
-            select(p.c.fixture_id, p.c.input_key).where(p.c.fixture_id.in_(ids), p.c.model_version == version)
-        )
-    }
+    done = predicted_inputs(conn, ids, version)
     return {m for m, fid in fixture_id_by_match.items() if (fid, keys[m]) in done}
 
 
@@ -228,6 +183,5 @@ __all__ = [
     "fixtures_frame",
     "market_probabilities",
     "prediction_rows",
-    "store_predictions",
     "already_predicted",
 ]

@@ -60,6 +60,7 @@ from pipeline.metrics import outcomes_from_goals, score_all
 from pipeline.odds import METHODS, fair_clv, implied_probabilities
 from pipeline.providers.base import ProviderError
 from pipeline.providers.football_data import load_matches
+from pipeline.records import ValueCandidate
 from pipeline.threads import limit_threads
 from pipeline.value_stats import mean_ci, mean_se
 
@@ -467,24 +468,19 @@ def simulate(
     for w in np.unique(week):
         rows = ok[week == w]
         cands = [
-            {
-                "fixture_id": int(i),
-                "match_day": pred["kickoff"].iat[i].date(),
-                "kickoff": pred["kickoff"].iat[i],
-                "p_home": probs[i, 0],
-                "p_draw": probs[i, 1],
-                "p_away": probs[i, 2],
-                "odds_home": odds[i, 0],
-                "odds_draw": odds[i, 1],
-                "odds_away": odds[i, 2],
-            }
+            ValueCandidate(
+                fixture_id=int(i),
+                kickoff=pred["kickoff"].iat[i],
+                fair_probs=(probs[i, 0], probs[i, 1], probs[i, 2]),
+                odds=(odds[i, 0], odds[i, 1], odds[i, 2]),
+            )
             for i in rows
         ]
         week_profit = 0.0
         for b in select_bets(cands, bankroll, params):
-            i, k = b["fixture_id"], OUTCOMES.index(b["bet_outcome"])
+            i, k = int(b.fixture_id), OUTCOMES.index(b.outcome)
             won = int(pred["outcome"].iat[i]) == k
-            profit = round(b["stake"] * (b["odds"] - 1), 2) if won else -b["stake"]
+            profit = round(b.stake * (b.odds - 1), 2) if won else -b.stake
             out.append(
                 {
                     "row": i,
@@ -493,12 +489,12 @@ def simulate(
                     "season": pred["season"].iat[i],
                     "kickoff": pred["kickoff"].iat[i],
                     "match_day": str(pred["kickoff"].iat[i].date()),
-                    "bet_outcome": b["bet_outcome"],
+                    "bet_outcome": b.outcome,
                     "bookmaker": books[i, k],
-                    "odds": b["odds"],
-                    "stake": b["stake"],
-                    "edge": b["edge"],
-                    "model_prob": b["model_prob"],
+                    "odds": b.odds,
+                    "stake": b.stake,
+                    "edge": b.edge,
+                    "model_prob": b.fair_prob,
                     "fair_source": fair_source[i] if fair_source is not None else "model",
                     "won": won,
                     "profit": profit,
@@ -786,7 +782,7 @@ def run(
     """What `production/backtest.py` does; returns the exit code (0 done, 65 bad data, 78 bad configuration)."""
     try:
         settings = load_settings(data_source="sandbox")  # the backtest reads files: no provider key needed
-        params = settings.strategy
+        params = StrategyParams.from_settings(settings)
         limit_threads(settings.cpu_threads)
     except (ConfigError, ValueError) as exc:
         print(f"configuration error: {exc}", file=sys.stderr)

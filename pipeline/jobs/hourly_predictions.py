@@ -21,26 +21,26 @@ from pipeline.forecast.predictions import (
     market_probabilities,
     prediction_rows,
     record_copied_set,
-    store_predictions,
 )
 from pipeline.jobs.runner import JobContext
 from pipeline.prices import PriceRules, prices_key
-from pipeline.store import fixture_ids, load_match_frame, store_batch
+from pipeline.records import Bet, Prediction
+from pipeline.store import fixture_ids, load_match_frame, store_batch, store_predictions
 
 
-def print_dry_run(rows: list[dict], bets: list[dict], frame: pd.DataFrame) -> None:
+def print_dry_run(rows: list[Prediction], bets: list[Bet], frame: pd.DataFrame) -> None:
     teams = frame.set_index("match_id")
     for r in rows:
-        t = teams.loc[r["_match_id"]]
+        t = teams.loc[r.match_id]
         print(
             f"would predict {t['kickoff']:%Y-%m-%d %H:%M} {t['home_team']} v {t['away_team']}: "
-            f"H {r['home_prob']:.3f} D {r['draw_prob']:.3f} A {r['away_prob']:.3f}"
+            f"H {r.home_prob:.3f} D {r.draw_prob:.3f} A {r.away_prob:.3f}"
         )
     for b in bets:
         print(
-            f"would bet {b['bet_outcome']} on fixture {b['fixture_id']}: stake {b['stake']:.2f} at {b['odds']:.2f} "
-            f"with {b['bookmaker']} (fair probability {b['fair_prob']:.3f} from {b['fair_source']}, "
-            f"EV {b['edge']:+.3f})"
+            f"would bet {b.outcome} on fixture {b.fixture_id}: stake {b.stake:.2f} at {b.odds:.2f} "
+            f"with {b.bookmaker} (fair probability {b.fair_prob:.3f} from {b.fair_source}, "
+            f"EV {b.edge:+.3f})"
         )
     print(f"dry run: {len(rows)} predictions and {len(bets)} bets not written")
 
@@ -88,8 +88,6 @@ def run(ctx: JobContext, *, force: bool = False, dry_run: bool = False) -> None:
             todo, preds, ids, models.version, ctx.now, [keys[m] for m in todo["match_id"]], False, market
         )
         with ctx.engine.connect() as conn:
-            for r in rows:
-                r["fixture_id"] = r["fixture_id"] or r["_match_id"]
             bets = place_bets(conn, settings, ctx.now, todo, rows, lineup_based=False, write=False)
         print_dry_run(rows, bets, todo)
         return
@@ -99,7 +97,7 @@ def run(ctx: JobContext, *, force: bool = False, dry_run: bool = False) -> None:
         rows = prediction_rows(
             todo, preds, ids, models.version, ctx.now, [keys[m] for m in todo["match_id"]], False, market
         )
-        kept = store_predictions(conn, rows, force)
+        rows, kept = store_predictions(conn, rows, force)
         bets = place_bets(conn, settings, ctx.now, todo, rows, lineup_based=False)
     if kept:
         ctx.log.info("--force: %d predictions that placed bets point to were kept as they were", kept)

@@ -13,7 +13,6 @@ from datetime import timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import delete, select
 
 from pipeline.betting.placement import place_bets
 from pipeline.forecast.players import (
@@ -30,42 +29,20 @@ from pipeline.forecast.predictions import (
     market_probabilities,
     prediction_rows,
     record_copied_set,
-    store_predictions,
 )
 from pipeline.jobs.runner import JobContext
 from pipeline.prices import PRICE_COLUMNS, PriceRules, prices_key
-from pipeline.providers.base import SCHEDULED, LineupsUnavailable
-from pipeline.store import insert_ignore, latest_prices, load_match_frame, schema, store_lineup
-
-
-def upcoming_fixtures(conn, source: str, now, window_hours: float) -> pd.DataFrame:
-    """Scheduled fixtures kicking off within `window_hours` of `now` (no prices yet: see with_prices)."""
-    f = schema.fixtures
-    q = (
-        select(
-            f.c.id.label("fixture_id"),
-            f.c.provider_id.label("match_id"),
-            f.c.league_code.label("league"),
-            f.c.season,
-            f.c.kickoff_time.label("kickoff"),
-            f.c.home_team,
-            f.c.away_team,
-            f.c.home_team_id,
-            f.c.away_team_id,
-        )
-        .where(
-            f.c.source == source,
-            f.c.status == SCHEDULED,
-            f.c.kickoff_time > now,
-            f.c.kickoff_time <= now + timedelta(hours=window_hours),
-        )
-        .order_by(f.c.kickoff_time)
-    )
-    frame = pd.DataFrame(conn.execute(q).mappings().all())
-    if frame.empty:
-        return frame
-    frame["kickoff"] = pd.to_datetime(frame["kickoff"], utc=True)
-    return frame
+from pipeline.providers.base import LineupsUnavailable
+from pipeline.store import (
+    latest_lineup_hash,
+    latest_prices,
+    load_match_frame,
+    record_lineup_update,
+    replace_lineup,
+    seen_lineup_hashes,
+    store_predictions,
+    upcoming_fixtures,
+)
 
 
 def with_prices(conn, frame: pd.DataFrame, now, rules: PriceRules) -> pd.DataFrame:
@@ -91,24 +68,6 @@ def with_prices(conn, frame: pd.DataFrame, now, rules: PriceRules) -> pd.DataFra
     return frame
 
 
-def seen_hashes(conn, fixture_ids: list[int]) -> dict[int, set[str]]:
-    lu = schema.lineup_updates
-    out: dict[int, set[str]] = {}
-    for r in conn.execute(select(lu.c.fixture_id, lu.c.lineup_hash).where(lu.c.fixture_id.in_(fixture_ids))):
-        out.setdefault(r.fixture_id, set()).add(r.lineup_hash)
-    return out
-
-
-def _latest_hash(conn, fixture_id: int) -> str | None:
-    lu = schema.lineup_updates
-    return conn.execute(
-        select(lu.c.lineup_hash)
-        .where(lu.c.fixture_id == fixture_id)
-        .order_by(lu.c.detected_at.desc(), lu.c.id.desc())
-        .limit(1)
-    ).scalar()
-
-
 def run(ctx: JobContext) -> None:
     """The lineup job (also the step after each hourly run)."""
     settings, source = ctx.settings, ctx.provider.name
@@ -132,7 +91,7 @@ def run(ctx: JobContext) -> None:
     if not lineups:
         return
     with ctx.engine.connect() as conn:
-        latest = {fid: _latest_hash(conn, fid) for fid in frame["fixture_id"]}
+        latest = {fid: latest_lineup_hash(conn, fid) for fid in frame["fixture_id"]}
     changed = frame[
         [m in lineups and latest[f] != lineup_hash(lineups[m]) for m, f in zip(frame["match_id"], frame["fixture_id"])]
     ].reset_index(drop=True)
@@ -174,35 +133,18 @@ def run(ctx: JobContext) -> None:
     ids = dict(zip(changed["match_id"], changed["fixture_id"]))
     with ctx.engine.begin() as conn:
         # Re-checked inside the write transaction: a concurrent run may have recorded the same lineup.
-        seen = seen_hashes(conn, changed["fixture_id"].tolist())
+        seen = seen_lineup_hashes(conn, changed["fixture_id"].tolist())
         fresh = [i for i, (fid, h) in enumerate(zip(changed["fixture_id"], hashes)) if h not in seen.get(fid, set())]
         if not fresh:
             return
         sub = changed.iloc[fresh].reset_index(drop=True)
         rows = prediction_rows(sub, preds, ids, models.version, ctx.now, [keys[i] for i in fresh], True, market[fresh])
-        store_predictions(conn, rows, force=False)
+        rows, _ = store_predictions(conn, rows, force=False)
         for i, r in zip(fresh, rows):
             fid = int(changed.loc[i, "fixture_id"])
             lineup = lineups[changed.loc[i, "match_id"]]
-            conn.execute(delete(schema.lineups).where(schema.lineups.c.fixture_id == fid))
-            store_lineup(conn, fid, lineup, ctx.now)
-            insert_ignore(
-                conn,
-                schema.lineup_updates,
-                [
-                    {
-                        "fixture_id": fid,
-                        "detected_at": ctx.now,
-                        "lineup_hash": hashes[i],
-                        "home_players": sum(p.side == "home" for p in lineup.players),
-                        "away_players": sum(p.side == "away" for p in lineup.players),
-                        "home_strength_change": changes[i][0],
-                        "away_strength_change": changes[i][1],
-                        "prediction_id": r["id"],
-                    }
-                ],
-                keys=("fixture_id", "lineup_hash"),
-            )
+            replace_lineup(conn, fid, lineup, ctx.now)
+            record_lineup_update(conn, fid, ctx.now, hashes[i], lineup, changes[i], r.id)
         bets = place_bets(conn, settings, ctx.now, sub, rows, lineup_based=True)
     ctx.count("lineup_predictions", len(rows))
     ctx.count("lineup_bets_placed", len(bets))

@@ -2,7 +2,8 @@
 
 - `schema`: every table (the interface users query with sqlite3); `migrations/`: Alembic, generated from it;
 - `engine`: engine set-up for both dialects, migrations at start, upserts that work on both;
-- `writes`: provider records in, idempotently; `queries`: the store back out as the models' match frame.
+- `writes`: provider records in, idempotently; `queries`: the store back out as the models' match frame;
+- per table family on the money path: `predictions`, `bets`, `lineups`, `performance` (their only writers).
 """
 
 from __future__ import annotations
@@ -32,8 +33,25 @@ _EXPORTS = {
     "load_match_frame": "pipeline.store.queries",
     "newest_result": "pipeline.store.queries",
     "result_frame": "pipeline.store.queries",
+    "upcoming_fixtures": "pipeline.store.queries",
     "store_batch": "pipeline.store.writes",
-    "store_lineup": "pipeline.store.writes",
+    "store_lineup": "pipeline.store.lineups",
+    "replace_lineup": "pipeline.store.lineups",
+    "seen_lineup_hashes": "pipeline.store.lineups",
+    "latest_lineup_hash": "pipeline.store.lineups",
+    "record_lineup_update": "pipeline.store.lineups",
+    "store_predictions": "pipeline.store.predictions",
+    "prediction_ids": "pipeline.store.predictions",
+    "predictions_with_bets": "pipeline.store.predictions",
+    "predicted_inputs": "pipeline.store.predictions",
+    "predictions_before_kickoff": "pipeline.store.predictions",
+    "insert_bets": "pipeline.store.bets",
+    "settled_profit": "pipeline.store.bets",
+    "bets_since": "pipeline.store.bets",
+    "settled_bets": "pipeline.store.bets",
+    "recent_settled_clv": "pipeline.store.bets",
+    "has_performance": "pipeline.store.performance",
+    "replace_performance": "pipeline.store.performance",
     "store_matches": "pipeline.store.writes",
 }
 

@@ -9,7 +9,7 @@ Bet365, then the others by name, the maxima last); `latest_prices` gives every p
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from pipeline.bookmakers import LAST_RESORT, SHARP_DEFAULT, reference_order, reference_rank
 from pipeline.prices import PriceRules, price_table
-from pipeline.providers.base import FINISHED, Batch
+from pipeline.providers.base import FINISHED, SCHEDULED, Batch
 from pipeline.store import schema
 
 CHUNK = 500  # rows per statement and ids per IN list: bounded on both dialects
@@ -43,6 +43,37 @@ def fixture_ids(conn: Connection, source: str, provider_ids: Iterable[str]) -> d
         rows = conn.execute(select(f.c.provider_id, f.c.id).where(f.c.source == source, f.c.provider_id.in_(part)))
         out.update({r.provider_id: r.id for r in rows})
     return out
+
+
+def upcoming_fixtures(conn: Connection, source: str, now: datetime, window_hours: float) -> pd.DataFrame:
+    """Scheduled fixtures of `source` kicking off within `window_hours` after `now`, by kick-off (UTC): their ids,
+    league, season, teams and team ids (no prices: see latest_prices)."""
+    f = schema.fixtures
+    q = (
+        select(
+            f.c.id.label("fixture_id"),
+            f.c.provider_id.label("match_id"),
+            f.c.league_code.label("league"),
+            f.c.season,
+            f.c.kickoff_time.label("kickoff"),
+            f.c.home_team,
+            f.c.away_team,
+            f.c.home_team_id,
+            f.c.away_team_id,
+        )
+        .where(
+            f.c.source == source,
+            f.c.status == SCHEDULED,
+            f.c.kickoff_time > now,
+            f.c.kickoff_time <= now + timedelta(hours=window_hours),
+        )
+        .order_by(f.c.kickoff_time)
+    )
+    frame = pd.DataFrame(conn.execute(q).mappings().all())
+    if frame.empty:
+        return frame
+    frame["kickoff"] = pd.to_datetime(frame["kickoff"], utc=True)
+    return frame
 
 
 FRAME_COLUMNS = [
@@ -254,7 +285,7 @@ def closing_prices(conn: Connection, fixture_ids_: list[int], reference: tuple[s
     r = schema.results
     ids = sorted(set(int(x) for x in fixture_ids_))
     cols = ["close_home", "close_draw", "close_away", "close_bookmaker"]
-    rows = []
+    rows: list = []
     for part in chunks(ids, 900):
         rows += (
             conn.execute(
@@ -289,7 +320,7 @@ def closing_prices(conn: Connection, fixture_ids_: list[int], reference: tuple[s
 def batch_to_frame(batch: Batch, sharp: tuple[str, ...] = SHARP_DEFAULT) -> pd.DataFrame:
     """Provider records as a match frame (no store involved): pre-match odds are the reference book's latest
     non-closing snapshot seen before kick-off, closing odds the reference book's closing snapshot."""
-    rows = {}
+    rows: dict[str, dict] = {}
     for m in batch.matches:
         row = {
             "match_id": m.provider_id,

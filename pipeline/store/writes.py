@@ -1,4 +1,5 @@
-"""Provider records into the store, idempotently (the write side; pipeline.store.queries reads them back).
+"""Provider records into the store, idempotently: fixtures, odds snapshots and results (pipeline.store.queries
+reads them back; lineups: pipeline.store.lineups).
 
 Every write is an upsert on a natural key, so fetching the same thing twice changes nothing. Odds snapshots are
 kept with the time they were seen (never overwritten), one per bookmaker, so opening, pre-kick-off and closing
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from pipeline.bookmakers import SHARP_DEFAULT, reference_order, reference_rank
-from pipeline.providers.base import FINISHED, VOID_STATUSES, Batch, Lineup, Match, outcome_of
+from pipeline.providers.base import FINISHED, VOID_STATUSES, Batch, Match, Odds, outcome_of
 from pipeline.store import schema
 from pipeline.store.engine import insert_ignore, upsert
 from pipeline.store.queries import chunks, fixture_ids
@@ -103,7 +104,7 @@ def store_batch(
     ]
     for part in chunks(odds_rows):
         insert_ignore(conn, schema.odds_snapshots, part, keys=("fixture_id", "bookmaker", "market", "fetched_at"))
-    closing = {}
+    closing: dict[str, Odds] = {}
     for o in batch.odds:
         if o.is_closing and min(o.home, o.draw, o.away) > 1.0:
             best = closing.get(o.match_id)
@@ -123,7 +124,9 @@ def store_batch(
             "status": m.status,
             "home_goals": m.home_goals if finished else None,
             "away_goals": m.away_goals if finished else None,
-            "outcome": outcome_of(m.home_goals, m.away_goals) if finished else None,
+            "outcome": outcome_of(m.home_goals, m.away_goals)
+            if finished and m.home_goals is not None and m.away_goals is not None
+            else None,
             "closing_home_odds": c.home if c else None,
             "closing_draw_odds": c.draw if c else None,
             "closing_away_odds": c.away if c else None,
@@ -146,18 +149,3 @@ def store_batch(
             keep_existing=("closing_home_odds", "closing_draw_odds", "closing_away_odds", "closing_bookmaker"),
         )
     return {"fixtures": len(ids), "odds_snapshots": len(odds_rows), "results": len(result_rows)}
-
-
-def store_lineup(conn: Connection, fixture_id: int, lineup: Lineup, now: datetime) -> None:
-    rows = [
-        {
-            "fixture_id": fixture_id,
-            "side": p.side,
-            "player_provider_id": p.player_id,
-            "player_name": p.name,
-            "position": p.position,
-            "seen_at": now,
-        }
-        for p in lineup.players
-    ]
-    insert_ignore(conn, schema.lineups, rows, keys=("fixture_id", "side", "player_provider_id"))

@@ -1,0 +1,119 @@
+"""The money path's records. One record per predicted fixture flows one way, each stage making a new one and
+never editing the one it was given:
+
+    Prediction (pipeline.forecast.predictions; `id` set once stored, pipeline.store.predictions)
+      -> ValueCandidate (pipeline.betting.placement: the best prices and the fair probability, with its prediction)
+      -> BetProposal (pipeline.betting.strategy.select_bets: an outcome and a stake, with its candidate)
+      -> Bet (pipeline.betting.placement: what is written to `bets`, pipeline.store.bets)
+
+`PlacedBet` is a bet already in the store as the strategy's caps count it. Outcomes are the strings of
+pipeline.outcomes.OUTCOMES. A leaf module: it imports nothing from the package.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+# A fixture's key on the money path: the store's fixtures.id; a fixture not stored yet (a dry run) is known by
+# its provider id; the backtest numbers its rows.
+FixtureKey = int | str
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The deployed models' probabilities for one fixture, beside the market's margin-free view; the fields are
+    the columns of `predictions` (plus `match_id`, the provider's id)."""
+
+    match_id: str
+    fixture_id: int | None  # None until the fixture is stored
+    prediction_time: datetime
+    model_version: str
+    home_prob: float
+    draw_prob: float
+    away_prob: float
+    input_key: str  # what it was made from (pipeline.prices.prices_key, and the lineup once it is out)
+    uses_lineups: bool = False
+    home_xg: float | None = None
+    away_xg: float | None = None
+    market_home_prob: float | None = None
+    market_draw_prob: float | None = None
+    market_away_prob: float | None = None
+    details: str | None = None  # JSON: each base model's numbers
+    id: int | None = None  # predictions.id, once stored
+
+    @property
+    def probs(self) -> tuple[float, float, float]:
+        return (self.home_prob, self.draw_prob, self.away_prob)
+
+    @property
+    def key(self) -> tuple[int | None, str, str]:
+        """The store's natural key: one prediction per fixture, model version and input."""
+        return (self.fixture_id, self.model_version, self.input_key)
+
+
+@dataclass(frozen=True)
+class ValueCandidate:
+    """A fixture the strategy may bet on: per outcome (OUTCOMES order) the probability bets are sized on and the
+    best price to take."""
+
+    fixture_id: FixtureKey
+    kickoff: datetime
+    fair_probs: tuple[float, float, float]  # the sharp line's margin-free probabilities (or the model's)
+    odds: tuple[float, float, float]  # the best price of each outcome; NaN where no bookmaker offers one
+    books: tuple[str | None, str | None, str | None] = (None, None, None)  # who offers each price
+    fair_source: str = "model"  # the sharp book fair_probs come from, or "model" (pipeline.prices.MODEL)
+    prediction: Prediction | None = None  # the stored prediction it came from (None in the backtest)
+
+    @property
+    def match_day(self) -> date:
+        """The UTC day of kick-off: the per-day cap's key."""
+        return self.kickoff.date()
+
+
+@dataclass(frozen=True)
+class BetProposal:
+    """A bet the strategy would place now (pipeline.betting.strategy.select_bets)."""
+
+    candidate: ValueCandidate
+    outcome: str  # "home", "draw" or "away"
+    bookmaker: str | None  # candidate.books of that outcome
+    odds: float
+    stake: float  # currency units, rounded down to cents
+    edge: float  # expected value per unit staked: fair_prob * odds - 1
+    fair_prob: float  # the probability it was sized on (candidate.fair_probs of that outcome)
+
+    @property
+    def fixture_id(self) -> FixtureKey:
+        return self.candidate.fixture_id
+
+
+@dataclass(frozen=True)
+class PlacedBet:
+    """A bet already placed, as the strategy counts it: no second bet on its outcome, its stake in the caps."""
+
+    fixture_id: FixtureKey
+    outcome: str
+    stake: float
+    match_day: date
+
+
+@dataclass(frozen=True)
+class Bet:
+    """A placed bet, as written to `bets` (the outcome to `bet_outcome`; status pending until settled)."""
+
+    fixture_id: FixtureKey
+    prediction_id: int | None
+    outcome: str
+    bookmaker: str
+    odds: float
+    stake: float
+    edge: float
+    fair_prob: float  # the probability it was sized on (`bets.fair_prob`)
+    fair_source: str
+    model_prob: float  # the deployed models' probability of the outcome, for comparison (`bets.model_prob`)
+    lineup_based: bool
+    placed_at: datetime
+
+
+__all__ = ["FixtureKey", "Prediction", "ValueCandidate", "BetProposal", "PlacedBet", "Bet"]
