@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 from common import FOOTBALL_DATA, machine
 
+from pipeline.betting.strategy import StrategyParams
 from pipeline.bookmakers import FOOTBALL_DATA_PREFIXES, canonical
 from pipeline.config import load_settings
 from pipeline.forecast.models.close_model import CloseModel, book_slug, cross_entropy
@@ -157,7 +158,7 @@ def run_rule(data: pd.DataFrame, rows: np.ndarray, fair: np.ndarray, settings, m
         with np.errstate(invalid="ignore"):
             take = np.isfinite(o) & ~(o <= best)
         best[take], book[take] = o[take], canonical(name)
-    params = dataclasses.replace(settings.strategy, min_edge=min_edge)
+    params = dataclasses.replace(StrategyParams.from_settings(settings), min_edge=min_edge)
     bets = simulate(pred, fair[rows], best, book, params, settings.starting_bankroll)
     return grade(bets, pred, settings.clv_method)
 
@@ -256,7 +257,7 @@ def main(data_dir, leagues, select, l2, years, refit_days):
 def equal_volume(data, rows, fair, settings, n_bets: int) -> tuple[float, pd.DataFrame]:
     """The plain rule's MIN_EDGE (bisected from MIN_EDGE up) at which it places as close to n_bets as it can."""
     lo, hi = 0.0, 0.25
-    best = (np.inf, settings.strategy.min_edge, None)
+    best = (np.inf, settings.min_edge, None)
     for _ in range(14):
         mid = (lo + hi) / 2
         bets = run_rule(data, rows, fair, settings, mid)
@@ -296,7 +297,7 @@ def run_report(data, model, years, refit_days, settings, target, pre_fair) -> No
     fair_model = np.where(np.isfinite(p).all(1, keepdims=True), p, pre_fair)
     pred = data.iloc[rows].reset_index(drop=True)
     bankroll, method = settings.starting_bankroll, settings.clv_method
-    min_edge = settings.strategy.min_edge
+    min_edge = settings.min_edge
     plain = run_rule(data, rows, pre_fair, settings, min_edge)
     closer = run_rule(data, rows, fair_model, settings, min_edge)
     print(
