@@ -86,19 +86,18 @@ def fetch_lineup_history(ctx: JobContext) -> None:
     ctx.count("lineups_backfilled", len(lineups))
 
 
-def rebuild_player_database(ctx: JobContext, model_set: ModelSet, frame: pd.DataFrame) -> None:
-    source = ctx.provider.name
+def rate_players(ctx: JobContext, model_set: ModelSet, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The player database the candidate set implies: (ratings, lineup history), stored only if it is deployed
+    (the lineup job reads the ratings beside the deployed set's Dixon-Coles rates)."""
     with ctx.engine.connect() as conn:
-        history = lineup_history(conn, source, until=ctx.now)
-    if history.empty:
-        return
-    played = frame[frame["fixture_id"].isin(history["fixture_id"])].reset_index(drop=True)
+        history = lineup_history(conn, ctx.provider.name, until=ctx.now)
+    played = (
+        frame[frame["fixture_id"].isin(history["fixture_id"])].reset_index(drop=True) if len(history) else frame[:0]
+    )
     if played.empty:
-        return
+        return pd.DataFrame(columns=["player_provider_id", "rating", "appearances"]), history
     xg = model_set.dixon_coles.expected_goals(played)
-    ratings = fit_player_ratings(history, played, np.asarray(xg))
-    with ctx.engine.begin() as conn:
-        ctx.count("players_rated", store_player_ratings(conn, source, ratings, history, ctx.now))
+    return fit_player_ratings(history, played, np.asarray(xg)), history
 
 
 def _compare_with_deployed(ctx: JobContext, deployed: registry.Deployed | None, result, frame) -> dict:
@@ -281,10 +280,11 @@ def run_training(ctx: JobContext, *, dry_run: bool = False, force_deploy: bool =
         frame,
         validation_matches=settings.validation_matches,
         xi=settings.dc_xi,
+        margin_method=settings.margin_method,
         progress=lambda msg: ctx.log.info("  %s", msg),
     )
     ctx.count("training_matches", len(frame))
-    rebuild_player_database(ctx, result.model_set, frame)
+    players, lineups = rate_players(ctx, result.model_set, frame)
     ctx.log.info("%s", format_report(result.metrics, result.n_validation))
 
     comparison = _compare_with_deployed(ctx, deployed, result, frame)
@@ -348,6 +348,9 @@ def run_training(ctx: JobContext, *, dry_run: bool = False, force_deploy: bool =
     if damaged:
         ctx.log.warning("the set it replaced could not be loaded and was not backed up")
     removed = registry.prune(settings.model_dir, settings.keep_model_backups)
+    if len(players):
+        with ctx.engine.begin() as conn:
+            ctx.count("players_rated", store_player_ratings(conn, ctx.provider.name, players, lineups, ctx.now))
     _record(
         ctx,
         version,
