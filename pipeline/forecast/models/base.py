@@ -1,13 +1,17 @@
 """What every forecaster shares, following scikit-learn's estimator conventions: parameters are explicit
 `__init__` keywords stored as given (so `get_params`, `set_params`, `clone` and `repr` work), fitted state ends
-with an underscore, `fit` returns self, and `predict_proba` gives an (n, 3) array of home/draw/away
-probabilities whose rows sum to 1."""
+with an underscore, `fit` returns self, use before `fit` raises scikit-learn's NotFittedError, and `predict_proba`
+gives an (n, 3) array of probabilities in pipeline.outcomes' order (home, draw, away) whose rows sum to 1.
+tests/test_estimator_checks.py holds every model to this."""
 
 from __future__ import annotations
 
 from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
-OUTCOME_ORDER = ("home", "draw", "away")
+from pipeline.outcomes import OUTCOMES
+
+OUTCOME_ORDER = OUTCOMES  # the columns of predict_proba
 
 
 class Forecaster(BaseEstimator):
@@ -15,6 +19,10 @@ class Forecaster(BaseEstimator):
 
     def is_fitted(self) -> bool:
         return any(k.endswith("_") and not k.startswith("_") for k in vars(self))
+
+    def _check_fitted(self) -> None:
+        """NotFittedError, naming the model, before a model that was never fitted is used."""
+        check_is_fitted(self)
 
     def predict_proba(self, *args, **kwargs):  # pragma: no cover - every model defines it
         raise NotImplementedError

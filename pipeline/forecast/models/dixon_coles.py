@@ -175,6 +175,7 @@ class DixonColesModel(Forecaster):
 
     # ---- prediction ----------------------------------------------------------------------------------
     def _rates(self, fixtures: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        self._check_fitted()
         n = len(fixtures)
         lam, mmu, rho = np.full(n, np.nan), np.full(n, np.nan), np.zeros(n)
         all_mu = np.mean([p["mu"] for p in self.leagues_.values()]) if self.leagues_ else 0.3

@@ -126,6 +126,7 @@ class EloModel(Forecaster):
 
     def update(self, matches: pd.DataFrame) -> EloModel:
         """A copy brought up to date with matches played after the fit (ratings only; the mapping is kept)."""
+        self._check_fitted()
         new = copy.deepcopy(self)
         new._process(matches)
         return new
@@ -160,6 +161,7 @@ class EloModel(Forecaster):
 
     def proba_from_diff(self, d) -> np.ndarray:
         """Home/draw/away probabilities for rating differences `d` under the fitted mapping."""
+        self._check_fitted()
         return self._probs(np.asarray(d, float), self.slope_, *self.cutpoints_)
 
     @staticmethod
@@ -171,6 +173,7 @@ class EloModel(Forecaster):
     def ratings_for(self, fixtures: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """The ratings each fixture would be played at: a team's first match of a new season regressed towards
         its league's mean, a promoted team at its league's newcomer level (as `_rating` does when it is played)."""
+        self._check_fitted()
         seasons = getattr(self, "league_season_", {})
 
         def r(team, league, season):

@@ -92,6 +92,7 @@ class StackingEnsemble(Forecaster):
         return self
 
     def predict_proba(self, base: dict[str, np.ndarray]) -> np.ndarray:
+        self._check_fitted()
         n = len(np.asarray(base[self.members[0]]))
         market = base.get("market")
         has = _priced(market) if self.market_weights_ is not None and market is not None else np.arange(0)

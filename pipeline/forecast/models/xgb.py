@@ -57,5 +57,6 @@ class XGBoostModel(Forecaster):
         return self
 
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+        self._check_fitted()
         X = features[self.feature_names_].to_numpy(float)
         return self.booster_.predict_proba(X)
