@@ -27,6 +27,9 @@ from pipeline.metrics import outcomes_from_goals
 
 
 class EloModel(Forecaster):
+    slope_: float  # the fitted mapping (set by fit_mapping)
+    cutpoints_: tuple[float, float]
+
     def __init__(
         self,
         k: float = 20.0,

@@ -95,9 +95,11 @@ class StackingEnsemble(Forecaster):
         self._check_fitted()
         n = len(np.asarray(base[self.members[0]]))
         market = base.get("market")
-        has = _priced(market) if self.market_weights_ is not None and market is not None else np.arange(0)
+        weights = self.market_weights_
+        has = _priced(market) if weights is not None and market is not None else np.arange(0)
         rest = np.setdiff1d(np.arange(n), has)
         out = np.empty((n, 3))
-        out[has] = _pool(_log_inputs(base, (*self.members, "market"), has), self.market_weights_) if len(has) else 0
+        if weights is not None and len(has):
+            out[has] = _pool(_log_inputs(base, (*self.members, "market"), has), weights)
         out[rest] = _pool(_log_inputs(base, self.members, rest), self.weights_)
         return out
