@@ -465,7 +465,7 @@ class FootballDataProvider(Provider):
         self.first_season = first_season
         self.timeout = timeout
         self.attempts = attempts
-        self.deadline = deadline  # wall clock of one download (pipeline.http)
+        self.deadline = deadline  # wall clock of one download (pipeline.providers.http_client)
         if self.data_dir is not None:
             self._local_root()  # every job using the source stops here, even one with nothing to ask it
 

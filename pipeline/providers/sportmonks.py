@@ -1,6 +1,7 @@
 """Sportmonks Football API v3 as a provider: fixtures, 90-minute results, pre-match 1X2 odds, starting lineups.
 
-Field names, ids and limits follow /work/shared/docs/sportmonks-v3.md (cited below as "doc §n"). Choices:
+Field names, ids and limits follow the Sportmonks v3 notes (`../shared/docs/sportmonks-v3.md`, beside the
+repository, as for the README's production guide; cited below as "doc §n"). Choices:
 - The token travels only in the `Authorization` header (doc §1), never in a URL, so URLs can be logged.
 - Pages are requested with our own `page=` counter (or `cursor=` when the API hands one out) and the same
   params, not by following `next_page`: that URL is built by the server and would carry our token to whatever
@@ -128,7 +129,7 @@ class SportmonksProvider(Provider):
         self.attempts = attempts
         self.backoff = backoff
         self.max_budget_wait = max_budget_wait
-        self.deadline = deadline  # wall clock of one request (pipeline.http)
+        self.deadline = deadline  # wall clock of one request (pipeline.providers.http_client)
         self._session = session or make_session()
         self._own_session = session is None
         # first path segment -> (remaining calls, monotonic reset deadline, entity name)
