@@ -4,83 +4,26 @@ A player's rating is his estimated effect on his team's goal difference per matc
 usual strength: a ridge regression of the match's goal-difference surprise (actual minus the Dixon-Coles
 expectation) on who started (+1 home starters, -1 away starters). Ridge shrinks players seen rarely towards 0,
 and a player who always starts is absorbed in his team's strength, so what the lineup job measures is the
-difference between the announced XI and the team's usual XI.
+difference between the announced XI and the team's usual XI. The lineups it learns from and the ratings are
+read and written by pipeline.store.players.
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from sqlalchemy import and_, exists, func, literal, select, union_all
 
 from pipeline.providers.base import Lineup
-from pipeline.store import result_frame, schema, upsert
 
 RIDGE_ALPHA = 30.0
-USUAL_XI_MATCHES = 10  # the usual XI: the 11 most frequent starters of the team's last N matches
 
 
 def lineup_hash(lineup: Lineup) -> str:
     ids = sorted(f"{p.side}:{p.player_id}" for p in lineup.players)
     return hashlib.sha256("|".join(ids).encode()).hexdigest()[:32]
-
-
-def lineup_history(conn, source: str, until: datetime | None = None) -> pd.DataFrame:
-    """Starters of stored fixtures: fixture_id, kickoff, side, team_id, player_provider_id, player_name."""
-    f, ln = schema.fixtures, schema.lineups
-    q = (
-        select(
-            ln.c.fixture_id,
-            f.c.kickoff_time,
-            ln.c.side,
-            ln.c.player_provider_id,
-            ln.c.player_name,
-            f.c.home_team_id,
-            f.c.away_team_id,
-        )
-        .select_from(ln.join(f, f.c.id == ln.c.fixture_id))
-        .where(f.c.source == source)
-    )
-    if until is not None:
-        q = q.where(f.c.kickoff_time < until)
-    df = result_frame(conn.execute(q))
-    if df.empty:
-        return df
-    df["team_id"] = np.where(df["side"] == "home", df["home_team_id"], df["away_team_id"])
-    return df.drop(columns=["home_team_id", "away_team_id"])
-
-
-def recent_starters(
-    conn, source: str, team_ids: list[int], before: datetime, matches: int = USUAL_XI_MATCHES
-) -> pd.DataFrame:
-    """The starters of each team's last `matches` fixtures with a lineup before `before` (fixture_id,
-    kickoff_time, side, team_id, player_provider_id): all `usual_xi` needs, ranked in SQL so the lineup job
-    reads ~100 rows a team instead of the whole lineup history."""
-    f, ln = schema.fixtures, schema.lineups
-    if not team_ids:
-        return pd.DataFrame(columns=["fixture_id", "kickoff_time", "side", "team_id", "player_provider_id"])
-    has_lineup = exists().where(ln.c.fixture_id == f.c.id)
-    sides = [
-        select(f.c.id.label("fixture_id"), f.c.kickoff_time, literal(side).label("side"), team.label("team_id")).where(
-            f.c.source == source, f.c.kickoff_time < before, team.in_(team_ids), has_lineup
-        )
-        for side, team in (("home", f.c.home_team_id), ("away", f.c.away_team_id))
-    ]
-    played = union_all(*sides).subquery()
-    ranked = select(
-        played,
-        func.row_number().over(partition_by=played.c.team_id, order_by=played.c.kickoff_time.desc()).label("rank"),
-    ).subquery()
-    q = (
-        select(ranked.c.fixture_id, ranked.c.kickoff_time, ranked.c.side, ranked.c.team_id, ln.c.player_provider_id)
-        .select_from(ranked.join(ln, and_(ln.c.fixture_id == ranked.c.fixture_id, ln.c.side == ranked.c.side)))
-        .where(ranked.c.rank <= matches)
-    )
-    return result_frame(conn.execute(q))
 
 
 def fit_player_ratings(
@@ -113,34 +56,6 @@ def fit_player_ratings(
     return pd.DataFrame(
         {"player_provider_id": players, "rating": model.coef_, "appearances": apps.reindex(players).to_numpy()}
     )
-
-
-def store_player_ratings(conn, source: str, ratings: pd.DataFrame, history: pd.DataFrame, now: datetime) -> int:
-    latest = history.sort_values("kickoff_time").groupby("player_provider_id").last()
-    rows = []
-    for r in ratings.itertuples(index=False):
-        info = latest.loc[r.player_provider_id]
-        rows.append(
-            {
-                "source": source,
-                "provider_id": r.player_provider_id,
-                "name": info["player_name"],
-                "team_id": int(info["team_id"]),
-                "rating": float(r.rating),
-                "appearances": int(r.appearances),
-                "rating_updated_at": now,
-            }
-        )
-    for i in range(0, len(rows), 500):
-        upsert(conn, schema.players, rows[i : i + 500], keys=("source", "provider_id"))
-    return len(rows)
-
-
-def player_ratings(conn, source: str) -> dict[str, float]:
-    q = select(schema.players.c.provider_id, schema.players.c.rating).where(
-        schema.players.c.source == source, schema.players.c.rating.is_not(None)
-    )
-    return {r.provider_id: r.rating for r in conn.execute(q)}
 
 
 def usual_xis(starters: pd.DataFrame) -> dict[int, list[str]]:

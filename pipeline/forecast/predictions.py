@@ -21,7 +21,8 @@ from pipeline.odds import implied_probabilities
 from pipeline.prices import PRICE_COLUMNS, PriceRules, price_table
 from pipeline.providers.base import SCHEDULED, Batch
 from pipeline.records import Prediction
-from pipeline.store import FRAME_COLUMNS, schema
+from pipeline.store import FRAME_COLUMNS
+from pipeline.store.model_versions import record_model_version
 from pipeline.store.predictions import predicted_inputs
 
 if TYPE_CHECKING:
@@ -56,14 +57,8 @@ def record_copied_set(engine, model_dir, deployed: registry.Deployed | None, now
 
     def record(note: str) -> None:
         with engine.begin() as conn:
-            conn.execute(
-                schema.model_versions.insert().values(
-                    version=deployed.version,
-                    action="manual_rollback",
-                    created_at=now,
-                    backup_path=str(deployed.copied_from),
-                    notes=note,
-                )
+            record_model_version(
+                conn, deployed.version, "manual_rollback", now, backup_path=deployed.copied_from, notes=note
             )
         if log is not None:
             log.warning("manual rollback recorded: %s", note)

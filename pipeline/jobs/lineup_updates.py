@@ -15,14 +15,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.betting.placement import place_bets
-from pipeline.forecast.players import (
-    goal_rate_adjustment,
-    lineup_hash,
-    lineup_strength_change,
-    player_ratings,
-    recent_starters,
-    usual_xis,
-)
+from pipeline.forecast.players import goal_rate_adjustment, lineup_hash, lineup_strength_change, usual_xis
 from pipeline.forecast.predictions import (
     HISTORY_DAYS,
     load_models,
@@ -43,6 +36,7 @@ from pipeline.store import (
     store_predictions,
     upcoming_fixtures,
 )
+from pipeline.store.players import player_ratings, recent_starters
 
 
 def with_prices(conn, frame: pd.DataFrame, now, rules: PriceRules) -> pd.DataFrame:

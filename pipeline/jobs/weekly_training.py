@@ -1,48 +1,46 @@
-"""Weekly training (Sundays 02:00): fetch new results, rebuild the player database, retrain the four models,
-validate on held-out recent matches, and deploy only through the gate.
-
-The gate: the new ensemble must clear the configured thresholds on the held-out matches (log loss, accuracy,
-Brier), and must not be worse than the deployed ensemble by more than DEPLOY_TOLERANCE in log loss on the
-held-out matches the deployed set has never seen (those after its training window). When fewer than
-MIN_COMPARE_MATCHES such matches exist, the comparison cannot be made honestly and the record says so; the
-thresholds still apply.
-"""
+"""Weekly training (Sundays 02:00): fetch new results and lineups, retrain the four models and rate the players,
+validate on held-out recent matches, and deploy only through the gate (pipeline.forecast.validation). The player
+ratings belong to the set they were fitted with: they are written only when that set is deployed."""
 
 from __future__ import annotations
 
-import json
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
 
 from pipeline.betting.performance import refresh_performance
 from pipeline.bookmakers import reference_order
 from pipeline.config import ConfigError
 from pipeline.forecast import registry
-from pipeline.forecast.modelset import ModelSet, train_model_set
-from pipeline.forecast.players import fit_player_ratings, lineup_history, store_player_ratings
+from pipeline.forecast.modelset import ModelSet, TrainResult, train_model_set
+from pipeline.forecast.players import fit_player_ratings
 from pipeline.forecast.predictions import record_copied_set
+from pipeline.forecast.validation import (
+    GateVerdict,
+    Thresholds,
+    TrainingScores,
+    compare_with_deployed,
+    judge,
+    predicts_valid_probabilities,
+)
 from pipeline.jobs.runner import EXIT_SOFTWARE, JobContext, JobFailed
-from pipeline.metrics import outcomes_from_goals, score_all
 from pipeline.providers.base import LineupsUnavailable
-from pipeline.store import load_match_frame, newest_result, schema, store_batch, store_lineup
+from pipeline.store import load_match_frame, newest_result, store_batch, store_lineup
+from pipeline.store.fixtures import finished_without_lineups, last_finished_kickoff
+from pipeline.store.model_versions import record_model_version
+from pipeline.store.players import lineup_history, store_player_ratings
 
-MIN_COMPARE_MATCHES = 100
 LINEUP_BACKFILL_DAYS = 3 * 365  # lineups of finished matches fetched for the player database
 FETCH_OVERLAP = timedelta(days=7)  # re-read the last week: late corrections and postponed matches
+RATING_COLUMNS = ["player_provider_id", "rating", "appearances"]
 
 
 def fetch_history(ctx: JobContext) -> None:
     source = ctx.provider.name
     with ctx.engine.connect() as conn:
-        last = conn.execute(
-            select(func.max(schema.fixtures.c.kickoff_time)).where(
-                schema.fixtures.c.source == source, schema.fixtures.c.status == "finished"
-            )
-        ).scalar()
+        last = last_finished_kickoff(conn, source)
     start = (last - FETCH_OVERLAP) if last else ctx.now - timedelta(days=365.25 * ctx.settings.history_years)
     ctx.log.info("fetching results since %s", start.date())
     batch = ctx.provider.history(start, ctx.now, ctx.now)
@@ -61,18 +59,8 @@ def fetch_lineup_history(ctx: JobContext) -> None:
     """Lineups of recent finished matches not yet stored (the player database learns from them)."""
     if not ctx.provider.has_lineups:
         return
-    source = ctx.provider.name
-    f, ln = schema.fixtures, schema.lineups
     with ctx.engine.connect() as conn:
-        have = select(ln.c.fixture_id).distinct()
-        todo = conn.execute(
-            select(f.c.id, f.c.provider_id).where(
-                f.c.source == source,
-                f.c.status == "finished",
-                f.c.id.not_in(have),
-                f.c.kickoff_time >= ctx.now - timedelta(days=LINEUP_BACKFILL_DAYS),
-            )
-        ).all()
+        todo = finished_without_lineups(conn, ctx.provider.name, ctx.now - timedelta(days=LINEUP_BACKFILL_DAYS))
     if not todo:
         return
     ids = {pid: fid for fid, pid in todo}
@@ -87,97 +75,21 @@ def fetch_lineup_history(ctx: JobContext) -> None:
 
 
 def rate_players(ctx: JobContext, model_set: ModelSet, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The player database the candidate set implies: (ratings, lineup history), stored only if it is deployed
-    (the lineup job reads the ratings beside the deployed set's Dixon-Coles rates)."""
+    """The player ratings the candidate set implies, with the lineup history they come from: (ratings, history)."""
     with ctx.engine.connect() as conn:
         history = lineup_history(conn, ctx.provider.name, until=ctx.now)
-    played = (
-        frame[frame["fixture_id"].isin(history["fixture_id"])].reset_index(drop=True) if len(history) else frame[:0]
-    )
+    if history.empty:
+        return pd.DataFrame(columns=RATING_COLUMNS), history
+    played = frame[frame["fixture_id"].isin(history["fixture_id"])].reset_index(drop=True)
     if played.empty:
-        return pd.DataFrame(columns=["player_provider_id", "rating", "appearances"]), history
+        return pd.DataFrame(columns=RATING_COLUMNS), history
     xg = model_set.dixon_coles.expected_goals(played)
     return fit_player_ratings(history, played, np.asarray(xg)), history
 
 
-def _compare_with_deployed(ctx: JobContext, deployed: registry.Deployed | None, result, frame) -> dict:
-    """Score the deployed ensemble and the candidate on validation matches the deployed set never saw."""
-    if deployed is None:
-        return {"possible": False, "reason": "no deployed set"}
-    end = deployed.metadata.get("training_end")
-    val = result.validation_frame
-    if end is None or val is None:
-        return {"possible": False, "reason": "deployed set records no training window"}
-    unseen = val[val["kickoff"] > pd.Timestamp(end)]
-    if len(unseen) < MIN_COMPARE_MATCHES:
-        return {
-            "possible": False,
-            "reason": f"only {len(unseen)} held-out matches after the deployed set's "
-            f"training window (need {MIN_COMPARE_MATCHES})",
-        }
-    old = ModelSet.from_objects(deployed.objects)
-    history = frame[frame["kickoff"] <= pd.Timestamp(end)]
-    y = outcomes_from_goals(unseen["home_goals"].to_numpy(), unseen["away_goals"].to_numpy())
-    old_p = old.predict(unseen.assign(home_goals=np.nan, away_goals=np.nan), history)
-    new_p = result.validation_predictions.set_index("match_id").loc[unseen["match_id"]]
-    cols = ["p_home", "p_draw", "p_away"]
-    return {
-        "possible": True,
-        "n": int(len(unseen)),
-        "deployed": score_all(old_p[cols].to_numpy(float), y),
-        "candidate": score_all(new_p[cols].to_numpy(float), y),
-    }
-
-
-def gate(settings, metrics: dict, comparison: dict) -> list[str]:
-    """Reasons the candidate may not be deployed (empty: it may)."""
-    m = metrics["ensemble"]
-    reasons = []
-    if not m["log_loss"] < settings.max_log_loss:
-        reasons.append(f"log loss {m['log_loss']:.4f} not below MAX_LOG_LOSS {settings.max_log_loss}")
-    if not m["accuracy"] > settings.min_accuracy:
-        reasons.append(f"accuracy {m['accuracy']:.3f} not above MIN_ACCURACY {settings.min_accuracy}")
-    if not m["brier"] < settings.max_brier:
-        reasons.append(f"Brier {m['brier']:.4f} not below MAX_BRIER {settings.max_brier}")
-    if comparison.get("possible"):
-        new, old = comparison["candidate"]["log_loss"], comparison["deployed"]["log_loss"]
-        if new > old + settings.deploy_tolerance:
-            reasons.append(
-                f"log loss {new:.4f} worse than the deployed set's {old:.4f} on the same "
-                f"{comparison['n']} matches (tolerance {settings.deploy_tolerance})"
-            )
-    return reasons
-
-
-def _record(
-    ctx: JobContext, version: str, action: str, *, forced=False, n=None, report=None, backup=None, notes=None
-) -> None:
+def _record(ctx: JobContext, version: str, action: str, **fields) -> None:
     with ctx.engine.begin() as conn:
-        conn.execute(
-            schema.model_versions.insert().values(
-                version=version,
-                action=action,
-                created_at=ctx.now,
-                forced=forced,
-                training_matches=n,
-                metrics=json.dumps(report, default=str) if report is not None else None,
-                backup_path=str(backup) if backup else None,
-                notes=notes,
-            )
-        )
-
-
-def format_report(metrics: dict, n_val: int) -> str:
-    lines = [
-        f"validation on the last {n_val} matches (held out in time order):",
-        f"  {'forecaster':<22}{'n':>6}{'log loss':>10}{'Brier':>8}{'RPS':>8}{'acc':>7}",
-    ]
-    for name, m in metrics.items():
-        if isinstance(m, dict) and "log_loss" in m:
-            lines.append(
-                f"  {name:<22}{m['n']:>6}{m['log_loss']:>10.4f}{m['brier']:>8.4f}{m['rps']:>8.4f}{m['accuracy']:>7.3f}"
-            )
-    return "\n".join(lines)
+        record_model_version(conn, version, action, ctx.now, **fields)
 
 
 def _record_copied_set(ctx: JobContext, deployed: registry.Deployed | None) -> None:
@@ -196,7 +108,7 @@ def _check_model_dir_writable(model_dir) -> None:
         raise ConfigError(f"MODEL_DIR {model_dir} is not writable ({exc.strerror})") from None
 
 
-def stale_data(ctx: JobContext, newest) -> str | None:
+def stale_data(ctx: JobContext, newest: datetime | None) -> str | None:
     """Why the store's results are too old to train on (the newest older than MAX_DATA_AGE_DAYS), or None."""
     if newest is None:
         return None
@@ -211,7 +123,9 @@ def stale_data(ctx: JobContext, newest) -> str | None:
 
 def nothing_new(frame: pd.DataFrame, deployed: registry.Deployed | None) -> str | None:
     """Why retraining would learn nothing (no result after the deployed set's training window), or None."""
-    end = deployed.metadata.get("training_end") if deployed is not None else None
+    if deployed is None:
+        return None
+    end = deployed.metadata.get("training_end")
     if end is None or not len(frame) or frame["kickoff"].max() > pd.Timestamp(end):
         return None
     return (
@@ -266,13 +180,12 @@ def run_training(ctx: JobContext, *, dry_run: bool = False, force_deploy: bool =
     same = nothing_new(frame, deployed)
     if (stale or same) and not (dry_run or force_deploy):
         version = registry.new_version(settings.model_dir, ctx.now)
-        _record(ctx, version, "rejected" if stale else "skipped", n=len(frame), notes=stale or same)
+        _record(ctx, version, "rejected" if stale else "skipped", training_matches=len(frame), notes=stale or same)
         ctx.count("deployed", 0)
         if stale:
             raise JobFailed(f"not trained, nothing deployed: {stale}", EXIT_SOFTWARE)
         ctx.log.warning("not trained, nothing deployed: %s", same)
         return
-    problems = [p for p in (stale, same) if p]
     ctx.log.info(
         "training on %d matches (%s to %s)", len(frame), frame["kickoff"].min().date(), frame["kickoff"].max().date()
     )
@@ -285,42 +198,45 @@ def run_training(ctx: JobContext, *, dry_run: bool = False, force_deploy: bool =
     )
     ctx.count("training_matches", len(frame))
     players, lineups = rate_players(ctx, result.model_set, frame)
-    ctx.log.info("%s", format_report(result.metrics, result.n_validation))
+    scores = TrainingScores.of(result)
+    ctx.log.info("%s", scores.table())
 
-    comparison = _compare_with_deployed(ctx, deployed, result, frame)
-    if comparison.get("possible"):
-        ctx.log.info(
-            "against the deployed set on %d unseen matches: log loss %.4f (deployed) vs %.4f (new)",
-            comparison["n"],
-            comparison["deployed"]["log_loss"],
-            comparison["candidate"]["log_loss"],
-        )
-    else:
-        ctx.log.info("no comparison with the deployed set: %s", comparison["reason"])
-    reasons = problems + gate(settings, result.metrics, comparison)
+    old, end = (
+        (ModelSet.from_objects(deployed.objects), deployed.metadata.get("training_end")) if deployed else (None, None)
+    )
+    comparison = compare_with_deployed(old, end, result, frame)
+    ctx.log.info("%s", comparison.describe())
+    verdict = judge(scores, comparison, Thresholds.from_settings(settings), tuple(p for p in (stale, same) if p))
     version = registry.new_version(settings.model_dir, ctx.now)
-    report = {
-        "validation": result.metrics,
-        "comparison": comparison,
-        "gate_failures": reasons,
-        "thresholds": {
-            "max_log_loss": settings.max_log_loss,
-            "min_accuracy": settings.min_accuracy,
-            "max_brier": settings.max_brier,
-            "deploy_tolerance": settings.deploy_tolerance,
-        },
-    }
     if dry_run:
-        ctx.log.info("dry run: %s", "gate passed" if not reasons else "gate failed: " + "; ".join(reasons))
-        _record(ctx, version, "dry_run", n=len(frame), report=report)
+        ctx.log.info("dry run: %s", "gate passed" if verdict.passed else "gate failed: " + "; ".join(verdict.reasons))
+        _record(ctx, version, "dry_run", training_matches=len(frame), metrics=verdict.report())
         ctx.count("deployed", 0)
         return
-    if reasons and not force_deploy:
-        _record(ctx, version, "rejected", n=len(frame), report=report, notes="; ".join(reasons))
+    if not verdict.passed and not force_deploy:
+        reasons = "; ".join(verdict.reasons)
+        _record(ctx, version, "rejected", training_matches=len(frame), metrics=verdict.report(), notes=reasons)
         ctx.count("deployed", 0)
-        raise JobFailed("new models not deployed: " + "; ".join(reasons), EXIT_SOFTWARE)
-    if reasons:
-        ctx.log.warning("--force-deploy: deploying despite: %s", "; ".join(reasons))
+        raise JobFailed("new models not deployed: " + reasons, EXIT_SOFTWARE)
+    deploy(ctx, version, result, frame, verdict, deployed, (players, lineups))
+
+
+def deploy(
+    ctx: JobContext,
+    version: str,
+    result: TrainResult,
+    frame: pd.DataFrame,
+    verdict: GateVerdict,
+    deployed: registry.Deployed | None,
+    ratings: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    """Make the candidate live (past a failed gate only with --force-deploy: `verdict` has reasons), then write its
+    player `ratings` (ratings, lineup history) and the deploy record together; `deployed` is the set it replaces."""
+    settings = ctx.settings
+    model_set = result.model_set
+    forced = not verdict.passed
+    if forced:
+        ctx.log.warning("--force-deploy: deploying despite: %s", "; ".join(verdict.reasons))
     metadata = {
         "version": version,
         "trained_at": ctx.now.isoformat(),
@@ -329,38 +245,38 @@ def run_training(ctx: JobContext, *, dry_run: bool = False, force_deploy: bool =
         "training_end": frame["kickoff"].max().isoformat(),
         "training_matches": int(len(frame)),
         "validation_matches": int(result.n_validation),
-        "metrics": result.metrics,
-        "comparison": comparison,
-        "forced": bool(reasons and force_deploy),
-        "thresholds": report["thresholds"],
+        "metrics": verdict.scores.as_dict(),
+        "comparison": verdict.comparison.as_dict(),
+        "forced": forced,
+        "thresholds": verdict.thresholds.as_dict(),
         "features": result.feature_names,
     }
     sample = frame.tail(5).assign(home_goals=np.nan, away_goals=np.nan)
 
     def check(loaded: registry.Deployed) -> None:
-        p = ModelSet.from_objects(loaded.objects).predict(sample, frame)
-        probs = p[["p_home", "p_draw", "p_away"]].to_numpy(float)
-        if not (np.isfinite(probs).all() and np.allclose(probs.sum(axis=1), 1, atol=1e-6)):
+        if not predicts_valid_probabilities(ModelSet.from_objects(loaded.objects), sample, frame):
             raise JobFailed("the new model set reloads but does not predict valid probabilities")
 
     damaged = deployed is None and registry.has_live_set(settings.model_dir)
-    new, backup = registry.deploy(settings.model_dir, result.model_set.to_objects(), metadata, now=ctx.now, check=check)
+    _, backup = registry.deploy(settings.model_dir, model_set.to_objects(), metadata, now=ctx.now, check=check)
     if damaged:
         ctx.log.warning("the set it replaced could not be loaded and was not backed up")
     removed = registry.prune(settings.model_dir, settings.keep_model_backups)
-    if len(players):
-        with ctx.engine.begin() as conn:
+    players, lineups = ratings
+    with ctx.engine.begin() as conn:
+        if len(players):
             ctx.count("players_rated", store_player_ratings(conn, ctx.provider.name, players, lineups, ctx.now))
-    _record(
-        ctx,
-        version,
-        "deploy",
-        forced=bool(reasons and force_deploy),
-        n=len(frame),
-        report=report,
-        backup=backup,
-        notes="forced past the gate: " + "; ".join(reasons) if reasons else None,
-    )
+        record_model_version(
+            conn,
+            version,
+            "deploy",
+            ctx.now,
+            forced=forced,
+            training_matches=len(frame),
+            metrics=verdict.report(),
+            backup_path=backup,
+            notes="forced past the gate: " + "; ".join(verdict.reasons) if forced else None,
+        )
     ctx.count("deployed", 1)
     ctx.log.info(
         "deployed %s%s; pruned %d old sets", version, f" (backup {backup.name})" if backup else "", len(removed)
@@ -376,6 +292,6 @@ def run_rollback(ctx: JobContext, timestamp: str | None) -> None:
         deployed, source = registry.rollback(ctx.settings.model_dir, timestamp, now=ctx.now)
     except registry.ModelLoadError as exc:
         raise JobFailed(f"rollback failed: {exc}", EXIT_SOFTWARE) from None
-    _record(ctx, deployed.version, "rollback", backup=source, notes=f"restored {source.name}")
+    _record(ctx, deployed.version, "rollback", backup_path=source, notes=f"restored {source.name}")
     ctx.count("rolled_back", 1)
     ctx.log.info("rolled back to %s (now live as %s)", source.name, deployed.version)
