@@ -88,7 +88,7 @@ def _read_body(resp: requests.Response, end: float, shown: str, deadline: float)
             raise ProviderError(f"{shown}: body larger than {MAX_BODY // 2**20} MB; not read")
         chunks.append(chunk)
     resp._content = b"".join(chunks)
-    resp._content_consumed = True
+    resp._content_consumed = True  # type: ignore[attr-defined]  # requests' own flag: the body is read
 
 
 def _wait(base: float, left: Callable[[], float]) -> Callable[[RetryCallState], float]:
@@ -170,6 +170,6 @@ def request(
         wait=_wait(backoff, left),
         retry=retry_if_exception(lambda e: isinstance(e, RetryableHTTPError)),
         reraise=True,
-        before_sleep=lambda s: log.warning("retrying after: %s", s.outcome.exception()),
+        before_sleep=lambda s: log.warning("retrying after: %s", s.outcome.exception() if s.outcome else None),
     )
     return retrying(attempt)
