@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pipeline.outcomes import OUTCOMES
+
 EPS = 1e-15
-NAMES = ("home", "draw", "away")
 
 
 def _arrays(probs, outcomes) -> tuple[np.ndarray, np.ndarray]:
@@ -72,7 +73,7 @@ def calibration_table(probs, outcomes, bins: int = 10) -> pd.DataFrame:
     p, y = _arrays(probs, outcomes)
     edges = np.linspace(0, 1, bins + 1)
     rows = []
-    for k, name in enumerate(NAMES):
+    for k, name in enumerate(OUTCOMES):
         idx = np.clip(np.digitize(p[:, k], edges[1:-1]), 0, bins - 1)
         for b in range(bins):
             mask = idx == b

@@ -17,15 +17,19 @@ book); only each book's latest snapshot counts. Out comes, per match:
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
-from pipeline.bookmakers import SHARP_DEFAULT, SOFT_DEFAULT, canonical, reference_order, reference_rank
+from pipeline.bookmakers import canonical, reference_order, reference_rank
+from pipeline.config import Settings
 from pipeline.odds import implied_probabilities
+from pipeline.outcomes import OUTCOMES
 
-OUTCOMES = ("home", "draw", "away")
+# The settings' defaults, written once in pipeline.config: rules made without settings grade as configured
+_DEFAULT: dict[str, Any] = {f.name: f.default for f in fields(Settings)}
 PRICE_COLUMNS = [
     "odds_home",
     "odds_draw",
@@ -47,12 +51,13 @@ MODEL = "model"  # bets.fair_source when no sharp price existed and the model's 
 
 @dataclass(frozen=True)
 class PriceRules:
-    """Which books are the sharp reference, which the user bets with, and how margins are removed."""
+    """Which books are the sharp reference, which the user bets with, and how margins are removed; without
+    settings, the configuration's defaults (SHARP_BOOKMAKERS, BET_BOOKMAKERS, FAIR_METHOD, CLV_METHOD)."""
 
-    sharp: tuple[str, ...] = SHARP_DEFAULT
-    bet: tuple[str, ...] = SOFT_DEFAULT
-    fair_method: str = "shin"
-    clv_method: str = "shin"
+    sharp: tuple[str, ...] = _DEFAULT["sharp_bookmakers"]
+    bet: tuple[str, ...] = _DEFAULT["bet_bookmakers"]
+    fair_method: str = _DEFAULT["fair_method"]
+    clv_method: str = _DEFAULT["clv_method"]
 
     @classmethod
     def from_settings(cls, settings) -> PriceRules:
@@ -83,7 +88,7 @@ def price_table(long: pd.DataFrame, rules: PriceRules, key: str = "match_id") ->
     """
     if long is None or long.empty:
         return empty_table(key)
-    prices = long[["home", "draw", "away"]].to_numpy(float)
+    prices = long[list(OUTCOMES)].to_numpy(float)
     with np.errstate(invalid="ignore"):
         ok = np.isfinite(prices).all(axis=1) & (prices > 1.0).all(axis=1)
     d = long.loc[ok].copy()
@@ -148,7 +153,7 @@ def prices_key(row) -> str:
         if values[0] is None or (isinstance(values[0], float) and np.isnan(values[0])):
             parts.append("-")
         else:
-            parts.append("|".join([str(values[0])] + [f"{float(v):.4f}" for v in values[1:]]))
+            parts.append("|".join([str(values[0])] + [f"{float(cast(float, v)):.4f}" for v in values[1:]]))
     if all(p == "-" for p in parts):
         return "odds:none"
     return "odds:" + hashlib.sha1("#".join(parts).encode()).hexdigest()[:16]
