@@ -19,10 +19,13 @@ import numpy as np
 import pandas as pd
 from common import machine
 
-from pipeline.betting.strategy import OUTCOMES, StrategyParams
+from pipeline.betting.strategy import StrategyParams
 from pipeline.config import load_settings
-from pipeline.jobs.backtest import _probs_columns, add_value_columns, betting_summary, grade, simulate
+from pipeline.evaluation.backtest import summarise
+from pipeline.evaluation.simulation import add_value_columns, grade, simulate
+from pipeline.evaluation.walk_forward import probs_columns
 from pipeline.odds import METHODS
+from pipeline.outcomes import OUTCOMES
 
 
 def replay(pred: pd.DataFrame, settings, fair_method: str, min_edge: float) -> dict:
@@ -32,8 +35,8 @@ def replay(pred: pd.DataFrame, settings, fair_method: str, min_edge: float) -> d
     bets = grade(
         simulate(
             pred,
-            _probs_columns(pred, "fair"),
-            _probs_columns(pred, "best"),
+            probs_columns(pred, "fair"),
+            probs_columns(pred, "best"),
             books,
             params,
             settings.starting_bankroll,
@@ -42,7 +45,7 @@ def replay(pred: pd.DataFrame, settings, fair_method: str, min_edge: float) -> d
         pred,
         settings.clv_method,
     )
-    return betting_summary(bets, pred, settings.starting_bankroll, settings.clv_method)
+    return summarise(bets, pred, settings.starting_bankroll, settings.clv_method).to_json()
 
 
 @click.command()

@@ -13,9 +13,14 @@ import pytest
 from click.testing import CliRunner
 from scipy.stats import poisson
 
-import pipeline.jobs.backtest as backtest
-from pipeline.betting.strategy import OUTCOMES, StrategyParams
+import pipeline.evaluation.walk_forward as walk_forward
+from pipeline.betting.strategy import StrategyParams
+from pipeline.evaluation.backtest import run_backtest
+from pipeline.evaluation.simulation import book_prices, grade
+from pipeline.evaluation.walk_forward import ELO_BURN_IN, established, probs_columns
 from pipeline.jobs.cli import COMMANDS
+from pipeline.odds import implied_probabilities
+from pipeline.outcomes import OUTCOMES
 from pipeline.providers.football_data import load_matches
 
 pytestmark = pytest.mark.slow  # replays seasons: each backtest trains and predicts walk-forward
@@ -121,15 +126,15 @@ KEEP_WEEKS = ("2023-08-07", "2023-11-13", "2024-02-19")  # a season's first week
 
 @pytest.fixture(scope="module")
 def prices(frame):
-    return backtest.book_prices(frame[frame["season"] == "2324"], ["Pinnacle", *BET_BOOKS, "Interwetten"])
+    return book_prices(frame[frame["season"] == "2324"], ["Pinnacle", *BET_BOOKS, "Interwetten"])
 
 
 @pytest.fixture(scope="module")
 def result(frame, prices):
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(backtest, "MIN_XGB_ROWS", 200)
-        mp.setattr(backtest, "MIN_STACK_ROWS", 200)
-        return backtest.run_backtest(
+        mp.setattr(walk_forward, "MIN_XGB_ROWS", 200)
+        mp.setattr(walk_forward, "MIN_STACK_ROWS", 200)
+        return run_backtest(
             frame, TEST_FROM, TEST_TO, xgb_refit_weeks=4, prices=prices, bet_books=BET_BOOKS, keep_weeks=KEEP_WEEKS
         )
 
@@ -164,7 +169,7 @@ def test_every_forecaster_is_scored_on_the_same_test_matches(result, frame):
     }
     paired = result.info["paired_log_loss"]["ensemble_minus_market_recalibrated"]
     nll = {
-        n: -np.log(backtest._probs_columns(result.predictions, n)[np.arange(480), result.predictions["outcome"]])
+        n: -np.log(probs_columns(result.predictions, n)[np.arange(480), result.predictions["outcome"]])
         for n in ("ensemble", "market_recalibrated")
     }
     assert paired["n"] == 480 and paired["diff"] == pytest.approx((nll["ensemble"] - nll["market_recalibrated"]).mean())
@@ -201,7 +206,7 @@ def test_bets_follow_the_strategy_and_add_up(result, rule):
     assert b["clv_fair_ci95"][0] < b["clv_fair_mean"] < b["clv_fair_ci95"][1]
     assert sum(s["bets"] for s in summary["by_league"].values()) == b["bets"] == summary["by_season"]["2324"]["bets"]
     assert (bets["edge"] >= StrategyParams().min_edge - 1e-9).all() and (bets["stake"] > 0).all()
-    assert np.allclose(bets["edge"], bets["model_prob"] * bets["odds"] - 1)
+    assert np.allclose(bets["edge"], bets["fair_prob"] * bets["odds"] - 1)
     won = bets["won"].astype(bool)
     assert np.allclose(bets.loc[won, "profit"], bets.loc[won, "stake"] * (bets.loc[won, "odds"] - 1), atol=0.0051)
     assert np.allclose(bets.loc[~won, "profit"], -bets.loc[~won, "stake"])
@@ -253,7 +258,7 @@ def test_clv_is_the_bet_price_times_the_fair_sharp_close(result, data_dir):
     ):
         for o, v in zip(OUTCOMES, p):
             pred[f"close_fair_{m}_{o}"] = v
-    bets = backtest.grade(pd.DataFrame({"row": [0], "bet_outcome": ["home"], "odds": [2.2]}), pred, "shin")
+    bets = grade(pd.DataFrame({"row": [0], "bet_outcome": ["home"], "odds": [2.2]}), pred, "shin")
     assert bets["clv_multiplicative"].iloc[0] == pytest.approx(2.2 * 0.5 / 1.035714 - 1, abs=1e-6)  # +6.21%
     assert bets["clv_multiplicative"].iloc[0] == pytest.approx(0.062069, abs=1e-6)
     assert bets["clv_shin"].iloc[0] == pytest.approx(2.2 * _shin([2.0, 3.5, 4.0])[0] - 1)
@@ -287,7 +292,7 @@ def test_value_bets_take_the_best_price_of_the_held_bookmakers_only(result, data
         k = OUTCOMES.index(b.bet_outcome)
         offered = {book: float(p.loc[(m.home_team, m.away_team)].iloc[k]) for book, p in soft.items()}
         assert b.odds == max(offered[x] for x in BET_BOOKS) == offered[b.bookmaker]
-        assert b.model_prob == pytest.approx(m[f"fair_{b.bet_outcome}"])
+        assert b.fair_prob == pytest.approx(m[f"fair_{b.bet_outcome}"])
     # Interwetten, the most generous book here, offered more on many of these bets: it is left out on purpose
     better_elsewhere = sum(
         float(
@@ -303,16 +308,16 @@ def test_value_bets_take_the_best_price_of_the_held_bookmakers_only(result, data
 
 def test_matches_without_a_sharp_price_take_the_models_probability_and_say_so(result):
     pred, bets = result.predictions, result.bets
-    no_pre = ~np.isfinite(backtest._probs_columns(pred, "sharp_pre")).all(axis=1)
+    no_pre = ~np.isfinite(probs_columns(pred, "sharp_pre")).all(axis=1)
     assert no_pre.sum() == 2 * len(range(3, 240, NO_SHARP_PRE)) + 2 * len(range(5, 240, NO_SHARP_AT_ALL))
     assert (pred.loc[no_pre, "fair_source"] == "model").all() and (pred.loc[~no_pre, "fair_source"] == "Pinnacle").all()
-    assert np.allclose(backtest._probs_columns(pred, "fair")[no_pre], backtest._probs_columns(pred, "ensemble")[no_pre])
+    assert np.allclose(probs_columns(pred, "fair")[no_pre], probs_columns(pred, "ensemble")[no_pre])
     assert result.info["value"]["fair_method"] == "power"  # the default, FAIR_METHOD
-    fair = backtest.implied_probabilities(backtest._probs_columns(pred, "sharp_pre")[~no_pre], "power")
-    assert np.allclose(backtest._probs_columns(pred, "fair")[~no_pre], fair)
+    fair = implied_probabilities(probs_columns(pred, "sharp_pre")[~no_pre], "power")
+    assert np.allclose(probs_columns(pred, "fair")[~no_pre], fair)
     on_model = bets["fair_source"] == "model"
     assert on_model.sum() == result.betting["overall"]["bets_fair_from_model"]
-    no_close = ~np.isfinite(backtest._probs_columns(pred, "sharp_close")).all(axis=1)
+    no_close = ~np.isfinite(probs_columns(pred, "sharp_close")).all(axis=1)
     assert no_close.sum() == 2 * len(range(5, 240, NO_SHARP_AT_ALL))
     ungraded = bets["row"].isin(np.flatnonzero(no_close))
     assert bets.loc[ungraded, "clv"].isna().all() and bets.loc[~ungraded, "clv"].notna().all()
@@ -328,10 +333,10 @@ def test_no_prediction_depends_on_a_later_result(frame, result):
     for col in ("home_goals", "away_goals", "home_shots", "away_shots", "home_shots_on_target", "away_shots_on_target"):
         scrambled.loc[later, col] = rng.permutation(scrambled.loc[later, col].to_numpy())
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(backtest, "MIN_XGB_ROWS", 200)
-        mp.setattr(backtest, "MIN_STACK_ROWS", 200)
+        mp.setattr(walk_forward, "MIN_XGB_ROWS", 200)
+        mp.setattr(walk_forward, "MIN_STACK_ROWS", 200)
         # a shorter replay is enough: it refits on the same Mondays, and only its first weeks are compared
-        again = backtest.run_backtest(scrambled, TEST_FROM, SCRAMBLE_TO, xgb_refit_weeks=4)
+        again = run_backtest(scrambled, TEST_FROM, SCRAMBLE_TO, xgb_refit_weeks=4)
     cols = [f"{m}_{o}" for m in ("elo", "dixon_coles", "xgboost", "ensemble") for o in ("home", "draw", "away")]
     first = result.predictions.set_index("match_id").loc[again.predictions["match_id"]].reset_index()
     before = (first["kickoff"] < cut).to_numpy()
@@ -473,11 +478,11 @@ def test_established_means_both_teams_have_ten_matches_in_three_years():
     home = ["A"] * 30
     away = ["B"] * 12 + ["C"] * 18  # C first plays in week 13
     frame = pd.DataFrame({"kickoff": kick, "home_team": home, "away_team": away})
-    ok = backtest._established(frame)
+    ok = established(frame)
     assert not ok[:10].any() and ok[10:12].all()  # A and B reach 10 earlier matches at the 11th match
     assert not ok[12:22].any() and ok[22:].all()  # C reaches 10 at its 11th match
     late = frame.assign(kickoff=frame["kickoff"] + pd.to_timedelta(np.r_[np.zeros(29), [3000]], unit="D"))
-    assert not backtest._established(late)[-1]  # nothing in the 3 years before: not established
+    assert not established(late)[-1]  # nothing in the 3 years before: not established
 
 
 def test_the_backtest_predicts_what_production_would_for_the_same_week(result, frame):
@@ -495,7 +500,7 @@ def test_the_backtest_predicts_what_production_would_for_the_same_week(result, f
         history = frame[frame["kickoff"] < start]
         fixtures = frame[frame["match_id"].isin(kept["match_ids"])].assign(home_goals=np.nan, away_goals=np.nan)
         assert len(fixtures) == 16 and (fixtures["kickoff"] < start + pd.Timedelta(days=7)).all()
-        elo = EloModel(burn_in=backtest.ELO_BURN_IN).fit(history)
+        elo = EloModel(burn_in=ELO_BURN_IN).fit(history)
         dc = DixonColesModel(xi=0.0019).fit(history, reference_time=start)
         models = ModelSet(elo, dc, kept["xgboost"], kept["ensemble"], margin_method="multiplicative")
         # the synthetic rounds let a team play twice on one day, where the backtest's point-in-time ratings and

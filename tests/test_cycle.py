@@ -19,9 +19,10 @@ from pipeline.bookmakers import SOFT_DEFAULT
 from pipeline.config import load_settings
 from pipeline.jobs.cli import COMMANDS
 from pipeline.jobs.demo import demo_environment, invoke
-from pipeline.jobs.report import BY_OUTCOME_SQL, build_report
+from pipeline.jobs.report import build_report
 from pipeline.providers.sandbox import SandboxProvider
 from pipeline.store import make_engine
+from pipeline.store.reporting import BY_OUTCOME_SQL
 
 END = START + timedelta(days=DAYS)
 

@@ -92,19 +92,23 @@ def test_report_value_figures_agree_with_the_bets(db_url, tmp_path):
     fair_home = FAIR_HOME
     assert stored == pytest.approx(list(odds * fair_home - 1))
     v = rep["value"]
-    assert v["bets"] == 40 and v["clv_bets"] == 40
-    assert v["clv"][0] == pytest.approx(np.mean(odds * fair_home - 1))
-    assert v["clv"][1] < v["clv"][0] < v["clv"][2]
+    assert v.bets == 40 and v.clv.graded == 40 and v.ungraded == 0
+    assert v.clv.flat.mean == pytest.approx(np.mean(odds * fair_home - 1))
+    assert v.clv.flat.lo < v.clv.flat.mean < v.clv.flat.hi
     stakes = 10.0 + np.arange(40) % 3
-    assert v["clv_staked"][0] == pytest.approx(np.average(odds * fair_home - 1, weights=stakes))
-    assert v["clv_multiplicative"][0] == pytest.approx(v["clv"][0])  # graded again: the same
+    assert v.clv.stake_weighted.mean == pytest.approx(np.average(odds * fair_home - 1, weights=stakes))
+    by = v.by_method
+    assert by["multiplicative"].flat.mean == pytest.approx(v.clv.flat.mean)  # graded again: the same
     # graded by the others: Shin and power take less of the margin off a favourite, so its fair price is higher
-    assert v["clv_shin"][0] > v["clv_multiplicative"][0] and v["clv_power"][0] > v["clv_multiplicative"][0]
-    assert v["beat"] == pytest.approx(np.mean(odds * fair_home > 1))
+    assert (
+        by["shin"].flat.mean > by["multiplicative"].flat.mean and by["power"].flat.mean > by["multiplicative"].flat.mean
+    )
+    assert v.clv.share_beating == pytest.approx(np.mean(odds * fair_home > 1))
     profit = [r.profit_loss for r in rep["bets"].itertuples()]
-    assert v["roi"][0] == pytest.approx(sum(profit) / stakes.sum())
-    assert set(rep["by_bookmaker"]["bookmaker"]) == {"Bet365", "William Hill"}
-    assert rep["by_league"]["bets"].sum() == 40
+    assert v.roi.mean == pytest.approx(sum(profit) / stakes.sum())
+    assert v.turnover == pytest.approx(stakes.sum()) and v.profit == pytest.approx(sum(profit), abs=0.01)
+    assert set(rep["by_bookmaker"]) == {"Bet365", "William Hill"}
+    assert sum(s.bets for s in rep["by_league"].values()) == 40
     text = format_report(rep)
     assert "fair CLV" in text and "graded by" in text and "By bookmaker:" in text and "WARNING" not in text
     eng.dispose()

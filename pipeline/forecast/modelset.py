@@ -300,3 +300,6 @@ def train_model_set(
     return TrainResult(
         model_set, metrics, int(len(V)), val.reset_index(drop=True), preds, list(feats.columns), calibration, timings
     )
+
+
+feature_frame = _feature_frame  # the public name: the backtest builds the same model inputs

@@ -16,38 +16,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import text
 
-from pipeline.betting.performance import (
-    OUTCOME_INDEX,
-    clv_alarm_line,
-    final_predictions,
-    recent_clv,
-    settled_bets,
-    summary,
-)
+from pipeline.betting.performance import clv_alarm_line, final_predictions, recent_clv, settled_bets, summary
+from pipeline.betting.settlement import closing_line_value
+from pipeline.evaluation.bet_stats import BetStats, bet_stats
+from pipeline.evaluation.text import bet_summary, bet_table
 from pipeline.jobs.runner import write_stdout
 from pipeline.metrics import calibration_table
-from pipeline.odds import METHODS, implied_probabilities
+from pipeline.odds import METHODS
+from pipeline.outcomes import OUTCOMES, PROB_COLUMNS
 from pipeline.prices import PriceRules
 from pipeline.store import closing_prices
-from pipeline.value_stats import mean_ci, roi_ci
-
-# Verbatim from the operations guide (README): the report's first table must match it.
-BY_OUTCOME_SQL = (
-    "SELECT bet_outcome, COUNT(*) as total_bets, SUM(CASE WHEN result = 'win' THEN 1 ELSE 0 END) as "
-    "wins, SUM(stake) as total_staked, SUM(profit_loss) as net_profit, "
-    "(SUM(profit_loss) / SUM(stake) * 100) as roi FROM bets WHERE status = 'settled' "
-    "GROUP BY bet_outcome;"
-)
-SHORT = {"multiplicative": "mult", "power": "power", "shin": "shin"}
-
-
-def by_outcome(conn) -> pd.DataFrame:
-    return pd.DataFrame(
-        conn.execute(text(BY_OUTCOME_SQL)).mappings().all(),
-        columns=["bet_outcome", "total_bets", "wins", "total_staked", "net_profit", "roi"],
-    )
+from pipeline.store.reporting import by_outcome
 
 
 def graded_bets(conn, rules: PriceRules) -> pd.DataFrame:
@@ -62,38 +42,27 @@ def graded_bets(conn, rules: PriceRules) -> pd.DataFrame:
     bets["day"] = bets["kickoff_time"].dt.date
     bets["month"] = bets["kickoff_time"].dt.strftime("%Y-%m")
     close = closing_prices(conn, bets["fixture_id"].tolist(), rules.reference)
-    triples = close.reindex(bets["fixture_id"])[["close_home", "close_draw", "close_away"]].to_numpy(float)
-    k = bets["bet_outcome"].map(OUTCOME_INDEX).to_numpy(int)
+    triples = close.reindex(bets["fixture_id"])[[f"close_{o}" for o in OUTCOMES]].to_numpy(float)
     for method in METHODS:
-        fair = implied_probabilities(triples, method)[np.arange(len(bets)), k]
-        bets[f"clv_{method}"] = bets["odds"].to_numpy(float) * fair - 1
+        bets[f"clv_{method}"] = closing_line_value(bets["odds"], triples, bets["bet_outcome"], method)
     return bets
 
 
-def value_stats(b: pd.DataFrame) -> dict:
-    """Bets, turnover, profit, ROI and fair CLV (flat, stake-weighted, by method) with 95% intervals."""
-    days = b["day"].to_numpy()
-    clv = b["clv"].to_numpy(float)
-    has = np.isfinite(clv)
-    roi = roi_ci(b["profit_loss"], b["stake"], days)
-    out = {
-        "bets": int(len(b)),
-        "staked": round(float(b["stake"].sum()), 2),
-        "profit": round(float(b["profit_loss"].sum()), 2),
-        "roi": roi,
-        "clv_bets": int(has.sum()),
-        "clv": mean_ci(clv, days),
-        "clv_staked": mean_ci(clv, days, weights=b["stake"]),
-        "beat": float((clv[has] > 0).mean()) if has.any() else float("nan"),
-    }
-    for method in METHODS:
-        out[f"clv_{method}"] = mean_ci(b[f"clv_{method}"], days)
-    return out
+def value_stats(b: pd.DataFrame) -> BetStats:
+    """Bets, turnover, profit, ROI and fair CLV (as stored, and graded by each method) with 95% intervals."""
+    return bet_stats(
+        b["stake"],
+        b["profit_loss"],
+        b["day"],
+        b["result"] == "win",
+        b["odds"],
+        b["clv"],
+        {m: b[f"clv_{m}"] for m in METHODS},
+    )
 
 
-def value_table(bets: pd.DataFrame, key: str) -> pd.DataFrame:
-    rows = [{key: k, **value_stats(g)} for k, g in bets.groupby(key, sort=True)]
-    return pd.DataFrame(rows)
+def value_table(bets: pd.DataFrame, key: str) -> dict[str, BetStats]:
+    return {str(k): value_stats(g) for k, g in bets.groupby(key, sort=True)}
 
 
 def build_report(conn, starting_bankroll: float, rules: PriceRules | None = None) -> dict:
@@ -102,9 +71,7 @@ def build_report(conn, starting_bankroll: float, rules: PriceRules | None = None
     bets = graded_bets(conn, rules)
     calib = None
     if len(preds):
-        calib = calibration_table(
-            preds[["home_prob", "draw_prob", "away_prob"]].to_numpy(float), preds["y"].to_numpy(int), bins=5
-        )
+        calib = calibration_table(preds[list(PROB_COLUMNS)].to_numpy(float), preds["y"].to_numpy(int), bins=5)
     has_bets = len(bets) > 0
     return {
         "summary": summary(conn, starting_bankroll),
@@ -139,35 +106,6 @@ def _fmt(x, spec=".4f"):
     return "-" if x is None or (isinstance(x, float) and np.isnan(x)) else format(x, spec)
 
 
-def _pct(x, digits=1) -> str:
-    return "-" if x is None or not np.isfinite(x) else f"{100 * x:+.{digits}f}%"
-
-
-def _ci(t, digits=1) -> str:
-    """'+1.9% [+0.8, +3.0]' from (mean, lo, hi)."""
-    m, lo, hi = t
-    if not np.isfinite(m):
-        return "-"
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        return f"{_pct(m, digits)} [n/a]"
-    return f"{_pct(m, digits)} [{100 * lo:+.{digits}f}, {100 * hi:+.{digits}f}]"
-
-
-def _table_text(df: pd.DataFrame, key: str) -> str:
-    cols = {
-        key: df[key].astype(str),
-        "bets": df["bets"],
-        "staked": df["staked"].map(lambda x: f"{x:.2f}"),
-        "profit": df["profit"].map(lambda x: f"{x:+.2f}"),
-        "ROI [95% CI]": df["roi"].map(_ci),
-        "fair CLV [95% CI]": df["clv"].map(_ci),
-        "stake-wtd CLV": df["clv_staked"].map(lambda t: _pct(t[0])),
-        **{f"CLV {SHORT[m]}": df[f"clv_{m}"].map(lambda t: _pct(t[0])) for m in METHODS},
-        "beat close": df["beat"].map(lambda x: "-" if not np.isfinite(x) else f"{100 * x:.0f}%"),
-    }
-    return pd.DataFrame(cols).to_string(index=False)
-
-
 def format_report(rep: dict) -> str:
     s, rules = rep["summary"], rep["rules"]
     lines = ["PERFORMANCE REPORT", ""]
@@ -198,13 +136,10 @@ def format_report(rep: dict) -> str:
             "Value against the fair closing line (CLV = odds x the sharp close's probability with its "
             f"margin removed - 1; SHARP_BOOKMAKERS {', '.join(rules.sharp)}, CLV_METHOD {rules.clv_method}; "
             "95% intervals clustered by match day):",
-            f"  fair CLV        flat {_ci(v['clv'], 2)}   stake-weighted {_ci(v['clv_staked'], 2)}   "
-            f"beating the fair close {_pct(v['beat'], 0).lstrip('+')} of {v['clv_bets']} bets",
-            "  graded by       " + "   ".join(f"{m} {_ci(v[f'clv_{m}'], 2)}" for m in METHODS),
-            f"  ROI             {_ci(v['roi'], 2)}   (over few bets mostly luck; CLV is the evidence)",
+            *bet_summary(v),
         ]
-        if v["clv_bets"] < v["bets"]:
-            lines.append(f"  ({v['bets'] - v['clv_bets']} settled bets have no closing price to grade them)")
+        if v.ungraded:
+            lines.append(f"  ({v.ungraded} settled bets have no closing price to grade them)")
     lines += ["", "By outcome:"]
     lines.append(rep["by_outcome"].to_string(index=False) if len(rep["by_outcome"]) else "  (no settled bets)")
     for title, key, col in (
@@ -212,8 +147,8 @@ def format_report(rep: dict) -> str:
         ("By month:", "by_month", "month"),
         ("By bookmaker:", "by_bookmaker", "bookmaker"),
     ):
-        if rep[key] is not None and len(rep[key]):
-            lines += ["", title, _table_text(rep[key], col)]
+        if rep[key]:
+            lines += ["", title, bet_table(list(rep[key].items()), col)]
     if rep["calibration"] is not None:
         lines += [
             "",
@@ -276,17 +211,17 @@ def figures(rep: dict) -> dict:
 
     fig, ax = plt.subplots(figsize=(8, 4))
     months = rep["by_month"]
-    if months is not None and len(months) and months["clv_bets"].sum():
-        m = np.array([t[0] for t in months["clv"]]) * 100
-        lo = np.array([t[1] for t in months["clv"]]) * 100
-        hi = np.array([t[2] for t in months["clv"]]) * 100
+    if months and sum(s.clv.graded for s in months.values()):
+        m = np.array([s.clv.flat.mean for s in months.values()]) * 100
+        lo = np.array([s.clv.flat.lo for s in months.values()]) * 100
+        hi = np.array([s.clv.flat.hi for s in months.values()]) * 100
         x = np.arange(len(months))
         err = np.vstack([np.where(np.isfinite(lo), m - lo, 0), np.where(np.isfinite(hi), hi - m, 0)])
         ax.errorbar(x, m, yerr=err, fmt="o", capsize=4)
-        for xi, yi, n in zip(x, m, months["clv_bets"]):
+        for xi, yi, n in zip(x, m, [s.clv.graded for s in months.values()]):
             ax.annotate(f"n={n}", (xi, yi), textcoords="offset points", xytext=(6, 4), fontsize=8)
         ax.axhline(0, color="grey", lw=0.8)
-        ax.set_xticks(x, months["month"])
+        ax.set_xticks(x, list(months))
         ax.set_ylabel("fair CLV, % (95% interval)")
     else:
         _empty(ax, NO_BETS if months is None else "No settled bet has a closing price to grade it yet.")

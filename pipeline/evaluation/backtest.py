@@ -1,0 +1,216 @@
+"""The walk-forward backtest: history replayed the way production would have lived it, scored and bet on.
+
+`run_backtest` runs the walk-forward (`walk_forward`: every model refitted each week on what was known before it),
+scores every forecaster on the same matches (`scoring`), and bets the two rules side by side on the same test
+matches (`simulation`), each summarised by the bet statistics the report uses (`bet_stats`). Every setting
+defaults to the configuration's default (`pipeline.config`), so a backtest without arguments runs production's
+rules; `jobs/backtest.py` passes the configured settings themselves.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.betting.strategy import StrategyParams
+from pipeline.config import Settings
+from pipeline.evaluation.bet_stats import BetStats, bet_stats, stats_json
+from pipeline.evaluation.scoring import score_predictions
+from pipeline.evaluation.simulation import add_value_columns, grade, simulate
+from pipeline.evaluation.walk_forward import STACK_MATCHES, check_period, probs_columns, walk_forward
+from pipeline.odds import METHODS
+from pipeline.outcomes import OUTCOMES
+from pipeline.prices import MODEL, PriceRules
+
+_DEFAULT: dict[str, Any] = {f.name: f.default for f in fields(Settings) if f.default is not MISSING}
+_RULES = PriceRules()  # the configuration's bookmakers and margin methods
+
+
+def group_stats(bets: pd.DataFrame) -> BetStats:
+    return bet_stats(
+        bets["stake"],
+        bets["profit"],
+        bets["match_day"],
+        bets["won"],
+        bets["odds"],
+        bets["clv"],
+        {m: bets[f"clv_{m}"] for m in METHODS},
+    )
+
+
+@dataclass(frozen=True)
+class RuleBets:
+    """One betting rule's graded bets (simulation.grade) and their statistics, overall, by season and league."""
+
+    rule: str
+    clv_method: str
+    bankroll: float  # at the start
+    bets: pd.DataFrame
+    overall: BetStats
+    by_season: dict[str, BetStats]
+    by_league: dict[str, BetStats]
+
+    @property
+    def margin_inclusive(self) -> float:
+        """The mean of price / closing price - 1 (not CLV), NaN without a closing price."""
+        ratio = self.bets["clv_margin_inclusive"].to_numpy(float)
+        return float(np.nanmean(ratio)) if np.isfinite(ratio).any() else float("nan")
+
+    def _json(self, s: BetStats, bets: pd.DataFrame) -> dict:
+        ratio = bets["clv_margin_inclusive"].to_numpy(float)
+        return {
+            **stats_json(s),
+            "bets_fair_from_model": int((bets["fair_source"] == MODEL).sum()),
+            "clv_margin_inclusive_mean": float(np.nanmean(ratio)) if np.isfinite(ratio).any() else None,
+        }
+
+    def to_json(self) -> dict:
+        b = self.bets
+        return {
+            "rule": self.rule,
+            "clv_method": self.clv_method,
+            "overall": {
+                **self._json(self.overall, b),
+                "starting_bankroll": self.bankroll,
+                "final_bankroll": round(self.bankroll + (float(b["profit"].sum()) if len(b) else 0.0), 2),
+            },
+            "by_season": {k: self._json(s, b[b["season"].astype(str) == k]) for k, s in self.by_season.items()},
+            "by_league": {k: self._json(s, b[b["league"].astype(str) == k]) for k, s in self.by_league.items()},
+        }
+
+
+def summarise(bets: pd.DataFrame, pred: pd.DataFrame, bankroll: float, clv_method: str, rule: str = "") -> RuleBets:
+    """A rule's graded bets with their statistics overall and by every season and league of `pred`."""
+    by = {
+        col: {str(v): group_stats(bets[bets[col] == v]) for v in sorted(pred[col].unique())}
+        for col in ("season", "league")
+    }
+    return RuleBets(rule, clv_method, bankroll, bets, group_stats(bets), by["season"], by["league"])
+
+
+@dataclass
+class BacktestResult:
+    start: pd.Timestamp
+    end: pd.Timestamp
+    predictions: pd.DataFrame  # one row per test match: ids, outcome, every forecaster and every price
+    scores: dict  # {"overall"|league: {forecaster: {n, log_loss, brier, rps, accuracy}}}
+    value: RuleBets  # the value bets (soft books against the fair sharp line)
+    previous: RuleBets  # the ensemble's bets at the sharp price
+    info: dict = field(default_factory=dict)
+    weeks: dict = field(default_factory=dict)  # fitted models of the weeks asked for by `keep_weeks`
+
+    @property
+    def bets(self) -> pd.DataFrame:
+        return self.value.bets
+
+    @property
+    def previous_bets(self) -> pd.DataFrame:
+        return self.previous.bets
+
+    @property
+    def betting(self) -> dict:
+        """The betting figures as the JSON has them; the previous rule under "model_at_sharp_price"."""
+        return {**self.value.to_json(), "model_at_sharp_price": self.previous.to_json()}
+
+    def to_json(self) -> dict:
+        return {
+            "period": {"from": self.start.isoformat(), "to": self.end.isoformat()},
+            **self.info,
+            "scores": self.scores,
+            "betting": self.betting,
+        }
+
+
+def run_backtest(
+    matches: pd.DataFrame,
+    start,
+    end,
+    *,
+    xi: float = _DEFAULT["dc_xi"],
+    margin_method: str = _DEFAULT["margin_method"],
+    strategy: StrategyParams | None = None,
+    bankroll: float = _DEFAULT["starting_bankroll"],
+    xgb_refit_weeks: int = 1,
+    seed: int = 0,
+    prices: pd.DataFrame | None = None,
+    sharp_books: Sequence[str] = _RULES.sharp,
+    bet_books: Sequence[str] = _RULES.bet,
+    fair_method: str = _RULES.fair_method,
+    clv_method: str = _RULES.clv_method,
+    validation_matches: int = _DEFAULT["validation_matches"],
+    stack_matches: int = STACK_MATCHES,
+    keep_weeks: Sequence = (),
+    progress: Callable[[str], None] | None = None,
+) -> BacktestResult:
+    """`prices`: every bookmaker's prices by match id (simulation.book_prices); without them only the previous
+    rule is simulated. `keep_weeks`: dates whose week's fitted models are kept in `result.weeks` (for tests)."""
+    for name, m in (("fair_method", fair_method), ("clv_method", clv_method)):
+        if m not in METHODS:
+            raise ValueError(f"{name} must be one of {METHODS}, got {m!r}")
+    wf = walk_forward(
+        matches,
+        start,
+        end,
+        xi=xi,
+        margin_method=margin_method,
+        xgb_refit_weeks=xgb_refit_weeks,
+        seed=seed,
+        validation_matches=validation_matches,
+        stack_matches=stack_matches,
+        keep_weeks=keep_weeks,
+        progress=progress,
+    )
+    pred = add_value_columns(wf.predictions, prices, sharp_books, bet_books, fair_method)
+    params = strategy or StrategyParams()
+    timings = wf.timings
+    t = time.perf_counter()
+    best_book = pred[[f"best_{o}_book" for o in OUTCOMES]].to_numpy(object)
+    fair, best, source = probs_columns(pred, "fair"), probs_columns(pred, "best"), pred["fair_source"].to_numpy(object)
+    bets = grade(simulate(pred, fair, best, best_book, params, bankroll, source), pred, clv_method)
+    prev_books = (
+        np.repeat(pred["odds_bookmaker"].to_numpy(object)[:, None], 3, axis=1)
+        if "odds_bookmaker" in pred
+        else np.full((len(pred), 3), None, dtype=object)
+    )
+    ens, odds = probs_columns(pred, "ensemble"), probs_columns(pred, "odds")
+    previous = grade(simulate(pred, ens, odds, prev_books, params, bankroll), pred, clv_method)
+    timings["betting"] = time.perf_counter() - t
+    scores, info = score_predictions(pred)
+    value_rule = (
+        f"fair probability: {', '.join(sharp_books)} pre-match, margin removed by {fair_method} "
+        f"(the ensemble where no sharp price); price: the best of {', '.join(bet_books)}; "
+        f"bet when EV >= {params.min_edge:g}; CLV against the fair {', '.join(sharp_books)} close "
+        f"({clv_method})"
+    )
+    previous_rule = (
+        "the previous way: the ensemble's probability against the sharp pre-match price itself, "
+        "graded against the same fair close"
+    )
+    info["timings_seconds"] = {k: round(v, 2) for k, v in timings.items()}
+    info["xgb_refit_weeks"] = xgb_refit_weeks
+    info["windows"] = wf.windows
+    info["value"] = {
+        "sharp_bookmakers": list(sharp_books),
+        "bet_bookmakers": list(bet_books),
+        "fair_method": fair_method,
+        "clv_method": clv_method,
+        "matches_with_sharp_prematch": int(np.isfinite(probs_columns(pred, "sharp_pre")).all(axis=1).sum()),
+        "matches_with_sharp_close": int(np.isfinite(probs_columns(pred, "sharp_close")).all(axis=1).sum()),
+    }
+    return BacktestResult(
+        *check_period(start, end),
+        pred,
+        scores,
+        summarise(bets, pred, bankroll, clv_method, value_rule),
+        summarise(previous, pred, bankroll, clv_method, previous_rule),
+        info,
+        wf.weeks,
+    )
+
+
+__all__ = ["BacktestResult", "RuleBets", "run_backtest", "summarise", "group_stats"]

@@ -1,0 +1,237 @@
+"""Bets on the replayed matches: every bookmaker's prices, the value rule's prices and fair probabilities, the
+strategy run week by week with its bankroll carried over, each bet settled and graded against the fair close.
+
+Two rules side by side on the same test matches, each with Kelly sizing and caps from the strategy settings:
+- value against the sharp line (the rule production follows): the fair probability is the first
+  SHARP_BOOKMAKERS pre-match price with the margin removed by FAIR_METHOD (the ensemble's probability where no
+  sharp price exists, marked `fair_source = model`); each outcome's price is the best among BET_BOOKMAKERS,
+  chosen by production's own `pipeline.prices.price_table`;
+- the model at the sharp price (the previous way): the ensemble's probability against the pre-match price the
+  models see (Pinnacle's for these files), kept to show what it was worth.
+Every bet is settled by production's rules (`pipeline.betting.settlement`) and graded by closing-line value
+against the fair close (`pipeline.odds.fair_clv`), with CLV_METHOD and, side by side, each of the three methods.
+The margin-inclusive ratio (price / closing price - 1) of the previous way is kept, named
+`clv_margin_inclusive`; it is not CLV.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from pipeline.betting.settlement import LOSS, WIN, bet_profit
+from pipeline.betting.strategy import StrategyParams, select_bets
+from pipeline.bookmakers import FOOTBALL_DATA_PREFIXES, canonical
+from pipeline.evaluation.walk_forward import probs_columns, week_index
+from pipeline.odds import METHODS, fair_clv, implied_probabilities
+from pipeline.outcomes import LETTERS, OUTCOMES, index_of
+from pipeline.prices import MODEL, PriceRules, price_table
+from pipeline.records import BetProposal, ValueCandidate
+
+BET_COLUMNS = [
+    "row",
+    "match_id",
+    "league",
+    "season",
+    "kickoff",
+    "match_day",
+    "bet_outcome",
+    "bookmaker",
+    "odds",
+    "stake",
+    "edge",
+    "fair_prob",  # the probability the bet was sized on (the ensemble's where fair_source is "model")
+    "fair_source",
+    "won",
+    "profit",
+    "bankroll_before",
+]
+
+
+def book_slug(name: str) -> str:
+    """A column-safe name for a bookmaker: "Bet&Win" -> "bet_and_win"."""
+    return re.sub(r"[^a-z0-9]+", "_", canonical(name).lower().replace("&", " and ")).strip("_")
+
+
+def book_prices(frame: pd.DataFrame, books: Sequence[str]) -> pd.DataFrame:
+    """Each named bookmaker's pre-match and closing 1X2 prices, indexed by match id; columns
+    `<book>_<pre|close>_<home|draw|away>` (book_slug names).
+
+    Taken from the per-bookmaker columns every football-data match frame carries (PSH, PSD, PSA, PSCH, ...: the
+    provider's parse leaves a book's three prices NaN for a match unless all are valid and above 1), so the files
+    are read once, with the rows and match ids of the frame the models see.
+    """
+    out = {}
+    for book in books:
+        prefix = FOOTBALL_DATA_PREFIXES[canonical(book)]
+        for name, p in (("pre", prefix), ("close", prefix + "C")):
+            for o, side in zip(OUTCOMES, LETTERS):
+                col = f"{p}{side}"
+                out[f"{book_slug(book)}_{name}_{o}"] = (
+                    frame[col].to_numpy(float) if col in frame else np.full(len(frame), np.nan)
+                )
+    return pd.DataFrame(out, index=pd.Index(frame["match_id"].to_numpy(), name="match_id"))
+
+
+def _book_odds(pred: pd.DataFrame, book: str, kind: str) -> np.ndarray:
+    cols = [f"{book_slug(book)}_{kind}_{o}" for o in OUTCOMES]
+    if not all(c in pred for c in cols):
+        return np.full((len(pred), 3), np.nan)
+    return pred[cols].to_numpy(float)
+
+
+def _price_table(pred: pd.DataFrame, books: Sequence[str], kind: str, rules: PriceRules) -> pd.DataFrame:
+    """`pipeline.prices.price_table` over the `kind` ("pre" or "close") prices of `books`, one snapshot per book
+    and match; indexed by row of `pred`, bookmaker columns None where no book priced the match."""
+    when = pd.Timestamp(0, tz="UTC")
+    parts = [
+        pd.DataFrame(
+            {"row": np.arange(len(pred)), "bookmaker": canonical(book), "fetched_at": when}
+            | {o: p for o, p in zip(OUTCOMES, _book_odds(pred, book, kind).T)}
+        )
+        for book in books
+    ]
+    table = price_table(pd.concat(parts, ignore_index=True), rules, key="row").reindex(range(len(pred)))
+    for c in table.columns:
+        if table[c].dtype == object:
+            table[c] = table[c].where(table[c].notna(), None)
+    return table
+
+
+def add_value_columns(
+    pred: pd.DataFrame,
+    prices: pd.DataFrame | None,
+    sharp_books: Sequence[str],
+    bet_books: Sequence[str],
+    fair_method: str,
+) -> pd.DataFrame:
+    """Every price used, by bookmaker; the sharp pre-match and closing price; the fair probability (sharp price,
+    margin removed by `fair_method`, else the ensemble's, `fair_source` says which); fair closing probabilities by
+    every method; the best bettable price per outcome and its bookmaker."""
+    pred = pred.copy()
+    books = list(dict.fromkeys([*sharp_books, *bet_books]))
+    if prices is not None and len(prices):
+        wanted = [f"{book_slug(b)}_{k}_{o}" for b in books for k in ("pre", "close") for o in OUTCOMES]
+        got = prices.reindex(columns=[c for c in wanted if c in prices]).reindex(pred["match_id"].to_numpy())
+        for c in got:
+            pred[c] = got[c].to_numpy(float)
+    rules = PriceRules(tuple(canonical(b) for b in sharp_books), tuple(canonical(b) for b in bet_books), fair_method)
+    at_pre = _price_table(pred, books, "pre", rules)
+    at_close = _price_table(pred, sharp_books, "close", rules)
+    pre = probs_columns(at_pre, "sharp")
+    close = probs_columns(at_close, "sharp")
+    fair = implied_probabilities(pre, fair_method)
+    has = np.isfinite(fair).all(axis=1)
+    model = probs_columns(pred, "ensemble")
+    use_model = ~has & np.isfinite(model).all(axis=1)
+    fair[use_model] = model[use_model]
+    pred["fair_source"] = np.where(
+        has, at_pre["sharp_bookmaker"].to_numpy(object), np.where(use_model, MODEL, np.array(None, dtype=object))
+    )
+    pred["sharp_close_book"] = at_close["sharp_bookmaker"].to_numpy(object)
+    for k, o in enumerate(OUTCOMES):
+        pred[f"sharp_pre_{o}"], pred[f"sharp_close_{o}"], pred[f"fair_{o}"] = pre[:, k], close[:, k], fair[:, k]
+        pred[f"best_{o}"], pred[f"best_{o}_book"] = (
+            at_pre[f"best_{o}"].to_numpy(float),
+            at_pre[f"book_{o}"].to_numpy(object),
+        )
+    for m in METHODS:
+        p = implied_probabilities(close, m)
+        for k, o in enumerate(OUTCOMES):
+            pred[f"close_fair_{m}_{o}"] = p[:, k]
+    return pred
+
+
+def _candidates(pred: pd.DataFrame, rows: np.ndarray, probs: np.ndarray, odds: np.ndarray) -> list[ValueCandidate]:
+    """The strategy's input for the matches `rows`: one candidate per match, keyed by its row in `pred`."""
+    return [
+        ValueCandidate(
+            fixture_id=int(i),
+            kickoff=pred["kickoff"].iat[i],
+            fair_probs=(probs[i, 0], probs[i, 1], probs[i, 2]),
+            odds=(odds[i, 0], odds[i, 1], odds[i, 2]),
+        )
+        for i in rows
+    ]
+
+
+def _selected(selection: list[BetProposal]) -> list[tuple[int, int, float, float, float, float]]:
+    """(row, outcome index, odds, stake, edge, probability sized on) of each bet `select_bets` chose: the one
+    place that reads its records."""
+    return [(int(b.fixture_id), index_of(b.outcome), b.odds, b.stake, b.edge, b.fair_prob) for b in selection]
+
+
+def simulate(
+    pred: pd.DataFrame,
+    probs: np.ndarray,
+    odds: np.ndarray,
+    books: np.ndarray,
+    params: StrategyParams,
+    bankroll: float,
+    fair_source: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """The strategy run week by week (probabilities `probs` against prices `odds` offered by `books`, all (n, 3)
+    aligned with `pred`); each week's bets settled at the final score before the next week is sized."""
+    with np.errstate(invalid="ignore"):
+        ok = np.flatnonzero(np.isfinite(probs).all(axis=1) & (np.isfinite(odds) & (odds > 1)).any(axis=1))
+    if not len(ok):
+        return pd.DataFrame(columns=BET_COLUMNS)
+    kick = pred["kickoff"].iloc[ok]
+    origin = (kick.min() - pd.Timedelta(days=kick.min().day_of_week)).normalize()
+    week = week_index(kick, origin)
+    out = []
+    for w in np.unique(week):
+        rows = ok[week == w]
+        week_profit = 0.0
+        for i, k, price, stake, edge, prob in _selected(
+            select_bets(_candidates(pred, rows, probs, odds), bankroll, params)
+        ):
+            won = int(pred["outcome"].iat[i]) == k
+            profit = bet_profit(WIN if won else LOSS, stake, price)
+            out.append(
+                {
+                    "row": i,
+                    "match_id": pred["match_id"].iat[i],
+                    "league": pred["league"].iat[i],
+                    "season": pred["season"].iat[i],
+                    "kickoff": pred["kickoff"].iat[i],
+                    "match_day": str(pred["kickoff"].iat[i].date()),
+                    "bet_outcome": OUTCOMES[k],
+                    "bookmaker": books[i, k],
+                    "odds": price,
+                    "stake": stake,
+                    "edge": edge,
+                    "fair_prob": prob,
+                    "fair_source": fair_source[i] if fair_source is not None else MODEL,
+                    "won": won,
+                    "profit": profit,
+                    "bankroll_before": bankroll,
+                }
+            )
+            week_profit += profit
+        bankroll = round(bankroll + week_profit, 2)
+    return pd.DataFrame(out, columns=BET_COLUMNS)
+
+
+def grade(bets: pd.DataFrame, pred: pd.DataFrame, clv_method: str) -> pd.DataFrame:
+    """Closing-line value of each bet against the fair sharp close, by every margin-removal method; `clv` is the
+    one graded by `clv_method`. NaN where the match has no sharp closing price."""
+    bets = bets.copy()
+    rows = bets["row"].to_numpy(int)
+    k = np.array([OUTCOMES.index(o) for o in bets["bet_outcome"]], int)
+    bets["sharp_close_odds"] = probs_columns(pred, "sharp_close")[rows, k] if len(bets) else []
+    for m in METHODS:
+        p = probs_columns(pred, f"close_fair_{m}")[rows, k] if len(bets) else np.array([])
+        bets[f"fair_close_prob_{m}"] = p
+        bets[f"clv_{m}"] = fair_clv(bets["odds"].to_numpy(float), p)
+    bets["clv"] = bets[f"clv_{clv_method}"]
+    close = probs_columns(pred, "close")[rows, k] if len(bets) else np.array([])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        bets["clv_margin_inclusive"] = bets["odds"].to_numpy(float) / close - 1  # price / closing price - 1
+    return bets
+
+
+__all__ = ["BET_COLUMNS", "book_slug", "book_prices", "add_value_columns", "simulate", "grade"]

@@ -1,0 +1,116 @@
+"""Text for people: the bet-statistics table and summary the report and the backtest both print, and the
+backtest's whole result."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from pipeline.evaluation.bet_stats import BetStats, Estimate
+from pipeline.odds import METHODS
+
+SHORT = {"multiplicative": "mult", "power": "power", "shin": "shin"}
+
+
+def pct(x: float | None, digits: int = 1) -> str:
+    """'+1.9%'; '-' for a missing figure."""
+    return "-" if x is None or not np.isfinite(x) else f"{100 * x:+.{digits}f}%"
+
+
+def interval(e: Estimate, digits: int = 1) -> str:
+    """'+1.9% [+0.8, +3.0]' (the bounds with `digits`); '[n/a]' without an interval, '-' without a mean."""
+    if not np.isfinite(e.mean):
+        return "-"
+    if not (np.isfinite(e.lo) and np.isfinite(e.hi)):
+        return f"{pct(e.mean, digits)} [n/a]"
+    return f"{pct(e.mean, digits)} [{100 * e.lo:+.{digits}f}, {100 * e.hi:+.{digits}f}]"
+
+
+def _share(x: float) -> str:
+    return "-" if not np.isfinite(x) else f"{100 * x:.0f}%"
+
+
+def bet_table(groups: Sequence[tuple[str, BetStats]], key: str) -> str:
+    """One row per group of bets: bets, staked, profit, ROI and fair CLV with their intervals, stake-weighted
+    CLV, CLV graded by each method, the share beating the fair close."""
+    rows = [
+        {
+            key: str(name),
+            "bets": s.bets,
+            "staked": f"{s.turnover:.2f}",
+            "profit": f"{s.profit:+.2f}",
+            "ROI [95% CI]": interval(s.roi),
+            "fair CLV [95% CI]": interval(s.clv.flat),
+            "stake-wtd CLV": pct(s.clv.stake_weighted.mean),
+            **{f"CLV {SHORT[m]}": pct(s.by_method[m].flat.mean) for m in METHODS if m in s.by_method},
+            "beat close": _share(s.clv.share_beating),
+        }
+        for name, s in groups
+    ]
+    return pd.DataFrame(rows).to_string(index=False)
+
+
+def bet_summary(s: BetStats) -> list[str]:
+    """The headline of a group of bets: fair CLV flat and stake-weighted, by each method, ROI."""
+    return [
+        f"  fair CLV        flat {interval(s.clv.flat, 2)}   stake-weighted {interval(s.clv.stake_weighted, 2)}   "
+        f"beating the fair close {pct(s.clv.share_beating, 0).lstrip('+')} of {s.clv.graded} bets",
+        "  graded by       " + "   ".join(f"{m} {interval(c.flat, 2)}" for m, c in s.by_method.items()),
+        f"  ROI             {interval(s.roi, 2)}   (over few bets mostly luck; CLV is the evidence)",
+    ]
+
+
+def _score_lines(table: dict) -> list[str]:
+    lines = [f"  {'forecaster':<20}{'n':>7}{'log loss':>10}{'Brier':>8}{'RPS':>8}{'acc':>7}"]
+    for name, m in table.items():
+        lines.append(
+            f"  {name:<20}{m['n']:>7}{m['log_loss']:>10.4f}{m['brier']:>8.4f}{m['rps']:>8.4f}{m['accuracy']:>7.3f}"
+        )
+    return lines
+
+
+def _betting(rule) -> list[str]:
+    """A rule's bets: the table overall, by season and by league, its headline and bankroll."""
+    o = rule.overall
+    groups = [("overall", o), *rule.by_season.items(), *rule.by_league.items()]
+    return [
+        *bet_table(groups, "bets").splitlines(),
+        *bet_summary(o),
+        f"  bankroll {rule.bankroll:.2f} -> {rule.bankroll + o.profit:.2f}; expected profit "
+        f"(sum of stake x fair CLV) {o.clv.expected_profit:+.0f}; bets without a sharp close {o.ungraded}",
+    ]
+
+
+def format_result(result) -> str:
+    """A BacktestResult (pipeline.evaluation.backtest) as the command prints it."""
+    info = result.info
+    lines = [
+        f"Walk-forward backtest {result.start.date()} to {result.end.date()}: {info['test_matches']} test "
+        f"matches, {info['scored_matches']} scored (every forecaster on exactly these matches; left out: "
+        f"{info['left_out']})."
+    ]
+    for name, counts in info.get("prices", {}).items():
+        lines.append(f"  {name}: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + " (margin removed)")
+    for league, table in result.scores.items():
+        lines += ["", f"{league}:", *_score_lines(table)]
+    paired = info.get("paired_log_loss", {}).get("ensemble_minus_market_recalibrated")
+    if paired:
+        lines.append(
+            f"ensemble minus market_recalibrated, log loss paired on {paired['n']} matches: "
+            f"{paired['diff']:+.5f} (se {paired['se']:.5f}, clustered by match day)"
+        )
+    est = info.get("established_teams", {})
+    if est.get("scores"):
+        lines += ["", f"overall, established teams only ({est['definition']}): {est['n']} matches"]
+        lines += _score_lines(est["scores"])[1:]
+    value, previous = result.value, result.previous
+    lines += ["", f"Value bets ({value.rule}; CLV_METHOD {value.clv_method}):", *_betting(value)]
+    lines += ["", f"Beside it, {previous.rule}:", *_betting(previous)]
+    lines.append(f"  (margin-inclusive ratio price / closing price - 1, not CLV: {pct(previous.margin_inclusive, 2)})")
+    lines.append(f"timings (s): {info['timings_seconds']}")
+    return "\n".join(lines)
+
+
+__all__ = ["pct", "interval", "bet_table", "bet_summary", "format_result"]
