@@ -31,7 +31,10 @@ from common import machine
 from pipeline.betting.guards import RULES, GuardCandidate, GuardSettings, check_candidate
 from pipeline.betting.strategy import StrategyParams
 from pipeline.config import load_settings
-from pipeline.jobs.backtest import _probs_columns, add_value_columns, bet_stats, book_slug, grade, simulate
+from pipeline.evaluation.backtest import group_stats
+from pipeline.evaluation.bet_stats import stats_json
+from pipeline.evaluation.simulation import add_value_columns, book_slug, grade, simulate
+from pipeline.evaluation.walk_forward import probs_columns as _probs_columns
 from pipeline.outcomes import OUTCOMES
 
 EV_BUCKETS = ((0.02, 0.03, "2-3%"), (0.03, 0.05, "3-5%"), (0.05, 0.10, "5-10%"), (0.10, np.inf, ">10%"))
@@ -52,6 +55,11 @@ GRIDS: dict[str, list[Any]] = {  # each from strict to loose
     "allow_model_fair": [False, True],
 }
 TOLERANCE = 0.5  # units of summed fair CLV a guard may cost on the choice seasons
+
+
+def bet_stats(bets: pd.DataFrame, clv_method: str) -> dict:
+    """The backtest's figures of a group of bets (graded by clv_method in `clv`)."""
+    return stats_json(group_stats(bets))
 
 
 def load(path: str, settings) -> pd.DataFrame:
