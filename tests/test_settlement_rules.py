@@ -122,7 +122,8 @@ def test_bet_statistics_by_hand_and_as_both_print_them():
     j = stats_json(s)
     assert j["clv_fair_mean"] == j["clv_fair_by_method"]["shin"]["mean"] and j["bets_without_sharp_close"] == 1
     assert j["roi_ci95"] == [s.roi.lo, s.roi.hi] and j["win_rate"] == 0.5
-    text = bet_table([("overall", s)], "bets")
-    assert interval(s.roi) in text and "beat close" in text and "67%" in text
+    text = bet_table([("overall", s), ("E0", s)], "group").splitlines()
+    assert text[0].split()[:4] == ["group", "bets", "staked", "profit"] and text[2].split()[:2] == ["E0", "4"]
+    assert interval(s.roi) in text[1] and "beat close" in text[0] and text[1].endswith("67%")
     empty = bet_stats([], [], [], [], [], [], {"shin": []})
     assert empty.bets == 0 and stats_json(empty)["roi"] is None and interval(empty.roi) == "-"

@@ -33,8 +33,10 @@ def _share(x: float) -> str:
 
 
 def bet_table(groups: Sequence[tuple[str, BetStats]], key: str) -> str:
-    """One row per group of bets: bets, staked, profit, ROI and fair CLV with their intervals, stake-weighted
-    CLV, CLV graded by each method, the share beating the fair close."""
+    """One row per group of bets (its name in column `key`): bets, staked, profit, ROI and fair CLV with their
+    intervals, stake-weighted CLV, CLV graded by each method, the share beating the fair close."""
+    if key in {"bets", "staked", "profit"}:
+        raise ValueError(f"the group column cannot be named {key!r}")
     rows = [
         {
             key: str(name),
@@ -76,7 +78,7 @@ def _betting(rule) -> list[str]:
     o = rule.overall
     groups = [("overall", o), *rule.by_season.items(), *rule.by_league.items()]
     return [
-        *bet_table(groups, "bets").splitlines(),
+        *bet_table(groups, "group").splitlines(),
         *bet_summary(o),
         f"  bankroll {rule.bankroll:.2f} -> {rule.bankroll + o.profit:.2f}; expected profit "
         f"(sum of stake x fair CLV) {o.clv.expected_profit:+.0f}; bets without a sharp close {o.ungraded}",
@@ -106,7 +108,7 @@ def format_result(result) -> str:
         lines += ["", f"overall, established teams only ({est['definition']}): {est['n']} matches"]
         lines += _score_lines(est["scores"])[1:]
     value, previous = result.value, result.previous
-    lines += ["", f"Value bets ({value.rule}; CLV_METHOD {value.clv_method}):", *_betting(value)]
+    lines += ["", f"Value bets ({value.rule}):", *_betting(value)]
     lines += ["", f"Beside it, {previous.rule}:", *_betting(previous)]
     lines.append(f"  (margin-inclusive ratio price / closing price - 1, not CLV: {pct(previous.margin_inclusive, 2)})")
     lines.append(f"timings (s): {info['timings_seconds']}")
