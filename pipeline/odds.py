@@ -4,7 +4,9 @@
 - power: p_i = (1/o_i)^k with k solved so the p_i sum to 1; takes more margin off long shots
   (the favourite-longshot bias).
 - shin: Shin's (1993) model of insider trading, z solved per row; also shifts margin towards long shots.
-Rows with a missing or invalid price (NaN, <= 1) give NaN rows.
+Rows with a missing or invalid price (NaN, <= 1) give NaN rows. A 2-D array keeps its width, so two-way markets
+(over/under, Asian handicap: (n, 2)) go through the same methods; anything else is read as home/draw/away triples.
+For two outcomes Shin's probabilities are the additive ones (p_i = 1/o_i - margin / 2; tests/test_market_odds.py).
 """
 
 from __future__ import annotations
@@ -19,8 +21,13 @@ def _valid(odds: np.ndarray) -> np.ndarray:
         return np.isfinite(odds).all(axis=1) & (odds > 1.0).all(axis=1)
 
 
+def _rows(odds) -> np.ndarray:
+    o = np.asarray(odds, dtype=float)
+    return o if o.ndim == 2 and o.shape[1] >= 2 else o.reshape(-1, 3)
+
+
 def overround(odds) -> np.ndarray:
-    o = np.asarray(odds, dtype=float).reshape(-1, 3)
+    o = _rows(odds)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(_valid(o), (1.0 / o).sum(axis=1) - 1.0, np.nan)
 
@@ -58,7 +65,7 @@ def _shin_rows(inv: np.ndarray) -> np.ndarray:
 def implied_probabilities(odds, method: str = "multiplicative") -> np.ndarray:
     if method not in METHODS:
         raise ValueError(f"margin removal method must be one of {METHODS}, got {method!r}")
-    o = np.asarray(odds, dtype=float).reshape(-1, 3)
+    o = _rows(odds)
     out = np.full(o.shape, np.nan)
     ok = _valid(o)
     if not ok.any():
