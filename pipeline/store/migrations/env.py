@@ -17,6 +17,8 @@ def run() -> None:
         return
     # Command-line use (alembic -x url=...): only for generating revisions during development.
     url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise SystemExit("alembic: pass the store as -x url=... (or sqlalchemy.url in alembic.ini)")
     engine = create_engine(url)
     with engine.begin() as connection:
         context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
