@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 
 from pipeline.bookmakers import canonical, is_bettable, is_known, known_names
+from pipeline.errors import ConfigError
 from pipeline.jobs.table import JOBS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,10 +23,6 @@ MARGIN_METHODS = ("multiplicative", "shin", "power")
 # Wall-clock limit of a run of a job the table does not know (a job_runs row of a renamed job, a test's own job):
 # the deadlines themselves are the job table's, JOB_DEADLINES overrides them.
 OTHER_JOB_DEADLINE = 3600.0
-
-
-class ConfigError(Exception):
-    """A setting is missing or invalid. The message names the setting and never contains its secret value."""
 
 
 def _path(value: str) -> Path:

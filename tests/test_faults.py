@@ -152,7 +152,7 @@ def test_an_html_page_for_a_past_season_is_named_skipped_and_never_cached(tmp_pa
         st = _settings(env)
         from pipeline.jobs.weekly_training import fetch_history
 
-        code = run_job("weekly_training", fetch_history, settings=st, now="2024-05-30T02:00")
+        code = run_job("weekly_training", fetch_history, settings=st, now="2024-05-30T02:00", create_store=True)
         assert code == 0
         log = (tmp_path / "logs" / "weekly_training.log").read_text()
         assert f"{srv.url}/mmz4281/2223/E0.csv: not a football-data CSV" in log and "file skipped" in log
@@ -208,7 +208,10 @@ def test_an_unreadable_local_file_is_named_and_skipped(tmp_path, content, readab
     )
     from pipeline.jobs.weekly_training import fetch_history
 
-    assert run_job("weekly_training", fetch_history, settings=_settings(env), now="2024-05-30T02:00") == 0
+    assert (
+        run_job("weekly_training", fetch_history, settings=_settings(env), now="2024-05-30T02:00", create_store=True)
+        == 0
+    )
     log = (tmp_path / "logs" / "weekly_training.log").read_text()
     if readable:
         assert count(tmp_path / "predictions.db", "results") == 4
@@ -540,7 +543,10 @@ def test_control_characters_in_a_csv_are_stripped_or_the_row_rejected(db_url, tm
     )
     from pipeline.jobs.weekly_training import fetch_history
 
-    assert run_job("weekly_training", fetch_history, settings=_settings(env), now="2024-05-30T02:00") == 0
+    assert (
+        run_job("weekly_training", fetch_history, settings=_settings(env), now="2024-05-30T02:00", create_store=True)
+        == 0
+    )
     engine = make_engine(db_url)
     with engine.connect() as conn:
         names = conn.execute(
@@ -579,7 +585,7 @@ def test_control_characters_and_lone_surrogates_in_json_on_postgresql(pg_url, tm
         env = _sportmonks_env(tmp_path, srv.url, DATABASE_URL=pg_url, HISTORY_YEARS="1")
         from pipeline.jobs.weekly_training import fetch_history
 
-        assert run_job("weekly_training", fetch_history, settings=_settings(env), now=NOW) == 0
+        assert run_job("weekly_training", fetch_history, settings=_settings(env), now=NOW, create_store=True) == 0
     engine = make_engine(pg_url)
     with engine.connect() as conn:
         names = conn.execute(select(s.fixtures.c.provider_id, s.fixtures.c.home_team, s.fixtures.c.away_team)).all()
@@ -678,7 +684,7 @@ st = load_settings(dotenv=Path('/nonexistent'))
 def work(ctx):
     print('holding', flush=True)
     time.sleep(60)
-sys.exit(run_job('results_settlement', work, settings=st))
+sys.exit(run_job('results_settlement', work, settings=st, create_store=True))
 """
 
 

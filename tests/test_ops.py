@@ -20,7 +20,8 @@ from sqlalchemy import text
 from pipeline.forecast import registry
 from pipeline.jobs.backup import run_backup, run_restore
 from pipeline.jobs.health_check import run as run_health_check
-from pipeline.jobs.runner import _Lock, run_job
+from pipeline.jobs.lock import JobLock
+from pipeline.jobs.runner import run_job
 from pipeline.providers.base import ProviderError
 from pipeline.providers.sandbox import SandboxProvider
 from pipeline.store import make_engine, migrate, schema
@@ -259,7 +260,7 @@ def test_restore_brings_back_the_same_rows_and_keeps_a_copy(healthy):
 def test_restore_refuses_while_a_job_runs_and_refuses_a_bad_file(healthy, tmp_path):
     st = healthy
     backup = sorted(st.backup_dir.glob("predictions_*.db"))[-1]
-    lock = _Lock(st.lock_dir / "hourly_predictions.lock")
+    lock = JobLock.of(st, "hourly_predictions")
     assert lock.acquire()
     try:
         assert run_job("backup", lambda ctx: run_restore(ctx, backup), settings=st, now=NOW) == 70

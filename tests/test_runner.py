@@ -10,9 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import create_store
 from sqlalchemy import select
 
 from pipeline.config import ConfigError, load_settings
+from pipeline.errors import ModelLoadError, PipelineError, SourceUnavailable, StoreUnavailable, ToolMissing
 from pipeline.jobs.runner import (
     EXIT_CONFIG,
     EXIT_SOFTWARE,
@@ -26,6 +28,13 @@ from pipeline.providers.base import ProviderAuthError, ProviderError
 from pipeline.store import make_engine, schema
 
 NO_DOTENV = Path("/nonexistent")
+
+
+@pytest.fixture
+def settings(env):
+    """An installation whose store exists: only the jobs that set one up may create it (run_job's create_store)."""
+    create_store(env)
+    return load_settings(env, dotenv=NO_DOTENV)
 
 
 def _runs(settings):
@@ -56,6 +65,10 @@ def test_success_records_run_and_counts(settings):
         (ProviderAuthError("HTTP 401"), EXIT_UNAVAILABLE),
         (ProviderError("HTTP 503"), EXIT_TEMPFAIL),
         (JobFailed("no deployed model", 70), 70),
+        (SourceUnavailable("no directory /x/data"), EXIT_UNAVAILABLE),
+        (ModelLoadError("no deployed models in /x/models"), EXIT_SOFTWARE),
+        (ToolMissing("pg_dump is not installed"), EXIT_CONFIG),
+        (StoreUnavailable("pg_dump failed: connection refused"), EXIT_UNAVAILABLE),
         (ZeroDivisionError("boom"), EXIT_SOFTWARE),
     ],
 )
@@ -66,10 +79,26 @@ def test_failures_map_to_exit_codes_and_are_recorded(settings, exc, code, capsys
     assert run_job("failing", work, settings=settings) == code
     (row,) = _runs(settings)
     assert row["status"] == "failed" and str(exc) in row["error"]
+    if isinstance(exc, PipelineError):  # the class's own words, then the message, as the one line
+        assert row["error"] == exc.line() and row["error"].startswith(exc.prefix)
     err = capsys.readouterr().err
     assert "Traceback" not in err  # cron mails stderr: one line, the traceback is in the log file
     if isinstance(exc, ZeroDivisionError):
         assert "Traceback" in (settings.log_dir / "failing.log").read_text()
+
+
+def test_a_missing_sqlite_store_is_created_only_when_the_caller_says_so(tmp_path, capsys):
+    db = tmp_path / "store" / "p.db"
+    st = load_settings(
+        {"DATABASE_URL": f"sqlite:///{db}", "LOG_DIR": str(tmp_path / "logs"), "LOCK_DIR": str(tmp_path)},
+        dotenv=NO_DOTENV,
+    )
+    ran = []
+    assert run_job("x", ran.append, settings=st) == EXIT_UNAVAILABLE  # a misspelt DATABASE_URL, not a new store
+    assert ran == [] and not db.exists()
+    assert f"{db} does not exist" in capsys.readouterr().err
+    assert run_job("x", ran.append, settings=st, create_store=True) == 0
+    assert len(ran) == 1 and db.exists() and [r["status"] for r in _runs(st)] == ["success"]
 
 
 def test_bad_now_is_a_configuration_error(settings, capsys):
@@ -106,7 +135,7 @@ def test_secrets_are_masked_in_logs_and_records(tmp_path):
         ctx.log.info("calling with TOPSECRETKEY")
         raise ProviderError("url?api_token=TOPSECRETKEY failed")
 
-    assert run_job("leaky", work, settings=st) == EXIT_TEMPFAIL
+    assert run_job("leaky", work, settings=st, create_store=True) == EXIT_TEMPFAIL
     assert "TOPSECRETKEY" not in (tmp_path / "logs" / "leaky.log").read_text()
     assert all("TOPSECRETKEY" not in (r["error"] or "") for r in _runs(st))
 
@@ -119,7 +148,7 @@ st = load_settings(dotenv=__import__('pathlib').Path('/nonexistent'))
 def work(ctx):
     print('holding', flush=True)
     time.sleep(60)
-sys.exit(run_job('slow_job', work, settings=st))
+sys.exit(run_job('slow_job', work, settings=st, create_store=True))
 """
 
 

@@ -19,34 +19,23 @@ closes the rows that were running when the backup was taken and records itself i
 from __future__ import annotations
 
 import errno
-import json
 import os
 import re
 import shutil
 import sqlite3
-import subprocess
 import tarfile
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, update
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
-
 from pipeline.config import ROOT, ConfigError
+from pipeline.errors import EXIT_CONFIG, EXIT_SOFTWARE, JobFailed
 from pipeline.forecast import registry
-from pipeline.jobs.runner import (
-    EXIT_CONFIG,
-    EXIT_SOFTWARE,
-    EXIT_UNAVAILABLE,
-    JobContext,
-    JobFailed,
-    _Lock,
-    record_start,
-)
+from pipeline.jobs.history import HOST
+from pipeline.jobs.lock import JobLock
+from pipeline.jobs.runner import JobContext
 from pipeline.jobs.table import SCHEDULED
-from pipeline.store import make_engine, migrate, schema
+from pipeline.store import copies, job_runs, make_engine, migrate
 from pipeline.store.backup_files import STAMP, backups, integrity_ok, sqlite_path
 
 # jobs that write the store: a restore holds their locks, so none of them starts half-way
@@ -90,28 +79,6 @@ def remove_debris(backup_dir: Path) -> list[Path]:
     return removed
 
 
-def _close_own_run(copy: Path, run_id: int | None, name: str) -> None:
-    """In a store copy, this run's row must not stay `running`: after a restore nothing would ever close it."""
-    if run_id is None:
-        return
-    engine = create_engine(f"sqlite:///{copy}", poolclass=NullPool)
-    try:
-        with engine.begin() as conn:
-            jr = schema.job_runs
-            conn.execute(
-                update(jr)
-                .where(jr.c.id == run_id, jr.c.status == "running")
-                .values(
-                    status="success",
-                    finished_at=datetime.now(UTC),
-                    error=None,
-                    counts=json.dumps({"store_copy": name}),
-                )
-            )
-    finally:
-        engine.dispose()
-
-
 def _disk_full(exc: sqlite3.Error, dest: Path) -> OSError | None:
     """A write error on the copy that is the destination's full disk, as the OSError it is (named, exit 75)."""
     try:
@@ -123,85 +90,30 @@ def _disk_full(exc: sqlite3.Error, dest: Path) -> OSError | None:
 
 def _sqlite_backup(src: Path, dest: Path, run_id: int | None = None) -> None:
     with _staged(dest) as tmp:
-        source = sqlite3.connect(src, timeout=60)
-        target = sqlite3.connect(tmp)
         try:
-            source.backup(target)
-            target.execute("PRAGMA journal_mode = DELETE")  # a standalone file: no -wal/-shm beside it
+            copies.sqlite_backup(src, tmp)
         except sqlite3.Error as exc:
             full = _disk_full(exc, dest)
             if full:
                 raise full from None
             raise
-        finally:
-            target.close()
-            source.close()
-        _close_own_run(tmp, run_id, dest.name)
+        if run_id is not None:
+            # in the copy this run's row must not stay `running`: after a restore nothing would ever close it
+            job_runs.close_run_in_copy(tmp, run_id, {"store_copy": dest.name})
         ok, why = integrity_ok(tmp)
         if not ok:
             raise JobFailed(f"backup failed its integrity check: {why}")
 
 
 def _sql_dump(db: Path, dest: Path) -> None:
-    """A plain SQL dump that `sqlite3 FILE < dump.sql` restores whether FILE is new or an existing store: the
-    dump's own tables are dropped first, in the same transaction as the rows that replace them (a dump from
-    iterdump alone fails on an existing store with "table already exists" and leaves a mix of rows)."""
     with _staged(dest) as tmp:
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-        try:
-            tables = [
-                r[0]
-                for r in con.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
-                )
-            ]
-            with open(tmp, "w") as fh:
-                fh.write("PRAGMA foreign_keys=OFF;\n")
-                for line in con.iterdump():
-                    fh.write(f"{line}\n")
-                    if line == "BEGIN TRANSACTION;":
-                        for t in tables:
-                            fh.write(f'DROP TABLE IF EXISTS "{t}";\n')
-        finally:
-            con.close()
-
-
-def _pg_env(url: str) -> tuple[list[str], dict]:
-    u = make_url(url)
-    env = dict(os.environ)
-    if u.password:
-        env["PGPASSWORD"] = u.password  # never on the command line, where `ps` would show it
-    args = [
-        "-h",
-        u.host or "localhost",
-        "-p",
-        str(u.port or 5432),
-        "-U",
-        u.username or "postgres",
-        "-d",
-        u.database or "postgres",
-    ]
-    # a store kept in its own schema (options=-csearch_path=NAME in the URL): dump that schema only
-    m = re.search(r"search_path=([A-Za-z_][A-Za-z0-9_]*)", str(u.query.get("options", "")))
-    if m:
-        args += ["-n", m.group(1)]
-    return args, env
+        copies.sql_dump(db, tmp)
 
 
 def _pg_dump(url: str, dest: Path) -> None:
-    exe = shutil.which("pg_dump")
-    if exe is None:
-        raise JobFailed(
-            "pg_dump is not installed: install the PostgreSQL client (e.g. apt-get install "
-            "postgresql-client) to back up a PostgreSQL store",
-            EXIT_CONFIG,
-        )
-    args, env = _pg_env(url)
+    copies.pg_tool("pg_dump")  # before a temporary is made
     with _staged(dest) as tmp:
-        r = subprocess.run([exe, "-Fc", "-f", str(tmp), *args], env=env, capture_output=True, text=True)
-        if r.returncode != 0:
-            last = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode
-            raise JobFailed(f"pg_dump failed: {last}", EXIT_UNAVAILABLE)
+        copies.pg_dump(url, tmp)
 
 
 def _archive_models(model_dir: Path, dest: Path) -> str | None:
@@ -311,16 +223,7 @@ def _stage_backup(backup_file: Path, db: Path) -> Path:
         p.unlink(missing_ok=True)
     db.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(backup_file, staged)
-    try:
-        con = sqlite3.connect(staged)
-        try:
-            result = con.execute("PRAGMA integrity_check").fetchone()[0]
-            con.execute("SELECT COUNT(*) FROM alembic_version").fetchone()
-            con.execute("PRAGMA journal_mode = DELETE")
-        finally:
-            con.close()
-    except sqlite3.Error as exc:
-        result = str(exc)
+    result = copies.check_copy(staged)
     if result != "ok":
         for p in _with_journals(staged):
             p.unlink(missing_ok=True)
@@ -365,7 +268,7 @@ def run_restore(ctx: JobContext, backup_file: Path) -> None:
     locks = []
     try:
         for job in WRITERS:
-            lock = _Lock(settings.lock_dir / f"{job}.lock")
+            lock = JobLock.of(settings, job)
             if not lock.acquire():
                 raise JobFailed(
                     f"refusing to restore while {job} is running; try again when it finishes", EXIT_SOFTWARE
@@ -375,20 +278,10 @@ def run_restore(ctx: JobContext, backup_file: Path) -> None:
         if settings.is_sqlite:
             kept = _restore_sqlite(ctx, backup_file, stamp)
         else:
-            exe = shutil.which("pg_restore")
-            if exe is None:
-                raise JobFailed("pg_restore is not installed: install the PostgreSQL client", EXIT_CONFIG)
+            copies.pg_tool("pg_restore")  # before the store is dumped aside
             kept = settings.backup_dir / f"predictions_{stamp}_before_restore.dump"
             _pg_dump(settings.database_url, kept)
-            args, env = _pg_env(settings.database_url)
-            r = subprocess.run(
-                [exe, "--clean", "--if-exists", "--no-owner", *args, str(backup_file)],
-                env=env,
-                capture_output=True,
-                text=True,
-            )
-            if r.returncode != 0:
-                raise JobFailed(f"pg_restore failed: {r.stderr.strip()[-300:]}", EXIT_UNAVAILABLE)
+            copies.pg_restore(settings.database_url, backup_file)
         ctx.count("restored", 1)
         ctx.counts["restored_from"] = backup_file.name
         if kept is not None:
@@ -405,38 +298,19 @@ def _record_restore(ctx: JobContext, backup_file: Path) -> None:
     runs of the store it replaced went with it). From the command line the runner has no store open (the live one
     may have been damaged): the row is written whole here. Called with an open store, the runner's connections
     are to the file moved aside: they are dropped, and the runner records the end of this run's new row."""
-    jr = schema.job_runs
     own = ctx.engine is None
     engine = make_engine(ctx.settings.database_url) if own else ctx.engine
+    run_for = ctx.now if ctx.simulated_now else None
     try:
         if not own:
             engine.dispose()
         migrate(engine, ctx.settings.lock_dir)  # a backup from an older release gets the current schema
-        with engine.begin() as conn:
-            conn.execute(
-                update(jr)
-                .where(jr.c.status == "running")
-                .values(
-                    status="abandoned",
-                    finished_at=datetime.now(UTC),
-                    error=f"running when the backup was taken; closed by the restore from {backup_file.name}",
-                )
+        if own:
+            job_runs.rewrite_after_restore(engine, backup_file.name, ctx.job, run_for, counts=ctx.counts)
+        else:
+            ctx.run_id = job_runs.rewrite_after_restore(
+                engine, backup_file.name, ctx.job, run_for, pid=os.getpid(), host=HOST
             )
-            started = datetime.now(UTC)
-            run_for = ctx.now if ctx.simulated_now else None
-            if own:
-                conn.execute(
-                    jr.insert().values(
-                        job=ctx.job,
-                        started_at=started,
-                        finished_at=started,
-                        run_for=run_for,
-                        status="success",
-                        counts=json.dumps(ctx.counts, sort_keys=True),
-                    )
-                )
-            else:
-                ctx.run_id = record_start(conn, ctx.job, started, run_for, "running")
     finally:
         if own:
             engine.dispose()

@@ -21,22 +21,23 @@ import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, text
-
 from pipeline.betting.performance import clv_alarm_line, recent_clv
+from pipeline.errors import EXIT_UNHEALTHY, JobFailed
 from pipeline.forecast import registry
-from pipeline.jobs.runner import JobContext, JobFailed, mask, stale_reason, write_stdout
+from pipeline.jobs.history import stale_reason
+from pipeline.jobs.logs import mask, write_stdout
+from pipeline.jobs.runner import JobContext
 from pipeline.jobs.table import SCHEDULED
-from pipeline.store import make_engine, newest_result, schema
+from pipeline.store import job_runs, make_engine, newest_result, quick_check
 from pipeline.store.backup_files import backups, sqlite_path
+from pipeline.store.freshness import bets_pending_since, newest_prediction
 
 # job -> longest gap between its scheduled runs, for the jobs the table marks `watched`; a job is late when its
 # last success is older than twice that plus 10 minutes. (The daily backup is judged by its files below.)
-SCHEDULES = {job.name: job.every for job in SCHEDULED if job.watched}
+SCHEDULES = {job.name: job.every for job in SCHEDULED if job.watched and job.every is not None}
 GRACE = timedelta(minutes=10)
 MODEL_MAX_AGE = timedelta(days=14)  # two training cycles
 BACKUP_MAX_AGE = timedelta(days=2)
-EXIT_UNHEALTHY = 1
 
 
 @dataclass
@@ -68,7 +69,7 @@ def _model_checks(st, now, newest) -> list[Check]:
     age = now - datetime.fromisoformat(trained) if trained else None
     data_age = now - datetime.fromisoformat(end) if end else None
     newer_data = newest is not None and (end is None or newest > datetime.fromisoformat(end))
-    if data_age is not None and data_age > timedelta(days=st.max_data_age_days):
+    if end is not None and data_age is not None and data_age > timedelta(days=st.max_data_age_days):
         out.append(
             Check(
                 "model age",
@@ -110,7 +111,7 @@ def _open_store(st):
         engine = make_engine(st.database_url)
         with engine.connect() as conn:
             if st.is_sqlite:
-                rows = [r[0] for r in conn.exec_driver_sql("PRAGMA quick_check").fetchmany(3)]
+                rows = quick_check(conn)
                 if rows != ["ok"]:
                     engine.dispose()
                     return None, Check(
@@ -119,7 +120,7 @@ def _open_store(st):
                         f"integrity check failed ({'; '.join(rows)}): restore "
                         "the newest backup with backup.py --restore",
                     )
-            conn.execute(text("SELECT COUNT(*) FROM job_runs"))
+            job_runs.count_runs(conn)
         return engine, Check("database", True, "Database accessible")  # the guide's words; quick_check passed
     except Exception as exc:  # noqa: BLE001 - any failure here is "not accessible"
         if engine is not None:
@@ -216,7 +217,7 @@ def _checks(ctx: JobContext) -> list[Check]:
 def _store_checks(engine, st, now) -> list[Check]:
     out = []
     with engine.connect() as conn:
-        latest = conn.execute(select(func.max(schema.predictions.c.prediction_time))).scalar()
+        latest = newest_prediction(conn)
         out.append(
             Check(
                 "latest prediction",
@@ -224,10 +225,8 @@ def _store_checks(engine, st, now) -> list[Check]:
                 f"Latest prediction: {latest:%Y-%m-%d %H:%M:%S}" if latest else "no predictions yet",
             )
         )
-        jr = schema.job_runs
-        when = func.coalesce(jr.c.run_for, jr.c.started_at)
         for job, every in SCHEDULES.items():
-            last = conn.execute(select(func.max(when)).where(jr.c.job == job, jr.c.status == "success")).scalar()
+            last = job_runs.last_success(conn, job)
             if last is None:
                 out.append(Check(job, False, "never succeeded"))
                 continue
@@ -240,12 +239,7 @@ def _store_checks(engine, st, now) -> list[Check]:
                     + (f", later than its schedule ({every}) allows" if late else ""),
                 )
             )
-        b, f = schema.bets, schema.fixtures
-        stale = conn.execute(
-            select(func.count())
-            .select_from(b.join(f, f.c.id == b.c.fixture_id))
-            .where(b.c.status == "pending", f.c.kickoff_time < now - timedelta(hours=st.pending_bet_grace_hours))
-        ).scalar()
+        stale = bets_pending_since(conn, now - timedelta(hours=st.pending_bet_grace_hours))
         out.append(
             Check(
                 "pending bets",
@@ -267,32 +261,17 @@ def _store_checks(engine, st, now) -> list[Check]:
 def _run_history_check(conn, st) -> Check:
     """Runs marked `running` whose process is gone or that are past their deadline, and jobs whose latest run
     was killed or abandoned: a run died without a word, and nothing has succeeded since."""
-    jr = schema.job_runs
     wall = datetime.now(UTC)
     problems = []
-    for row in conn.execute(
-        select(jr.c.id, jr.c.job, jr.c.started_at, jr.c.pid, jr.c.host)
-        .where(jr.c.status == "running")
-        .order_by(jr.c.id)
-    ):
+    for row in job_runs.running_runs(conn):
         # by its pid and age only: probing the job's lock could make a run starting this instant skip
         verdict = stale_reason(row, st, wall, None)
-        if verdict and conn.execute(select(jr.c.status).where(jr.c.id == row.id)).scalar() == "running":
+        if verdict and job_runs.still_running(conn, row.id):
             problems.append(
                 f"{row.job} run {row.id} (started {row.started_at:%Y-%m-%d %H:%M}) is marked running "
                 f"but {'its process is gone' if verdict[0] == 'killed' else 'is past its deadline'}"
             )
-    latest = (
-        select(jr.c.job, func.max(jr.c.id).label("id"))
-        .where(jr.c.status.in_(("success", "failed", "killed", "abandoned")))
-        .group_by(jr.c.job)
-        .subquery()
-    )
-    for row in conn.execute(
-        select(jr.c.id, jr.c.job, jr.c.status, jr.c.started_at)
-        .join(latest, latest.c.id == jr.c.id)
-        .where(jr.c.status.in_(("killed", "abandoned")))
-    ):
+    for row in job_runs.latest_runs_that_died(conn):
         problems.append(f"{row.job}'s latest run {row.id} (started {row.started_at:%Y-%m-%d %H:%M}) was {row.status}")
     if problems:
         return Check("job runs", False, "; ".join(problems))

@@ -13,6 +13,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+# the failures providers raise, with their exit codes in pipeline.errors (importable from here as before)
+from pipeline.errors import ProviderAuthError as ProviderAuthError
+from pipeline.errors import ProviderError
+from pipeline.errors import SourceUnavailable as SourceUnavailable
+
 # Fixture status vocabulary shared by all providers and the store.
 SCHEDULED = "scheduled"
 LIVE = "live"  # in play, paused, half-time, extra time... not final
@@ -24,19 +29,6 @@ STATUSES = (SCHEDULED, LIVE, FINISHED, POSTPONED, CANCELLED, ABANDONED)
 VOID_STATUSES = (POSTPONED, CANCELLED, ABANDONED)
 
 OUTCOMES = ("home", "draw", "away")
-
-
-class ProviderError(Exception):
-    """The source failed in a way a later run may not (network, 5xx after retries, bad payload)."""
-
-
-class ProviderAuthError(ProviderError):
-    """The source refused our credentials (401/403): retrying will not help; the operator must act."""
-
-
-class SourceUnavailable(ProviderError):
-    """The source is not there at all (a missing data directory or file): retrying will not help; the operator
-    must act. Jobs exit 69 naming it."""
 
 
 class LineupsUnavailable(ProviderError):

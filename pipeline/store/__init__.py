@@ -4,13 +4,15 @@
 - `engine`: engine set-up for both dialects, migrations at start, upserts that work on both;
 - `writes`: provider records in, idempotently; `queries`: the store back out as the models' match frame;
 - per table family on the money path: `predictions`, `bets`, `lineups`, `performance` (their only writers).
+- `job_runs`: the run history; `freshness`: what the health check asks of the money path;
+- `backup_files`: backup files on disk; `copies`: copies of the whole store (SQLite backup API, dumps).
 """
 
 from __future__ import annotations
 
 from pipeline.lazy import exporter
 
-_SUBMODULES = ("schema", "backup_files")
+_SUBMODULES = ("schema", "backup_files", "copies", "freshness", "job_runs")
 # public name -> the module that defines it
 _EXPORTS = {
     "StoreUnavailable": "pipeline.store.engine",
@@ -20,6 +22,7 @@ _EXPORTS = {
     "migrate": "pipeline.store.engine",
     "PredictionDatabase": "pipeline.store.engine",
     "missing_sqlite_file": "pipeline.store.engine",
+    "quick_check": "pipeline.store.engine",
     "link_guide_path": "pipeline.store.engine",
     "table_names": "pipeline.store.engine",
     "upsert": "pipeline.store.engine",

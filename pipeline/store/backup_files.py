@@ -17,7 +17,7 @@ NAME = re.compile(r"^(predictions|models|env)_(\d{8}_\d{6})(\.db|\.sql|\.dump|\.
 
 
 def sqlite_path(database_url: str) -> Path:
-    return Path(make_url(database_url).database)
+    return Path(make_url(database_url).database or "")
 
 
 def integrity_ok(path: Path) -> tuple[bool, str]:

@@ -21,15 +21,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from pipeline.config import ROOT, load_settings
+from pipeline.errors import StoreUnavailable
 from pipeline.store import schema
 
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
-
-
-class StoreUnavailable(Exception):
-    """The database cannot be reached or opened."""
 
 
 def _sqlite_dir(u) -> None:
@@ -135,12 +132,18 @@ def table_names(engine: Engine) -> list[str]:
     return inspect(engine).get_table_names()
 
 
+def quick_check(conn: Connection, limit: int = 3) -> list[str]:
+    """SQLite's `PRAGMA quick_check`: ["ok"], or the first `limit` problems it finds (damaged pages that a store
+    which opens can still have mid-file)."""
+    return [r[0] for r in conn.exec_driver_sql("PRAGMA quick_check").fetchmany(limit)]
+
+
 def missing_sqlite_file(url: str) -> Path | None:
     """The SQLite file `url` names when it does not exist (None for PostgreSQL or an existing file)."""
     u = make_url(url)
     if u.get_backend_name() != "sqlite":
         return None
-    path = Path(u.database)
+    path = Path(u.database or "")
     return None if path.exists() else path
 
 
@@ -149,7 +152,7 @@ def link_guide_path(url: str) -> None:
     (`sqlite3 predictions.db`). A relative symlink makes both spellings open the same file (SQLite follows it and
     finds the -wal beside the real file)."""
     u = make_url(url)
-    if u.get_backend_name() != "sqlite" or Path(u.database) != ROOT / "predictions.db":
+    if u.get_backend_name() != "sqlite" or Path(u.database or "") != ROOT / "predictions.db":
         return
     link = ROOT / "production" / "predictions.db"
     if link.is_symlink() or link.exists() or not link.parent.is_dir():
@@ -173,7 +176,9 @@ class PredictionDatabase:
             database_url, lock_dir = settings.database_url, lock_dir or settings.lock_dir
         elif lock_dir is None:  # another store: serialise its migration beside it
             u = make_url(database_url)
-            lock_dir = Path(u.database).parent if u.get_backend_name() == "sqlite" else Path(tempfile.gettempdir())
+            lock_dir = (
+                Path(u.database or "").parent if u.get_backend_name() == "sqlite" else Path(tempfile.gettempdir())
+            )
         self.url = database_url
         self.engine = make_engine(self.url)
         migrate(self.engine, lock_dir)
@@ -244,5 +249,6 @@ __all__ = [
     "schema",
     "PredictionDatabase",
     "missing_sqlite_file",
+    "quick_check",
     "link_guide_path",
 ]
