@@ -208,7 +208,7 @@ def test_a_model_pickled_under_the_old_module_path_still_loads(tmp_path):
         pickle.loads(data)
     for name in registry.MODEL_FILES.values():  # a set's files, loaded as the jobs load them
         (tmp_path / name).write_bytes(data)
-    objects = registry._load_objects(tmp_path)  # the aliases are made on the first old name met
+    objects = registry.load_objects(tmp_path)  # the aliases are made on the first old name met
     assert {o.k for o in objects.values()} == {33.0}
     assert pickle.loads(data).k == 33.0
 
