@@ -24,7 +24,6 @@ SQL_NOT_YET_MOVED = {
     "pipeline.betting.placement",
     "pipeline.forecast.players",
     "pipeline.forecast.predictions",
-    "pipeline.jobs.demo",
     "pipeline.jobs.lineup_updates",
     "pipeline.jobs.report",
     "pipeline.jobs.results_settlement",
