@@ -20,11 +20,8 @@ SQL_TEXT = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|PRAGMA|CREATE|DROP|ALTE
 # Modules outside pipeline/store/ that still hold SQL, as found when the rule was written: other changes are
 # moving theirs into pipeline/store/ now.
 SQL_NOT_YET_MOVED = {
-    "pipeline.betting.performance",
-    "pipeline.betting.placement",
     "pipeline.forecast.players",
     "pipeline.forecast.predictions",
-    "pipeline.jobs.lineup_updates",
     "pipeline.jobs.report",
     "pipeline.jobs.results_settlement",
     "pipeline.jobs.weekly_training",

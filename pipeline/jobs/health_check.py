@@ -30,7 +30,8 @@ from pipeline.jobs.runner import JobContext
 from pipeline.jobs.table import SCHEDULED
 from pipeline.store import job_runs, make_engine, newest_result, quick_check
 from pipeline.store.backup_files import backups, sqlite_path
-from pipeline.store.freshness import bets_pending_since, newest_prediction
+from pipeline.store.bets import bets_pending_since
+from pipeline.store.predictions import newest_prediction
 
 # job -> longest gap between its scheduled runs, for the jobs the table marks `watched`; a job is late when its
 # last success is older than twice that plus 10 minutes. (The daily backup is judged by its files below.)

@@ -3,8 +3,8 @@
 - `schema`: every table (the interface users query with sqlite3); `migrations/`: Alembic, generated from it;
 - `engine`: engine set-up for both dialects, migrations at start, upserts that work on both;
 - `writes`: provider records in, idempotently; `queries`: the store back out as the models' match frame;
-- per table family on the money path: `predictions`, `bets`, `lineups`, `performance` (their only writers).
-- `job_runs`: the run history; `freshness`: what the health check asks of the money path;
+- per table family on the money path: `predictions`, `bets`, `lineups`, `performance` (their only writers);
+- `job_runs`: the run history;
 - `backup_files`: backup files on disk; `copies`: copies of the whole store (SQLite backup API, dumps).
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pipeline.lazy import exporter
 
-_SUBMODULES = ("schema", "backup_files", "copies", "freshness", "job_runs")
+_SUBMODULES = ("schema", "backup_files", "copies", "job_runs")
 # public name -> the module that defines it
 _EXPORTS = {
     "StoreUnavailable": "pipeline.store.engine",

@@ -88,4 +88,15 @@ def recent_settled_clv(conn: Connection, n: int) -> list[tuple[float, date]]:
     return [(r.clv, r.kickoff_time.date()) for r in rows]
 
 
-__all__ = ["insert_bets", "settled_profit", "bets_since", "settled_bets", "recent_settled_clv"]
+def bets_pending_since(conn: Connection, kickoff_before: datetime) -> int:
+    """How many bets are pending on fixtures that kicked off before `kickoff_before` (settlement has stopped,
+    or the source never reports the result)."""
+    b, f = schema.bets, schema.fixtures
+    return conn.execute(
+        select(func.count())
+        .select_from(b.join(f, f.c.id == b.c.fixture_id))
+        .where(b.c.status == "pending", f.c.kickoff_time < kickoff_before)
+    ).scalar_one()
+
+
+__all__ = ["bets_pending_since", "insert_bets", "settled_profit", "bets_since", "settled_bets", "recent_settled_clv"]

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, replace
+from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from pipeline.records import Prediction
@@ -107,7 +108,13 @@ def predictions_before_kickoff(conn: Connection) -> pd.DataFrame:
     return pd.DataFrame(conn.execute(q).mappings().all())
 
 
+def newest_prediction(conn: Connection) -> datetime | None:
+    """When the newest prediction was made (the health check's "latest prediction")."""
+    return conn.execute(select(func.max(schema.predictions.c.prediction_time))).scalar()
+
+
 __all__ = [
+    "newest_prediction",
     "store_predictions",
     "prediction_ids",
     "predictions_with_bets",
