@@ -61,9 +61,11 @@ def count(db: Path, sql: str) -> int:
 
 def timed_job(job: str, func, settings, now, provider) -> tuple[float, int]:
     from pipeline.jobs.runner import run_job
+    from pipeline.jobs.table import JOBS
 
     t = time.perf_counter()
-    code = run_job(job, func, now=now, settings=settings, provider=provider, quiet=True)
+    create = JOBS[job].creates_store  # weekly training sets the base store up
+    code = run_job(job, func, now=now, settings=settings, provider=provider, quiet=True, create_store=create)
     return time.perf_counter() - t, code
 
 

@@ -16,6 +16,7 @@ from pipeline.forecast import registry
 from pipeline.forecast.modelset import ModelSet
 from pipeline.jobs import weekly_training
 from pipeline.jobs.runner import run_job
+from pipeline.jobs.table import JOBS
 
 pytestmark = pytest.mark.slow  # trains four times on three simulated seasons
 FIRST = "2024-04-07T02:00"  # Sundays in the season: each week brings new results and lineups
@@ -24,7 +25,14 @@ NEXT = "2024-04-14T02:00"
 
 def train(env: dict, now: str, **options) -> int:
     settings = load_settings(env, dotenv=Path("/nonexistent"))
-    return run_job("weekly_training", lambda ctx: weekly_training.run(ctx, **options), settings=settings, now=now)
+    job = JOBS["weekly_training"]
+    return run_job(
+        job.name,
+        lambda ctx: weekly_training.run(ctx, **options),
+        settings=settings,
+        now=now,
+        create_store=job.creates_store,  # as its command line does: the job that sets an installation up
+    )
 
 
 def query(env: dict, sql: str) -> list[tuple]:
