@@ -20,6 +20,7 @@ from pipeline.jobs.table import JOBS
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("sandbox", "football-data", "sportmonks")
 MARGIN_METHODS = ("multiplicative", "shin", "power")
+LEDGER_MODES = ("paper", "confirmed")  # pipeline.betting.ledger: what a recommendation counts as
 # Wall-clock limit of a run of a job the table does not know (a job_runs row of a renamed job, a test's own job):
 # the deadlines themselves are the job table's, JOB_DEADLINES overrides them.
 OTHER_JOB_DEADLINE = 3600.0
@@ -121,6 +122,10 @@ class Settings:
     max_data_age_days: float = 90.0
     # Run by the health check when it fails, the failing lines on its stdin (e.g. mail -s "..." ops@example.com)
     alert_command: str = ""
+    # Run after a job that placed new bets, one line per new bet on its stdin (a failure is only a warning)
+    bet_alert_command: str = ""
+    # paper: every recommendation counts as placed; confirmed: only what production/bets.py records as placed
+    ledger: str = "paper"
     # BLAS/OpenMP threads per job: cron runs jobs side by side on few cores, so one each by default
     cpu_threads: int = 1
 
@@ -204,6 +209,8 @@ def _parsers():
         "VOID_AFTER_HOURS": ("void_after_hours", lambda n, v: f(n, v, 1)),
         "MAX_DATA_AGE_DAYS": ("max_data_age_days", lambda n, v: f(n, v, 0, lo_open=True)),
         "ALERT_COMMAND": ("alert_command", lambda n, v: v.strip()),
+        "BET_ALERT_COMMAND": ("bet_alert_command", lambda n, v: v.strip()),
+        "LEDGER": ("ledger", lambda n, v: _choice(n, v.strip(), LEDGER_MODES)),
         "CPU_THREADS": ("cpu_threads", lambda n, v: _int(n, v, 1)),
     }
 

@@ -15,6 +15,7 @@ import click
 
 from pipeline.config import ConfigError
 from pipeline.jobs import container as container_entry
+from pipeline.jobs.ledger import bets
 from pipeline.jobs.runner import parse_now, run_job
 from pipeline.jobs.table import JOBS, resolve
 
@@ -336,6 +337,7 @@ COMMANDS: dict[str, click.Command] = {
     "demo": demo,
     "migrate": migrate,
     "container": container,
+    "bets": bets,
 }
 
 __all__ = ["COMMANDS", "job_options", "job_function", "run_named", *COMMANDS]

@@ -17,10 +17,10 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from pipeline.alert_command import run_alert_command
 from pipeline.betting.performance import clv_alarm_line, recent_clv
 from pipeline.errors import EXIT_UNHEALTHY, JobFailed
 from pipeline.forecast import registry
@@ -281,18 +281,11 @@ def _run_history_check(conn, st) -> Check:
 
 def _alert(ctx: JobContext, text_: str) -> None:
     """ALERT_COMMAND, when set, gets the failing lines on stdin (cron's MAILTO gets the same lines on stdout)."""
-    cmd = ctx.settings.alert_command
-    if not cmd:
-        return
-    try:
-        r = subprocess.run(cmd, shell=True, input=text_, text=True, capture_output=True, timeout=60)
-    except subprocess.TimeoutExpired:
-        ctx.log.error("ALERT_COMMAND did not finish within 60 s")
-        return
-    if r.returncode != 0:
-        ctx.log.error(
-            "ALERT_COMMAND exited %d: %s", r.returncode, mask((r.stderr or r.stdout).strip()[-300:], ctx.settings)
-        )
+    problem = run_alert_command(
+        ctx.settings.alert_command, text_, setting="ALERT_COMMAND", secrets=ctx.settings.secrets()
+    )
+    if problem:
+        ctx.log.error("%s", problem)
 
 
 def run(ctx: JobContext, as_json: bool = False, only_failures: bool = False) -> None:

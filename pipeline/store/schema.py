@@ -243,10 +243,23 @@ bets = Table(
     Column("clv", Float),  # odds x fair closing probability - 1 (CLV_METHOD)
     Column("close_ratio_with_margin", Float),  # odds / closing_odds - 1: margin included, not CLV
     Column("settlement_note", Text),  # why a bet was voided, or who settled it by hand
+    # The lowest price at which the bet still clears MIN_EDGE against the fair line: fair odds x (1 + MIN_EDGE)
+    Column("min_odds", Float),
+    # The ledger of what the user really did (production/bets.py): recommended until placed or skipped; one still
+    # recommended at kick-off is missed. With LEDGER=confirmed only placed bets count, at the taken price and stake.
+    Column("ledger_status", String(16), nullable=False, server_default="recommended"),
+    Column("taken_odds", Float),
+    Column("taken_stake", Float),
+    Column("taken_bookmaker", String(64)),
+    _ts("ledger_at"),  # when it was placed, skipped or marked missed
+    Column("ledger_note", Text),  # the reason given for a skip, or a placement's note
     # One bet per outcome per fixture: a placed bet is never changed or duplicated.
     UniqueConstraint("fixture_id", "bet_outcome"),
     CheckConstraint("status IN ('pending', 'settled', 'void')", name="status"),
     CheckConstraint("stake > 0", name="stake_positive"),
+    CheckConstraint("ledger_status IN ('recommended', 'placed', 'skipped', 'missed')", name="ledger_status"),
+    CheckConstraint("taken_odds IS NULL OR taken_odds > 1", name="taken_odds_above_one"),
+    CheckConstraint("taken_stake IS NULL OR taken_stake > 0", name="taken_stake_positive"),
     Index("ix_bets_status", "status"),
 )
 

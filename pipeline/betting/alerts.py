@@ -1,0 +1,41 @@
+"""The bet alert: a value price lasts minutes to hours, so each new bet reaches the user as soon as a run places it.
+
+BET_ALERT_COMMAND gets one line per new bet on its stdin (kick-off UTC, league, match, outcome, bookmaker, price,
+minimum acceptable price, stake, EV, and the bet's id for `production/bets.py place`), and is not run at all when a
+run placed none. It is run as the health check runs ALERT_COMMAND (pipeline.alert_command); a failing command is a
+warning line in the job's log, never a failed job: the bets are stored either way.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from pipeline.alert_command import run_alert_command
+from pipeline.store.ledger import LedgerBet
+
+
+def bet_alert_line(bet: LedgerBet) -> str:
+    """One bet in one line, e.g. `2026-01-10 15:00 UTC | E0 | Arsenal v Wolves | home | Bet365 | price 2.10 |
+    min 1.95 | stake 12.34 | EV +5.2% | bet 17`."""
+    min_odds = f"{bet.min_odds:.2f}" if bet.min_odds is not None else "-"
+    return (
+        f"{bet.kickoff:%Y-%m-%d %H:%M} UTC | {bet.league} | {bet.match} | {bet.bet_outcome} | {bet.bookmaker} | "
+        f"price {bet.odds:.2f} | min {min_odds} | stake {bet.stake:.2f} | EV {bet.edge:+.1%} | bet {bet.id}"
+    )
+
+
+def send_bet_alert(command: str, bets: Sequence[LedgerBet], log: logging.Logger, secrets: Sequence[str] = ()) -> int:
+    """Run `command` with one line per bet on its stdin; nothing when there are no bets or no command. Returns
+    the number of lines sent (0 when the command failed: the failure is logged as a warning)."""
+    if not bets or not command:
+        return 0
+    text = "".join(bet_alert_line(b) + "\n" for b in bets)
+    problem = run_alert_command(command, text, setting="BET_ALERT_COMMAND", secrets=secrets)
+    if problem:
+        log.warning("bet alert not sent (%d new bets; they are stored): %s", len(bets), problem)
+        return 0
+    return len(bets)
+
+
+__all__ = ["bet_alert_line", "send_bet_alert"]

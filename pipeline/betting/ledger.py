@@ -1,0 +1,63 @@
+"""The ledger's rules: the minimum acceptable price of a bet, what a bet counts at under LEDGER, and slippage.
+
+A recommendation (a row of `bets`) is what the strategy proposed; the ledger records what the user really did
+with it: `placed` (at a price, stake and book he reports), `skipped`, or `missed` (still unplaced at kick-off).
+LEDGER=paper counts every recommendation as placed at its own price and stake (the behaviour before the ledger);
+LEDGER=confirmed counts a bet for bankroll, profit and CLV only once placed, at the taken price and stake.
+Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from pipeline.store.ledger import LEDGER_STATUSES, MISSED, PLACED, RECOMMENDED, SKIPPED
+
+LEDGER_MODES = ("paper", "confirmed")
+
+
+def min_acceptable_odds(fair_prob: float | None, min_edge: float) -> float | None:
+    """The lowest price at which a bet still clears `min_edge` against the fair line: fair odds x (1 + MIN_EDGE).
+    None when there is no usable fair probability."""
+    if fair_prob is None or not math.isfinite(fair_prob) or not 0 < fair_prob < 1:
+        return None
+    return (1.0 + min_edge) / fair_prob
+
+
+def slippage(taken_odds: float, recommended_odds: float) -> float:
+    """taken / recommended price - 1: negative when the user got less than the recommendation."""
+    return taken_odds / recommended_odds - 1.0
+
+
+@dataclass(frozen=True)
+class Counted:
+    """What a bet counts at: its price and stake, or None when it counts nowhere (unplaced under LEDGER=confirmed)."""
+
+    odds: float
+    stake: float
+
+
+def counted(
+    ledger: str, status: str, odds: float, stake: float, taken_odds: float | None, taken_stake: float | None
+) -> Counted | None:
+    """The price and stake a bet is settled and graded at under `ledger` (paper or confirmed)."""
+    if ledger == "paper":
+        return Counted(odds, stake)
+    if status != PLACED or taken_odds is None:
+        return None
+    return Counted(taken_odds, stake if taken_stake is None else taken_stake)
+
+
+__all__ = [
+    "LEDGER_MODES",
+    "LEDGER_STATUSES",
+    "RECOMMENDED",
+    "PLACED",
+    "SKIPPED",
+    "MISSED",
+    "Counted",
+    "counted",
+    "min_acceptable_odds",
+    "slippage",
+]
