@@ -114,6 +114,7 @@ class Bet:
     model_prob: float  # the deployed models' probability of the outcome, for comparison (`bets.model_prob`)
     lineup_based: bool
     placed_at: datetime
+    min_odds: float | None = None  # the lowest price that still clears MIN_EDGE: fair odds x (1 + MIN_EDGE)
 
 
 __all__ = ["FixtureKey", "Prediction", "ValueCandidate", "BetProposal", "PlacedBet", "Bet"]

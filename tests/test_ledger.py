@@ -314,3 +314,19 @@ def test_unplaced_at_kick_off_becomes_missed(store):
     assert code == 70 and "was missed (not placed by kick-off, 2026-01-10 15:00 UTC)" in err
     code, out, _ = bets_cmd(env, "list")
     assert lines(out) == ["no open recommendations"]
+
+
+def test_placement_stores_the_minimum_acceptable_price_of_every_bet(db_url, tmp_path, settings):
+    """fair odds x (1 + MIN_EDGE): at that price the bet's EV against its fair line is exactly MIN_EDGE."""
+    import dataclasses
+
+    from test_value_bets import _run
+
+    st = dataclasses.replace(settings, database_url=db_url, fair_method="multiplicative", min_edge=0.03)
+    engine, bets = _run(db_url, tmp_path, st)
+    assert len(bets) == 3
+    for b in bets.values():
+        assert b.min_odds == pytest.approx(1.03 / b.fair_prob) and b.fair_prob * b.min_odds - 1 == pytest.approx(0.03)
+        assert b.odds >= b.min_odds and b.ledger_status == "recommended" and b.taken_odds is None
+    assert bets[("m1", "home")].min_odds == pytest.approx(1.03 * 85 / 40)  # Pinnacle 2.1/3.5/4.0 by hand
+    engine.dispose()

@@ -12,7 +12,8 @@ import logging
 from collections.abc import Sequence
 
 from pipeline.alert_command import run_alert_command
-from pipeline.store.ledger import LedgerBet
+from pipeline.records import Bet
+from pipeline.store.ledger import LedgerBet, written_bets
 
 
 def bet_alert_line(bet: LedgerBet) -> str:
@@ -38,4 +39,15 @@ def send_bet_alert(command: str, bets: Sequence[LedgerBet], log: logging.Logger,
     return len(bets)
 
 
-__all__ = ["bet_alert_line", "send_bet_alert"]
+def alert_new_bets(engine, settings, log: logging.Logger, bets: Sequence[Bet]) -> int:
+    """After a run's transaction: BET_ALERT_COMMAND about the bets of `bets` it really wrote (read back from the
+    store, with their match). Returns the number of lines sent."""
+    if not bets or not settings.bet_alert_command:
+        return 0
+    keys = [(int(b.fixture_id), b.outcome) for b in bets if not isinstance(b.fixture_id, str)]
+    with engine.connect() as conn:
+        written = written_bets(conn, keys, bets[0].placed_at)
+    return send_bet_alert(settings.bet_alert_command, written, log, settings.secrets())
+
+
+__all__ = ["alert_new_bets", "bet_alert_line", "send_bet_alert"]

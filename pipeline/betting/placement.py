@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from pipeline.betting.ledger import min_acceptable_odds
 from pipeline.betting.strategy import StrategyParams, select_bets
 from pipeline.outcomes import OUTCOMES
 from pipeline.prices import MODEL, PriceRules, fair_probabilities
@@ -87,7 +88,8 @@ def place_bets(
     existing = existing_bets(conn, now - timedelta(days=2))
     candidates = value_candidates(frame, predictions, rules)
     placed = []
-    for p in select_bets(candidates, bankroll, StrategyParams.from_settings(settings), existing):
+    params = StrategyParams.from_settings(settings)
+    for p in select_bets(candidates, bankroll, params, existing):
         if p.bookmaker not in rules.bet:  # cannot happen (best prices come from BET_BOOKMAKERS only): never bet
             log.error("refused a bet at %r, which is not in BET_BOOKMAKERS", p.bookmaker)
             continue
@@ -107,6 +109,7 @@ def place_bets(
                 model_prob=float(pred.probs[OUTCOMES.index(p.outcome)]),
                 lineup_based=lineup_based,
                 placed_at=now,
+                min_odds=min_acceptable_odds(p.fair_prob, params.min_edge),
             )
         )
     if write:

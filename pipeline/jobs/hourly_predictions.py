@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import pandas as pd
 
+from pipeline.betting.alerts import alert_new_bets
 from pipeline.betting.placement import place_bets
 from pipeline.forecast.predictions import (
     HISTORY_DAYS,
@@ -104,3 +105,5 @@ def run(ctx: JobContext, *, force: bool = False, dry_run: bool = False) -> None:
         ctx.count("predictions_kept_for_bets", kept)
     ctx.count("predictions", len(rows))
     ctx.count("bets_placed", len(bets))
+    if sent := alert_new_bets(ctx.engine, settings, ctx.log, bets):
+        ctx.count("bet_alert_lines", sent)

@@ -107,7 +107,7 @@ def run_list(ctx: JobContext) -> None:
     with ctx.engine.connect() as conn:
         bets = open_recommendations(conn)
     ctx.count("open", len(bets))
-    write_stdout("\n".join(list_lines(bets, ctx.settings.strategy.min_edge)))
+    write_stdout("\n".join(list_lines(bets, ctx.settings.min_edge)))
 
 
 def run_show(ctx: JobContext, *, bet_id: int) -> None:
@@ -115,7 +115,7 @@ def run_show(ctx: JobContext, *, bet_id: int) -> None:
         bet = get_bet(conn, bet_id)
     if bet is None:
         raise JobFailed(f"no bet with id {bet_id}", EXIT_SOFTWARE)
-    write_stdout("\n".join(show_lines(bet, ctx.settings.strategy.min_edge)))
+    write_stdout("\n".join(show_lines(bet, ctx.settings.min_edge)))
 
 
 def run_place(
@@ -128,7 +128,7 @@ def run_place(
         raise _refused(exc) from None
     ctx.count("placed")
     assert bet.taken_odds is not None and bet.taken_stake is not None
-    min_edge = ctx.settings.strategy.min_edge
+    min_edge = ctx.settings.min_edge
     floor = _effective_min(bet, min_edge)
     if floor is not None and odds < floor - 1e-9:
         ev = f"EV {bet.fair_prob * odds - 1:+.1%} at this price" if bet.fair_prob is not None else "below"

@@ -14,6 +14,7 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
+from pipeline.betting.alerts import alert_new_bets
 from pipeline.betting.placement import place_bets
 from pipeline.forecast.players import goal_rate_adjustment, lineup_hash, lineup_strength_change, usual_xis
 from pipeline.forecast.predictions import (
@@ -142,3 +143,5 @@ def run(ctx: JobContext) -> None:
         bets = place_bets(conn, settings, ctx.now, sub, rows, lineup_based=True)
     ctx.count("lineup_predictions", len(rows))
     ctx.count("lineup_bets_placed", len(bets))
+    if sent := alert_new_bets(ctx.engine, settings, ctx.log, bets):
+        ctx.count("bet_alert_lines", sent)

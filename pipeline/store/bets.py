@@ -33,6 +33,7 @@ def _row(b: Bet) -> dict:
         "lineup_based": b.lineup_based,
         "status": "pending",
         "placed_at": b.placed_at,
+        "min_odds": b.min_odds,
     }
 
 

@@ -124,10 +124,21 @@ def bets_by_id(conn: Connection, ids: Iterable[int]) -> list[LedgerBet]:
     return _records(conn.execute(_select().where(b.c.id.in_(ids)).order_by(f.c.kickoff_time, b.c.id)))
 
 
-def bet_ids(conn: Connection, since: datetime) -> set[int]:
-    """Ids of the bets recommended at or after `since` (what a run placed: ids before and after differ)."""
-    b = schema.bets
-    return set(conn.execute(select(b.c.id).where(b.c.placed_at >= since)).scalars())
+def written_bets(conn: Connection, keys: Iterable[tuple[int, str]], placed_at: datetime) -> list[LedgerBet]:
+    """The bets a run wrote: of these (fixture id, outcome) keys, those recommended at `placed_at` (a key that
+    already had a bet, from an earlier run, keeps that bet and its time), by kick-off."""
+    wanted = set(keys)
+    if not wanted:
+        return []
+    b, f = schema.bets, schema.fixtures
+    rows = _records(
+        conn.execute(
+            _select()
+            .where(b.c.fixture_id.in_({k[0] for k in wanted}), b.c.placed_at == placed_at)
+            .order_by(f.c.kickoff_time, b.c.id)
+        )
+    )
+    return [r for r in rows if (r.fixture_id, r.bet_outcome) in wanted]
 
 
 def _why_not_open(bet: LedgerBet) -> str:
@@ -210,9 +221,8 @@ def mark_missed(conn: Connection, now: datetime) -> list[int]:
 def ledger_counts(conn: Connection) -> dict[str, int]:
     """How many bets are in each ledger state (every state, zero included)."""
     b = schema.bets
-    found: dict[str, int] = dict(
-        conn.execute(select(b.c.ledger_status, func.count()).group_by(b.c.ledger_status)).tuples().all()
-    )
+    rows = conn.execute(select(b.c.ledger_status, func.count()).group_by(b.c.ledger_status)).all()
+    found = {str(status): int(n) for status, n in rows}
     return {s: int(found.get(s, 0)) for s in LEDGER_STATUSES}
 
 
@@ -234,7 +244,7 @@ __all__ = [
     "open_recommendations",
     "get_bet",
     "bets_by_id",
-    "bet_ids",
+    "written_bets",
     "record_placement",
     "record_skip",
     "mark_missed",
