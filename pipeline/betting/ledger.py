@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import pandas as pd
+
 from pipeline.store.ledger import LEDGER_STATUSES, MISSED, PLACED, RECOMMENDED, SKIPPED
 
 LEDGER_MODES = ("paper", "confirmed")
@@ -49,7 +51,21 @@ def counted(
     return Counted(taken_odds, stake if taken_stake is None else taken_stake)
 
 
+def counted_bets(bets: pd.DataFrame, ledger: str) -> pd.DataFrame:
+    """Bets (rows of `bets`) as they count under `ledger`: under paper all of them as they are; under confirmed
+    only the placed ones, their `odds` and `stake` the taken price and stake (the recommendation's in
+    `recommended_odds`, `recommended_stake`). Skipped and missed bets count nowhere."""
+    if ledger == "paper" or bets.empty or "ledger_status" not in bets:
+        return bets
+    out = bets[bets["ledger_status"] == PLACED].copy()
+    out["recommended_odds"], out["recommended_stake"] = out["odds"], out["stake"]
+    out["odds"] = out["taken_odds"].astype(float)
+    out["stake"] = out["taken_stake"].fillna(out["stake"]).astype(float)
+    return out
+
+
 __all__ = [
+    "counted_bets",
     "LEDGER_MODES",
     "LEDGER_STATUSES",
     "RECOMMENDED",

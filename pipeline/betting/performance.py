@@ -13,6 +13,7 @@ from datetime import datetime
 
 import pandas as pd
 
+from pipeline.betting.ledger import counted_bets
 from pipeline.metrics import score_all
 from pipeline.outcomes import OUTCOMES, PROB_COLUMNS
 from pipeline.store.bets import recent_settled_clv, settled_bets
@@ -37,10 +38,11 @@ def final_predictions(conn) -> pd.DataFrame:
     return df
 
 
-def refresh_performance(conn, starting_bankroll: float, now: datetime) -> int:
-    """Rewrite performance_daily from predictions, results and bets. Returns its number of rows."""
+def refresh_performance(conn, starting_bankroll: float, now: datetime, ledger: str = "paper") -> int:
+    """Rewrite performance_daily from predictions, results and bets (as they count under LEDGER). Returns its
+    number of rows."""
     preds = final_predictions(conn)
-    bets = settled_bets(conn)
+    bets = counted_bets(settled_bets(conn), ledger)
     days = set()
     if not preds.empty:
         preds["day"] = preds["kickoff_time"].dt.date
@@ -88,10 +90,10 @@ def refresh_performance(conn, starting_bankroll: float, now: datetime) -> int:
     return len(rows)
 
 
-def summary(conn, starting_bankroll: float) -> dict:
-    """Overall numbers (the report's headline and the demo's last lines)."""
+def summary(conn, starting_bankroll: float, ledger: str = "paper") -> dict:
+    """Overall numbers (the report's headline and the demo's last lines), the bets as they count under LEDGER."""
     preds = final_predictions(conn)
-    bets = settled_bets(conn)
+    bets = counted_bets(settled_bets(conn), ledger)
     out: dict = {"predictions_scored": int(len(preds))}
     if len(preds):
         out.update(score_all(preds[list(PROB_COLUMNS)].to_numpy(float), preds["y"].to_numpy(int)))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shlex
 import shutil
 import tempfile
 import time
@@ -27,6 +28,7 @@ from pipeline.store import make_engine
 from pipeline.store.summary import bets_with_kickoff, cycle_counts
 from pipeline.value_stats import mean_ci
 
+ALERTS = "bet_alerts.txt"
 # run on the simulated clock in this order at each tick; backup, health check and report run once at the end
 CYCLE = ("weekly_training", "hourly_predictions", "results_settlement", "lineup_updates")
 TICK = timedelta(minutes=15)
@@ -71,6 +73,8 @@ def demo_environment(workdir: Path, seed: int) -> dict[str, str]:
         "LOG_DIR": str(workdir / "logs"),
         "LOCK_DIR": str(workdir / "locks"),
         "CACHE_DIR": str(workdir / "cache"),
+        # each new bet as the jobs send it (README "Bet alerts"), into a file the demo shows
+        "BET_ALERT_COMMAND": f"cat >> {shlex.quote(str(workdir / ALERTS))}",
     }
 
 
@@ -85,6 +89,26 @@ def value_line(engine) -> str:
     ci = f" (95% interval {lo:+.2%} to {hi:+.2%})" if hi == hi else ""  # NaN with fewer than two match days
     clv = f"fair CLV of the {len(settled)} settled: {m:+.2%}{ci}" if len(settled) else "none settled yet"
     return f"Value bets at the soft books ({books}); {clv}."
+
+
+def show_ledger(bets_command, alerts: Path, when: datetime, echo) -> int:
+    """The first bet alert as the user gets it, then the ledger: the first bet placed a little below its
+    recommended price, the second skipped. Returns the number of failed commands."""
+    lines = alerts.read_text().splitlines()
+    echo(f"  {when:%Y-%m-%d %H:%M} bet alert (BET_ALERT_COMMAND gets one line per new bet):")
+    for line in lines:
+        echo("    " + line)
+    ids = [line.rsplit(" bet ", 1)[-1] for line in lines]
+    price, floor = (float(lines[0].split(f"| {k} ")[1].split(" |")[0]) for k in ("price", "min"))
+    steps = [["place", ids[0], "--odds", f"{max(floor, price - 0.05):.2f}"]]  # a little less than recommended
+    if len(ids) > 1:
+        steps.append(["skip", ids[1], "--reason", "price gone"])
+    failed = 0
+    for step in steps:
+        code, out = invoke(bets_command, ["--now", when.isoformat(), *step])
+        echo(f"  $ python production/bets.py {shlex.join(step)}\n" + "\n".join("    " + ln for ln in out.splitlines()))
+        failed += code != 0
+    return failed
 
 
 def run(start: datetime, days: int, workdir: Path | None, seed: int = 7, echo=print) -> int:
@@ -124,6 +148,7 @@ def _run(start: datetime, days: int, workdir: Path, echo) -> int:
     engine = make_engine(load_settings().database_url)
     failures = 0
     day = None
+    shown_ledger = False
     for when, job in schedule(start, days):
         if when.date() != day:
             if day is not None:
@@ -134,6 +159,9 @@ def _run(start: datetime, days: int, workdir: Path, echo) -> int:
         if code != 0:
             failures += 1
             echo(f"  {when:%Y-%m-%d %H:%M} {job} exited {code} (see {workdir / 'logs' / (job + '.log')})")
+        if not shown_ledger and (workdir / ALERTS).is_file():
+            shown_ledger = True
+            failures += show_ledger(commands["bets"], workdir / ALERTS, when, echo)
     end = start + timedelta(days=days)
     c = cycle_counts(engine)
     echo(f"[{time.monotonic() - t0:6.1f}s] {day}: " + ", ".join(f"{k} {v}" for k, v in c.items()))
@@ -144,6 +172,8 @@ def _run(start: datetime, days: int, workdir: Path, echo) -> int:
     _, out = invoke(commands["report"], [])
     echo("\n" + out.rstrip())
     echo("\n" + value_line(engine))
+    alerts = (workdir / ALERTS).read_text().splitlines() if (workdir / ALERTS).is_file() else []
+    echo(f"Bet alerts: {len(alerts)} lines in {workdir / ALERTS} (BET_ALERT_COMMAND), one per bet as it was placed.")
     engine.dispose()
     echo(
         f"\nDemo finished in {time.monotonic() - t0:.0f}s with {failures} failed job runs. "

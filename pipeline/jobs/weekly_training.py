@@ -51,7 +51,7 @@ def fetch_history(ctx: JobContext) -> None:
     with ctx.engine.begin() as conn:
         stored = store_batch(conn, source, batch, ctx.now, reference_order(ctx.settings.sharp_bookmakers))
         if stored["results"]:  # results of predicted matches score them (see pipeline.betting.performance)
-            refresh_performance(conn, ctx.settings.starting_bankroll, ctx.now)
+            refresh_performance(conn, ctx.settings.starting_bankroll, ctx.now, ctx.settings.ledger)
     ctx.count("results_fetched", stored["results"])
 
 

@@ -218,6 +218,20 @@ def mark_missed(conn: Connection, now: datetime) -> list[int]:
     return ids
 
 
+def close_unplaced(conn: Connection, now: datetime) -> int:
+    """Under LEDGER=confirmed: void the pending bets the user skipped or missed (they count nowhere: no stake, no
+    profit, no CLV), the reason in `settlement_note`, in the caller's transaction. Returns how many."""
+    b = schema.bets
+    done = 0
+    for status, why in ((SKIPPED, "not placed: skipped"), (MISSED, "not placed: " + MISSED_NOTE)):
+        done += conn.execute(
+            update(b)
+            .where(b.c.ledger_status == status, b.c.status == "pending")
+            .values(status="void", result="void", profit_loss=0.0, settled_at=now, settlement_note=why)
+        ).rowcount
+    return done
+
+
 def ledger_counts(conn: Connection) -> dict[str, int]:
     """How many bets are in each ledger state (every state, zero included)."""
     b = schema.bets
@@ -248,6 +262,7 @@ __all__ = [
     "record_placement",
     "record_skip",
     "mark_missed",
+    "close_unplaced",
     "ledger_counts",
     "placed_prices",
 ]
