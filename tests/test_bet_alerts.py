@@ -4,9 +4,12 @@ nothing is run when there are no new bets; a failing command is a warning, never
 from __future__ import annotations
 
 import logging
+import re
+import sqlite3
+from datetime import timedelta
 
 import pytest
-from conftest import create_store, make_env
+from conftest import DEMO_DAYS, DEMO_START, clone, create_store, make_env, run_command
 from test_ledger import seed_bets
 
 from pipeline.betting.alerts import bet_alert_line, send_bet_alert
@@ -59,3 +62,49 @@ def test_a_failing_command_is_one_warning_line(new_bets, command, said, caplog):
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1 and said in warnings[0] and "3 new bets" in warnings[0], warnings
     assert "s3cr3t" not in warnings[0] and "\n" not in warnings[0]
+
+
+def _bet_ids(db) -> set[int]:
+    con = sqlite3.connect(db)
+    try:
+        return {r[0] for r in con.execute("SELECT id FROM bets")}
+    finally:
+        con.close()
+
+
+def _run_until_bets(env, db, start, hours=36):
+    """Hourly runs from `start` until one places bets: (its time, its output, the ids of the bets it placed)."""
+    t = start
+    for _ in range(hours):
+        before = _bet_ids(db)
+        code, out = run_command("hourly_predictions", t, env)
+        assert code == 0, out
+        new = _bet_ids(db) - before
+        if new:
+            return t, out, new
+        t += timedelta(hours=1)
+    pytest.fail(f"no hourly run from {start} placed a bet: the test would prove nothing")
+
+
+def test_a_sandbox_hourly_run_alerts_each_new_bet_once(cycle, tmp_path):
+    """The acceptance case: N new bets, N lines; the next run with none, no line; `false` leaves exit 0 with a
+    warning."""
+    env = clone(cycle[0], tmp_path / "w")
+    db = tmp_path / "w" / "predictions.db"
+    alerts = tmp_path / "alerts.txt"
+    env["BET_ALERT_COMMAND"] = f"cat >> {alerts}"
+    start = DEMO_START + timedelta(days=DEMO_DAYS, hours=10)
+    when, _, new = _run_until_bets(env, db, start)
+    got = alerts.read_text().splitlines()
+    assert len(got) == len(new) and {int(line.rsplit(" bet ", 1)[1]) for line in got} == new
+    assert all(
+        re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC \| SIM\d \| .+ v .+ \| (home|draw|away) \| .+", x) for x in got
+    )
+    code, out = run_command("hourly_predictions", when, env)  # the same prices again: nothing new
+    assert code == 0 and alerts.read_text().splitlines() == got and _bet_ids(db) >= new
+    env["BET_ALERT_COMMAND"] = "false"
+    _, out, new = _run_until_bets(env, db, when + timedelta(hours=1))
+    # one warning per step that placed bets (the hourly step, and its lineup step if that placed some too)
+    warnings = [x for x in out.splitlines() if "bet alert not sent" in x]
+    assert warnings and all("WARNING" in x and "BET_ALERT_COMMAND exited 1" in x for x in warnings), out
+    assert sum(int(re.search(r"\((\d+) new bets; they are stored\)", x)[1]) for x in warnings) == len(new)

@@ -330,3 +330,40 @@ def test_placement_stores_the_minimum_acceptable_price_of_every_bet(db_url, tmp_
         assert b.odds >= b.min_odds and b.ledger_status == "recommended" and b.taken_odds is None
     assert bets[("m1", "home")].min_odds == pytest.approx(1.03 * 85 / 40)  # Pinnacle 2.1/3.5/4.0 by hand
     engine.dispose()
+
+
+# ---- the ledger's rules ------------------------------------------------------------------------------------------
+
+
+def test_what_a_bet_counts_at_under_each_ledger():
+    import pandas as pd
+
+    from pipeline.betting.ledger import counted, counted_bets, ledger_lines, min_acceptable_odds, slippage
+
+    assert min_acceptable_odds(0.5, 0.02) == pytest.approx(2.04) and min_acceptable_odds(None, 0.02) is None
+    assert min_acceptable_odds(float("nan"), 0.02) is None and min_acceptable_odds(1.0, 0.02) is None
+    assert slippage(2.0, 2.1) == pytest.approx(-1 / 21)
+    assert counted("paper", "skipped", 2.1, 10, None, None).odds == 2.1
+    assert counted("confirmed", "recommended", 2.1, 10, None, None) is None
+    c = counted("confirmed", "placed", 2.1, 10, 2.0, 5)
+    assert (c.odds, c.stake) == (2.0, 5)
+    bets = pd.DataFrame(
+        {
+            "ledger_status": ["placed", "placed", "skipped", "missed", "recommended"],
+            "odds": [2.1, 3.0, 2.5, 4.0, 2.2],
+            "stake": [10.0, 5.0, 8.0, 2.0, 1.0],
+            "taken_odds": [2.0, 3.1, None, None, None],
+            "taken_stake": [4.0, None, None, None, None],
+        }
+    )
+    assert counted_bets(bets, "paper") is bets
+    got = counted_bets(bets, "confirmed")
+    assert got["odds"].tolist() == [2.0, 3.1] and got["stake"].tolist() == [4.0, 5.0]
+    assert got["recommended_odds"].tolist() == [2.1, 3.0]
+    counts = {"recommended": 1, "placed": 2, "skipped": 1, "missed": 1}
+    lines = ledger_lines("confirmed", counts, [(2.1, 2.0), (3.0, 3.1)])
+    assert (
+        lines[0].startswith("Ledger (LEDGER=confirmed") and "5 recommended, 2 placed, 1 skipped, 1 missed" in lines[0]
+    )
+    assert "mean -0.71%" in lines[1] and "worst -4.76%" in lines[1] and "1 taken below" in lines[1]
+    assert len(ledger_lines("paper", counts, [])) == 1

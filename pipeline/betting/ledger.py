@@ -64,8 +64,35 @@ def counted_bets(bets: pd.DataFrame, ledger: str) -> pd.DataFrame:
     return out
 
 
+def ledger_lines(ledger: str, counts: dict[str, int], prices: list[tuple[float, float]]) -> list[str]:
+    """The report's ledger lines: recommended vs placed vs skipped vs missed, and the slippage of the placed bets
+    (taken / recommended price - 1), from ledger_counts and placed_prices (pipeline.store.ledger)."""
+    total = sum(counts.values())
+    what = (
+        "every recommendation counts as placed at its own price and stake"
+        if ledger == "paper"
+        else "only placed bets count, at the taken price and stake; skipped and missed ones count nowhere"
+    )
+    lines = [
+        f"Ledger (LEDGER={ledger}: {what}): {total} recommended, {counts.get(PLACED, 0)} placed, "
+        f"{counts.get(SKIPPED, 0)} skipped, {counts.get(MISSED, 0)} missed, {counts.get(RECOMMENDED, 0)} still open"
+    ]
+    if prices:
+        slips = sorted(slippage(taken, rec) for rec, taken in prices)
+        mid = len(slips) // 2
+        median = slips[mid] if len(slips) % 2 else (slips[mid - 1] + slips[mid]) / 2
+        below = sum(s < -1e-12 for s in slips)
+        lines.append(
+            f"  slippage (taken / recommended price - 1) of the {len(slips)} placed: "
+            f"mean {sum(slips) / len(slips):+.2%}, median {median:+.2%}, worst {slips[0]:+.2%}; "
+            f"{below} taken below the recommended price"
+        )
+    return lines
+
+
 __all__ = [
     "counted_bets",
+    "ledger_lines",
     "LEDGER_MODES",
     "LEDGER_STATUSES",
     "RECOMMENDED",
