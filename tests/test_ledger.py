@@ -363,7 +363,8 @@ def test_what_a_bet_counts_at_under_each_ledger():
     counts = {"recommended": 1, "placed": 2, "skipped": 1, "missed": 1}
     lines = ledger_lines("confirmed", counts, [(2.1, 2.0), (3.0, 3.1)])
     assert (
-        lines[0].startswith("Ledger (LEDGER=confirmed") and "5 recommended, 2 placed, 1 skipped, 1 missed" in lines[0]
+        lines[0].startswith("Ledger (LEDGER=confirmed")
+        and "5 recommended, 2 placed, 1 skipped, 1 missed, 1 not recorded" in lines[0]
     )
     assert "mean -0.71%" in lines[1] and "worst -4.76%" in lines[1] and "1 taken below" in lines[1]
     assert len(ledger_lines("paper", counts, [])) == 1

@@ -75,7 +75,7 @@ def ledger_lines(ledger: str, counts: dict[str, int], prices: list[tuple[float, 
     )
     lines = [
         f"Ledger (LEDGER={ledger}: {what}): {total} recommended, {counts.get(PLACED, 0)} placed, "
-        f"{counts.get(SKIPPED, 0)} skipped, {counts.get(MISSED, 0)} missed, {counts.get(RECOMMENDED, 0)} still open"
+        f"{counts.get(SKIPPED, 0)} skipped, {counts.get(MISSED, 0)} missed, {counts.get(RECOMMENDED, 0)} not recorded"
     ]
     if prices:
         slips = sorted(slippage(taken, rec) for rec, taken in prices)
