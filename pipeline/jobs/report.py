@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline.betting.ledger import counted_bets, ledger_lines
 from pipeline.betting.performance import clv_alarm_line, final_predictions, recent_clv, settled_bets, summary
 from pipeline.betting.settlement import closing_line_value
 from pipeline.evaluation.bet_stats import BetStats, bet_stats
@@ -27,13 +28,15 @@ from pipeline.odds import METHODS
 from pipeline.outcomes import OUTCOMES, PROB_COLUMNS
 from pipeline.prices import PriceRules
 from pipeline.store import closing_prices
+from pipeline.store.ledger import ledger_counts, placed_prices
 from pipeline.store.reporting import by_outcome
 
 
-def graded_bets(conn, rules: PriceRules) -> pd.DataFrame:
-    """Settled bets (void ones left out) with their match day, month and CLV graded by every margin method
-    (`clv_<method>`) against the closing line settlement used (pipeline.store.queries.closing_prices)."""
-    bets = settled_bets(conn)
+def graded_bets(conn, rules: PriceRules, ledger: str = "paper") -> pd.DataFrame:
+    """Settled bets (void ones left out) as they count under LEDGER, with their match day, month and CLV graded
+    by every margin method (`clv_<method>`, at the counted price) against the closing line settlement used
+    (pipeline.store.queries.closing_prices)."""
+    bets = counted_bets(settled_bets(conn), ledger)
     if bets.empty:
         return bets
     bets = bets[bets["status"] == "settled"].sort_values(["kickoff_time", "id"]).reset_index(drop=True)
@@ -65,16 +68,17 @@ def value_table(bets: pd.DataFrame, key: str) -> dict[str, BetStats]:
     return {str(k): value_stats(g) for k, g in bets.groupby(key, sort=True)}
 
 
-def build_report(conn, starting_bankroll: float, rules: PriceRules | None = None) -> dict:
+def build_report(conn, starting_bankroll: float, rules: PriceRules | None = None, ledger: str = "paper") -> dict:
     rules = rules or PriceRules()
     preds = final_predictions(conn)
-    bets = graded_bets(conn, rules)
+    bets = graded_bets(conn, rules, ledger)
     calib = None
     if len(preds):
         calib = calibration_table(preds[list(PROB_COLUMNS)].to_numpy(float), preds["y"].to_numpy(int), bins=5)
     has_bets = len(bets) > 0
     return {
-        "summary": summary(conn, starting_bankroll),
+        "summary": summary(conn, starting_bankroll, ledger),
+        "ledger": ledger_lines(ledger, ledger_counts(conn), placed_prices(conn)),
         "by_outcome": by_outcome(conn),
         "rules": rules,
         "value": value_stats(bets) if has_bets else None,
@@ -124,8 +128,8 @@ def format_report(rep: dict) -> str:
                 f"  on the {m['n']} matches with odds: model log loss {_fmt(mm['log_loss'])} vs market "
                 f"(pre-match odds used, margin removed) {_fmt(m['log_loss'])}"
             )
+    lines += ["", *rep.get("ledger", [])]
     lines += [
-        "",
         f"Bets settled: {s['bets_settled']} (void: {s['bets_void']})  staked {s['staked']:.2f}  "
         f"profit {s['profit']:+.2f}  bankroll {s['bankroll']:.2f} (started at {rep['starting_bankroll']:.2f})",
     ]
@@ -266,7 +270,9 @@ def write_plots(rep: dict, out_dir: Path) -> list[Path]:
 
 def run(ctx, plot_dir: Path | None = None) -> None:
     with ctx.engine.connect() as conn:
-        rep = build_report(conn, ctx.settings.starting_bankroll, PriceRules.from_settings(ctx.settings))
+        rep = build_report(
+            conn, ctx.settings.starting_bankroll, PriceRules.from_settings(ctx.settings), ctx.settings.ledger
+        )
     write_stdout(format_report(rep))  # `report.py | head` is not a failed run
     if plot_dir is not None:
         for p in write_plots(rep, plot_dir):

@@ -25,6 +25,7 @@ from datetime import timedelta
 
 import numpy as np
 
+from pipeline.betting.ledger import counted
 from pipeline.betting.performance import has_performance, refresh_performance
 from pipeline.betting.settlement import closing_line_value, settle_as, settlement_of
 from pipeline.jobs.runner import EXIT_SOFTWARE, JobContext, JobFailed
@@ -33,6 +34,7 @@ from pipeline.prices import PriceRules
 from pipeline.providers.base import Batch, clean_text
 from pipeline.store import closing_prices, store_batch
 from pipeline.store import settlement as store
+from pipeline.store.ledger import close_unplaced, mark_missed
 
 # Predictions older than this without a result are given up on (a source that never reports them).
 RESULT_LOOKBACK = timedelta(days=14)
@@ -44,12 +46,18 @@ def fixtures_to_check(conn, source: str, now) -> list[tuple[int, str]]:
     return store.fixtures_to_check(conn, source, now, RESULT_LOOKBACK, MATCH_DURATION)
 
 
-def settle_bets(conn, now, rules: PriceRules | None = None) -> dict[str, int]:
-    """Settle every pending bet whose fixture has a final result, with its closing-line value. Idempotent."""
+def settle_bets(conn, now, rules: PriceRules | None = None, ledger: str = "paper") -> dict[str, int]:
+    """Settle every pending bet whose fixture has a final result, with its closing-line value, at the price and
+    stake it counts at under LEDGER (pipeline.betting.ledger.counted; an unplaced bet under LEDGER=confirmed is
+    left to close_unplaced). Idempotent."""
     rules = rules or PriceRules()
     counts = {"bets_won": 0, "bets_lost": 0, "bets_void": 0}
     todo = []
-    for bet in store.pending_bets_with_results(conn):
+    for row in store.pending_bets_with_results(conn):
+        c = counted(ledger, row["ledger_status"], row["odds"], row["stake"], row["taken_odds"], row["taken_stake"])
+        if c is None:
+            continue
+        bet = {**row, "odds": c.odds, "stake": c.stake}
         done = settlement_of(bet["status"], bet["outcome"], bet["bet_outcome"], bet["stake"], bet["odds"])
         if done is not None:
             todo.append((bet, done))
@@ -150,7 +158,8 @@ def run(
     with ctx.engine.begin() as conn:
         recorded = store_batch(conn, source, batch, ctx.now, rules.reference)["results"]
         ctx.count("results_recorded", recorded)
-        settled = settle_bets(conn, ctx.now, rules)
+        unplaced = close_ledger(ctx, conn)
+        settled = settle_bets(conn, ctx.now, rules, ctx.settings.ledger)
         for k, v in settled.items():
             ctx.count(k, v)
         voided = void_overdue_bets(conn, ctx.now, ctx.settings.void_after_hours)
@@ -163,8 +172,23 @@ def run(
             ctx.count("bets_void_overdue", voided)
         # performance_daily summarises results and settled bets: recomputed when they change (most runs of
         # this 30-minute job find nothing, and the recomputation grows with the history)
-        if recorded or any(settled.values()) or voided or not has_performance(conn):
-            refresh_performance(conn, ctx.settings.starting_bankroll, ctx.now)
+        if recorded or any(settled.values()) or voided or unplaced or not has_performance(conn):
+            refresh_performance(conn, ctx.settings.starting_bankroll, ctx.now, ctx.settings.ledger)
+
+
+def close_ledger(ctx: JobContext, conn) -> int:
+    """Under LEDGER=confirmed: recommendations still unplaced at kick-off become missed, and skipped and missed
+    bets are voided (they count nowhere). Returns how many were voided."""
+    if ctx.settings.ledger != "confirmed":
+        return 0
+    missed = mark_missed(conn, ctx.now)
+    if missed:
+        ctx.log.info("%d recommendations not placed by kick-off marked missed: %s", len(missed), missed[:20])
+        ctx.count("bets_missed", len(missed))
+    closed = close_unplaced(conn, ctx.now)
+    if closed:
+        ctx.count("bets_unplaced_closed", closed)
+    return closed
 
 
 def settle_by_hand(ctx: JobContext, bet_id: int, result: str, reason: str) -> None:
@@ -175,12 +199,19 @@ def settle_by_hand(ctx: JobContext, bet_id: int, result: str, reason: str) -> No
             raise JobFailed(f"no bet with id {bet_id}; nothing changed", EXIT_SOFTWARE)
         if bet.status != "pending":
             raise JobFailed(f"bet {bet_id} is already {bet.status} ({bet.result}); nothing changed", EXIT_SOFTWARE)
-        done = settle_as(result, bet.stake, bet.odds)
+        c = counted(ctx.settings.ledger, bet.ledger_status, bet.odds, bet.stake, bet.taken_odds, bet.taken_stake)
+        if c is None:
+            raise JobFailed(
+                f"bet {bet_id} is {bet.ledger_status}, not placed, and counts nowhere under LEDGER=confirmed; "
+                "record it with bets.py place first; nothing changed",
+                EXIT_SOFTWARE,
+            )
+        done = settle_as(result, c.stake, c.odds)
         reason = clean_text(reason)
         note = f"voided by hand: {reason}" if result == "void" else f"settled by hand as {result}: {reason}"
         if not store.settle_pending_bet(conn, bet_id, done.status, done.result, done.profit, ctx.now, note):
             # settled by the cron job between our read and our write
             raise JobFailed(f"bet {bet_id} was settled meanwhile; nothing changed", EXIT_SOFTWARE)
-        refresh_performance(conn, ctx.settings.starting_bankroll, ctx.now)
+        refresh_performance(conn, ctx.settings.starting_bankroll, ctx.now, ctx.settings.ledger)
     ctx.log.info("bet %d %s (profit/loss %.2f)", bet_id, note, done.profit)
     ctx.count(f"bets_{'voided' if result == 'void' else 'settled'}_by_hand", 1)

@@ -34,11 +34,22 @@ def fixtures_to_check(conn: Connection, source: str, now: datetime, lookback: ti
 
 
 def pending_bets_with_results(conn: Connection) -> list[dict]:
-    """Pending bets whose fixture has a row in `results`: id, fixture_id, bet_outcome, odds, stake, and the
-    result's status and outcome."""
+    """Pending bets whose fixture has a row in `results`: id, fixture_id, bet_outcome, odds, stake, the ledger's
+    ledger_status, taken_odds and taken_stake, and the result's status and outcome."""
     b, r = schema.bets, schema.results
     q = (
-        select(b.c.id, b.c.fixture_id, b.c.bet_outcome, b.c.odds, b.c.stake, r.c.status, r.c.outcome)
+        select(
+            b.c.id,
+            b.c.fixture_id,
+            b.c.bet_outcome,
+            b.c.odds,
+            b.c.stake,
+            b.c.ledger_status,
+            b.c.taken_odds,
+            b.c.taken_stake,
+            r.c.status,
+            r.c.outcome,
+        )
         .select_from(b.join(r, r.c.fixture_id == b.c.fixture_id))
         .where(b.c.status == "pending")
     )
@@ -114,9 +125,13 @@ def fixtures_kicked_off_before(conn: Connection, ids: list[int], before: datetim
 
 
 def bet_by_id(conn: Connection, bet_id: int):
-    """id, status, result, stake and odds of one bet, or None."""
+    """id, status, result, stake, odds, ledger_status, taken_odds and taken_stake of one bet, or None."""
     b = schema.bets
-    return conn.execute(select(b.c.id, b.c.status, b.c.result, b.c.stake, b.c.odds).where(b.c.id == bet_id)).first()
+    return conn.execute(
+        select(
+            b.c.id, b.c.status, b.c.result, b.c.stake, b.c.odds, b.c.ledger_status, b.c.taken_odds, b.c.taken_stake
+        ).where(b.c.id == bet_id)
+    ).first()
 
 
 def settle_pending_bet(
