@@ -170,7 +170,7 @@ def _run(obj: dict, func: Callable, **options) -> None:
         JOB,
         lambda ctx: func(ctx, **options),
         now=obj.get("now"),
-        quiet=True,
+        quiet=obj.get("quiet", True),
         lock=False,
         create_store=False,
     )
@@ -216,9 +216,15 @@ BET_ID = click.argument("bet_id", type=click.IntRange(1), metavar="BET_ID")
     callback=_check_now,
     help="Act as if the time were this (UTC unless an offset is given), e.g. 2026-01-20T13:00.",
 )
+@click.option(
+    "--quiet/--verbose",
+    default=True,
+    show_default=True,
+    help="Only warnings and errors on stderr (--verbose adds the run's log lines; LOG_DIR/bets.log has all).",
+)
 @click.pass_context
-def bets(ctx, now):
-    ctx.obj = {"now": now}
+def bets(ctx, now, quiet):
+    ctx.obj = {"now": now, "quiet": quiet}
 
 
 @bets.command("list", help="Open recommendations, newest first, each with its minimum acceptable price.")
