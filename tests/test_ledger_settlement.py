@@ -118,3 +118,23 @@ def test_paper_settles_every_recommendation_as_before(db_url, tmp_path, settings
     assert "Ledger (LEDGER=paper" in report and "4 recommended, 2 placed, 1 skipped, 0 missed, 1 not recorded" in report
     assert "Bets settled: 4 (void: 0)  staked 35.00  profit -15.00" in report
     engine.dispose()
+
+
+def test_settling_by_hand_under_confirmed_pays_what_was_taken(db_url, tmp_path):
+    engine = _setup(db_url, tmp_path, SPECS)
+    env = make_env(tmp_path, DATABASE_URL=db_url, LEDGER="confirmed")
+    ids = ids_of(engine)
+    record_ledger(env, ids)
+    now = (KO + timedelta(hours=3)).isoformat()
+    cli(
+        env, "results_settlement", "--now", now, "--settle", str(ids[("a", "home")]), "--result", "win", "--reason", "x"
+    )
+    assert _bets(engine)[("a", "home")].profit_loss == pytest.approx(7.2)  # 8 at 1.9
+    r = CliRunner().invoke(
+        COMMANDS["results_settlement"],
+        ["--now", now, "--settle", str(ids[("a", "draw")]), "--result", "win", "--reason", "x"],
+        env=env,
+    )
+    assert r.exit_code == 70 and "is skipped, not placed, and counts nowhere" in r.stderr, r.output
+    assert _bets(engine)[("a", "draw")].status == "pending"
+    engine.dispose()
