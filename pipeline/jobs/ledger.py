@@ -18,11 +18,11 @@ import click
 
 from pipeline.betting.ledger import min_acceptable_odds, slippage
 from pipeline.bookmakers import canonical, is_known
-from pipeline.config import ConfigError
-from pipeline.jobs.runner import EXIT_SOFTWARE, JobContext, JobFailed, parse_now, run_job, write_stdout
+from pipeline.errors import ConfigError, JobFailed
+from pipeline.jobs.logs import write_stdout
+from pipeline.jobs.runner import JobContext, parse_now, run_job
 from pipeline.store.ledger import (
     LedgerBet,
-    LedgerRefused,
     get_bet,
     open_recommendations,
     record_placement,
@@ -99,10 +99,6 @@ def show_lines(bet: LedgerBet, min_edge: float) -> list[str]:
     return [*lines, settled]
 
 
-def _refused(exc: LedgerRefused) -> JobFailed:
-    return JobFailed(str(exc), EXIT_SOFTWARE)
-
-
 def run_list(ctx: JobContext) -> None:
     with ctx.engine.connect() as conn:
         bets = open_recommendations(conn)
@@ -114,7 +110,7 @@ def run_show(ctx: JobContext, *, bet_id: int) -> None:
     with ctx.engine.connect() as conn:
         bet = get_bet(conn, bet_id)
     if bet is None:
-        raise JobFailed(f"no bet with id {bet_id}", EXIT_SOFTWARE)
+        raise JobFailed(f"no bet with id {bet_id}")
     write_stdout("\n".join(show_lines(bet, ctx.settings.min_edge)))
 
 
@@ -122,10 +118,7 @@ def run_place(
     ctx: JobContext, *, bet_id: int, odds: float, stake: float | None, bookmaker: str | None, note: str | None
 ) -> None:
     book = None if bookmaker is None else (canonical(bookmaker) if is_known(bookmaker) else bookmaker)
-    try:
-        _, bet = record_placement(ctx.engine, bet_id, odds=odds, stake=stake, bookmaker=book, now=ctx.now, note=note)
-    except LedgerRefused as exc:
-        raise _refused(exc) from None
+    _, bet = record_placement(ctx.engine, bet_id, odds=odds, stake=stake, bookmaker=book, now=ctx.now, note=note)
     ctx.count("placed")
     assert bet.taken_odds is not None and bet.taken_stake is not None
     min_edge = ctx.settings.min_edge
@@ -154,10 +147,7 @@ def run_place(
 
 
 def run_skip(ctx: JobContext, *, bet_id: int, reason: str | None) -> None:
-    try:
-        _, bet = record_skip(ctx.engine, bet_id, reason=reason, now=ctx.now)
-    except LedgerRefused as exc:
-        raise _refused(exc) from None
+    _, bet = record_skip(ctx.engine, bet_id, reason=reason, now=ctx.now)
     ctx.count("skipped")
     write_stdout(
         f"bet {bet.id} skipped: {bet.bet_outcome} on {bet.match} at {bet.odds:.2f} with {bet.bookmaker}"

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from pipeline.errors import EXIT_SOFTWARE, PipelineError
 from pipeline.store import schema
 
 # the values of bets.ledger_status (schema.py's check constraint)
@@ -21,9 +22,11 @@ LEDGER_STATUSES = (RECOMMENDED, PLACED, SKIPPED, MISSED)
 MISSED_NOTE = "not placed by kick-off"
 
 
-class LedgerRefused(Exception):
+class LedgerRefused(PipelineError):
     """The change does not apply to the bet as it is (unknown, already placed or skipped, settled): nothing
-    changed. The message is one line naming the bet and why."""
+    changed. The message is one line naming the bet and why; exit 70, as for a refused settlement by hand."""
+
+    exit_code = EXIT_SOFTWARE
 
 
 @dataclass(frozen=True)
