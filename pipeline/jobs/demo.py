@@ -173,7 +173,7 @@ def _run(start: datetime, days: int, workdir: Path, echo) -> int:
     echo("\n" + out.rstrip())
     echo("\n" + value_line(engine))
     alerts = (workdir / ALERTS).read_text().splitlines() if (workdir / ALERTS).is_file() else []
-    echo(f"Bet alerts: {len(alerts)} lines in {workdir / ALERTS} (BET_ALERT_COMMAND), one per bet as it was placed.")
+    echo(f"Bet alerts: {len(alerts)} lines, one per bet as it was placed (BET_ALERT_COMMAND wrote them to {ALERTS}).")
     engine.dispose()
     echo(
         f"\nDemo finished in {time.monotonic() - t0:.0f}s with {failures} failed job runs. "
