@@ -22,6 +22,7 @@ from pipeline.leagues import UnknownLeague, check_football_data, check_sportmonk
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("sandbox", "football-data", "sportmonks")
+DEPLOYMENTS = ("development", "production")
 MARGIN_METHODS = ("multiplicative", "shin", "power")
 # Wall-clock limit of a run of a job the table does not know (a job_runs row of a renamed job, a test's own job):
 # the deadlines themselves are the job table's, JOB_DEADLINES overrides them.
@@ -124,6 +125,11 @@ class Settings:
     max_data_age_days: float = 90.0
     # Run by the health check when it fails, the failing lines on its stdin (e.g. mail -s "..." ops@example.com)
     alert_command: str = ""
+    # Run after each backup with a new backup file as $1 (e.g. curl or rclone to object storage): a copy off the
+    # machine or volume; a failing copy fails the backup run
+    backup_copy_command: str = ""
+    # production: the jobs refuse the simulated sandbox and an SQLite store (the Kubernetes production overlay)
+    deployment: str = "development"
     # BLAS/OpenMP threads per job: cron runs jobs side by side on few cores, so one each by default
     cpu_threads: int = 1
 
@@ -207,6 +213,8 @@ def _parsers():
         "VOID_AFTER_HOURS": ("void_after_hours", lambda n, v: f(n, v, 1)),
         "MAX_DATA_AGE_DAYS": ("max_data_age_days", lambda n, v: f(n, v, 0, lo_open=True)),
         "ALERT_COMMAND": ("alert_command", lambda n, v: v.strip()),
+        "BACKUP_COPY_COMMAND": ("backup_copy_command", lambda n, v: v.strip()),
+        "DEPLOYMENT": ("deployment", lambda n, v: _choice(n, v, DEPLOYMENTS)),
         "CPU_THREADS": ("cpu_threads", lambda n, v: _int(n, v, 1)),
     }
 
@@ -356,6 +364,16 @@ def _check(settings: Settings) -> None:
         raise ConfigError("MAX_STAKE_FRACTION must not exceed MAX_MATCH_FRACTION")
     if settings.data_source == "sportmonks" and not settings.sportmonks_api_key:
         raise ConfigError("SPORTMONKS_API_KEY is required when DATA_SOURCE=sportmonks")
+    if settings.deployment == "production":
+        if settings.data_source == "sandbox":
+            raise ConfigError(
+                "DEPLOYMENT=production needs DATA_SOURCE=football-data or sportmonks (the sandbox is simulated)"
+            )
+        if settings.is_sqlite:
+            raise ConfigError(
+                "DEPLOYMENT=production needs a PostgreSQL DATABASE_URL (postgresql+psycopg://...), not SQLite: "
+                "jobs in separate pods would share one SQLite file on network storage"
+            )
 
 
 def setting_names() -> list[str]:
