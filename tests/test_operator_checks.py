@@ -157,7 +157,7 @@ def test_env_file_settings_still_apply(tmp_path):
     f = tmp_path / ".env"
     f.write_text("FOOTBALL_DATA_LEAGUES=E0,I1\n# a comment\nMIN_EDGE=0.04\n")
     s = load_settings({}, dotenv=f)
-    assert s.football_data_leagues == ("E0", "I1") and s.strategy.min_edge == 0.04
+    assert s.football_data_leagues == ("E0", "I1") and s.min_edge == 0.04
 
 
 # ---- league codes --------------------------------------------------------------------------------------------------
