@@ -258,3 +258,26 @@ def test_the_copy_a_restore_keeps_is_ignored_by_git():
         text=True,
     )
     assert r.returncode == 0 and r.stdout.strip() == "predictions.db.before_restore_20260101_040000"
+
+
+@needs_shared()
+def test_weekly_training_dry_run_names_a_configured_league_without_data(tmp_path):
+    """`E0,SP2 weekly_training.py --dry-run` on a copy of two seasons of real E0 files (no SP2 file): one warning
+    line names SP2, the run itself goes on."""
+    data = tmp_path / "data"
+    for season in ("2223", "2324"):
+        (data / "mmz4281" / season).mkdir(parents=True)
+        shutil.copy2(FOOTBALL_DATA / "mmz4281" / season / "E0.csv", data / "mmz4281" / season / "E0.csv")
+    header = (data / "mmz4281" / "2324" / "E0.csv").read_text().splitlines()[0]
+    (data / "fixtures.csv").write_text(header + "\n")
+    env = make_env(
+        tmp_path,
+        DATA_SOURCE="football-data",
+        FOOTBALL_DATA_DIR=str(data),
+        FOOTBALL_DATA_LEAGUES="E0,SP2",
+        VALIDATION_MATCHES="100",
+    )
+    r = invoke_command("weekly_training", ["--dry-run", "--now", "2024-06-01T12:00", "--quiet"], env)
+    assert r.exit_code == 0, r.output
+    (line,) = [ln for ln in lines(r.stderr) if "WARNING" in ln]
+    assert "FOOTBALL_DATA_LEAGUES: no finished match of SP2" in line and "E0 760" in line
