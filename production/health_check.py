@@ -10,7 +10,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # also under `python -I`, which leaves it out
 import _venv_check  # noqa: F401 - one line and exit 78 under an interpreter without the project's packages
 
-from pipeline.jobs.cli import health_check
+from pipeline.jobs.health_alarm import main  # the command, or an alarm when the pipeline cannot be imported
 
 if __name__ == "__main__":
-    health_check()
+    main()
