@@ -209,11 +209,11 @@ def figures(rep: dict) -> dict:
         out[name] = fig
 
     curve = rep["bankroll"]
-    marker = {"marker": "o", "markersize": 4 if len(bets) <= 60 else 2}
+    size = 4 if len(bets) <= 60 else 2
     fig, ax = plt.subplots(figsize=(8, 4))
     if len(curve):
         # x: settled bets in kick-off order (0: before the first), so one bet is a step, not a line on a time axis
-        ax.plot(range(len(curve)), curve["bankroll"], drawstyle="steps-post", **marker)
+        ax.plot(np.arange(len(curve)), curve["bankroll"], drawstyle="steps-post", marker="o", markersize=size)
         ax.axhline(rep["starting_bankroll"], color="grey", ls="--", lw=0.8, label="starting bankroll")
         ax.legend()
         _bet_axis(ax, len(bets), bets)
@@ -225,11 +225,18 @@ def figures(rep: dict) -> dict:
 
     fig, ax = plt.subplots(figsize=(8, 4))
     if len(bets):
-        x = range(len(bets) + 1)
+        steps = np.arange(len(bets) + 1)
         profit = np.concatenate([[0.0], bets["profit_loss"].cumsum().to_numpy(float)])
         expected = np.concatenate([[0.0], (bets["stake"] * bets["clv"].fillna(0.0)).cumsum().to_numpy(float)])
-        ax.plot(x, profit, drawstyle="steps-post", label="profit", **marker)
-        ax.plot(x, expected, drawstyle="steps-post", label="expected profit (sum of stake x fair CLV)", **marker)
+        ax.plot(steps, profit, drawstyle="steps-post", label="profit", marker="o", markersize=size)
+        ax.plot(
+            steps,
+            expected,
+            drawstyle="steps-post",
+            label="expected profit (sum of stake x fair CLV)",
+            marker="o",
+            markersize=size,
+        )
         ax.axhline(0, color="grey", lw=0.8)
         ax.legend()
         _bet_axis(ax, len(bets), bets)
