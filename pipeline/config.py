@@ -22,7 +22,7 @@ from pipeline.leagues import UnknownLeague, check_football_data, check_sportmonk
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("sandbox", "football-data", "sportmonks")
-DEPLOYMENTS = ("development", "production")
+DEPLOYMENTS = ("development", "production", "demo")
 MARGIN_METHODS = ("multiplicative", "shin", "power")
 # Wall-clock limit of a run of a job the table does not know (a job_runs row of a renamed job, a test's own job):
 # the deadlines themselves are the job table's, JOB_DEADLINES overrides them.
@@ -128,7 +128,8 @@ class Settings:
     # Run after each backup with a new backup file as $1 (e.g. curl or rclone to object storage): a copy off the
     # machine or volume; a failing copy fails the backup run
     backup_copy_command: str = ""
-    # production: the jobs refuse the simulated sandbox and an SQLite store (the Kubernetes production overlay)
+    # production: the jobs refuse the simulated sandbox and an SQLite store (the Kubernetes production overlay);
+    # demo: the sandbox is expected (the health check fails on simulated data anywhere else)
     deployment: str = "development"
     # BLAS/OpenMP threads per job: cron runs jobs side by side on few cores, so one each by default
     cpu_threads: int = 1
