@@ -3,8 +3,8 @@ an import, or the check itself. Each of those stops the health check before its 
 reported the way a failed check is: its ❌ line on stdout (cron mails it), ALERT_COMMAND run with the lines on
 stdin (from the environment, or `.env` when it can be read, when the settings cannot be loaded), and exit 1.
 
-Standard library only at import: production/health_check.py imports this first, and the rest of the pipeline
-inside a guard, so even a failing import is an alarm.
+Standard library only at import (the settings are imported when needed): production/health_check.py falls back on
+`import_failed` when the pipeline cannot be imported, so even a failing import is an alarm.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 EXIT_HEALTHY, EXIT_UNHEALTHY = 0, 1
 ALERT_TIMEOUT = 60
@@ -119,14 +120,10 @@ def checked(run: Callable[..., int], *, as_json: bool = False, now: str | None =
     return alarm([("health check", f"the check could not finish: {reason}")], settings.alert_command, as_json)
 
 
-def main() -> None:
-    """production/health_check.py: the command, or an alarm when the pipeline cannot even be imported."""
-    try:
-        from pipeline.jobs.cli import health_check
-    except Exception as exc:  # noqa: BLE001 - a broken install or module: the alarm must still sound
-        line = f"the health check cannot start: {type(exc).__name__}: {exc}"
-        sys.exit(alarm([("import", line)], alert_command_without_settings()))
-    health_check()
+def import_failed(exc: BaseException) -> NoReturn:
+    """production/health_check.py when the pipeline cannot be imported: the alarm, then exit 1."""
+    line = f"the health check cannot start: {type(exc).__name__}: {exc}"
+    sys.exit(alarm([("import", line)], alert_command_without_settings()))
 
 
-__all__ = ["alarm", "checked", "main", "run_alert", "alert_command_without_settings", "log_dir_problem"]
+__all__ = ["alarm", "checked", "import_failed", "run_alert", "alert_command_without_settings", "log_dir_problem"]
