@@ -80,3 +80,34 @@ def test_simulated_data_fails_outside_the_demo(tmp_path):
         "Data source: sandbox (simulated, the demo)",
     )
     assert source_verdict(dataclasses.replace(st, data_source="football-data"))[0]
+
+
+def health_lines(env: dict) -> tuple[int, list[str]]:
+    from conftest import invoke_command
+
+    r = invoke_command("health_check", ["--quiet"], env)
+    return r.exit_code, [ln for ln in r.stdout.splitlines() if ln.strip()]
+
+
+def test_the_health_check_on_postgresql_with_only_sqlite_backups_fails_its_backup_line(pg_url, tmp_path):
+    from conftest import make_env
+
+    alert = tmp_path / "alert.txt"
+    env = make_env(tmp_path, DATABASE_URL=pg_url, ALERT_COMMAND=f"cat > {alert}")
+    write(tmp_path, "predictions_20260120_040000.db", "predictions_20260120_040000.sql")
+    code, lines = health_lines(env)
+    assert code == 1
+    (backup,) = [ln for ln in lines if ln.startswith("❌ backup:")]
+    assert "no PostgreSQL dump (predictions_*.dump) backup" in backup and ".db, .sql" in backup
+    assert backup in alert.read_text()
+
+
+def test_the_health_check_fails_on_simulated_data_outside_the_demo(tmp_path):
+    from conftest import create_store, make_env
+
+    env = make_env(tmp_path, DEPLOYMENT="development")
+    create_store(env)
+    code, lines = health_lines(env)
+    assert code == 1 and any(ln.startswith("❌ data source: DATA_SOURCE=sandbox: simulated") for ln in lines)
+    code, lines = health_lines({**env, "DEPLOYMENT": "demo"})
+    assert not any(ln.startswith("❌ data source") for ln in lines)
