@@ -5,9 +5,10 @@ FROM python:3.11-slim-trixie
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
 # pg_dump/pg_restore for the backup job on PostgreSQL. pg_dump refuses a server newer than itself, so the major
-# version is pinned: 17 dumps PostgreSQL 15, 16 and 17.
+# version is pinned: 17 dumps PostgreSQL 15, 16 and 17. curl for ALERT_COMMAND's webhooks and BACKUP_COPY_COMMAND's
+# uploads (--aws-sigv4 speaks to S3-compatible storage).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends postgresql-client-17=17.* \
+ && apt-get install -y --no-install-recommends postgresql-client-17=17.* curl=8.* \
  && rm -rf /var/lib/apt/lists/*
 
 # supercronic, cron for containers (the compose scheduler): a release binary, version and checksum pinned.
@@ -30,7 +31,7 @@ RUN groupadd --system --gid 10001 football \
 # State lives under /var/lib/football (volumes in compose, one PersistentVolumeClaim in Kubernetes); the code
 # stays read-only and owned by root. DATABASE_URL here is only the SQLite fallback: compose and the manifests
 # set the PostgreSQL URL from the environment. BLAS/OpenMP threads: one per job unless the orchestrator sets
-# them from the container's CPU limit (compose.yaml, deploy/kubernetes).
+# them from the container's CPU limit (compose.yaml, deploy/kubernetes/base).
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \

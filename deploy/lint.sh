@@ -14,13 +14,14 @@ check-jsonschema --builtin-schema vendor.compose-spec compose.yaml
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 if command -v kubectl >/dev/null 2>&1; then
-    echo "kubernetes-validate --strict: kubectl kustomize deploy/kubernetes"
-    kubectl kustomize deploy/kubernetes > "$tmp/rendered.yaml"
-    manifests=("$tmp/rendered.yaml")
+    echo "kubernetes-validate --strict: kubectl kustomize deploy/kubernetes/base and overlays/production"
+    kubectl kustomize deploy/kubernetes/base > "$tmp/base.yaml"
+    kubectl kustomize deploy/kubernetes/overlays/production > "$tmp/production.yaml"
+    manifests=("$tmp/base.yaml" "$tmp/production.yaml")
 else
     echo "kubernetes-validate --strict: kubectl not found, the plain manifests (without the kustomize patch)"
     manifests=()
-    for f in deploy/kubernetes/*.yaml; do
+    for f in deploy/kubernetes/base/*.yaml; do
         [ "$(basename "$f")" = kustomization.yaml ] || manifests+=("$f")
     done
 fi

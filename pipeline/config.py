@@ -6,7 +6,9 @@ which the job runner turns into one line naming the setting and exit code 78.
 
 from __future__ import annotations
 
+import io
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,9 +18,11 @@ from dotenv import dotenv_values
 from pipeline.bookmakers import canonical, is_bettable, is_known, known_names
 from pipeline.errors import ConfigError
 from pipeline.jobs.table import JOBS
+from pipeline.leagues import UnknownLeague, check_football_data, check_sportmonks
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("sandbox", "football-data", "sportmonks")
+DEPLOYMENTS = ("development", "production", "demo")
 MARGIN_METHODS = ("multiplicative", "shin", "power")
 LEDGER_MODES = ("paper", "confirmed")  # pipeline.betting.ledger: what a recommendation counts as
 # Wall-clock limit of a run of a job the table does not know (a job_runs row of a renamed job, a test's own job):
@@ -126,6 +130,12 @@ class Settings:
     bet_alert_command: str = ""
     # paper: every recommendation counts as placed; confirmed: only what production/bets.py records as placed
     ledger: str = "paper"
+    # Run after each backup with a new backup file as $1 (e.g. curl or rclone to object storage): a copy off the
+    # machine or volume; a failing copy fails the backup run
+    backup_copy_command: str = ""
+    # production: the jobs refuse the simulated sandbox and an SQLite store (the Kubernetes production overlay);
+    # demo: the sandbox is expected (the health check fails on simulated data anywhere else)
+    deployment: str = "development"
     # BLAS/OpenMP threads per job: cron runs jobs side by side on few cores, so one each by default
     cpu_threads: int = 1
 
@@ -164,11 +174,11 @@ def _parsers():
         "DATA_SOURCE": ("data_source", lambda n, v: _choice(n, v, SOURCES)),
         "SPORTMONKS_API_KEY": ("sportmonks_api_key", lambda n, v: v.strip()),
         "SPORTMONKS_BASE_URL": ("sportmonks_base_url", lambda n, v: _http_url(n, v)),
-        "SPORTMONKS_LEAGUES": ("sportmonks_leagues", lambda n, v: _list(v)),
+        "SPORTMONKS_LEAGUES": ("sportmonks_leagues", lambda n, v: _leagues(n, v, check_sportmonks)),
         "SPORTMONKS_BOOKMAKERS": ("sportmonks_bookmakers", lambda n, v: _list(v)),
         "FOOTBALL_DATA_DIR": ("football_data_dir", lambda n, v: _path(v) if v else None),
         "FOOTBALL_DATA_URL": ("football_data_url", lambda n, v: _http_url(n, v)),
-        "FOOTBALL_DATA_LEAGUES": ("football_data_leagues", lambda n, v: _nonempty(n, _list(v))),
+        "FOOTBALL_DATA_LEAGUES": ("football_data_leagues", lambda n, v: _leagues(n, v, check_football_data, True)),
         "SANDBOX_SEED": ("sandbox_seed", lambda n, v: _int(n, v)),
         "HTTP_TIMEOUT": ("http_timeout", lambda n, v: f(n, v, 0, 600, lo_open=True)),
         "HTTP_ATTEMPTS": ("http_attempts", lambda n, v: _int(n, v, 1)),
@@ -211,6 +221,8 @@ def _parsers():
         "ALERT_COMMAND": ("alert_command", lambda n, v: v.strip()),
         "BET_ALERT_COMMAND": ("bet_alert_command", lambda n, v: v.strip()),
         "LEDGER": ("ledger", lambda n, v: _choice(n, v.strip(), LEDGER_MODES)),
+        "BACKUP_COPY_COMMAND": ("backup_copy_command", lambda n, v: v.strip()),
+        "DEPLOYMENT": ("deployment", lambda n, v: _choice(n, v, DEPLOYMENTS)),
         "CPU_THREADS": ("cpu_threads", lambda n, v: _int(n, v, 1)),
     }
 
@@ -225,6 +237,14 @@ def _nonempty(name: str, value: tuple) -> tuple:
     if not value:
         raise ConfigError(f"{name} must list at least one value")
     return value
+
+
+def _leagues(name: str, value: str, check, required: bool = False) -> tuple[str, ...]:
+    codes = _nonempty(name, _list(value)) if required else _list(value)
+    try:
+        return check(name, codes)
+    except UnknownLeague as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _bookmakers(name: str, value: str, bettable: bool = False) -> tuple[str, ...]:
@@ -283,13 +303,56 @@ def _database_url(value: str) -> str:
     raise ConfigError(f"DATABASE_URL must be sqlite:/// or postgresql://, got a {backend!r} URL")
 
 
+def read_dotenv(path: Path) -> dict[str, str]:
+    """The settings in the `.env` file at `path` ({} when there is none). A file the job may not read is one
+    line naming it and its owner (cron running as another user than the one who made it `chmod 600`)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc} ({_ownership(path)})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"cannot read {path}: not UTF-8 text (byte {exc.start})") from None
+    return {k: v for k, v in dotenv_values(stream=io.StringIO(text)).items() if v is not None}
+
+
+def _ownership(path: Path) -> str:
+    """Who owns `path` and who is asking, for the line that says why it cannot be read."""
+    import grp
+    import pwd
+
+    def user(uid: int) -> str:
+        try:
+            return pwd.getpwuid(uid).pw_name
+        except KeyError:
+            return f"uid {uid}"
+
+    def group(gid: int) -> str:
+        try:
+            return grp.getgrgid(gid).gr_name
+        except KeyError:
+            return f"gid {gid}"
+
+    try:
+        st = path.stat()
+    except OSError:
+        return f"this job runs as {user(os.geteuid())}"
+    return (
+        f"owner {user(st.st_uid)}:{group(st.st_gid)}, mode {st.st_mode & 0o777:04o}; this job runs as "
+        f"{user(os.geteuid())}: make it readable by that user, e.g. chown {user(os.geteuid())} {path}"
+    )
+
+
 def load_settings(env: dict | None = None, *, dotenv: Path | None = None, **overrides) -> Settings:
     """Settings from `env` (default os.environ) over `.env` (default ROOT/.env), then explicit overrides."""
     raw: dict[str, str] = {}
+    given: Mapping[str, str] = os.environ if env is None else env
     dotenv = ROOT / ".env" if dotenv is None else dotenv
-    if dotenv.is_file():
-        raw.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
-    raw.update(os.environ if env is None else env)
+    # with every setting in the environment (the demo) the file could change nothing: it is not read
+    if not set(_parsers()) <= set(given):
+        raw.update(read_dotenv(dotenv))
+    raw.update(given)
     values: dict = {}
     for name, (attr, parse) in _parsers().items():
         if name in raw and raw[name] != "":
@@ -309,6 +372,16 @@ def _check(settings: Settings) -> None:
         raise ConfigError("MAX_STAKE_FRACTION must not exceed MAX_MATCH_FRACTION")
     if settings.data_source == "sportmonks" and not settings.sportmonks_api_key:
         raise ConfigError("SPORTMONKS_API_KEY is required when DATA_SOURCE=sportmonks")
+    if settings.deployment == "production":
+        if settings.data_source == "sandbox":
+            raise ConfigError(
+                "DEPLOYMENT=production needs DATA_SOURCE=football-data or sportmonks (the sandbox is simulated)"
+            )
+        if settings.is_sqlite:
+            raise ConfigError(
+                "DEPLOYMENT=production needs a PostgreSQL DATABASE_URL (postgresql+psycopg://...), not SQLite: "
+                "jobs in separate pods would share one SQLite file on network storage"
+            )
 
 
 def setting_names() -> list[str]:

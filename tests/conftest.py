@@ -149,6 +149,7 @@ def make_env(tmp_path: Path, **extra) -> dict:
         "LOCK_DIR": str(tmp_path / "locks"),
         "CACHE_DIR": str(tmp_path / "cache"),
         "DATA_SOURCE": "sandbox",
+        "DEPLOYMENT": "demo",  # the sandbox on purpose: the health check fails on simulated data anywhere else
     }
     env.update({k: str(v) for k, v in extra.items()})
     return env

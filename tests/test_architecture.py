@@ -25,6 +25,8 @@ LAZY_OK = {
     ("pipeline.providers", "pipeline.providers.sportmonks"),
     # scikit-learn and XGBoost only when a set is loaded: the lineup job mostly finds nothing to predict
     ("pipeline.forecast.predictions", "pipeline.forecast.modelset"),
+    # the health check's alarm must sound when the settings module itself is broken (standard library at import)
+    ("pipeline.jobs.health_alarm", "pipeline.config"),
 }
 JOB_MODULES = {f"pipeline.jobs.{name}" for name in JOBS}
 

@@ -15,7 +15,7 @@ from conftest import ROOT, create_store, make_env
 
 from pipeline.jobs.cli import COMMANDS
 
-SCRIPTS = sorted(p.name for p in (ROOT / "production").glob("*.py"))
+SCRIPTS = sorted(p.name for p in (ROOT / "production").glob("*.py") if not p.name.startswith("_"))
 JOB_SCRIPTS = ["weekly_training.py", "hourly_predictions.py", "lineup_updates.py", "results_settlement.py"]
 
 

@@ -24,7 +24,8 @@ from pipeline.jobs.cli import COMMANDS
 from pipeline.jobs.runner import EXIT_CONFIG, EXIT_SOFTWARE
 from pipeline.jobs.table import JOBS, SCHEDULED, longest_gap
 
-K8S = ROOT / "deploy" / "kubernetes"
+K8S = ROOT / "deploy" / "kubernetes" / "base"
+PRODUCTION = ROOT / "deploy" / "kubernetes" / "overlays" / "production"
 
 
 # ---- the Dockerfile, read as Docker reads it ----------------------------------------------------------------------
@@ -153,7 +154,7 @@ def test_the_build_context_holds_the_code_and_no_secret_or_state():
         ".locks/backup.lock",
         "pipeline/__pycache__/x.cpython-311.pyc",
         "tests/test_deploy.py",
-        "deploy/kubernetes/cronjobs.yaml",
+        "deploy/kubernetes/base/cronjobs.yaml",
     ]
     assert [p for p in kept_out if not dockerignored(p)] == []
 
@@ -165,7 +166,7 @@ def test_default_command_and_every_job_command_run_in_this_venv():
     assert cmd[0] == ".venv/bin/python"
     r = subprocess.run([sys.executable, *cmd[1:]], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
-    scripts = list((ROOT / "production").glob("*.py"))
+    scripts = [p for p in (ROOT / "production").glob("*.py") if not p.name.startswith("_")]
     for script in scripts:
         assert f"== production/{script.name} ==\nUsage: {script.name} [OPTIONS]" in r.stdout
     assert r.stdout.count("Usage:") == len(scripts)
@@ -273,7 +274,7 @@ def test_cronjob_policies_and_resources():
         assert spec["failedJobsHistoryLimit"] >= 1 and job["backoffLimit"] == 0
         assert job["template"]["spec"]["restartPolicy"] == "Never"
         c = cron_container(cj)
-        assert c["name"] == "job" and c["image"] == "football-pipeline"
+        assert c["name"] == "job" and c["image"] == generated.image() == f"football-pipeline:{generated.version()}"
         res = c["resources"]
         for kind in ("cpu", "memory"):  # a CPU limit too: the thread counts are read from it
             assert kind in res["requests"] and kind in res["limits"], (name, kind)

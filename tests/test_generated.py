@@ -13,7 +13,7 @@ from conftest import ROOT
 
 from pipeline.jobs import generated
 
-INPUTS = (generated.POD_PATCH, generated.SETTINGS_ENV)
+INPUTS = (generated.POD_PATCH, generated.SETTINGS_ENV, Path("pyproject.toml"))
 
 
 def table_command(root: Path, *args: str) -> subprocess.CompletedProcess:
@@ -38,8 +38,8 @@ def test_every_generated_file_is_the_committed_one():
     assert {str(p) for p in generated.files()} == {
         "crontab.example",
         "deploy/container.crontab",
-        "deploy/kubernetes/cronjobs.yaml",
-        "deploy/kubernetes/migrate-job.yaml",
+        "deploy/kubernetes/base/cronjobs.yaml",
+        "deploy/kubernetes/base/migrate-job.yaml",
     }
 
 
@@ -52,14 +52,14 @@ def test_check_names_a_stale_file_and_write_mends_it(checkout):
     assert r.returncode == 1
     assert r.stderr.splitlines() == [
         "stale: deploy/container.crontab (run: python -m pipeline.jobs.table --write)",
-        "stale: deploy/kubernetes/cronjobs.yaml (run: python -m pipeline.jobs.table --write)",
+        "stale: deploy/kubernetes/base/cronjobs.yaml (run: python -m pipeline.jobs.table --write)",
     ]
     r = table_command(checkout, "--write")
     assert r.returncode == 0 and r.stdout.split() == [
         "wrote",
         "deploy/container.crontab",
         "wrote",
-        "deploy/kubernetes/cronjobs.yaml",
+        "deploy/kubernetes/base/cronjobs.yaml",
     ]
     assert table_command(checkout, "--check").returncode == 0
     assert cronjobs.read_text() == (ROOT / generated.CRONJOBS).read_text()

@@ -31,6 +31,7 @@ from pathlib import Path
 from pipeline.config import ROOT, ConfigError
 from pipeline.errors import EXIT_CONFIG, EXIT_SOFTWARE, JobFailed
 from pipeline.forecast import registry
+from pipeline.jobs.backup_copy import copy_off
 from pipeline.jobs.history import HOST
 from pipeline.jobs.lock import JobLock
 from pipeline.jobs.runner import JobContext
@@ -57,6 +58,7 @@ def _staged(dest: Path):
     _remove_temporary(tmp)
     try:
         yield tmp
+        os.chmod(tmp, 0o600)  # a backup holds every bet and prediction: its owner's alone
         os.replace(tmp, dest)
     except OSError as exc:
         _remove_temporary(tmp)
@@ -167,9 +169,13 @@ def run(ctx: JobContext, restore_file: Path | None = None) -> None:
 
 def _backup_dir(settings) -> Path:
     try:
-        settings.backup_dir.mkdir(parents=True, exist_ok=True)
+        settings.backup_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"BACKUP_DIR {settings.backup_dir} is not a usable directory ({exc.strerror})") from None
+    try:
+        settings.backup_dir.chmod(0o700)
+    except OSError:
+        pass  # a directory of another owner (a mount point): the files themselves are 0600
     return settings.backup_dir
 
 
@@ -201,6 +207,13 @@ def run_backup(ctx: JobContext) -> None:
         ctx.count("env_copies", 1)
     removed = prune(settings.backup_dir, settings.backup_retention_days, ctx.now)
     ctx.count("pruned", len(removed))
+    # off the machine or volume: the store's backups and the model archive (the .env copy holds secrets: no)
+    made = [p for p in settings.backup_dir.iterdir() if p.name.startswith((f"predictions_{stamp}", f"models_{stamp}"))]
+    failed = copy_off(settings.backup_copy_command, sorted(made), settings.backup_dir)
+    if failed:
+        raise JobFailed(failed)
+    if settings.backup_copy_command:
+        ctx.count("copied_off", len(made))
 
 
 def _with_journals(path: Path) -> list[Path]:
@@ -265,6 +278,12 @@ def run_restore(ctx: JobContext, backup_file: Path) -> None:
     backup_file = Path(backup_file).resolve()
     if not backup_file.is_file():
         raise JobFailed(f"no such backup file: {backup_file}", EXIT_CONFIG)
+    if settings.is_sqlite and backup_file.suffix == ".sql":
+        raise JobFailed(
+            f"{backup_file.name} is an SQL dump, not a store file: --restore the predictions_*.db of the same time, "
+            f"or make a store of it with `sqlite3 NEW.db < {backup_file}` and point DATABASE_URL at NEW.db",
+            EXIT_CONFIG,
+        )
     locks = []
     try:
         for job in WRITERS:

@@ -15,6 +15,7 @@ import click
 
 from pipeline.config import ConfigError
 from pipeline.jobs import container as container_entry
+from pipeline.jobs import health_alarm
 from pipeline.jobs.ledger import bets
 from pipeline.jobs.runner import parse_now, run_job
 from pipeline.jobs.table import JOBS, resolve
@@ -206,7 +207,11 @@ def backup(restore_file, now, quiet):
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON for monitoring tools.")
 @job_options
 def health_check(as_json, now, quiet):
-    _exit(run_named("health_check", now=now, quiet=True, as_json=as_json, only_failures=quiet))
+    # whatever stops the check before its checks (settings, .env, LOG_DIR, the check itself) is an alarm too
+    def run(**options) -> int:
+        return run_named("health_check", quiet=True, **options)
+
+    _exit(health_alarm.checked(run, as_json=as_json, now=now, only_failures=quiet))
 
 
 @click.command(

@@ -67,6 +67,7 @@ def demo_environment(workdir: Path, seed: int) -> dict[str, str]:
         **default_environment(),
         "DATABASE_URL": f"sqlite:///{workdir / 'predictions.db'}",
         "DATA_SOURCE": "sandbox",
+        "DEPLOYMENT": "demo",
         "SANDBOX_SEED": str(seed),
         "MODEL_DIR": str(workdir / "models"),
         "BACKUP_DIR": str(workdir / "backups"),

@@ -4,8 +4,8 @@ writes them, `--check` exits 1 naming any that differ from what the table gives 
 - crontab.example: the host's crontab (the operator replaces /opt/football with the checkout);
 - deploy/container.crontab: the same jobs as a container runs them (output to its log), which the compose
   scheduler runs with supercronic;
-- deploy/kubernetes/cronjobs.yaml and migrate-job.yaml: one CronJob per scheduled job and the migration Job,
-  each pod's deadline from the job's own (and any `JOB_DEADLINES` in deploy/kubernetes/settings.env).
+- deploy/kubernetes/base/cronjobs.yaml and migrate-job.yaml: one CronJob per scheduled job and the migration Job,
+  each pod's deadline from the job's own (and any `JOB_DEADLINES` in deploy/kubernetes/base/settings.env).
 
 An edit of a generated file is undone by the next --write: change the table instead.
 """
@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import sys
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -32,17 +34,36 @@ PYTHON = f"{WORKDIR}/.venv/bin/python"
 CRON_ENV = (("CRON_TZ", "UTC"), ("SHELL", "/bin/sh"), ("PATH", f"{WORKDIR}/.venv/bin:/usr/local/bin:/usr/bin:/bin"))
 CRONTAB = Path("crontab.example")
 CONTAINER_CRONTAB = Path("deploy/container.crontab")
-K8S = Path("deploy/kubernetes")
+K8S = Path("deploy/kubernetes/base")
 CRONJOBS = K8S / "cronjobs.yaml"
 MIGRATE_JOB = K8S / "migrate-job.yaml"
 POD_PATCH = K8S / "patches" / "job-pod.yaml"
 SETTINGS_ENV = K8S / "settings.env"
 IMAGE = "football-pipeline"
+# A finished migration Job is deleted after a week: each release adds one (its name carries the version)
+MIGRATE_TTL = 7 * 24 * 3600
 # the runner's exit codes a migration does not mend by retrying: a bad setting, a failed migration
 NO_RETRY_EXIT_CODES = (70, 78)
 GENERATED = (
     "Generated from pipeline/jobs/table.py by `python -m pipeline.jobs.table --write`: edit the table, not this."
 )
+
+
+def version(root: Path = ROOT) -> str:
+    """The project's version (pyproject.toml): the image's tag and the migration Job's name follow it."""
+    return tomllib.loads((root / "pyproject.toml").read_text())["project"]["version"]
+
+
+def image(root: Path = ROOT) -> str:
+    """The image every manifest names: versioned, so a node never runs a stale `latest` (the production overlay
+    sets the registry, `images: newName`; a digest there pins it further)."""
+    return f"{IMAGE}:{version(root)}"
+
+
+def migrate_name(root: Path = ROOT) -> str:
+    """The migration Job's name, one per release: a Job's pod template cannot change, so `kubectl apply -k` of a
+    new image creates a new Job instead of failing on the old one."""
+    return "migrate-v" + re.sub(r"[^a-z0-9]+", "-", version(root).lower()).strip("-")
 
 
 def argv(job: Job) -> list[str]:
@@ -116,10 +137,10 @@ def _resources(job: Job) -> dict:
     return {"requests": {"cpu": cpu_req, "memory": mem_req}, "limits": {"cpu": cpu_lim, "memory": mem_lim}}
 
 
-def _container(job: Job) -> dict:
+def _container(job: Job, root: Path = ROOT) -> dict:
     return {
         "name": "job",
-        "image": IMAGE,
+        "image": image(root),
         "workingDir": WORKDIR,
         "command": argv(job),
         "resources": _resources(job),
@@ -156,7 +177,7 @@ CRONJOBS_HEADER = f"""\
 """
 
 
-def cronjob(job: Job, settings: Settings) -> dict:
+def cronjob(job: Job, settings: Settings, root: Path = ROOT) -> dict:
     assert job.pod is not None
     return {
         "apiVersion": "batch/v1",
@@ -173,14 +194,14 @@ def cronjob(job: Job, settings: Settings) -> dict:
                 "spec": {
                     "backoffLimit": 0,
                     "activeDeadlineSeconds": pod_deadline(job, settings.job_deadline(job.name)),
-                    "template": {"spec": {"restartPolicy": "Never", "containers": [_container(job)]}},
+                    "template": {"spec": {"restartPolicy": "Never", "containers": [_container(job, root)]}},
                 }
             },
         },
     }
 
 
-def cronjobs_yaml(settings: Settings, jobs=SCHEDULED) -> str:
+def cronjobs_yaml(settings: Settings, jobs=SCHEDULED, root: Path = ROOT) -> str:
     docs = []
     for job in jobs:
         assert job.pod is not None
@@ -193,14 +214,15 @@ def cronjobs_yaml(settings: Settings, jobs=SCHEDULED) -> str:
                 "#   exit 1 when unhealthy fails its Job (backoffLimit 0), so a problem shows as a failed Job "
                 "(`kubectl get jobs`, an event, kube-state-metrics' kube_job_status_failed) for the cluster's alerting"
             )
-        docs.append("\n".join(notes) + "\n" + _yaml(cronjob(job, settings)))
+        docs.append("\n".join(notes) + "\n" + _yaml(cronjob(job, settings, root)))
     return CRONJOBS_HEADER + "---\n".join(docs)
 
 
 MIGRATE_HEADER = f"""\
-# The schema to the latest revision (production/migrate.py), once per apply; every job also migrates at start, so
-# this only makes the step explicit and its failure visible. A Job's pod template cannot change: before applying
-# a new image, `kubectl -n football delete job migrate --ignore-not-found`.
+# The schema to the latest revision (production/migrate.py), once per release; every job also migrates at start, so
+# this only makes the step explicit and its failure visible. A Job's pod template cannot change, so the Job is named
+# for the release (migrate-v<version>, pyproject.toml's version, which is also the image's tag): `kubectl apply -k`
+# of a new release creates a new Job, and a finished one is deleted after a week (ttlSecondsAfterFinished).
 # {GENERATED}
 # The pod is the CronJobs' (patches/job-pod.yaml, copied in by the generator); backoffLimit 6: the database may
 # come up after the apply, and "unavailable" (69) is retried; a bad setting (78) or a failed migration (70) does
@@ -208,20 +230,21 @@ MIGRATE_HEADER = f"""\
 """
 
 
-def migrate_job(job: Job, pod_patch: dict, settings: Settings) -> dict:
+def migrate_job(job: Job, pod_patch: dict, settings: Settings, root: Path = ROOT) -> dict:
     """The migration Job: the job's command in the pod every CronJob gets from the kustomize patch."""
     shared = pod_patch["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     (patch_container,) = shared["containers"]
-    container = {**_container(job), **{k: v for k, v in patch_container.items() if k != "name"}}
+    container = {**_container(job, root), **{k: v for k, v in patch_container.items() if k != "name"}}
     pod = {"restartPolicy": "Never", **{k: v for k, v in shared.items() if k != "containers"}}
     pod["containers"] = [container]
     rule = {"containerName": "job", "operator": "In", "values": list(NO_RETRY_EXIT_CODES)}
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": {"name": job.k8s_name},
+        "metadata": {"name": migrate_name(root)},
         "spec": {
             "backoffLimit": 6,
+            "ttlSecondsAfterFinished": MIGRATE_TTL,
             "activeDeadlineSeconds": pod_deadline(job, settings.job_deadline(job.name)),
             "podFailurePolicy": {"rules": [{"action": "FailJob", "onExitCodes": rule}]},
             "template": {"spec": pod},
@@ -234,7 +257,7 @@ def migrate_job_yaml(settings: Settings, root: Path = ROOT) -> str:
     assert job.pod is not None
     patch = yaml.safe_load((root / POD_PATCH).read_text())
     notes = f"# resources: measured {job.pod.measured}\n"
-    return MIGRATE_HEADER + notes + _yaml(migrate_job(job, patch, settings))
+    return MIGRATE_HEADER + notes + _yaml(migrate_job(job, patch, settings, root))
 
 
 def files(root: Path = ROOT) -> dict[Path, str]:
@@ -243,7 +266,7 @@ def files(root: Path = ROOT) -> dict[Path, str]:
     return {
         CRONTAB: crontab_example(),
         CONTAINER_CRONTAB: container_crontab(),
-        CRONJOBS: cronjobs_yaml(settings),
+        CRONJOBS: cronjobs_yaml(settings, root=root),
         MIGRATE_JOB: migrate_job_yaml(settings, root),
     }
 

@@ -24,12 +24,13 @@ from pipeline.alert_command import run_alert_command
 from pipeline.betting.performance import clv_alarm_line, recent_clv
 from pipeline.errors import EXIT_UNHEALTHY, JobFailed
 from pipeline.forecast import registry
+from pipeline.jobs.health_rules import backup_verdict, source_verdict
 from pipeline.jobs.history import stale_reason
 from pipeline.jobs.logs import mask, write_stdout
 from pipeline.jobs.runner import JobContext
 from pipeline.jobs.table import SCHEDULED
 from pipeline.store import job_runs, make_engine, newest_result, quick_check
-from pipeline.store.backup_files import backups, sqlite_path
+from pipeline.store.backup_files import sqlite_path
 from pipeline.store.bets import bets_pending_since
 from pipeline.store.predictions import newest_prediction
 
@@ -59,6 +60,9 @@ def _model_checks(st, now, newest) -> list[Check]:
         deployed = registry.load_deployed(st.model_dir)
     except registry.ModelLoadError as exc:
         return [Check("models", False, str(exc))]
+    except OSError as exc:  # an unreadable MODEL_DIR: a failed check, the others still run
+        where = exc.filename or st.model_dir
+        return [Check("models", False, f"MODEL_DIR {st.model_dir} cannot be read ({exc.strerror or exc}: {where})")]
     note = (
         f" (copied by hand from {deployed.copied_from.name}; the next job records it)"
         if deployed.copied_from is not None
@@ -155,6 +159,7 @@ def _checks(ctx: JobContext) -> list[Check]:
             newest = None
     out.extend(_model_checks(st, now, newest))
     out.append(db_check)
+    out.append(Check("data source", *source_verdict(st)))
     try:
         detail = ctx.provider.check(now)
         out.append(Check("api", True, f"API connection working ({detail})"))
@@ -196,22 +201,7 @@ def _checks(ctx: JobContext) -> list[Check]:
         )
     except OSError as exc:
         out.append(Check("disk", False, f"cannot measure free disk: {exc.strerror}"))
-    stores = [
-        t for t, p in backups(st.backup_dir) if p.name.startswith("predictions_") and p.suffix in (".db", ".dump")
-    ]
-    if not stores:
-        out.append(Check("backup", False, f"no backup in {st.backup_dir}"))
-    else:
-        latest = stores[-1].replace(tzinfo=UTC)
-        ok = now - latest <= BACKUP_MAX_AGE
-        out.append(
-            Check(
-                "backup",
-                ok,
-                f"Latest backup: {latest:%Y-%m-%d %H:%M:%S}"
-                + ("" if ok else f" is older than {BACKUP_MAX_AGE.days} days"),
-            )
-        )
+    out.append(Check("backup", *backup_verdict(st, now, BACKUP_MAX_AGE)))
     return out
 
 

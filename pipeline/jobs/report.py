@@ -110,6 +110,23 @@ def _fmt(x, spec=".4f"):
     return "-" if x is None or (isinstance(x, float) and np.isnan(x)) else format(x, spec)
 
 
+def outcome_table(table: pd.DataFrame) -> str:
+    """The guide's by-outcome query's rows (its numbers unchanged) as a person reads them: money to the cent,
+    ROI as a signed percentage."""
+    shown = table.assign(
+        total_staked=table["total_staked"].map(lambda x: _fmt(x, ".2f")),
+        net_profit=table["net_profit"].map(lambda x: _fmt(x, "+.2f")),
+        roi=table["roi"].map(lambda x: "-" if x is None or not np.isfinite(x) else f"{x:+.1f}%"),
+    )
+    return shown.to_string(index=False)
+
+
+def calibration_text(table: pd.DataFrame) -> str:
+    """Predicted probability and observed frequency as percentages."""
+    shown = table.assign(**{c: table[c].map(lambda x: f"{100 * x:.1f}%") for c in ("predicted", "observed")})
+    return shown.to_string(index=False)
+
+
 def format_report(rep: dict) -> str:
     s, rules = rep["summary"], rep["rules"]
     lines = ["PERFORMANCE REPORT", ""]
@@ -145,7 +162,7 @@ def format_report(rep: dict) -> str:
         if v.ungraded:
             lines.append(f"  ({v.ungraded} settled bets have no closing price to grade them)")
     lines += ["", "By outcome:"]
-    lines.append(rep["by_outcome"].to_string(index=False) if len(rep["by_outcome"]) else "  (no settled bets)")
+    lines.append(outcome_table(rep["by_outcome"]) if len(rep["by_outcome"]) else "  (no settled bets)")
     for title, key, col in (
         ("By league:", "by_league", "league_code"),
         ("By month:", "by_month", "month"),
@@ -157,7 +174,7 @@ def format_report(rep: dict) -> str:
         lines += [
             "",
             "Calibration (predicted vs observed frequency, n matches per bin):",
-            rep["calibration"].to_string(index=False),
+            calibration_text(rep["calibration"]),
         ]
     return "\n".join(lines)
 
@@ -169,6 +186,16 @@ def _empty(ax, why: str) -> None:
 
 
 NO_BETS = "No settled bets yet: the chart fills in once bets are settled."
+
+
+def _bet_axis(ax, n: int, bets: pd.DataFrame) -> None:
+    """The x axis of a chart per settled bet: 0 (before the first) to n, whole numbers, labelled with the dates."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_xlim(-0.5, n + 0.5)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=min(n + 1, 10)))
+    first, last = bets["kickoff_time"].iloc[0], bets["kickoff_time"].iloc[-1]
+    ax.set_xlabel(f"settled bets in kick-off order ({first:%Y-%m-%d} to {last:%Y-%m-%d})")
 
 
 def figures(rep: dict) -> dict:
@@ -186,12 +213,14 @@ def figures(rep: dict) -> dict:
         out[name] = fig
 
     curve = rep["bankroll"]
+    size = 4 if len(bets) <= 60 else 2
     fig, ax = plt.subplots(figsize=(8, 4))
     if len(curve):
-        ax.plot(curve["kickoff_time"], curve["bankroll"], drawstyle="steps-post")
+        # x: settled bets in kick-off order (0: before the first), so one bet is a step, not a line on a time axis
+        ax.plot(np.arange(len(curve)), curve["bankroll"], drawstyle="steps-post", marker="o", markersize=size)
         ax.axhline(rep["starting_bankroll"], color="grey", ls="--", lw=0.8, label="starting bankroll")
         ax.legend()
-        fig.autofmt_xdate()
+        _bet_axis(ax, len(bets), bets)
     else:
         _empty(ax, NO_BETS)
     ax.set_title(f"Bankroll from {rep['starting_bankroll']:.0f}, after each settled bet")
@@ -200,16 +229,24 @@ def figures(rep: dict) -> dict:
 
     fig, ax = plt.subplots(figsize=(8, 4))
     if len(bets):
-        expected = (bets["stake"] * bets["clv"].fillna(0.0)).cumsum()
-        ax.plot(bets["kickoff_time"], bets["profit_loss"].cumsum(), drawstyle="steps-post", label="profit")
+        steps = np.arange(len(bets) + 1)
+        profit = np.concatenate([[0.0], bets["profit_loss"].cumsum().to_numpy(float)])
+        expected = np.concatenate([[0.0], (bets["stake"] * bets["clv"].fillna(0.0)).cumsum().to_numpy(float)])
+        ax.plot(steps, profit, drawstyle="steps-post", label="profit", marker="o", markersize=size)
         ax.plot(
-            bets["kickoff_time"], expected, drawstyle="steps-post", label="expected profit (sum of stake x fair CLV)"
+            steps,
+            expected,
+            drawstyle="steps-post",
+            label="expected profit (sum of stake x fair CLV)",
+            marker="o",
+            markersize=size,
         )
         ax.axhline(0, color="grey", lw=0.8)
         ax.legend()
-        fig.autofmt_xdate()
+        _bet_axis(ax, len(bets), bets)
     else:
         _empty(ax, NO_BETS)
+    ax.set_ylabel("cumulative profit")
     ax.set_title("Cumulative profit beside expected profit: the gap is luck")
     save(fig, "profit.png")
 
@@ -226,6 +263,8 @@ def figures(rep: dict) -> dict:
             ax.annotate(f"n={n}", (xi, yi), textcoords="offset points", xytext=(6, 4), fontsize=8)
         ax.axhline(0, color="grey", lw=0.8)
         ax.set_xticks(x, list(months))
+        ax.set_xlim(-0.5, len(months) - 0.5)
+        ax.set_xlabel("month of kick-off")
         ax.set_ylabel("fair CLV, % (95% interval)")
     else:
         _empty(ax, NO_BETS if months is None else "No settled bet has a closing price to grade it yet.")

@@ -227,7 +227,9 @@ def run_job(
             except DATABASE_ERRORS as exc:
                 # the next run closes the row (mark_stale_runs); the exit code still tells cron
                 log.error("could not record the end of the run: %s", database_failure(exc, settings)[1])
-        summary = " ".join(f"{k}={v}" for k, v in sorted(ctx.counts.items())) or "nothing to do"
+        summary = " ".join(f"{k}={v}" for k, v in sorted(ctx.counts.items())) or (
+            "nothing done" if status == "failed" else "nothing to do"
+        )
         log.info("%s %s in %.1fs: %s", job, status, (datetime.now(UTC) - started).total_seconds(), summary)
         return code
     finally:

@@ -15,11 +15,13 @@ from pipeline.providers.base import (
     Sanitized,
     SourceUnavailable,
 )
+from pipeline.providers.coverage import covered
 
 
 def get_provider(settings) -> Provider:
-    """The DATA_SOURCE provider; its answers cleaned of control characters (see base.Sanitized)."""
-    return Sanitized(_source(settings))
+    """The DATA_SOURCE provider; its answers cleaned of control characters (see base.Sanitized), a configured
+    league without data a warning (see coverage)."""
+    return covered(Sanitized(_source(settings)), settings)
 
 
 def _source(settings) -> Provider:
