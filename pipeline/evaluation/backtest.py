@@ -22,11 +22,11 @@ import pandas as pd
 from pipeline.betting.strategy import StrategyParams
 from pipeline.config import Settings
 from pipeline.evaluation.bet_stats import BetStats, bet_stats, stats_json
-from pipeline.evaluation.close_line import CloseLine
 from pipeline.evaluation.fair_lines import close_model_probs, close_model_scores, compare_bets, equal_volume
 from pipeline.evaluation.scoring import score_predictions
 from pipeline.evaluation.simulation import add_value_columns, grade, simulate
 from pipeline.evaluation.walk_forward import STACK_MATCHES, check_period, probs_columns, walk_forward
+from pipeline.forecast.fair_line import CloseLine
 from pipeline.odds import METHODS
 from pipeline.outcomes import OUTCOMES
 from pipeline.prices import CLOSE_MODEL, MODEL, PriceRules

@@ -13,72 +13,26 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from pipeline.forecast.models.close_model import CLOSE_MODEL_YEARS, CloseModel, book_slug
-from pipeline.odds import implied_probabilities
+from pipeline.forecast.fair_line import CloseLine, fair_close, model_inputs, with_forecast
 from pipeline.outcomes import OUTCOMES
-
-FORECASTS = ("ensemble",)  # the models' view the close model may lean on (production's choice as well)
-
-
-@dataclass(frozen=True)
-class CloseLine:
-    """How the walk-forward builds the close model: production's class and window, the books it reads, the
-    margin removal of its offset (FAIR_METHOD) and of its target (CLV_METHOD)."""
-
-    sharp_books: tuple[str, ...]
-    bet_books: tuple[str, ...]
-    fair_method: str
-    clv_method: str
-    years: float = CLOSE_MODEL_YEARS
-
-    def model(self) -> CloseModel:
-        return CloseModel(books=self.bet_books, fair_method=self.fair_method, forecasts=FORECASTS)
-
-
-def first_priced(prices: pd.DataFrame, books: Sequence[str], kind: str) -> np.ndarray:
-    """(n, 3) the `kind` ("pre" or "close") price of the first of `books` that prices each match (NaN: none)."""
-    out = np.full((len(prices), 3), np.nan)
-    for book in books:
-        cols = [f"{book_slug(book)}_{kind}_{o}" for o in OUTCOMES]
-        if not all(c in prices for c in cols):
-            continue
-        odds = prices[cols].to_numpy(float)
-        with np.errstate(invalid="ignore"):
-            take = ~np.isfinite(out).all(axis=1) & np.isfinite(odds).all(axis=1) & (odds > 1).all(axis=1)
-        out[take] = odds[take]
-    return out
 
 
 def close_inputs(frame: pd.DataFrame, prices: pd.DataFrame | None, line: CloseLine) -> tuple[pd.DataFrame, np.ndarray]:
     """The close model's input frame for the rows of `frame` (league, kick-off, the sharp and each bet book's
-    pre-match odds from `prices`, by match id) and its target (n, 3), the sharp close without its margin."""
-    x = frame[["league", "kickoff"]].reset_index(drop=True)
-    cols = [
-        f"{book_slug(b)}_{k}_{o}"
-        for b in (*line.sharp_books, *line.bet_books)
-        for k in ("pre", "close")
-        for o in OUTCOMES
-    ]
-    cols = [c for c in dict.fromkeys(cols) if prices is not None and c in prices]
-    got = (
-        prices.reindex(columns=cols).reindex(frame["match_id"].to_numpy()).reset_index(drop=True)
+    pre-match odds from `prices`, by match id; production's `fair_line.model_inputs`) and its target (n, 3),
+    the sharp close without its margin."""
+    wide = (
+        prices.reindex(frame["match_id"].to_numpy()).reset_index(drop=True)
         if prices is not None
-        else pd.DataFrame(index=x.index)
+        else pd.DataFrame(index=range(len(frame)))
     )
-    sharp_pre = first_priced(got, line.sharp_books, "pre")
-    sharp_close = first_priced(got, line.sharp_books, "close")
-    parts = {f"sharp_pre_{o}": sharp_pre[:, k] for k, o in enumerate(OUTCOMES)}
-    for b in line.bet_books:
-        for o in OUTCOMES:
-            c = f"{book_slug(b)}_pre_{o}"
-            parts[c] = got[c].to_numpy(float) if c in got else np.full(len(x), np.nan)
-    x = pd.concat([x, pd.DataFrame(parts)], axis=1)
-    return x, implied_probabilities(sharp_close, line.clv_method)
+    return model_inputs(frame, wide, line.sharp_books, line.bet_books), fair_close(
+        wide, line.sharp_books, line.clv_method
+    )
 
 
 def close_walk_forward(
@@ -122,10 +76,9 @@ def run_close_line(
     its out-of-sample probabilities aligned with it): probabilities for the test rows, and what it did."""
     t = time.perf_counter()
     inputs, target = close_inputs(frame, prices, line)
-    for k, o in enumerate(OUTCOMES):
-        inputs[f"ensemble_{o}"] = ensemble[:, k]
+    inputs = with_forecast(inputs, ensemble)
     probs, fits = close_walk_forward(inputs, target, week, np.unique(week[test_mask]), origin, line)
     return probs, {"fits": fits, "seconds": time.perf_counter() - t}
 
 
-__all__ = ["CloseLine", "FORECASTS", "first_priced", "close_inputs", "close_walk_forward", "run_close_line"]
+__all__ = ["CloseLine", "close_inputs", "close_walk_forward", "run_close_line"]

@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pipeline.evaluation.close_line import CloseLine, run_close_line
+from pipeline.evaluation.close_line import run_close_line
+from pipeline.forecast.fair_line import CloseLine
 from pipeline.forecast.features import form_features, market_features
 from pipeline.forecast.models.elo import EloModel
 from pipeline.forecast.models.ensemble import StackingEnsemble
