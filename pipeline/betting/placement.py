@@ -56,8 +56,9 @@ def value_candidates(
         if np.isnan(best[i]).all():
             continue  # none of the user's bookmakers prices this match
         sharp = bool(np.isfinite(fair[i]).all())
-        closing = close_fair is not None and bool(np.isfinite(close_fair[i]).all())
-        p = close_fair[i].tolist() if closing else fair[i].tolist() if sharp else list(pred.probs)
+        own = close_fair[i] if close_fair is not None else None
+        closing = own is not None and bool(np.isfinite(own).all())
+        p = own.tolist() if own is not None and closing else fair[i].tolist() if sharp else list(pred.probs)
         candidates.append(
             ValueCandidate(
                 fixture_id=pred.fixture_id if pred.fixture_id is not None else pred.match_id,

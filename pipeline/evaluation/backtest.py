@@ -198,7 +198,9 @@ def run_backtest(
     ens, odds = probs_columns(pred, "ensemble"), probs_columns(pred, "odds")
     previous = grade(simulate(pred, ens, odds, prev_books, params, bankroll), pred, clv_method)
     close, fair_lines = None, {}
-    if close_line is not None:
+    # without prices before the test period the close model cannot be fitted: nothing to compare
+    fitted = close_line is not None and bool(np.isfinite(probs_columns(pred, "close_model")).any())
+    if fitted:
         close_fair, fallback = close_model_probs(pred)
         close_source = np.where(fallback, source, CLOSE_MODEL)
         close_bets = grade(
@@ -224,7 +226,7 @@ def run_backtest(
         close = summarise(close_bets, pred, bankroll, clv_method, close_rule)
     timings["betting"] = time.perf_counter() - t
     scores, info = score_predictions(pred)
-    if close_line is not None:
+    if fitted:
         info["paired_close_model"] = close_model_scores(scores, pred, clv_method, fair_method)
     value_rule = (
         f"fair probability: {', '.join(sharp_books)} pre-match, margin removed by {fair_method} "

@@ -39,7 +39,7 @@ def close_walk_forward(
     inputs: pd.DataFrame,
     target: np.ndarray,
     week: np.ndarray,
-    weeks: Sequence[int],
+    weeks: Sequence[int] | np.ndarray,
     origin: pd.Timestamp,
     line: CloseLine,
 ) -> tuple[np.ndarray, int]:
