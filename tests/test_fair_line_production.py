@@ -15,7 +15,7 @@ from conftest import make_env
 from pipeline.config import load_settings
 from pipeline.forecast import registry
 from pipeline.forecast.modelset import ModelSet
-from pipeline.jobs import hourly_predictions, weekly_training
+from pipeline.jobs import hourly_predictions, lineup_updates, weekly_training
 from pipeline.jobs.runner import run_job
 
 pytestmark = pytest.mark.slow  # trains on three simulated seasons
@@ -73,7 +73,12 @@ def test_the_hourly_job_bets_against_the_close_model_when_it_is_deployed(trained
     start = datetime.fromisoformat(TRAIN_AT + ":00+00:00")
     for hours in range(6, 6 + 24 * 6, 24):
         assert _hourly(trained, start + timedelta(hours=hours)) == 0
+    for hours in range(8, 8 + 24 * 2):  # the lineup step re-predicts once the starting lineups are out
+        now = start + timedelta(hours=hours)
+        assert run_job("lineup_updates", lineup_updates.run, settings=_settings(trained), now=now) == 0
     sources = dict(query(trained, "SELECT fair_source, COUNT(*) FROM bets GROUP BY fair_source"))
+    # the lineup step ran its placement with the close model's line (its bets, if any, are among `sources`)
+    assert query(trained, "SELECT COUNT(*) FROM predictions WHERE uses_lineups = 1")[0][0] > 0
     assert sum(sources.values()) > 0, "no bet: the test would prove nothing"
     if used:
         assert set(sources) == {"close_model"}, sources
