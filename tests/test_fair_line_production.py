@@ -17,6 +17,7 @@ from pipeline.forecast import registry
 from pipeline.forecast.modelset import ModelSet
 from pipeline.jobs import hourly_predictions, lineup_updates, weekly_training
 from pipeline.jobs.runner import run_job
+from pipeline.jobs.table import JOBS
 
 pytestmark = pytest.mark.slow  # trains on three simulated seasons
 
@@ -45,6 +46,7 @@ def trained(tmp_path_factory):
         lambda ctx: weekly_training.run(ctx, force_deploy=True),
         settings=_settings(env),
         now=TRAIN_AT,
+        create_store=JOBS["weekly_training"].creates_store,  # as its command line does
     )
     assert code == 0
     return env

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pipeline.forecast.fair_line import CloseLine, CloseLineFit, train_close_line
+from pipeline.forecast.fair_line import CloseLine, CloseLineFit, close_fair_line, train_close_line
 from pipeline.forecast.features import form_features, market_features
 from pipeline.forecast.models.close_model import CloseModel
 from pipeline.forecast.models.dixon_coles import DixonColesModel
@@ -137,6 +137,12 @@ class ModelSet:
             ens.get("margin_method", "multiplicative"),
             ens.get("close_model"),
         )
+
+    def close_fair(self, fixtures: pd.DataFrame, snapshots: pd.DataFrame, key: str, ensemble, settings, log=None):
+        """FAIR_LINE=close_model's fair probabilities for `fixtures` (fair_line.close_fair_line); None when the
+        set has no close model."""
+        line = CloseLine.from_settings(settings)
+        return close_fair_line(self.close_model, fixtures, snapshots, key, ensemble, line, log)
 
     def predict(
         self, fixtures: pd.DataFrame, history: pd.DataFrame, strength_adjustments: pd.DataFrame | None = None

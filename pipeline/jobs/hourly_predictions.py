@@ -13,7 +13,6 @@ from datetime import timedelta
 import pandas as pd
 
 from pipeline.betting.placement import place_bets
-from pipeline.forecast.fair_line import CloseLine, close_fair_line
 from pipeline.forecast.predictions import (
     HISTORY_DAYS,
     already_predicted,
@@ -60,8 +59,7 @@ def close_fair(ctx: JobContext, models, batch, frame: pd.DataFrame, preds: pd.Da
         columns=["match_id", "bookmaker", "home", "draw", "away", "fetched_at"],
     )
     ensemble = preds.set_index("match_id").loc[frame["match_id"], ["p_home", "p_draw", "p_away"]].to_numpy(float)
-    line = CloseLine.from_settings(ctx.settings)
-    return close_fair_line(models.model_set.close_model, frame, snapshots, "match_id", ensemble, line, ctx.log)
+    return models.model_set.close_fair(frame, snapshots, "match_id", ensemble, ctx.settings, ctx.log)
 
 
 def run(ctx: JobContext, *, force: bool = False, dry_run: bool = False) -> None:

@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 from pipeline.betting.placement import place_bets
-from pipeline.forecast.fair_line import CloseLine, close_fair_line
 from pipeline.forecast.players import goal_rate_adjustment, lineup_hash, lineup_strength_change, usual_xis
 from pipeline.forecast.predictions import (
     HISTORY_DAYS,
@@ -138,10 +137,10 @@ def run(ctx: JobContext) -> None:
         rows, _ = store_predictions(conn, rows, force=False)
         fair = None
         if settings.fair_line == "close_model":  # the close model's fair line, from each book's latest price
-            line = CloseLine.from_settings(settings)
-            snaps = book_snapshots(conn, sub["fixture_id"].tolist(), line.books, before=ctx.now)
+            books = [*settings.sharp_bookmakers, *settings.bet_bookmakers]
+            snaps = book_snapshots(conn, sub["fixture_id"].tolist(), books, before=ctx.now)
             ens = preds.set_index("match_id").loc[sub["match_id"], ["p_home", "p_draw", "p_away"]].to_numpy(float)
-            fair = close_fair_line(models.model_set.close_model, sub, snaps, "fixture_id", ens, line, ctx.log)
+            fair = models.model_set.close_fair(sub, snaps, "fixture_id", ens, settings, ctx.log)
         for i, r in zip(fresh, rows):
             fid = int(changed.loc[i, "fixture_id"])
             lineup = lineups[changed.loc[i, "match_id"]]
