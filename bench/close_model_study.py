@@ -37,8 +37,9 @@ from common import FOOTBALL_DATA, machine
 from pipeline.betting.strategy import StrategyParams
 from pipeline.bookmakers import FOOTBALL_DATA_PREFIXES, canonical
 from pipeline.config import load_settings
+from pipeline.evaluation.backtest import summarise
+from pipeline.evaluation.simulation import grade, simulate
 from pipeline.forecast.models.close_model import CloseModel, book_slug, cross_entropy
-from pipeline.jobs.backtest import betting_summary, grade, simulate
 from pipeline.metrics import outcomes_from_goals
 from pipeline.odds import METHODS, implied_probabilities
 from pipeline.outcomes import OUTCOMES
@@ -51,6 +52,11 @@ REPORT = ("2019-07-01", "2024-06-30")
 CACHE = Path("/tmp/close_model_study_frame.pkl")
 L2_GRID = (0.0003, 0.003, 0.03)
 YEARS_GRID = (3.0, 6.0)
+
+
+def betting_summary(bets: pd.DataFrame, pred: pd.DataFrame, bankroll: float, method: str) -> dict:
+    """The backtest's JSON of a rule's bets (overall, by season and league)."""
+    return summarise(bets, pred, bankroll, method).to_json()
 
 
 def load(data_dir: Path, leagues) -> pd.DataFrame:

@@ -25,6 +25,9 @@ SOURCES = ("sandbox", "football-data", "sportmonks")
 DEPLOYMENTS = ("development", "production", "demo")
 MARGIN_METHODS = ("multiplicative", "shin", "power")
 LEDGER_MODES = ("paper", "confirmed")  # pipeline.betting.ledger: what a recommendation counts as
+# What value is measured against: the sharp pre-match price without its margin, or the close model's forecast of
+# the sharp close (pipeline.forecast.models.close_model; trained and deployed only when chosen)
+FAIR_LINES = ("sharp", "close_model")
 # Wall-clock limit of a run of a job the table does not know (a job_runs row of a renamed job, a test's own job):
 # the deadlines themselves are the job table's, JOB_DEADLINES overrides them.
 OTHER_JOB_DEADLINE = 3600.0
@@ -107,6 +110,7 @@ class Settings:
     bet_bookmakers: tuple[str, ...] = ("Bet365", "Bet&Win", "Interwetten", "William Hill", "VC Bet")
     fair_method: str = "power"  # margin removal for the fair line (power: best on 2014-15..2018-19)
     clv_method: str = "shin"  # margin removal for grading bets against the sharp close
+    fair_line: str = "sharp"  # sharp: the close model lost to it in the backtest on 2014-15..2018-19 (README)
     # Betting strategy: the bankroll, and the rules (pipeline.betting.strategy.StrategyParams.from_settings)
     starting_bankroll: float = 1000.0
     min_edge: float = 0.02  # against the fair sharp line (issue 13; the backtest's table in BENCHMARKS.md)
@@ -204,6 +208,7 @@ def _parsers():
         "BET_BOOKMAKERS": ("bet_bookmakers", lambda n, v: _bookmakers(n, v, bettable=True)),
         "FAIR_METHOD": ("fair_method", lambda n, v: _choice(n, v, MARGIN_METHODS)),
         "CLV_METHOD": ("clv_method", lambda n, v: _choice(n, v, MARGIN_METHODS)),
+        "FAIR_LINE": ("fair_line", lambda n, v: _choice(n, v, FAIR_LINES)),
         "STARTING_BANKROLL": ("starting_bankroll", lambda n, v: f(n, v, 0, lo_open=True)),
         "MIN_EDGE": ("min_edge", lambda n, v: f(n, v, 0, 1)),
         "MIN_ODDS": ("min_odds", lambda n, v: f(n, v, 1, lo_open=True)),

@@ -47,6 +47,7 @@ PRICE_COLUMNS = [
     "book_away",
 ]
 MODEL = "model"  # bets.fair_source when no sharp price existed and the model's probability stood in
+CLOSE_MODEL = "close_model"  # bets.fair_source when the close model's forecast was the fair line (FAIR_LINE)
 
 
 @dataclass(frozen=True)
@@ -159,4 +160,13 @@ def prices_key(row) -> str:
     return "odds:" + hashlib.sha1("#".join(parts).encode()).hexdigest()[:16]
 
 
-__all__ = ["PriceRules", "PRICE_COLUMNS", "MODEL", "price_table", "fair_probabilities", "prices_key", "empty_table"]
+__all__ = [
+    "PriceRules",
+    "PRICE_COLUMNS",
+    "MODEL",
+    "CLOSE_MODEL",
+    "price_table",
+    "fair_probabilities",
+    "prices_key",
+    "empty_table",
+]

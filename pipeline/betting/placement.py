@@ -22,7 +22,7 @@ import pandas as pd
 from pipeline.betting.ledger import min_acceptable_odds
 from pipeline.betting.strategy import StrategyParams, select_bets
 from pipeline.outcomes import OUTCOMES
-from pipeline.prices import MODEL, PriceRules, fair_probabilities
+from pipeline.prices import CLOSE_MODEL, MODEL, PriceRules, fair_probabilities
 from pipeline.records import Bet, PlacedBet, Prediction, ValueCandidate
 from pipeline.store.bets import bets_since, insert_bets, settled_profit
 
@@ -38,9 +38,12 @@ def existing_bets(conn, since: datetime) -> list[PlacedBet]:
     return bets_since(conn, since)
 
 
-def value_candidates(frame: pd.DataFrame, predictions: list[Prediction], rules: PriceRules) -> list[ValueCandidate]:
+def value_candidates(
+    frame: pd.DataFrame, predictions: list[Prediction], rules: PriceRules, close_fair: np.ndarray | None = None
+) -> list[ValueCandidate]:
     """Strategy candidates of freshly made predictions: per outcome the best price among BET_BOOKMAKERS and the
-    fair probability (the sharp price without its margin; the prediction's own where no sharp book priced it).
+    fair probability (the sharp price without its margin; the prediction's own where no sharp book priced it;
+    with `close_fair`, FAIR_LINE=close_model's forecast aligned with `frame`, that where it has one).
     A fixture not stored yet (a dry run) is known by its provider id."""
     # plain arrays and lists, row by row: pandas access per prediction cost ~0.3 ms (3 s for 10,000 fixtures)
     pos = {m: i for i, m in enumerate(frame["match_id"])}
@@ -54,7 +57,9 @@ def value_candidates(frame: pd.DataFrame, predictions: list[Prediction], rules: 
         if np.isnan(best[i]).all():
             continue  # none of the user's bookmakers prices this match
         sharp = bool(np.isfinite(fair[i]).all())
-        p = fair[i].tolist() if sharp else list(pred.probs)
+        own = close_fair[i] if close_fair is not None else None
+        closing = own is not None and bool(np.isfinite(own).all())
+        p = own.tolist() if own is not None and closing else fair[i].tolist() if sharp else list(pred.probs)
         candidates.append(
             ValueCandidate(
                 fixture_id=pred.fixture_id if pred.fixture_id is not None else pred.match_id,
@@ -62,7 +67,7 @@ def value_candidates(frame: pd.DataFrame, predictions: list[Prediction], rules: 
                 fair_probs=(p[0], p[1], p[2]),
                 odds=(float(best[i, 0]), float(best[i, 1]), float(best[i, 2])),
                 books=(books[i, 0], books[i, 1], books[i, 2]),
-                fair_source=sharp_books[i] if sharp else MODEL,
+                fair_source=CLOSE_MODEL if closing else sharp_books[i] if sharp else MODEL,
                 prediction=pred,
             )
         )
@@ -77,16 +82,17 @@ def place_bets(
     predictions: list[Prediction],
     lineup_based: bool,
     write: bool = True,
+    close_fair: np.ndarray | None = None,
 ) -> list[Bet]:
     """Run the strategy for freshly stored predictions and insert its bets (never duplicating one).
 
     frame: the predicted fixtures (match frame with their prices, pipeline.prices.PRICE_COLUMNS); predictions:
-    theirs, with their ids once stored.
+    theirs, with their ids once stored; close_fair: the close model's fair line (FAIR_LINE=close_model).
     """
     rules = PriceRules.from_settings(settings)
     bankroll = current_bankroll(conn, settings.starting_bankroll)
     existing = existing_bets(conn, now - timedelta(days=2))
-    candidates = value_candidates(frame, predictions, rules)
+    candidates = value_candidates(frame, predictions, rules, close_fair)
     placed = []
     params = StrategyParams.from_settings(settings)
     for p in select_bets(candidates, bankroll, params, existing):

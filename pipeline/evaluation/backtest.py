@@ -1,8 +1,10 @@
 """The walk-forward backtest: history replayed the way production would have lived it, scored and bet on.
 
 `run_backtest` runs the walk-forward (`walk_forward`: every model refitted each week on what was known before it),
-scores every forecaster on the same matches (`scoring`), and bets the two rules side by side on the same test
-matches (`simulation`), each summarised by the bet statistics the report uses (`bet_stats`). Every setting
+scores every forecaster on the same matches (`scoring`), and bets the rules side by side on the same test
+matches (`simulation`), each summarised by the bet statistics the report uses (`bet_stats`). Given every
+bookmaker's prices it also runs the close model and bets against it as the fair line (`fair_lines`: the two
+fair lines compared on the same matches, FAIR_LINE says which production follows). Every setting
 defaults to the configuration's default (`pipeline.config`), so a backtest without arguments runs production's
 rules; `jobs/backtest.py` passes the configured settings themselves.
 """
@@ -20,12 +22,14 @@ import pandas as pd
 from pipeline.betting.strategy import StrategyParams
 from pipeline.config import Settings
 from pipeline.evaluation.bet_stats import BetStats, bet_stats, stats_json
+from pipeline.evaluation.fair_lines import close_model_probs, close_model_scores, compare_bets, equal_volume
 from pipeline.evaluation.scoring import score_predictions
 from pipeline.evaluation.simulation import add_value_columns, grade, simulate
 from pipeline.evaluation.walk_forward import STACK_MATCHES, check_period, probs_columns, walk_forward
+from pipeline.forecast.fair_line import CloseLine
 from pipeline.odds import METHODS
 from pipeline.outcomes import OUTCOMES
-from pipeline.prices import MODEL, PriceRules
+from pipeline.prices import CLOSE_MODEL, MODEL, PriceRules
 
 _DEFAULT: dict[str, Any] = {f.name: f.default for f in fields(Settings) if f.default is not MISSING}
 _RULES = PriceRules()  # the configuration's bookmakers and margin methods
@@ -103,6 +107,8 @@ class BacktestResult:
     previous: RuleBets  # the ensemble's bets at the sharp price
     info: dict = field(default_factory=dict)
     weeks: dict = field(default_factory=dict)  # fitted models of the weeks asked for by `keep_weeks`
+    close: RuleBets | None = None  # the value rule with the close model as the fair line (given prices)
+    fair_lines: dict = field(default_factory=dict)  # the two fair lines' bets compared (fair_lines.compare_bets)
 
     @property
     def bets(self) -> pd.DataFrame:
@@ -114,8 +120,13 @@ class BacktestResult:
 
     @property
     def betting(self) -> dict:
-        """The betting figures as the JSON has them; the previous rule under "model_at_sharp_price"."""
-        return {**self.value.to_json(), "model_at_sharp_price": self.previous.to_json()}
+        """The betting figures as the JSON has them: the plain sharp rule's at the top, the previous rule under
+        "model_at_sharp_price", the close-model rule under "close_model", the comparison under "fair_lines"."""
+        out = {**self.value.to_json(), "model_at_sharp_price": self.previous.to_json()}
+        if self.close is not None:
+            out["close_model"] = self.close.to_json()
+            out["fair_lines"] = self.fair_lines
+        return out
 
     def to_json(self) -> dict:
         return {
@@ -146,12 +157,17 @@ def run_backtest(
     stack_matches: int = STACK_MATCHES,
     keep_weeks: Sequence = (),
     progress: Callable[[str], None] | None = None,
+    fair_line: str = _DEFAULT["fair_line"],
 ) -> BacktestResult:
-    """`prices`: every bookmaker's prices by match id (simulation.book_prices); without them only the previous
-    rule is simulated. `keep_weeks`: dates whose week's fitted models are kept in `result.weeks` (for tests)."""
+    """`prices`: every bookmaker's prices by match id (simulation.book_prices), from CLOSE_MODEL_YEARS before
+    `start` for the close model; without them only the previous rule is simulated. `keep_weeks`: dates whose
+    week's fitted models are kept in `result.weeks` (for tests). `fair_line`: the one production follows
+    (FAIR_LINE); both are run and reported."""
     for name, m in (("fair_method", fair_method), ("clv_method", clv_method)):
         if m not in METHODS:
             raise ValueError(f"{name} must be one of {METHODS}, got {m!r}")
+    has_prices = prices is not None and len(prices) > 0
+    close_line = CloseLine(tuple(sharp_books), tuple(bet_books), fair_method, clv_method) if has_prices else None
     wf = walk_forward(
         matches,
         start,
@@ -164,6 +180,8 @@ def run_backtest(
         stack_matches=stack_matches,
         keep_weeks=keep_weeks,
         progress=progress,
+        close_line=close_line,
+        prices=prices,
     )
     pred = add_value_columns(wf.predictions, prices, sharp_books, bet_books, fair_method)
     params = strategy or StrategyParams()
@@ -179,8 +197,37 @@ def run_backtest(
     )
     ens, odds = probs_columns(pred, "ensemble"), probs_columns(pred, "odds")
     previous = grade(simulate(pred, ens, odds, prev_books, params, bankroll), pred, clv_method)
+    close, fair_lines = None, {}
+    # without prices before the test period the close model cannot be fitted: nothing to compare
+    fitted = close_line is not None and bool(np.isfinite(probs_columns(pred, "close_model")).any())
+    if fitted:
+        close_fair, fallback = close_model_probs(pred)
+        close_source = np.where(fallback, source, CLOSE_MODEL)
+        close_bets = grade(
+            simulate(pred, close_fair, best, best_book, params, bankroll, close_source), pred, clv_method
+        )
+        fair_lines = compare_bets(close_bets, bets)
+        edge, same_volume = equal_volume(
+            lambda p: grade(simulate(pred, fair, best, best_book, p, bankroll, source), pred, clv_method),
+            params,
+            len(close_bets),
+        )
+        fair_lines["equal_volume"] = {
+            "sharp_min_edge": edge,
+            "sharp": summarise(same_volume, pred, bankroll, clv_method).to_json()["overall"],
+            "close_model_minus_sharp": compare_bets(close_bets, same_volume)["close_model_minus_sharp"],
+        }
+        fair_lines["production"] = fair_line
+        close_rule = (
+            f"fair probability: the close model's forecast of the fair {', '.join(sharp_books)} close (the plain "
+            f"rule's fair line where it has none); price: the best of {', '.join(bet_books)}; bet when EV >= "
+            f"{params.min_edge:g}; CLV against the fair close ({clv_method})"
+        )
+        close = summarise(close_bets, pred, bankroll, clv_method, close_rule)
     timings["betting"] = time.perf_counter() - t
     scores, info = score_predictions(pred)
+    if fitted:
+        info["paired_close_model"] = close_model_scores(scores, pred, clv_method, fair_method)
     value_rule = (
         f"fair probability: {', '.join(sharp_books)} pre-match, margin removed by {fair_method} "
         f"(the ensemble where no sharp price); price: the best of {', '.join(bet_books)}; "
@@ -199,6 +246,7 @@ def run_backtest(
         "bet_bookmakers": list(bet_books),
         "fair_method": fair_method,
         "clv_method": clv_method,
+        "fair_line": fair_line,
         "matches_with_sharp_prematch": int(np.isfinite(probs_columns(pred, "sharp_pre")).all(axis=1).sum()),
         "matches_with_sharp_close": int(np.isfinite(probs_columns(pred, "sharp_close")).all(axis=1).sum()),
     }
@@ -210,6 +258,8 @@ def run_backtest(
         summarise(previous, pred, bankroll, clv_method, previous_rule),
         info,
         wf.weeks,
+        close,
+        fair_lines,
     )
 
 

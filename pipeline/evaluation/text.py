@@ -85,6 +85,44 @@ def _betting(rule) -> list[str]:
     ]
 
 
+def _diff(d: dict, scale: float = 1.0, digits: int = 5) -> str:
+    if d.get("diff") is None:
+        return "-"
+    ci = d.get("ci95")
+    text = f"{scale * d['diff']:+.{digits}f}"
+    return text + (f" [{scale * ci[0]:+.{digits}f}, {scale * ci[1]:+.{digits}f}]" if ci else " [n/a]")
+
+
+def fair_line_lines(paired: dict, fair_lines: dict) -> list[str]:
+    """The two fair lines compared: the close model's scores against Pinnacle's pre-match price, and its bets
+    against the plain rule's (all bets, the matches both bet, at equal volume); 95% intervals by match day."""
+    lines = ["", f"The two fair lines (FAIR_LINE={fair_lines.get('production', '?')} is the one production follows):"]
+    for key, d in paired.items():
+        if key.startswith("close_model_minus_"):
+            lines.append(
+                f"  {key.replace('_', ' ')} on {d['log_loss']['n']} matches: log loss {_diff(d['log_loss'])}; "
+                f"cross-entropy vs the fair close {_diff(d['ce_vs_fair_close'])}"
+            )
+    b = fair_lines.get("bets", {})
+    lines.append(
+        f"  bets: close model {b.get('close_model')}, sharp {b.get('sharp')}, the same bet {b.get('same_bet')}; "
+        f"matches both bet {fair_lines.get('matches_both_bet')}"
+    )
+    for m, d in fair_lines.get("close_model_minus_sharp", {}).items():
+        lines.append(
+            f"  CLV {SHORT[m]:<5} close model - sharp: all bets {_diff(d['all_bets'], 100, 2)} points; on the "
+            f"matches both bet {_diff(d['matches_both_bet'], 100, 2)} points ({d['matches_both_bet']['n']})"
+        )
+    eq = fair_lines.get("equal_volume")
+    if eq:
+        lines.append(
+            f"  equal volume: the sharp rule with MIN_EDGE {eq['sharp_min_edge']:.4f} places {eq['sharp']['bets']} "
+            f"bets, fair CLV {pct(eq['sharp']['clv_fair_mean'], 2)}; close model - sharp: "
+            + "; ".join(f"{SHORT[m]} {_diff(d['all_bets'], 100, 2)}" for m, d in eq["close_model_minus_sharp"].items())
+        )
+    return lines
+
+
 def format_result(result) -> str:
     """A BacktestResult (pipeline.evaluation.backtest) as the command prints it."""
     info = result.info
@@ -109,10 +147,13 @@ def format_result(result) -> str:
         lines += _score_lines(est["scores"])[1:]
     value, previous = result.value, result.previous
     lines += ["", f"Value bets ({value.rule}):", *_betting(value)]
+    if result.close is not None:
+        lines += ["", f"Value bets against the close model ({result.close.rule}):", *_betting(result.close)]
+        lines += fair_line_lines(info.get("paired_close_model", {}), result.fair_lines)
     lines += ["", f"Beside it, {previous.rule}:", *_betting(previous)]
     lines.append(f"  (margin-inclusive ratio price / closing price - 1, not CLV: {pct(previous.margin_inclusive, 2)})")
     lines.append(f"timings (s): {info['timings_seconds']}")
     return "\n".join(lines)
 
 
-__all__ = ["pct", "interval", "bet_table", "bet_summary", "format_result"]
+__all__ = ["pct", "interval", "bet_table", "bet_summary", "fair_line_lines", "format_result"]

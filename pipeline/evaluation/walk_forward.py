@@ -11,7 +11,9 @@ classes, windows and settings are production's (`pipeline.forecast.modelset`, th
 - the stacking ensemble: refitted every week on the most recent out-of-sample predictions, as many as the
   deployed ensemble is fitted on (STACK_MATCHES * 3/4 + VALIDATION_MATCHES);
 - `market_recalibrated`, the price-only baseline: the ensemble's market input alone, pooled by the ensemble's
-  own machinery and refitted on the same rows every week.
+  own machinery and refitted on the same rows every week;
+- the close model (given `close_line` and every bookmaker's `prices`): refitted every week on the three years
+  before it, reading the pre-match prices and the ensemble's out-of-sample probabilities (`close_line`).
 One shortcut: the stacking inputs are the walk-forward's own out-of-sample predictions of earlier weeks, where
 the weekly training job makes them anew with expanding folds; both are out of sample. The other shortcuts
 (ratings in one pass, warm-started fits, features computed once) give the probabilities that production's
@@ -29,6 +31,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from pipeline.evaluation.close_line import run_close_line
+from pipeline.forecast.fair_line import CloseLine
 from pipeline.forecast.features import form_features, market_features
 from pipeline.forecast.models.elo import EloModel
 from pipeline.forecast.models.ensemble import StackingEnsemble
@@ -127,9 +131,12 @@ def walk_forward(
     stack_matches: int = STACK_MATCHES,
     keep_weeks: Sequence = (),
     progress: Callable[[str], None] | None = None,
+    close_line: CloseLine | None = None,
+    prices: pd.DataFrame | None = None,
 ) -> WalkForward:
     """Every forecaster's probabilities for the played matches of [start, end), each made from what was known
-    before its week. `keep_weeks`: dates whose week's fitted models are kept in `weeks` (for tests)."""
+    before its week. `keep_weeks`: dates whose week's fitted models are kept in `weeks` (for tests);
+    `close_line`: the close model's settings, fitted on `prices` (simulation.book_prices) when given."""
     say = progress or (lambda msg: None)
     start, end = check_period(start, end)
     if xgb_refit_weeks < 1:
@@ -200,7 +207,8 @@ def walk_forward(
                 xgb_p[ok] = xgb.predict_proba(feats.loc[ok])
         t_xgb += time.perf_counter() - t
         ens = None
-        if test_mask[rows].any() or w in keep:
+        # the close model learns from the ensemble's earlier out-of-sample probabilities: made from the warm-up on
+        if test_mask[rows].any() or w in keep or close_line is not None:
             t = time.perf_counter()
             stack = before[np.isfinite(xgb_p[before]).all(axis=1)][-stack_window:]
             if len(stack) >= MIN_STACK_ROWS:
@@ -211,7 +219,7 @@ def walk_forward(
                     ens_p[ok] = ens.predict_proba({k: v[ok] for k, v in base.items()})
                 # the price-only baseline: the same pool, the same rows, the market alone
                 has = stack[priced[stack]]
-                if len(has) >= MIN_STACK_ROWS:
+                if len(has) >= MIN_STACK_ROWS and (test_mask[rows].any() or w in keep):
                     recal = StackingEnsemble(members=("market",), use_market=False).fit(
                         {"market": market_p[has]}, y[has]
                     )
@@ -231,12 +239,19 @@ def walk_forward(
         if n % 26 == 0 or n == len(weeks) - 1:
             say(f"week {n + 1}/{len(weeks)} ({frame['kickoff'].iloc[rows[0]].date()})")
     timings.update({"elo_mapping": t_elo, "xgboost": t_xgb, "ensemble": t_ens})
+    close_p = np.full((len(frame), 3), np.nan)
+    if close_line is not None:
+        close_p, done = run_close_line(frame, prices, ens_p, week, test_mask, origin, close_line)
+        timings["close_model"] = done["seconds"]
+        say(f"close model: {done['fits']} weekly fits")
 
     test = np.flatnonzero(test_mask)
     pred = frame.iloc[test][MATCH_COLUMNS + [c for c in ("odds_bookmaker", "close_bookmaker") if c in frame]].copy()
     pred["outcome"] = y[test]
     pred["established"] = established(frame)[test]
     forecasts = {"elo": elo_p, "dixon_coles": dc_p, "xgboost": xgb_p, "ensemble": ens_p, "market_recalibrated": recal_p}
+    if close_line is not None:
+        forecasts["close_model"] = close_p
     for name, p in forecasts.items():
         for k, o in enumerate(OUTCOMES):
             pred[f"{name}_{o}"] = p[test, k]
@@ -250,4 +265,6 @@ def walk_forward(
         "elo_mapping": f"every match after the first {ELO_BURN_IN}",
         "dixon_coles_days": round(3 * 365.25, 2),
     }
+    if close_line is not None:
+        windows["close_model_days"] = round(close_line.years * 365.25, 2)
     return WalkForward(pred.reset_index(drop=True), timings, windows, kept)

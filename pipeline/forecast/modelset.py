@@ -13,6 +13,9 @@ Training (`train_model_set`), on a match frame sorted by kick-off:
    has seen, next to the market's pre-match and closing prices on the same matches.
 6. The deployed set: Elo through all matches, Dixon-Coles refitted at the last match, XGBoost on S+V, the
    ensemble refitted on S's and V's out-of-sample predictions.
+7. With FAIR_LINE=close_model (`close_line` and every book's prices given): the close model, checked on V and
+   fitted on the last three years (pipeline.forecast.fair_line), its ensemble inputs out of sample (the
+   ensemble refitted on expanding folds of S for the later folds, ens on V as validated).
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from pipeline.forecast.fair_line import CloseLine, CloseLineFit, close_fair_line, train_close_line
 from pipeline.forecast.features import form_features, market_features
+from pipeline.forecast.models.close_model import CloseModel
 from pipeline.forecast.models.dixon_coles import DixonColesModel
 from pipeline.forecast.models.elo import EloModel
 from pipeline.forecast.models.ensemble import StackingEnsemble
@@ -112,9 +117,12 @@ class ModelSet:
     ensemble: StackingEnsemble
     form_span: int = 8
     margin_method: str = "multiplicative"
+    close_model: CloseModel | None = None  # the fair line with FAIR_LINE=close_model, when it passed its check
 
     def to_objects(self) -> dict:
         ens = {"model": self.ensemble, "form_span": self.form_span, "margin_method": self.margin_method}
+        if self.close_model is not None:  # beside the ensemble: the set's files stay the registry's four
+            ens["close_model"] = self.close_model
         return {"elo": self.elo, "dixon_coles": self.dixon_coles, "xgboost": self.xgboost, "ensemble": ens}
 
     @classmethod
@@ -127,7 +135,14 @@ class ModelSet:
             ens["model"],
             ens.get("form_span", 8),
             ens.get("margin_method", "multiplicative"),
+            ens.get("close_model"),
         )
+
+    def close_fair(self, fixtures: pd.DataFrame, snapshots: pd.DataFrame, key: str, ensemble, settings, log=None):
+        """FAIR_LINE=close_model's fair probabilities for `fixtures` (fair_line.close_fair_line); None when the
+        set has no close model."""
+        line = CloseLine.from_settings(settings)
+        return close_fair_line(self.close_model, fixtures, snapshots, key, ensemble, line, log)
 
     def predict(
         self, fixtures: pd.DataFrame, history: pd.DataFrame, strength_adjustments: pd.DataFrame | None = None
@@ -191,6 +206,7 @@ class TrainResult:
     feature_names: list[str]
     calibration: pd.DataFrame
     timings: dict = field(default_factory=dict)
+    close_line: CloseLineFit | None = None  # the close model's fit and check, when asked for
 
 
 def _market_scores(val: pd.DataFrame, y: np.ndarray, ens: np.ndarray, prefix: str, name: str, method: str) -> dict:
@@ -211,7 +227,11 @@ def train_model_set(
     margin_method: str = "multiplicative",
     stack_matches: int = STACK_MATCHES,
     progress: Callable[[str], None] | None = None,
+    close_line: CloseLine | None = None,
+    close_prices: pd.DataFrame | None = None,
 ) -> TrainResult:
+    """The set (steps 1-6 of the module's docstring), and the close model (7) given `close_line` and
+    `close_prices` (each book's pre-match and closing prices by match id, fair_line.wide_prices)."""
     say = progress or (lambda msg: None)
     timings = {}
     t = time.perf_counter()
@@ -294,11 +314,36 @@ def train_model_set(
     dc_final = DixonColesModel(xi=xi).fit(frame)
     timings["final_fit"] = time.perf_counter() - t
     model_set = ModelSet(elo, dc_final, xgb_final, ens_final, margin_method=margin_method)
+    close_fit = None
+    if close_line is not None and close_prices is not None:
+        t = time.perf_counter()
+        ens_oos = np.full((n, 3), np.nan)
+        ens_oos[V] = ens_p
+        for k in range(2, XGB_FOLDS):  # the ensemble's out-of-sample probabilities on the later folds of S
+            rows = np.concatenate(chunks[1:k])
+            ens_oos[chunks[k]] = StackingEnsemble().fit(base(rows), y[rows]).predict_proba(base(chunks[k]))
+        close_fit = train_close_line(frame, close_prices, ens_oos, V, close_line)
+        model_set.close_model = close_fit.model
+        timings["close_model"] = time.perf_counter() - t
+        say(
+            f"close model: cross-entropy vs the fair close on {close_fit.n} validation matches "
+            f"{close_fit.ce_close_model:.5f} (sharp pre-match {close_fit.ce_sharp:.5f})"
+            if close_fit.model is not None
+            else f"close model not fitted: {close_fit.reason}"
+        )
     preds = pd.DataFrame(
         {"match_id": val["match_id"].to_numpy(), "p_home": ens_p[:, 0], "p_draw": ens_p[:, 1], "p_away": ens_p[:, 2]}
     )
     return TrainResult(
-        model_set, metrics, int(len(V)), val.reset_index(drop=True), preds, list(feats.columns), calibration, timings
+        model_set,
+        metrics,
+        int(len(V)),
+        val.reset_index(drop=True),
+        preds,
+        list(feats.columns),
+        calibration,
+        timings,
+        close_fit,
     )
 
 

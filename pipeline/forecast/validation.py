@@ -7,6 +7,10 @@ the held-out matches the deployed set has never seen (those after its training w
 MIN_COMPARE_MATCHES such matches exist, the comparison cannot be made honestly and the record says so; the
 thresholds still apply.
 
+With FAIR_LINE=close_model the close model has a gate of its own (`judge_close_model`): it must forecast the
+validation matches' fair close (the sharp close, margin removed by CLV_METHOD) better than the sharp pre-match
+price does, in cross-entropy; otherwise the set is deployed without it and bets stay against the sharp line.
+
 `as_dict` gives each record's JSON as model_versions.metrics and the set's metadata.json have always stored it.
 """
 
@@ -20,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import Settings
+from pipeline.forecast.fair_line import CloseLineFit
 from pipeline.forecast.modelset import ModelSet, TrainResult
 from pipeline.metrics import outcomes_from_goals, score_all
 
@@ -132,6 +137,41 @@ class Thresholds:
 
 
 @dataclass(frozen=True)
+class CloseModelVerdict:
+    """Whether the trained close model may be the fair line: its cross-entropy against the validation matches'
+    fair close beside the sharp pre-match price's, on the same `n` matches."""
+
+    used: bool
+    n: int
+    ce_close_model: float | None
+    ce_sharp: float | None
+    reason: str | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "used": self.used,
+            "n": self.n,
+            "ce_vs_fair_close": {"close_model": self.ce_close_model, "sharp_prematch": self.ce_sharp},
+            "reason": self.reason,
+        }
+
+
+def judge_close_model(fit: CloseLineFit | None) -> CloseModelVerdict:
+    """The close model's gate: used only when it beats the sharp pre-match price on the validation matches'
+    fair close (strictly lower cross-entropy)."""
+    if fit is None or fit.model is None:
+        return CloseModelVerdict(False, 0 if fit is None else fit.n, None, None, fit.reason if fit else "not trained")
+    ce, sharp = float(fit.ce_close_model), float(fit.ce_sharp)
+    if not (np.isfinite(ce) and np.isfinite(sharp)) or not ce < sharp:
+        reason = (
+            f"its cross-entropy against the fair close on {fit.n} validation matches, {ce:.5f}, is not below the "
+            f"sharp pre-match price's {sharp:.5f}"
+        )
+        return CloseModelVerdict(False, fit.n, ce, sharp, reason)
+    return CloseModelVerdict(True, fit.n, ce, sharp)
+
+
+@dataclass(frozen=True)
 class GateVerdict:
     """The gate's decision on a candidate: the reasons it may not be deployed (none: it may), with what it was
     judged on."""
@@ -140,6 +180,7 @@ class GateVerdict:
     comparison: Comparison
     thresholds: Thresholds
     reasons: tuple[str, ...]
+    close_model: CloseModelVerdict | None = None  # FAIR_LINE=close_model only; it does not stop the deploy
 
     @property
     def passed(self) -> bool:
@@ -147,12 +188,15 @@ class GateVerdict:
 
     def report(self) -> dict:
         """model_versions.metrics for this candidate."""
-        return {
+        out = {
             "validation": self.scores.as_dict(),
             "comparison": self.comparison.as_dict(),
             "gate_failures": list(self.reasons),
             "thresholds": self.thresholds.as_dict(),
         }
+        if self.close_model is not None:
+            out["close_model"] = self.close_model.as_dict()
+        return out
 
 
 def compare_with_deployed(
@@ -186,9 +230,14 @@ def compare_with_deployed(
 
 
 def judge(
-    scores: TrainingScores, comparison: Comparison, thresholds: Thresholds, problems: tuple[str, ...] = ()
+    scores: TrainingScores,
+    comparison: Comparison,
+    thresholds: Thresholds,
+    problems: tuple[str, ...] = (),
+    close_model: CloseModelVerdict | None = None,
 ) -> GateVerdict:
-    """The gate on a candidate; `problems` (stale or unchanged data) are reasons found before training."""
+    """The gate on a candidate; `problems` (stale or unchanged data) are reasons found before training;
+    `close_model` the close model's own verdict, recorded beside."""
     m, t = scores.ensemble, thresholds
     reasons = list(problems)
     if not m.log_loss < t.max_log_loss:
@@ -204,7 +253,7 @@ def judge(
                 f"log loss {new:.4f} worse than the deployed set's {old:.4f} on the same "
                 f"{comparison.n} matches (tolerance {t.deploy_tolerance})"
             )
-    return GateVerdict(scores, comparison, thresholds, tuple(reasons))
+    return GateVerdict(scores, comparison, thresholds, tuple(reasons), close_model)
 
 
 def predicts_valid_probabilities(model_set: ModelSet, fixtures: pd.DataFrame, history: pd.DataFrame) -> bool:
@@ -221,6 +270,8 @@ __all__ = [
     "Comparison",
     "Thresholds",
     "GateVerdict",
+    "CloseModelVerdict",
+    "judge_close_model",
     "compare_with_deployed",
     "judge",
     "predicts_valid_probabilities",

@@ -11,12 +11,15 @@ import sys
 import time
 from collections.abc import Callable
 
+import pandas as pd
+
 from pipeline.betting.strategy import StrategyParams
 from pipeline.config import ConfigError, load_settings
 from pipeline.evaluation.backtest import run_backtest
 from pipeline.evaluation.simulation import book_prices
 from pipeline.evaluation.text import format_result
 from pipeline.evaluation.walk_forward import check_period
+from pipeline.forecast.models.close_model import CLOSE_MODEL_YEARS
 from pipeline.jobs.runner import EXIT_CONFIG, EXIT_DATAERR, EXIT_NOINPUT
 from pipeline.providers.base import ProviderError
 from pipeline.providers.football_data import load_matches
@@ -63,9 +66,10 @@ def run(
     if missing:
         _error(f"error: no files for league(s) {', '.join(missing)} under {data_dir}/mmz4281")
         return EXIT_DATAERR
-    in_test = (frame["kickoff"] >= first) & (frame["kickoff"] < last)
     books = list(dict.fromkeys([*settings.sharp_bookmakers, *settings.bet_bookmakers]))
-    prices = book_prices(frame[frame["season"].isin(frame.loc[in_test, "season"].unique())], books)
+    # the test period's prices, and the close model's training window before it
+    since = first - pd.Timedelta(days=round(365.25 * CLOSE_MODEL_YEARS) + 7)
+    prices = book_prices(frame[(frame["kickoff"] >= since) & (frame["kickoff"] < last)], books)
     echo(
         f"read {len(frame)} matches ({', '.join(sorted(frame['league'].unique()))}) and {len(books)} "
         f"bookmakers' prices in {time.perf_counter() - t0:.1f}s; {len(problems)} rows skipped"
@@ -88,6 +92,7 @@ def run(
             fair_method=settings.fair_method,
             clv_method=settings.clv_method,
             validation_matches=settings.validation_matches,
+            fair_line=settings.fair_line,
             progress=lambda m: echo(f"  [{time.perf_counter() - t0:6.1f}s] {m}"),
         )
     except ValueError as exc:

@@ -46,6 +46,23 @@ def print_dry_run(rows: list[Prediction], bets: list[Bet], frame: pd.DataFrame) 
     print(f"dry run: {len(rows)} predictions and {len(bets)} bets not written")
 
 
+def close_fair(ctx: JobContext, models, batch, frame: pd.DataFrame, preds: pd.DataFrame):
+    """FAIR_LINE=close_model: the deployed close model's fair line for `frame`'s fixtures from the batch's
+    pre-match prices (None with FAIR_LINE=sharp, or when the set has no close model)."""
+    if ctx.settings.fair_line != "close_model":
+        return None
+    snapshots = pd.DataFrame(
+        [
+            (o.match_id, o.bookmaker, o.home, o.draw, o.away, o.fetched_at)
+            for o in batch.odds
+            if not o.is_closing and o.fetched_at <= ctx.now and o.market == "1X2"
+        ],
+        columns=["match_id", "bookmaker", "home", "draw", "away", "fetched_at"],
+    )
+    ensemble = preds.set_index("match_id").loc[frame["match_id"], ["p_home", "p_draw", "p_away"]].to_numpy(float)
+    return models.model_set.close_fair(frame, snapshots, "match_id", ensemble, ctx.settings, ctx.log)
+
+
 def run(ctx: JobContext, *, force: bool = False, dry_run: bool = False) -> None:
     """The hourly job (the lineup step follows it, see pipeline.jobs.table)."""
     settings = ctx.settings
@@ -84,12 +101,13 @@ def run(ctx: JobContext, *, force: bool = False, dry_run: bool = False) -> None:
         )
     preds = models.model_set.predict(todo, history)
     market = market_probabilities(todo, settings.margin_method)
+    fair = close_fair(ctx, models, batch, todo, preds)
     if dry_run:
         rows = prediction_rows(
             todo, preds, ids, models.version, ctx.now, [keys[m] for m in todo["match_id"]], False, market
         )
         with ctx.engine.connect() as conn:
-            bets = place_bets(conn, settings, ctx.now, todo, rows, lineup_based=False, write=False)
+            bets = place_bets(conn, settings, ctx.now, todo, rows, lineup_based=False, write=False, close_fair=fair)
         print_dry_run(rows, bets, todo)
         return
     with ctx.engine.begin() as conn:  # fixtures, odds, predictions and bets land together or not at all
@@ -99,7 +117,7 @@ def run(ctx: JobContext, *, force: bool = False, dry_run: bool = False) -> None:
             todo, preds, ids, models.version, ctx.now, [keys[m] for m in todo["match_id"]], False, market
         )
         rows, kept = store_predictions(conn, rows, force)
-        bets = place_bets(conn, settings, ctx.now, todo, rows, lineup_based=False)
+        bets = place_bets(conn, settings, ctx.now, todo, rows, lineup_based=False, close_fair=fair)
     if kept:
         ctx.log.info("--force: %d predictions that placed bets point to were kept as they were", kept)
         ctx.count("predictions_kept_for_bets", kept)

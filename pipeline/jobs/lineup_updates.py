@@ -37,6 +37,7 @@ from pipeline.store import (
     store_predictions,
     upcoming_fixtures,
 )
+from pipeline.store.book_prices import book_snapshots
 from pipeline.store.players import player_ratings, recent_starters
 
 
@@ -135,12 +136,18 @@ def run(ctx: JobContext) -> None:
         sub = changed.iloc[fresh].reset_index(drop=True)
         rows = prediction_rows(sub, preds, ids, models.version, ctx.now, [keys[i] for i in fresh], True, market[fresh])
         rows, _ = store_predictions(conn, rows, force=False)
+        fair = None
+        if settings.fair_line == "close_model":  # the close model's fair line, from each book's latest price
+            books = [*settings.sharp_bookmakers, *settings.bet_bookmakers]
+            snaps = book_snapshots(conn, sub["fixture_id"].tolist(), books, before=ctx.now)
+            ens = preds.set_index("match_id").loc[sub["match_id"], ["p_home", "p_draw", "p_away"]].to_numpy(float)
+            fair = models.model_set.close_fair(sub, snaps, "fixture_id", ens, settings, ctx.log)
         for i, r in zip(fresh, rows):
             fid = int(changed.loc[i, "fixture_id"])
             lineup = lineups[changed.loc[i, "match_id"]]
             replace_lineup(conn, fid, lineup, ctx.now)
             record_lineup_update(conn, fid, ctx.now, hashes[i], lineup, changes[i], r.id)
-        bets = place_bets(conn, settings, ctx.now, sub, rows, lineup_based=True)
+        bets = place_bets(conn, settings, ctx.now, sub, rows, lineup_based=True, close_fair=fair)
     ctx.count("lineup_predictions", len(rows))
     ctx.count("lineup_bets_placed", len(bets))
     if sent := alert_new_bets(ctx.engine, settings, ctx.log, bets):

@@ -14,6 +14,7 @@ from pipeline.betting.performance import refresh_performance
 from pipeline.bookmakers import reference_order
 from pipeline.config import ConfigError
 from pipeline.forecast import registry
+from pipeline.forecast.fair_line import PREMATCH_LEAD, CloseLine, wide_prices
 from pipeline.forecast.modelset import ModelSet, TrainResult, train_model_set
 from pipeline.forecast.players import fit_player_ratings
 from pipeline.forecast.predictions import record_copied_set
@@ -23,11 +24,13 @@ from pipeline.forecast.validation import (
     TrainingScores,
     compare_with_deployed,
     judge,
+    judge_close_model,
     predicts_valid_probabilities,
 )
 from pipeline.jobs.runner import EXIT_SOFTWARE, JobContext, JobFailed
 from pipeline.providers.base import LineupsUnavailable
 from pipeline.store import load_match_frame, newest_result, store_batch, store_lineup
+from pipeline.store.book_prices import book_snapshots
 from pipeline.store.fixtures import finished_without_lineups, last_finished_kickoff
 from pipeline.store.model_versions import record_model_version
 from pipeline.store.players import lineup_history, store_player_ratings
@@ -85,6 +88,22 @@ def rate_players(ctx: JobContext, model_set: ModelSet, frame: pd.DataFrame) -> t
         return pd.DataFrame(columns=RATING_COLUMNS), history
     xg = model_set.dixon_coles.expected_goals(played)
     return fit_player_ratings(history, played, np.asarray(xg)), history
+
+
+def close_model_prices(ctx: JobContext, frame: pd.DataFrame, line: CloseLine) -> pd.DataFrame:
+    """Each book's pre-match price (its latest snapshot PREMATCH_LEAD before kick-off) and the sharp books'
+    closing prices of the matches in the close model's window, by match id (fair_line.wide_prices)."""
+    since = frame["kickoff"].max() - pd.Timedelta(days=round(365.25 * line.years) + 7)
+    part = frame[frame["kickoff"] >= since]
+    ids = dict(zip(part["fixture_id"].astype(int), part["match_id"]))
+    with ctx.engine.connect() as conn:
+        pre = book_snapshots(conn, ids, line.books, lead=PREMATCH_LEAD)
+        close = book_snapshots(conn, ids, line.sharp_books, closing=True)
+    wide = [
+        wide_prices(d.assign(match_id=d["fixture_id"].map(ids)), "match_id", k)
+        for d, k in ((pre, "pre"), (close, "close"))
+    ]
+    return pd.concat(wide, axis=1)
 
 
 def _record(ctx: JobContext, version: str, action: str, **fields) -> None:
@@ -189,13 +208,25 @@ def run_training(ctx: JobContext, *, dry_run: bool = False, force_deploy: bool =
     ctx.log.info(
         "training on %d matches (%s to %s)", len(frame), frame["kickoff"].min().date(), frame["kickoff"].max().date()
     )
+    # the close model is trained only when it is the fair line: it needs every book's prices, and a switch to it
+    # takes effect at the next training (as MARGIN_METHOD does)
+    line = CloseLine.from_settings(settings) if settings.fair_line == "close_model" else None
     result = train_model_set(
         frame,
         validation_matches=settings.validation_matches,
         xi=settings.dc_xi,
         margin_method=settings.margin_method,
         progress=lambda msg: ctx.log.info("  %s", msg),
+        close_line=line,
+        close_prices=close_model_prices(ctx, frame, line) if line is not None else None,
     )
+    close_verdict = judge_close_model(result.close_line) if line is not None else None
+    if close_verdict is not None and not close_verdict.used:
+        result.model_set.close_model = None
+        ctx.log.warning(
+            "FAIR_LINE=close_model: the close model is not used, bets stay against the sharp line: %s",
+            close_verdict.reason,
+        )
     ctx.count("training_matches", len(frame))
     players, lineups = rate_players(ctx, result.model_set, frame)
     scores = TrainingScores.of(result)
@@ -206,7 +237,9 @@ def run_training(ctx: JobContext, *, dry_run: bool = False, force_deploy: bool =
     )
     comparison = compare_with_deployed(old, end, result, frame)
     ctx.log.info("%s", comparison.describe())
-    verdict = judge(scores, comparison, Thresholds.from_settings(settings), tuple(p for p in (stale, same) if p))
+    verdict = judge(
+        scores, comparison, Thresholds.from_settings(settings), tuple(p for p in (stale, same) if p), close_verdict
+    )
     version = registry.new_version(settings.model_dir, ctx.now)
     if dry_run:
         ctx.log.info("dry run: %s", "gate passed" if verdict.passed else "gate failed: " + "; ".join(verdict.reasons))
@@ -251,6 +284,8 @@ def deploy(
         "thresholds": verdict.thresholds.as_dict(),
         "features": result.feature_names,
     }
+    if verdict.close_model is not None:
+        metadata["close_model"] = verdict.close_model.as_dict()
     sample = frame.tail(5).assign(home_goals=np.nan, away_goals=np.nan)
 
     def check(loaded: registry.Deployed) -> None:

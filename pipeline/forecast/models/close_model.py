@@ -45,6 +45,7 @@ from pipeline.odds import implied_probabilities
 from pipeline.outcomes import OUTCOMES
 
 EPS = 1e-6
+CLOSE_MODEL_YEARS = 3.0  # the training window (chosen with l2 on 2014-15..2018-19: bench/close_model_study.py)
 
 
 def book_slug(name: str) -> str:
@@ -227,4 +228,4 @@ def cross_entropy(target, probs) -> np.ndarray:
     return -(np.asarray(target, float) * _log(np.asarray(probs, float))).sum(axis=1)
 
 
-__all__ = ["CloseModel", "close_features", "cross_entropy", "book_slug", "season_stage"]
+__all__ = ["CLOSE_MODEL_YEARS", "CloseModel", "close_features", "cross_entropy", "book_slug", "season_stage"]
