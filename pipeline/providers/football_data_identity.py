@@ -130,12 +130,13 @@ def collapse_relistings(frame: pd.DataFrame, label: str = "fixtures.csv") -> tup
         return frame, []
     pair = pair_ids(frame)
     latest = frame["kickoff"].groupby(pair).transform("max")
-    order = frame.assign(_pair=pair, _latest=latest).sort_values(["_pair", "kickoff"], kind="stable")
-    keep = ~order["_pair"].duplicated(keep="last")
+    order = pd.DataFrame({"pair": pair, "kickoff": frame["kickoff"]}).sort_values(["pair", "kickoff"], kind="stable")
+    keep = ~order["pair"].duplicated(keep="last")
     problems = [
-        f"{label}: {r.home_team} v {r.away_team} ({r.league}) listed on {r.kickoff:%Y-%m-%d %H:%M} UTC and again "
-        f"on {r._latest:%Y-%m-%d %H:%M} UTC: one match rescheduled, kick-off {r._latest:%Y-%m-%d %H:%M} UTC kept"
-        for r in order[~keep].itertuples(index=False)
+        f"{label}: {frame.at[i, 'home_team']} v {frame.at[i, 'away_team']} ({frame.at[i, 'league']}) listed on "
+        f"{frame.at[i, 'kickoff']:%Y-%m-%d %H:%M} UTC and again on {latest[i]:%Y-%m-%d %H:%M} UTC: one match "
+        f"rescheduled, the kick-off of {latest[i]:%Y-%m-%d %H:%M} UTC kept"
+        for i in order.index[~keep.to_numpy()]
     ]
     return frame.loc[order.index[keep.to_numpy()]].sort_index(), problems
 

@@ -110,8 +110,10 @@ def rekey_teams(conn) -> dict[str, int]:
                 id_of[key] = tid
                 renamed += 1
             else:  # the same name in another country: a club of its own
-                res = conn.execute(sa.insert(teams).values(source=SOURCE, **values))
-                id_of[key] = res.inserted_primary_key[0]
+                conn.execute(sa.insert(teams).values(source=SOURCE, **values))
+                id_of[key] = conn.execute(
+                    sa.select(teams.c.id).where(teams.c.source == SOURCE, teams.c.provider_id == key)
+                ).scalar_one()
                 inserted += 1
     moved = [(fid, side, id_of[key]) for fid, side, tid, key in sides if id_of[key] != tid]
     for side in ("home", "away"):
