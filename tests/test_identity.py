@@ -17,6 +17,7 @@ from conftest import FOOTBALL_DATA, ROOT, make_env, needs_shared
 from sqlalchemy import select, text
 
 from pipeline.forecast.features import TEAM_KEYS, form_features
+from pipeline.forecast.models.dixon_coles import DixonColesModel
 from pipeline.forecast.models.elo import EloModel
 from pipeline.providers.football_data import FootballDataProvider, frame_to_batch, load_matches
 from pipeline.providers.football_data_identity import country_of, identify
@@ -148,6 +149,23 @@ def test_an_alias_maps_a_spelling_onto_one_club_and_one_match():
     # case, accents and punctuation never make two clubs
     folded = identify(frame.assign(home_team=["Bayern München", "bayern munchen"], league=["D1", "D1"]), {})
     assert set(folded["home_team_key"]) == {"GER:bayern_munchen"}
+
+
+def test_a_set_saved_before_team_keys_predicts_as_it_did(tmp_path):
+    """Models fitted on names (a set deployed before this change has no `team_columns_`) go on keying by name when
+    the frames carry team keys, so the deployed set predicts exactly as before until the next training."""
+    frame, _ = load_matches(copy_files(tmp_path, ("E0",), seasons=("2324",)))
+    train, upcoming = frame.iloc[:300], frame.iloc[300:].assign(home_goals=np.nan, away_goals=np.nan)
+    names_only = train.drop(columns=list(TEAM_KEYS))
+    for model in (EloModel(burn_in=50), DixonColesModel()):
+        old = model.fit(names_only)
+        del old.team_columns_  # as pickled by the version before
+        np.testing.assert_array_equal(
+            old.predict_proba(upcoming), old.predict_proba(upcoming.drop(columns=list(TEAM_KEYS)))
+        )
+        new = type(model)(**model.get_params()).fit(train)
+        assert new.team_columns_ == TEAM_KEYS
+        np.testing.assert_allclose(new.predict_proba(upcoming), old.predict_proba(upcoming), rtol=0, atol=1e-12)
 
 
 # ---- matches ---------------------------------------------------------------------------------------------------

@@ -69,7 +69,11 @@ class DixonColesModel(Forecaster):
     def _fit_league(self, g: pd.DataFrame, ref, init: dict | None) -> dict:
         # names through numpy: iterating pandas' string arrays element by element is over ten times slower
         home, away = self.team_columns_
-        teams = pd.Index(sorted(set(g[home].to_numpy(object)) | set(g[away].to_numpy(object))))
+        # the teams in the order of their names (then keys): the parameter order, and so the optimum to the last
+        # digit, of the fits made when teams were keyed by name
+        name_of = dict(zip(g[home].to_numpy(object), g["home_team"].to_numpy(object), strict=True))
+        name_of.update(zip(g[away].to_numpy(object), g["away_team"].to_numpy(object), strict=True))
+        teams = pd.Index(sorted(name_of, key=lambda t: (name_of[t], t)))
         n = len(teams)
         hi = teams.get_indexer(g[home])
         ai = teams.get_indexer(g[away])
