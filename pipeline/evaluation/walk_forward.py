@@ -33,7 +33,7 @@ import pandas as pd
 
 from pipeline.evaluation.close_line import run_close_line
 from pipeline.forecast.fair_line import CloseLine
-from pipeline.forecast.features import form_features, market_features
+from pipeline.forecast.features import form_features, market_features, team_columns
 from pipeline.forecast.models.elo import EloModel
 from pipeline.forecast.models.ensemble import StackingEnsemble
 from pipeline.forecast.models.xgb import XGBoostModel
@@ -100,14 +100,13 @@ def established(frame: pd.DataFrame, years: int = 3, min_matches: int = ESTABLIS
     """True where both teams played at least `min_matches` matches in the `years` before kick-off: the subset
     on which public Dixon-Coles benchmarks are quoted (promoted teams' first matches left out)."""
     # one sorted array of kick-offs per team; a match's count is a difference of two binary searches
-    long = pd.concat(
-        [frame[["kickoff"]].assign(team=frame["home_team"]), frame[["kickoff"]].assign(team=frame["away_team"])]
-    )
+    home, away = team_columns(frame)
+    long = pd.concat([frame[["kickoff"]].assign(team=frame[home]), frame[["kickoff"]].assign(team=frame[away])])
     times = {t: np.sort(g["kickoff"].to_numpy()) for t, g in long.groupby("team")}
     window = np.timedelta64(int(years * 365.25), "D")
     ko = frame["kickoff"].to_numpy()
     ok = np.ones(len(frame), bool)
-    for side in ("home_team", "away_team"):
+    for side in (home, away):
         n = np.array(
             [
                 np.searchsorted(times[t], k) - np.searchsorted(times[t], k - window)

@@ -2,7 +2,7 @@
 strictly before it (each team's series is shifted by one match before any averaging).
 
 - form: exponentially weighted means of goals, shots and shots on target, for and against, over each team's
-  previous matches (home and away together);
+  previous matches (home and away together), a team being its identity (`team_columns`), never its bare name;
 - rest days since the team's previous match, and how many previous matches it has in the data;
 - the pre-match market's probabilities (margin removed) when the match has odds, NaN otherwise.
 Model-based features (Elo ratings, Dixon-Coles probabilities and expected goals) are added by
@@ -18,6 +18,22 @@ import pandas as pd
 from pipeline.odds import implied_probabilities
 
 FORM_SPAN = 8
+TEAM_KEYS = ("home_team_key", "away_team_key")  # a club's identity (teams.provider_id): within its country, or
+NAMES = ("home_team", "away_team")  # the provider's own id; names are for display only
+
+
+def team_columns(frame: pd.DataFrame) -> tuple[str, str]:
+    """The two columns that identify the clubs of a match frame: the team keys. A frame without them (built by
+    hand from names, or by a version before them) is keyed by names, which is right only within one country;
+    a frame whose keys are missing for some rows is refused rather than keyed half by name."""
+    if not all(c in frame for c in TEAM_KEYS):
+        return NAMES
+    missing = frame[list(TEAM_KEYS)].isna().any(axis=1)
+    if missing.any():
+        raise ValueError(f"{int(missing.sum())} matches without a team key (e.g. {frame['match_id'][missing].iloc[0]})")
+    return TEAM_KEYS
+
+
 STATS = {
     "goals": ("home_goals", "away_goals"),
     "shots": ("home_shots", "away_shots"),
@@ -28,12 +44,12 @@ STATS = {
 def _long(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per (match, team) with the team's for/against numbers."""
     parts = []
-    for side in ("home", "away"):
+    for side, team in zip(("home", "away"), team_columns(frame), strict=True):
         d = pd.DataFrame(
             {
                 "match_id": frame["match_id"].to_numpy(),
                 "kickoff": frame["kickoff"].array,
-                "team": frame[f"{side}_team"].to_numpy(),
+                "team": frame[team].to_numpy(),
                 "side": side,
             }
         )

@@ -85,9 +85,14 @@ def fixtures_frame(batch: Batch, now: datetime, rules: PriceRules | None = None)
                 "kickoff": m.kickoff,
                 "home_team": m.home_team,
                 "away_team": m.away_team,
+                "home_team_key": m.home_team_id or m.home_team,  # the club as the store keys it (store.writes)
+                "away_team_key": m.away_team_id or m.away_team,
             }
         )
-    frame = pd.DataFrame(rows, columns=["match_id", "league", "season", "kickoff", "home_team", "away_team"])
+    frame = pd.DataFrame(
+        rows,
+        columns=["match_id", "league", "season", "kickoff", "home_team", "away_team", "home_team_key", "away_team_key"],
+    )
     odds = pd.DataFrame(
         [
             (o.match_id, o.bookmaker, o.home, o.draw, o.away, o.fetched_at)

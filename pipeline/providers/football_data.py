@@ -1,6 +1,7 @@
 """football-data.co.uk as a provider: season files `mmz4281/<season>/<Div>.csv` for history, `fixtures.csv` for
 upcoming matches, read from a local directory laid out like the site (FOOTBALL_DATA_DIR), or downloaded and
-cached. The files are parsed by pipeline.providers.football_data_csv.
+cached. The files are parsed by pipeline.providers.football_data_csv; clubs and matches are identified by
+pipeline.providers.football_data_identity (a club within its country, a rescheduled match as one fixture).
 
 Each bookmaker's valid prices become odds snapshots under its canonical name, pre-match and closing (closing
 prices exist from 2012-13). Pre-match prices are taken "a day or two before" on the site; they are stored as
@@ -23,16 +24,8 @@ import pandas as pd
 
 from pipeline.bookmakers import SHARP_DEFAULT
 from pipeline.providers.base import FINISHED, SCHEDULED, Batch, Match, Odds, Provider, ProviderError, SourceUnavailable
-from pipeline.providers.football_data_csv import (
-    STATS,
-    book_columns,
-    content_problem,
-    match_ids,
-    pair_ids,
-    parse_csv,
-    read_bytes,
-    season_of,
-)
+from pipeline.providers.football_data_csv import STATS, book_columns, content_problem, parse_csv, read_bytes, season_of
+from pipeline.providers.football_data_identity import collapse_relistings, match_ids, pair_ids
 from pipeline.providers.http_client import make_session, request
 
 log = logging.getLogger(__name__)
@@ -56,6 +49,8 @@ def frame_to_batch(frame: pd.DataFrame, status: str = FINISHED, odds_time: datet
                 kickoff=ko,
                 home_team=r.home_team,
                 away_team=r.away_team,
+                home_team_id=r.home_team_key,
+                away_team_id=r.away_team_key,
                 status=status,
                 home_goals=int(r.home_goals) if finished else None,
                 away_goals=int(r.away_goals) if finished else None,
@@ -221,7 +216,10 @@ class FootballDataProvider(Provider):
         batch = Batch(problems=problems + parsed)
         if frame.empty:
             return batch
-        frame = frame[frame["league"].isin(self.leagues) & (frame["kickoff"] >= start) & (frame["kickoff"] < end)]
+        frame = frame[frame["league"].isin(self.leagues)]
+        frame, relisted = collapse_relistings(frame, str(f))  # a match listed again under a new date: one fixture
+        batch.problems.extend(relisted)
+        frame = frame[(frame["kickoff"] >= start) & (frame["kickoff"] < end)]
         if not frame.empty:  # a second meeting at the same ground this season: count the ones already played
             frame = frame.assign(match_id=match_ids(frame, self._played_meetings(frame, now)))
         batch.extend(frame_to_batch(frame, status=SCHEDULED, odds_time=now))

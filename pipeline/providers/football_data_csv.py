@@ -15,9 +15,8 @@ counts only when its three prices are valid (numeric, > 1.0). The frame adds one
 `close_*`): the first valid book in `bookmakers.reference_order(SHARP_BOOKMAKERS)` (Pinnacle, the market
 averages, Bet365, then the others by name, the maxima last), the order the store uses (pipeline.prices).
 
-Match identity: `<Div>-<season>-<home>-<away>` (team names slugged), with `-2`, `-3`... for a later meeting of the
-same home and away team in one season (leagues that play each other more than twice). No date in it: the site
-lists a postponed match again under its new date, and it must stay the same fixture (and the same bets).
+Identity (pipeline.providers.football_data_identity): a club is `<country>:<name>` (`home_team_key`,
+`away_team_key`), a match `<Div>-<season>-<home>-<away>` with `-2`, `-3`... for a later meeting in one season.
 
 A file that is not the expected CSV (an HTML error page served with status 200, a binary or unreadable file)
 gives an empty frame and one problem naming it, never an exception.
@@ -36,6 +35,7 @@ import pandas as pd
 
 from pipeline.bookmakers import FOOTBALL_DATA_PREFIXES, LAST_RESORT, SHARP_DEFAULT, reference_order
 from pipeline.providers.base import ProviderError, clean_text
+from pipeline.providers.football_data_identity import identify, match_ids, pair_ids
 
 DEFAULT_TIME = "15:00"
 LONDON = "Europe/London"
@@ -320,36 +320,8 @@ def _parse_text(
     for line in frame["_line"][dup]:
         problems.append(f"{label}:{line}: duplicate of an earlier row (same date and teams); row skipped")
     frame = frame[~dup].drop(columns="_line")
-    frame["match_id"] = match_ids(frame)
+    frame = identify(frame)
     return frame.reset_index(drop=True), problems
-
-
-def match_ids(frame: pd.DataFrame, earlier: pd.Series | None = None) -> pd.Series:
-    """`<league>-<season>-<home>-<away>`, `-N` for the N-th meeting (N >= 2) of the same home and away team in a
-    season, counted in kick-off order. `earlier` adds meetings not in `frame` (e.g. played ones, for fixtures)."""
-    if frame.empty:
-        return pd.Series([], index=frame.index, dtype=object)
-    base = pair_ids(frame)
-    by_time = base.loc[frame["kickoff"].sort_values(kind="stable").index]
-    n = by_time.groupby(by_time).cumcount().add(1).reindex(frame.index)
-    if earlier is not None:
-        n = n + base.map(earlier).fillna(0).astype(int)
-    return base.where(n <= 1, base + "-" + n.astype(str))
-
-
-def pair_ids(frame: pd.DataFrame) -> pd.Series:
-    def slug(col: pd.Series) -> pd.Series:  # lower case, runs of other characters as one underscore
-        return col.str.lower().str.replace(r"[^a-z0-9]+", "_", regex=True).str.strip("_")
-
-    return (
-        frame["league"].astype(str)
-        + "-"
-        + frame["season"].astype(str)
-        + "-"
-        + slug(frame["home_team"])
-        + "-"
-        + slug(frame["away_team"])
-    )
 
 
 __all__ = [

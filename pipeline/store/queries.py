@@ -47,8 +47,10 @@ def fixture_ids(conn: Connection, source: str, provider_ids: Iterable[str]) -> d
 
 def upcoming_fixtures(conn: Connection, source: str, now: datetime, window_hours: float) -> pd.DataFrame:
     """Scheduled fixtures of `source` kicking off within `window_hours` after `now`, by kick-off (UTC): their ids,
-    league, season, teams and team ids (no prices: see latest_prices)."""
+    league, season, teams, team ids (`teams.id`) and team keys (`teams.provider_id`: the models' identity of a club)
+    (no prices: see latest_prices)."""
     f = schema.fixtures
+    home, away = schema.teams.alias("home"), schema.teams.alias("away")
     q = (
         select(
             f.c.id.label("fixture_id"),
@@ -60,7 +62,10 @@ def upcoming_fixtures(conn: Connection, source: str, now: datetime, window_hours
             f.c.away_team,
             f.c.home_team_id,
             f.c.away_team_id,
+            home.c.provider_id.label("home_team_key"),
+            away.c.provider_id.label("away_team_key"),
         )
+        .select_from(f.join(home, home.c.id == f.c.home_team_id).join(away, away.c.id == f.c.away_team_id))
         .where(
             f.c.source == source,
             f.c.status == SCHEDULED,
@@ -84,6 +89,8 @@ FRAME_COLUMNS = [
     "kickoff",
     "home_team",
     "away_team",
+    "home_team_key",  # the club's identity (teams.provider_id): what the models key ratings and form by
+    "away_team_key",
     "home_goals",
     "away_goals",
     "home_shots",
@@ -117,6 +124,7 @@ def load_match_frame(
     most of an hourly run's reading); closing odds come from `results`.
     """
     f, r = schema.fixtures, schema.results
+    home, away = schema.teams.alias("home"), schema.teams.alias("away")
     q = (
         select(
             f.c.provider_id.label("match_id"),
@@ -126,6 +134,8 @@ def load_match_frame(
             f.c.kickoff_time.label("kickoff"),
             f.c.home_team,
             f.c.away_team,
+            home.c.provider_id.label("home_team_key"),
+            away.c.provider_id.label("away_team_key"),
             r.c.home_goals,
             r.c.away_goals,
             r.c.home_shots,
@@ -136,7 +146,11 @@ def load_match_frame(
             r.c.closing_draw_odds.label("close_draw"),
             r.c.closing_away_odds.label("close_away"),
         )
-        .select_from(f.outerjoin(r, r.c.fixture_id == f.c.id))
+        .select_from(
+            f.outerjoin(r, r.c.fixture_id == f.c.id)
+            .join(home, home.c.id == f.c.home_team_id)
+            .join(away, away.c.id == f.c.away_team_id)
+        )
         .where(f.c.source == source)
     )
     if finished_only:
@@ -157,7 +171,7 @@ def load_match_frame(
     for c in FRAME_COLUMNS:
         if c not in frame:
             frame[c] = np.nan
-    num = [c for c in FRAME_COLUMNS[7:]]
+    num = FRAME_COLUMNS[FRAME_COLUMNS.index("home_goals") :]
     frame[num] = frame[num].astype(float)
     frame["season"] = frame["season"].astype(str)
     return frame[FRAME_COLUMNS].sort_values(["kickoff", "match_id"], kind="stable").reset_index(drop=True)
@@ -330,6 +344,8 @@ def batch_to_frame(batch: Batch, sharp: tuple[str, ...] = SHARP_DEFAULT) -> pd.D
             "kickoff": m.kickoff,
             "home_team": m.home_team,
             "away_team": m.away_team,
+            "home_team_key": m.home_team_id or m.home_team,  # as the store keys a club (store.writes)
+            "away_team_key": m.away_team_id or m.away_team,
             "home_goals": np.nan if m.home_goals is None else float(m.home_goals),
             "away_goals": np.nan if m.away_goals is None else float(m.away_goals),
         }

@@ -5,7 +5,8 @@ likelihood with exponential time decay.
     log mu     (away goals) = mu        + attack[away] - defence[home]
     P(x, y) = tau(x, y) Poisson(x; lambda) Poisson(y; mu), tau != 1 only for 0-0, 0-1, 1-0, 1-1.
 
-One parameter set per league (teams of different leagues never meet). Weights exp(-xi * age in days) relative
+One parameter set per league (teams of different leagues never meet), a team keyed by its identity (the match
+frame's team keys), not its name. Weights exp(-xi * age in days) relative
 to the reference time. Attack and defence sum to zero within a league (a quadratic penalty that is zero at the
 optimum, since the likelihood is invariant to shifting them). The analytic gradient makes one fit on ~1,100
 matches take tens of milliseconds with L-BFGS-B.
@@ -21,6 +22,7 @@ import pandas as pd
 from scipy.optimize import minimize
 
 from pipeline.distributions import poisson_pmf
+from pipeline.forecast.features import NAMES, team_columns
 from pipeline.forecast.models.base import Forecaster
 
 RHO_BOUNDS = (-0.2, 0.2)
@@ -55,6 +57,7 @@ class DixonColesModel(Forecaster):
             & (played["kickoff"] >= ref - pd.Timedelta(days=self.history_days))
         ]
         previous = getattr(self, "leagues_", {}) if self.warm_start else {}
+        self.team_columns_ = team_columns(played)  # a club's identity, not its name
         self.leagues_ = {}
         for league, g in played.groupby("league", sort=True):
             if len(g) < self.min_matches:
@@ -65,10 +68,15 @@ class DixonColesModel(Forecaster):
 
     def _fit_league(self, g: pd.DataFrame, ref, init: dict | None) -> dict:
         # names through numpy: iterating pandas' string arrays element by element is over ten times slower
-        teams = pd.Index(sorted(set(g["home_team"].to_numpy(object)) | set(g["away_team"].to_numpy(object))))
+        home, away = self.team_columns_
+        # the teams in the order of their names (then keys): the parameter order, and so the optimum to the last
+        # digit, of the fits made when teams were keyed by name
+        name_of = dict(zip(g[home].to_numpy(object), g["home_team"].to_numpy(object), strict=True))
+        name_of.update(zip(g[away].to_numpy(object), g["away_team"].to_numpy(object), strict=True))
+        teams = pd.Index(sorted(name_of, key=lambda t: (name_of[t], t)))
         n = len(teams)
-        hi = teams.get_indexer(g["home_team"])
-        ai = teams.get_indexer(g["away_team"])
+        hi = teams.get_indexer(g[home])
+        ai = teams.get_indexer(g[away])
         hg = g["home_goals"].to_numpy(float)
         ag = g["away_goals"].to_numpy(float)
         age = (ref - g["kickoff"]).dt.total_seconds().to_numpy() / 86400.0
@@ -194,8 +202,9 @@ class DixonColesModel(Forecaster):
                 new_att, new_def = p["attack"][weak].mean(), p["defence"][weak].mean()
             att = np.append(p["attack"], new_att)
             dfc = np.append(p["defence"], new_def)
-            h = teams.get_indexer(fixtures["home_team"].iloc[idx])
-            a = teams.get_indexer(fixtures["away_team"].iloc[idx])
+            home, away = getattr(self, "team_columns_", NAMES)  # sets saved before team keys: by name
+            h = teams.get_indexer(fixtures[home].iloc[idx])
+            a = teams.get_indexer(fixtures[away].iloc[idx])
             h[h < 0] = len(teams)
             a[a < 0] = len(teams)
             lam[idx] = np.exp(p["mu"] + p["home"] + att[h] - dfc[a])

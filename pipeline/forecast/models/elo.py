@@ -1,5 +1,7 @@
 """Elo ratings for football, with a fitted mapping from rating difference to home/draw/away.
 
+- a team is its identity (the match frame's team keys: a club within its country, or the provider's id), so two
+  clubs that share a name never share a rating; names are for display;
 - update after each match: K * G * (S - E), E = 1 / (1 + 10^(-(R_home + H - R_away) / 400)), S = 1 / 0.5 / 0;
 - G, the goal-difference multiplier of the World Football Elo ratings: 1 for a one-goal margin, 1.5 for two,
   (11 + margin) / 8 beyond;
@@ -22,6 +24,7 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import expit
 
+from pipeline.forecast.features import NAMES, team_columns
 from pipeline.forecast.models.base import Forecaster
 from pipeline.metrics import outcomes_from_goals
 
@@ -48,11 +51,13 @@ class EloModel(Forecaster):
         self.promoted_offset = promoted_offset
         self.burn_in = burn_in
 
-    def _start(self):
-        self.ratings_ = {}
-        self.team_season_ = {}
-        self.team_league_ = {}
-        self.league_season_ = {}  # league -> (season, a newcomer's rating that season)
+    def _start(self, matches: pd.DataFrame | None = None):
+        # ratings are keyed by the club's identity, not its name
+        self.team_columns_ = team_columns(matches) if matches is not None else NAMES
+        self.ratings_: dict = {}  # team key -> rating
+        self.team_season_: dict = {}
+        self.team_league_: dict = {}
+        self.league_season_: dict = {}  # league -> (season, a newcomer's rating that season)
         self.last_kickoff_ = None
 
     def _league_mean(self, league: str) -> float:
@@ -96,9 +101,7 @@ class EloModel(Forecaster):
         played = played.sort_values(["kickoff", "match_id"], kind="stable")
         n = len(played)
         pre_h, pre_a = np.empty(n), np.empty(n)
-        cols = [
-            played[c].to_numpy() for c in ("home_team", "away_team", "league", "season", "home_goals", "away_goals")
-        ]
+        cols = [played[c].to_numpy() for c in (*self._teams(), "league", "season", "home_goals", "away_goals")]
         for i, (h, a, lg, season, hg, ag) in enumerate(zip(*cols)):
             rh = self._rating(h, lg, season)
             ra = self._rating(a, lg, season)
@@ -118,8 +121,11 @@ class EloModel(Forecaster):
             {"home_rating": pre_h, "away_rating": pre_a}, index=pd.Index(played["match_id"].to_numpy(), name="match_id")
         )
 
+    def _teams(self) -> tuple[str, str]:
+        return getattr(self, "team_columns_", NAMES)  # sets saved before team keys were keyed by name
+
     def fit(self, matches: pd.DataFrame) -> EloModel:
-        self._start()
+        self._start(matches)
         self.history_ = self._process(matches)
         played = matches.set_index("match_id").loc[self.history_.index]
         y = outcomes_from_goals(played["home_goals"], played["away_goals"])
@@ -190,8 +196,9 @@ class EloModel(Forecaster):
             return self._newcomer(league) if season is not None else self._league_mean(league) - self.promoted_offset
 
         season = fixtures["season"] if "season" in fixtures else [None] * len(fixtures)
-        rh = np.array([r(t, lg, s) for t, lg, s in zip(fixtures["home_team"], fixtures["league"], season)], float)
-        ra = np.array([r(t, lg, s) for t, lg, s in zip(fixtures["away_team"], fixtures["league"], season)], float)
+        home, away = self._teams()
+        rh = np.array([r(t, lg, s) for t, lg, s in zip(fixtures[home], fixtures["league"], season)], float)
+        ra = np.array([r(t, lg, s) for t, lg, s in zip(fixtures[away], fixtures["league"], season)], float)
         return rh, ra
 
     def proba_from_ratings(self, rh, ra) -> np.ndarray:
