@@ -82,7 +82,7 @@ def _read_text(source) -> tuple[str, str]:
 def csv_problem(text: str, label: str) -> str | None:
     """Why `text` is not a football-data CSV (its header lacks Date, HomeTeam, AwayTeam), or None."""
     first = text.lstrip("\ufeff").split("\n", 1)[0]
-    header = {clean_text(h) for h in first.split(",")}
+    header = {clean_text(h) for h in next(csv.reader([first]), [])}  # names may be quoted
     missing = [c for c in REQUIRED if c not in header]
     if not missing:
         return None
