@@ -115,9 +115,7 @@ FIELDS = {
     "starting_at": st.sampled_from(["2025-03-15 15:00:00", "2025-03-15T15:00:00+01:00", "junk", ""]) | json_value,
     "starting_at_timestamp": st.integers(-(2**70), 2**70) | st.floats() | json_value,
     "participants": st.just(participants()) | json_value,
-    "scores": st.builds(
-        lambda h, a: scores(1, CURRENT=(h, a)), st.integers(-5, 200), st.integers(-5, 200)
-    )
+    "scores": st.builds(lambda h, a: scores(1, CURRENT=(h, a)), st.integers(-5, 200), st.integers(-5, 200))
     | json_value,
     "odds": st.builds(lambda h, d, a: odds(1, 2, h, d, a), json_value, json_value, json_value) | json_value,
 }
