@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import Connection
 
 from pipeline.providers.contract import Rejection
@@ -74,7 +74,10 @@ def rejected_since(conn: Connection, since: datetime) -> tuple[int, list[str]]:
 
 
 def rejected_rows_line(conn: Connection, now: datetime, window: timedelta = timedelta(days=1)) -> str | None:
-    """The health check's ⚠️ line when rows were rejected within `window` before `now`, else None."""
+    """The health check's ⚠️ line when rows were rejected within `window` before `now`, else None (also on a store
+    not yet migrated to have the table: the health check never migrates)."""
+    if not inspect(conn).has_table(schema.rejected_rows.name):
+        return None
     n, files = rejected_since(conn, now - window)
     if not n:
         return None
