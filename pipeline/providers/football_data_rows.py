@@ -2,9 +2,9 @@
 
 The row fields (Date, Time, teams, FTHG, FTAG, FTR) are held to rules declared once (`rules`) that make a pandera
 schema, one check per rule; the rules run over the whole file, and the rows that break one go through the schema,
-which names each failure. In the order a row's first broken rule is reported: a date in DATE_FORMS, a time in TIME_FORMS (empty:
-DEFAULT_TIME), both teams, two different teams, a numeric score, a whole score in 0..20, an FTR that is the score's
-result. A row that breaks one is skipped as a `Rejection` naming file, line, column, value and rule.
+which names each failure. In the order a row's first broken rule is reported: a date in DATE_FORMS, a time in
+TIME_FORMS (empty: DEFAULT_TIME), both teams, two different teams, a numeric score, a whole score in 0..20, an FTR
+that is the score's result. A row that breaks one is skipped as a `Rejection` naming file, line, column, value and rule.
 
 Prices are held to 1.01..1000 by one numpy pass over every bookmaker's columns, not by pandera: a schema column
 per price column (60 and more in recent files) costs ~0.8 ms each, doubling the time to read a file, for the
