@@ -4,7 +4,7 @@
 source, file, line, field and rule, with when it was first and last seen and how often.
 
 Revision ID: 0004_issue22
-Revises: 0002_issue13
+Revises: 0003_issue24
 """
 
 import sqlalchemy as sa
@@ -13,7 +13,7 @@ from alembic import op
 from pipeline.store.schema import UTCDateTime
 
 revision = "0004_issue22"
-down_revision = "0002_issue13"
+down_revision = "0003_issue24"
 branch_labels = None
 depends_on = None
 
