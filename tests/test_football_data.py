@@ -81,8 +81,14 @@ def test_malformed_rows_are_reported_and_skipped(tmp_path):
     frame, problems = parse_csv(f, "E0", "2324")
     assert list(frame["home_team"]) == ["Alpha", "Gamma", "Iota"]
     text = "\n".join(problems)
-    assert "4: missing or non-numeric score" in text and "5: a team is missing" in text
-    assert "6: bad or missing date" in text and "7: duplicate" in text
+    # each skipped row named once: line, column, value, rule
+    assert "E0.csv:4: FTAG 'x': missing or non-numeric score; row skipped" in text
+    assert "E0.csv:5: HomeTeam '': a team is missing; row skipped" in text
+    assert "E0.csv:6: Date '32/13/2023': bad or missing date" in text and "E0.csv:7: HomeTeam/AwayTeam" in text
+    assert "duplicate of an earlier row" in text
+    # a bad price drops its bookmaker on that row, named too; the row is kept
+    assert "E0.csv:3: PSH '0': price not a number in 1.01..1000" in text
+    assert "E0.csv:8: B365H '1.0': price not a number" in text and len(problems) == 6
     g = frame.set_index("home_team")
     assert g.loc["Alpha", "odds_bookmaker"] == "Pinnacle" and g.loc["Alpha", "close_home"] == 1.95
     # Pinnacle's home price of 0 is invalid: the next bookmaker in the list gives all three prices

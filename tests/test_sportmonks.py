@@ -284,14 +284,16 @@ def test_malformed_fixtures_become_problems(api):
     assert [m.provider_id for m in batch.matches] == ["1"]
     assert len(batch.problems) == 7
     text = "\n".join(batch.problems)
-    for expected in (
-        "fixture 2: missing home or away participant",
-        "fixture 3: missing home or away",
-        "fixture 4: bad kick-off",
-        "fixture 5: unknown state_id 99",
-        "fixture 6: missing league_id",
+    for expected in (  # each named once: the fixture, the field and its value, the rule
+        "fixture 2: participants []: missing home or away participant; row skipped",
+        "fixture 3: participants ['home']: missing home or away",
+        "fixture 4: starting_at 'next Saturday': bad kick-off",
+        "fixture 5: state_id 99: unknown state_id",
+        "fixture 6: league_id (None, ",
+        "fixture without an id: id 'junk': no fixture id",
     ):
         assert expected in text
+    assert [r.file for r in batch.rejected] == [f"fixture {i}" for i in (2, 3, 4, 5, 6)] + ["fixture without an id"] * 2
 
 
 def test_kickoff_prefers_the_epoch_timestamp(api):
@@ -319,7 +321,14 @@ def test_odds_normalised_per_bookmaker(api):
     assert got["2"].fetched_at == datetime(2025, 3, 15, 14, 58, 40, tzinfo=UTC)
     assert (got["14"].home, got["14"].draw, got["14"].away, got["14"].fetched_at) == (2.1, 3.5, 3.25, NOW)
     assert isinstance(got["23"].home, float)
-    assert batch.problems == []  # incomplete markets are dropped, the fixture itself is fine
+    # incomplete markets are dropped in silence; impossible prices drop their bookmaker with a line each
+    assert batch.problems == [
+        "fixture 1: odds[home] (bookmaker 21) '1.00': price not a number in 1.01..1000; "
+        "this bookmaker's prices on the row ignored",
+        "fixture 1: odds[home] (bookmaker 22) 'abc': price not a number in 1.01..1000; "
+        "this bookmaker's prices on the row ignored",
+    ]
+    assert [m.provider_id for m in batch.matches] == ["1"]  # the fixture itself is fine
 
 
 def test_bookmaker_preference_orders_closing_prices(api):

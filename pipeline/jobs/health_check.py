@@ -9,7 +9,8 @@ MAX_DATA_AGE_DAYS) and a missing fixtures source fail. When unhealthy it exits 1
 
 One line is a warning, not a check: when the fair closing-line value of the last 200 settled bets is below zero
 at 95% confidence (pipeline.betting.performance.recent_clv), a ⚠️ line says so; the exit code is unchanged, since
-the system works and an alarm that failed every run would hide real failures.
+the system works and an alarm that failed every run would hide real failures. Likewise a ⚠️ line while source rows
+were rejected at the door in the last day (pipeline.store.rejected_rows).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from pipeline.store import job_runs, make_engine, newest_result, quick_check
 from pipeline.store.backup_files import sqlite_path
 from pipeline.store.bets import bets_pending_since
 from pipeline.store.predictions import newest_prediction
+from pipeline.store.rejected_rows import rejected_rows_line
 
 # job -> longest gap between its scheduled runs, for the jobs the table marks `watched`; a job is late when its
 # last success is older than twice that plus 10 minutes. (The daily backup is judged by its files below.)
@@ -246,6 +248,8 @@ def _store_checks(engine, st, now) -> list[Check]:
             out.append(Check("fair clv", True, clv_alarm_line(clv), warning=True))
         elif clv["n"]:
             out.append(Check("fair clv", True, f"Fair CLV of the last {clv['n']} settled bets: {clv['mean']:+.2%}"))
+        if rejected := rejected_rows_line(conn, now):  # bad source rows: the data is incomplete, the system works
+            out.append(Check("rejected rows", True, rejected, warning=True))
     return out
 
 

@@ -17,6 +17,7 @@ from datetime import datetime
 from pipeline.errors import ProviderAuthError as ProviderAuthError
 from pipeline.errors import ProviderError
 from pipeline.errors import SourceUnavailable as SourceUnavailable
+from pipeline.providers.contract import LINE_NONE, Rejection, check_match, check_odds, shown
 
 # Fixture status vocabulary shared by all providers and the store.
 SCHEDULED = "scheduled"
@@ -93,11 +94,19 @@ class Batch:
     odds: list[Odds] = field(default_factory=list)
     # Rows the provider could not read: human-readable reasons, reported by the job, never fatal.
     problems: list[str] = field(default_factory=list)
+    # Rows that broke the validation contract (pipeline.providers.contract), each also one of `problems`;
+    # the store records them in `rejected_rows`.
+    rejected: list[Rejection] = field(default_factory=list)
 
     def extend(self, other: Batch) -> None:
         self.matches.extend(other.matches)
         self.odds.extend(other.odds)
         self.problems.extend(other.problems)
+        self.rejected.extend(other.rejected)
+
+    def reject(self, rejection: Rejection) -> None:
+        self.rejected.append(rejection)
+        self.problems.append(rejection.text())
 
 
 class Provider(abc.ABC):
@@ -172,8 +181,10 @@ def clean_text(value):
 
 
 def sanitize_batch(batch: Batch) -> Batch:
-    """Clean every text field of a provider's batch in place; a match whose identity or teams are empty once
-    cleaned, or whose two teams become the same, is dropped with a problem (and its odds with it)."""
+    """Clean every text field of a provider's batch in place and hold its records to the contract
+    (pipeline.providers.contract): a match whose identity or teams are empty once cleaned, whose two teams become
+    the same, or whose kick-off or score is out of range is dropped as a rejection (and its odds with it); a
+    price out of range drops that snapshot as a rejection."""
     keep: list[Match] = []
     renamed: dict[str, str] = {}
     for m in batch.matches:
@@ -197,11 +208,25 @@ def sanitize_batch(batch: Batch) -> Batch:
         )
         empty = [a for a in ("provider_id", "league", "season") if not getattr(m, a)]
         if empty:
-            batch.problems.append(f"match {original!r}: no {', '.join(empty)}{cleaned}; row skipped")
+            batch.reject(
+                Rejection(f"match {original!r}", LINE_NONE, "", "", f"no {', '.join(empty)}{cleaned}; row skipped")
+            )
             continue
         same = m.home_team == m.away_team and (m.home_team_id or m.home_team) == (m.away_team_id or m.away_team)
         if not m.home_team or not m.away_team or same:
-            batch.problems.append(f"fixture {m.provider_id}: missing or identical teams{cleaned}; row skipped")
+            batch.reject(
+                Rejection(
+                    f"fixture {m.provider_id}",
+                    LINE_NONE,
+                    "",  # no field: the line keeps the words it always had
+                    shown(f"{m.home_team} v {m.away_team}"),
+                    f"missing or identical teams{cleaned}; row skipped",
+                )
+            )
+            continue
+        broken = check_match(m)
+        if broken:
+            batch.reject(Rejection(f"fixture {m.provider_id}", LINE_NONE, broken[0], shown(broken[1]), broken[2]))
             continue
         renamed[original] = m.provider_id
         keep.append(m)
@@ -210,8 +235,14 @@ def sanitize_batch(batch: Batch) -> Batch:
     for o in batch.odds:
         o.match_id = renamed.get(o.match_id, clean_text(o.match_id))
         o.bookmaker, o.market = clean_text(o.bookmaker), clean_text(o.market)
-        if o.bookmaker and o.match_id:
-            odds.append(o)
+        if not (o.bookmaker and o.match_id):
+            continue
+        broken = check_odds(o)
+        if broken:
+            where = f"fixture {o.match_id}"
+            batch.reject(Rejection(where, LINE_NONE, f"{o.bookmaker} {broken[0]}", shown(broken[1]), broken[2]))
+            continue
+        odds.append(o)
     batch.odds = odds
     return batch
 

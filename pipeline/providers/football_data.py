@@ -24,7 +24,15 @@ import pandas as pd
 
 from pipeline.bookmakers import SHARP_DEFAULT
 from pipeline.providers.base import FINISHED, SCHEDULED, Batch, Match, Odds, Provider, ProviderError, SourceUnavailable
-from pipeline.providers.football_data_csv import STATS, book_columns, content_problem, parse_csv, read_bytes, season_of
+from pipeline.providers.football_data_csv import (
+    STATS,
+    book_columns,
+    content_problem,
+    parse_csv,
+    read_bytes,
+    read_csv,
+    season_of,
+)
 from pipeline.providers.football_data_identity import collapse_relistings, match_ids, pair_ids
 from pipeline.providers.http_client import make_session, request
 
@@ -171,13 +179,16 @@ class FootballDataProvider(Provider):
             tmp.unlink(missing_ok=True)
         return p, []
 
-    def _season_frame(self, league: str, season: str, now: datetime) -> tuple[pd.DataFrame, list[str]]:
+    def _season_frame(self, league: str, season: str, now: datetime) -> tuple[pd.DataFrame, Batch]:
+        """A season file's matches, and a batch holding only its problems and rejected rows (every row of the
+        file is validated whenever it is read, so a bad row is reported, and its `rejected_rows` entry seen
+        again, until the file is fixed)."""
         current = season == season_of(now)
         f, problems = self._file(f"mmz4281/{season}/{league}.csv", now, may_be_stale=current)
         if f is None:
-            return pd.DataFrame(), problems
-        frame, parsed = parse_csv(f, league, season, sharp=self.sharp)
-        return frame, problems + parsed
+            return pd.DataFrame(), Batch(problems=problems)
+        parsed = read_csv(f, league, season, sharp=self.sharp)
+        return parsed.frame, Batch(problems=problems + parsed.problems, rejected=parsed.rejected)
 
     def _seasons(self, start: datetime | None, end: datetime) -> list[str]:
         first = max(self.first_season, (start.year - 1) if start else self.first_season)
@@ -196,8 +207,8 @@ class FootballDataProvider(Provider):
         batch = Batch()
         for season in self._seasons(start, min(end, now)):
             for league in self.leagues:
-                frame, problems = self._season_frame(league, season, now)
-                batch.problems.extend(problems)
+                frame, notes = self._season_frame(league, season, now)
+                batch.extend(notes)
                 if frame.empty:
                     continue
                 keep = frame["kickoff"] < min(end, now - timedelta(hours=2))
@@ -212,8 +223,9 @@ class FootballDataProvider(Provider):
             raise SourceUnavailable(self._no_fixtures(self.data_dir))
         if f is None:
             return Batch(problems=problems)
-        frame, parsed = parse_csv(f, None, None, require_result=False, sharp=self.sharp)
-        batch = Batch(problems=problems + parsed)
+        parsed = read_csv(f, None, None, require_result=False, sharp=self.sharp)
+        frame = parsed.frame
+        batch = Batch(problems=problems + parsed.problems, rejected=parsed.rejected)
         if frame.empty:
             return batch
         frame = frame[frame["league"].isin(self.leagues)]
@@ -254,11 +266,10 @@ class FootballDataProvider(Provider):
                 continue
             wanted.setdefault((parts[0], parts[1]), set()).add(mid)
         for (league, season), ids in wanted.items():
-            frame, problems = self._season_frame(league, season, now)
-            if frame.empty:
-                batch.problems.extend(problems)  # the file itself was skipped: say so
-                continue
-            batch.extend(frame_to_batch(frame[frame["match_id"].isin(ids)]))
+            frame, notes = self._season_frame(league, season, now)
+            batch.extend(notes)  # the file skipped, or rows of it rejected: say so
+            if not frame.empty:
+                batch.extend(frame_to_batch(frame[frame["match_id"].isin(ids)]))
         return batch
 
     @staticmethod

@@ -2,8 +2,10 @@
 `fixtures.csv`. Where the files come from (a local directory or the site) is pipeline.providers.football_data.
 
 The layout drifts over the years and the parser takes all of it: dd/mm/yy and dd/mm/yyyy dates, no `Time`
-column before 2019-20, bookmaker columns that come and go, blank trailing rows and columns. A malformed row is
-reported (file, line, reason) and skipped; the rest of the file is used.
+column before 2019-20, bookmaker columns that come and go, blank trailing rows and columns, UTF-8 or older
+Western encodings (pipeline.providers.text_decoding, line by line). Every row is held to the validation contract
+(pipeline.providers.football_data_rows): a row that breaks it is skipped and named (file, line, column, value,
+rule) as a `Rejection`; the rest of the file is used.
 
 Kick-off times on the site are UK local time (Europe/London, with summer time) and are stored in UTC.
 ASSUMPTION: when a season has no `Time` column, or a row has no time, kick-off is taken as 15:00 UK time,
@@ -11,7 +13,7 @@ the traditional Saturday kick-off; such times are approximate (by design, no job
 
 Prices: every bookmaker a file has (`bookmakers.FOOTBALL_DATA_PREFIXES`: PS is Pinnacle, B365 Bet365, ...,
 Max/Avg and BbMx/BbAv the aggregates) keeps its columns as the file names them (PSH, PSCH, ...); a book's row
-counts only when its three prices are valid (numeric, > 1.0). The frame adds one reference price (`odds_*`,
+counts only when its three prices are valid (numeric, 1.01..1000). The frame adds one reference price (`odds_*`,
 `close_*`): the first valid book in `bookmakers.reference_order(SHARP_BOOKMAKERS)` (Pinnacle, the market
 averages, Bet365, then the others by name, the maxima last), the order the store uses (pipeline.prices).
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -34,11 +37,13 @@ import numpy as np
 import pandas as pd
 
 from pipeline.bookmakers import FOOTBALL_DATA_PREFIXES, LAST_RESORT, SHARP_DEFAULT, reference_order
-from pipeline.providers.base import ProviderError, clean_text
+from pipeline.providers import football_data_rows as rows
+from pipeline.providers.base import clean_text
+from pipeline.providers.contract import Rejection, shown
 from pipeline.providers.football_data_identity import identify, match_ids, pair_ids
+from pipeline.providers.football_data_rows import LONDON
+from pipeline.providers.text_decoding import BadFile, decode
 
-DEFAULT_TIME = "15:00"
-LONDON = "Europe/London"
 BOOK_OF_PREFIX = {p + c: name for name, p in FOOTBALL_DATA_PREFIXES.items() for c in ("", "C")}  # PS, PSC: Pinnacle
 STATS = {
     "HS": "home_shots",
@@ -51,47 +56,10 @@ STATS = {
 REQUIRED = ("Date", "HomeTeam", "AwayTeam")
 
 
-class BadFile(ProviderError):
-    """A file that is not a football-data CSV; its message names the file and why."""
-
-
 def season_of(when: datetime) -> str:
     """Season code for a date: seasons run July to June, "2324" for 2023-24."""
     y = when.year if when.month >= 7 else when.year - 1
     return f"{y % 100:02d}{(y + 1) % 100:02d}"
-
-
-def _decode(raw: bytes, label: str) -> str:
-    """Text of a CSV file: UTF-8 (with or without BOM), UTF-16/32 with a BOM or a UTF-16 pattern of NUL bytes,
-    else Latin-1 (older season files). A binary file raises BadFile."""
-    for bom, enc in (
-        (b"\xff\xfe\x00\x00", "utf-32"),
-        (b"\x00\x00\xfe\xff", "utf-32"),
-        (b"\xff\xfe", "utf-16"),
-        (b"\xfe\xff", "utf-16"),
-    ):
-        if raw.startswith(bom):
-            try:
-                return raw.decode(enc)
-            except UnicodeDecodeError:
-                raise BadFile(f"{label}: not a football-data CSV (invalid {enc.upper()} text)") from None
-    head = raw[:4096]
-    if head.count(0) > len(head) // 4:  # UTF-16 without a BOM puts a NUL beside every ASCII character
-        odd, even = head[1::2].count(0), head[0::2].count(0)
-        guess = "utf-16-le" if odd > 3 * even else "utf-16-be" if even > 3 * odd else None
-        try:
-            if guess:
-                return raw.decode(guess)
-        except UnicodeDecodeError:
-            pass
-        raise BadFile(f"{label}: not a football-data CSV (binary content)")
-    controls = sum(1 for b in head if b < 32 and b not in (9, 10, 13))
-    if controls > len(head) // 20:  # text has next to none; a stray NUL in a team name is not this
-        raise BadFile(f"{label}: not a football-data CSV (binary content)")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
 
 
 def _read_text(source) -> tuple[str, str]:
@@ -108,13 +76,13 @@ def _read_text(source) -> tuple[str, str]:
             raw = Path(source).read_bytes()
         except OSError as exc:
             raise BadFile(f"{label}: unreadable ({exc.strerror or exc})") from None
-    return _decode(raw, label), label
+    return decode(raw, label), label
 
 
 def csv_problem(text: str, label: str) -> str | None:
     """Why `text` is not a football-data CSV (its header lacks Date, HomeTeam, AwayTeam), or None."""
     first = text.lstrip("\ufeff").split("\n", 1)[0]
-    header = {clean_text(h) for h in first.split(",")}
+    header = {clean_text(h) for h in next(csv.reader([first]), [])}  # names may be quoted
     missing = [c for c in REQUIRED if c not in header]
     if not missing:
         return None
@@ -134,7 +102,7 @@ def content_problem(raw: bytes, label: str) -> str | None:
     if not raw.strip():
         return f"{label}: empty file"
     try:
-        return csv_problem(_decode(raw, label), label)
+        return csv_problem(decode(raw, label), label)
     except BadFile as exc:
         return str(exc)
 
@@ -144,18 +112,6 @@ def prefix_order(sharp: Sequence[str] = SHARP_DEFAULT) -> tuple[str, ...]:
     ref = [b for b in reference_order(sharp) if b in FOOTBALL_DATA_PREFIXES]
     others = sorted(b for b in FOOTBALL_DATA_PREFIXES if b not in ref and b not in LAST_RESORT)
     return tuple(FOOTBALL_DATA_PREFIXES[b] for b in ref + others + [b for b in LAST_RESORT if b not in ref])
-
-
-def _triple(df: pd.DataFrame, prefix: str) -> np.ndarray | None:
-    """(n, 3) home/draw/away prices of one column prefix, NaN rows unless all three are valid; None if absent."""
-    cols = [f"{prefix}{s}" for s in "HDA"]
-    if not all(c in df for c in cols):
-        return None
-    vals = np.column_stack([pd.to_numeric(df[c], errors="coerce").to_numpy(float) for c in cols])
-    with np.errstate(invalid="ignore"):
-        ok = np.isfinite(vals).all(axis=1) & (vals > 1.0).all(axis=1)
-    vals[~ok] = np.nan
-    return vals
 
 
 def _odds(books: dict[str, np.ndarray], prefixes: Sequence[str], n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -182,7 +138,23 @@ def book_columns(frame: pd.DataFrame) -> list[tuple[str, str, bool]]:
     return out
 
 
-def parse_csv(
+@dataclass(frozen=True)
+class ParsedFile:
+    """A football-data CSV read: its match frame, its problems (file-level ones and one line per rejected row)
+    and the rejected rows themselves (pipeline.providers.contract)."""
+
+    frame: pd.DataFrame
+    problems: list[str] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+def parse_csv(source, league: str | None = None, season: str | None = None, **options) -> tuple[pd.DataFrame, list]:
+    """`read_csv`'s frame and problems."""
+    parsed = read_csv(source, league, season, **options)
+    return parsed.frame, parsed.problems
+
+
+def read_csv(
     source,
     league: str | None = None,
     season: str | None = None,
@@ -191,13 +163,15 @@ def parse_csv(
     prematch_books: Sequence[str] | None = None,
     closing_books: Sequence[str] | None = None,
     require_result: bool = True,
-) -> tuple[pd.DataFrame, list[str]]:
-    """One football-data CSV as a match frame and its problems.
+) -> ParsedFile:
+    """One football-data CSV as a match frame, its problems and its rejected rows.
 
-    Every bookmaker's prices are kept in the file's own columns (PSH, PSD, PSA, PSCH, ...; NaN where a book's
-    three prices are not all valid); `odds_*`/`close_*` are the reference price, picked in `prefix_order(sharp)`
-    (or the prefixes given), with the book's canonical name in `odds_bookmaker`/`close_bookmaker`.
-    A file that cannot be read as such a CSV gives an empty frame and one problem naming it; never an exception.
+    Every row is held to the contract (pipeline.providers.football_data_rows); a row that breaks it is skipped
+    and named, the others are read. Every bookmaker's prices are kept in the file's own columns (PSH, PSD, PSA,
+    PSCH, ...; NaN where a book's three prices are not all valid); `odds_*`/`close_*` are the reference price,
+    picked in `prefix_order(sharp)` (or the prefixes given), with the book's canonical name in
+    `odds_bookmaker`/`close_bookmaker`. A file that cannot be read as such a CSV gives an empty frame and one
+    problem naming it; never an exception.
     """
     prematch_books = tuple(prematch_books) if prematch_books else prefix_order(sharp)
     closing_books = tuple(closing_books) if closing_books else tuple(p + "C" for p in prematch_books)
@@ -205,88 +179,62 @@ def parse_csv(
     try:
         text, label = _read_text(source)
         if not text.strip():
-            return pd.DataFrame(), [f"{label}: empty file; file skipped"]
+            return ParsedFile(pd.DataFrame(), [f"{label}: empty file; file skipped"])
         why = csv_problem(text, label)
         if why:
-            return pd.DataFrame(), [f"{why}; file skipped"]
+            return ParsedFile(pd.DataFrame(), [f"{why}; file skipped"])
         return _parse_text(text, label, league, season, prematch_books, closing_books, require_result)
     except BadFile as exc:
-        return pd.DataFrame(), [f"{exc}; file skipped"]
+        return ParsedFile(pd.DataFrame(), [f"{exc}; file skipped"])
     except (ValueError, KeyError, IndexError, TypeError, pd.errors.ParserError, csv.Error) as exc:
         # whatever else a hostile file does to the parser: the file is named and skipped, the run goes on
-        return pd.DataFrame(), [
-            f"{label}: not a readable football-data CSV ({type(exc).__name__}: "
-            f"{clean_text(str(exc))[:120]}); file skipped"
-        ]
+        return ParsedFile(
+            pd.DataFrame(),
+            [
+                f"{label}: not a readable football-data CSV ({type(exc).__name__}: "
+                f"{clean_text(str(exc))[:120]}); file skipped"
+            ],
+        )
 
 
-def _parse_text(
-    text: str, label: str, league, season, prematch_books, closing_books, require_result: bool
-) -> tuple[pd.DataFrame, list[str]]:
-    problems: list[str] = []
-    lines = text.splitlines()
-    header = [h.strip() for h in lines[0].split(",")]
-    width = len(header)
+def _read_frame(text: str, label: str, problems: list[str]) -> pd.DataFrame:
+    """Every column as stripped-of-nothing text, `_line` the file's line number; blank rows dropped."""
+    width = len(text.split("\n", 1)[0].split(","))
 
     def bad(fields):  # rows with more fields than the header: report, keep the known columns
         problems.append(f"{label}: a row has {len(fields)} fields for {width} columns; extra fields ignored")
         return fields[:width]
 
+    opts = dict(dtype=str, keep_default_na=False, skip_blank_lines=False)  # blank lines kept: line numbers hold
     try:  # the fast parser first; the Python one only for files with over-long rows, to report them
-        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=True)
+        df = pd.read_csv(io.StringIO(text), **opts)
     except pd.errors.ParserError:
-        df = pd.read_csv(
-            io.StringIO(text),
-            dtype=str,
-            keep_default_na=False,
-            engine="python",
-            on_bad_lines=bad,
-            skip_blank_lines=True,
-        )
+        df = pd.read_csv(io.StringIO(text), engine="python", on_bad_lines=bad, **opts)
     df.columns = [clean_text(str(c)) for c in df.columns]
     df = df.loc[:, [c for c in df.columns if c and not c.startswith("Unnamed")]]
     df["_line"] = np.arange(len(df)) + 2
     key = [c for c in ("Div", "Date", "HomeTeam", "AwayTeam") if c in df]
     blank = (df[key].apply(lambda col: col.str.strip()) == "").all(axis=1) if key else False
-    df = df[~blank]  # blank trailing rows such as ",,,,"
+    return df[~blank]  # blank rows, and trailing rows such as ",,,,"
+
+
+def _parse_text(
+    text: str, label: str, league, season, prematch_books, closing_books, require_result: bool
+) -> ParsedFile:
+    problems: list[str] = []
+    df = _read_frame(text, label, problems)
+    rows.unknown_books(df.columns, label)
+    fields = rows.fields(df)
+    ok, rejected = rows.check_rows(fields, df["_line"], label, require_result)
+    df, fields = df[ok], fields[ok]
     # fixtures.csv mixes divisions: without a given league, each row's own Div is used
     if league is None:
         league = df["Div"].map(clean_text) if "Div" in df else pd.Series("?", index=df.index)
-    home, away = df["HomeTeam"].map(clean_text), df["AwayTeam"].map(clean_text)
-    date_s = df["Date"].str.strip()
-    date = pd.to_datetime(date_s.where(date_s.str.len() == 10), format="%d/%m/%Y", errors="coerce")
-    date = date.fillna(pd.to_datetime(date_s.where(date_s.str.len() == 8), format="%d/%m/%y", errors="coerce"))
-    tm = df["Time"].str.strip() if "Time" in df else pd.Series("", index=df.index)
-    tm = tm.where(tm.str.fullmatch(r"\d{1,2}:\d{2}"), DEFAULT_TIME)
-    local = pd.to_datetime(date.dt.strftime("%Y-%m-%d") + " " + tm, format="%Y-%m-%d %H:%M", errors="coerce")
-    kickoff = local.dt.tz_localize(
-        LONDON, ambiguous=np.ones(len(local), bool), nonexistent="shift_forward"
-    ).dt.tz_convert("UTC")
-    hg = pd.to_numeric(df.get("FTHG", pd.Series("", index=df.index)), errors="coerce")
-    ag = pd.to_numeric(df.get("FTAG", pd.Series("", index=df.index)), errors="coerce")
-    ok = pd.Series(True, index=df.index)
-    reasons = [
-        (date.isna(), "bad or missing date"),
-        ((home == "") | (away == ""), "a team is missing"),
-        (home == away, "home and away team are the same"),
-    ]
-    if require_result:
-        reasons.append((hg.isna() | ag.isna() | (hg < 0) | (ag < 0), "missing or non-numeric score"))
-    for mask, why in reasons:
-        for line in df["_line"][mask & ok]:
-            problems.append(f"{label}:{line}: {why}; row skipped")
-        ok &= ~mask
+    kickoff = rows.kickoffs(fields, df["_line"], label)
     if season is None:
-        season = kickoff.map(lambda k: season_of(k) if pd.notna(k) else "?")
-    books = {}
-    for prefix in FOOTBALL_DATA_PREFIXES.values():
-        for p in (prefix, prefix + "C"):
-            vals = _triple(df, p)
-            if vals is not None:
-                books[p] = vals
-    for extra in (*prematch_books, *closing_books):  # prefixes given by the caller that are not known bookmakers
-        if extra not in books and (vals := _triple(df, extra)) is not None:
-            books[extra] = vals
+        season = kickoff.map(season_of)
+    known = [p + c for p in FOOTBALL_DATA_PREFIXES.values() for c in ("", "C")]
+    books, bad_prices = rows.prices(df, (*known, *prematch_books, *closing_books), df["_line"], label)
     pre, pre_book = _odds(books, prematch_books, len(df))
     close, close_book = _odds(books, closing_books, len(df))
     frame = pd.DataFrame(
@@ -294,10 +242,10 @@ def _parse_text(
             "league": league,
             "season": season,
             "kickoff": kickoff,
-            "home_team": home,
-            "away_team": away,
-            "home_goals": hg.astype(float),
-            "away_goals": ag.astype(float),
+            "home_team": fields["HomeTeam"],
+            "away_team": fields["AwayTeam"],
+            "home_goals": pd.to_numeric(fields["FTHG"].where(fields["FTHG"] != ""), errors="coerce").astype(float),
+            "away_goals": pd.to_numeric(fields["FTAG"].where(fields["FTAG"] != ""), errors="coerce").astype(float),
             "odds_home": pre[:, 0],
             "odds_draw": pre[:, 1],
             "odds_away": pre[:, 2],
@@ -314,14 +262,18 @@ def _parse_text(
         frame[name] = pd.to_numeric(df[col], errors="coerce").astype(float) if col in df else np.nan
     per_book = {f"{p}{s}": vals[:, i] for p, vals in books.items() if p in BOOK_OF_PREFIX for i, s in enumerate("HDA")}
     frame = pd.concat([frame, pd.DataFrame(per_book, index=frame.index)], axis=1)
-    frame = frame[ok]
     day = frame["kickoff"].dt.tz_convert(LONDON).dt.strftime("%Y%m%d")
     dup = pd.DataFrame({"d": day, "h": frame["home_team"], "a": frame["away_team"]}).duplicated()
-    for line in frame["_line"][dup]:
-        problems.append(f"{label}:{line}: duplicate of an earlier row (same date and teams); row skipped")
+    for i in np.flatnonzero(dup.to_numpy()):
+        r = frame.iloc[i]
+        value = shown(f"{r['home_team']} v {r['away_team']}")
+        rejected.append(Rejection(label, int(r["_line"]), "HomeTeam/AwayTeam", value, rows.DUPLICATE))
+    kept = set(frame["_line"][~dup])
+    rejected += [r for r in bad_prices if r.line in kept]
+    rejected.sort(key=lambda r: r.line)
     frame = frame[~dup].drop(columns="_line")
     frame = identify(frame)
-    return frame.reset_index(drop=True), problems
+    return ParsedFile(frame.reset_index(drop=True), problems + [r.text() for r in rejected], rejected)
 
 
 __all__ = [

@@ -8,8 +8,9 @@ cited below as "doc §n"). Choices:
   without a bookmaker name keeps the Sportmonks id as text.
 - The standard odds feed has current prices only (doc §3.6). For finished matches the last pre-match price
   (its `latest_bookmaker_update` at or before kick-off) is also reported as the closing price.
-- A fixture the payload does not let us read (unknown state, no kick-off, sides missing) is a problem in the
-  batch, never an exception.
+- A fixture the payload does not let us read (unknown state, no kick-off, sides missing, a score outside
+  0..20) is a rejection in the batch (pipeline.providers.contract: file "fixture <id>", the field, its value,
+  the rule), never an exception; so is a 1X2 price outside 1.01..1000 (that bookmaker's prices are dropped).
 """
 
 from __future__ import annotations
@@ -32,6 +33,18 @@ from pipeline.providers.base import (
     LineupPlayer,
     Match,
     Odds,
+)
+from pipeline.providers.contract import (
+    BAD_GOALS,
+    BAD_PRICE,
+    GOALS_MAX,
+    GOALS_MIN,
+    KICKOFF_MAX,
+    KICKOFF_MIN,
+    LINE_NONE,
+    Rejection,
+    price_ok,
+    shown,
 )
 
 log = logging.getLogger(__name__)
@@ -84,30 +97,33 @@ def read_fixture(fx, now: datetime, bookmaker_ids: Sequence[str] = ()) -> Batch:
     """One fixture object -> a Batch with its Match and odds (of `bookmaker_ids` when given), or a problem."""
     batch = Batch()
     if not isinstance(fx, dict) or fx.get("id") is None:
-        batch.problems.append(f"fixture without an id: {str(fx)[:80]}")
+        batch.reject(Rejection("fixture without an id", LINE_NONE, "id", shown(fx), "no fixture id; row skipped"))
         return batch
     fid = str(fx["id"])
     try:
         match = read_match(fid, fx)
     except Skip as exc:
-        batch.problems.append(f"fixture {fid}: {exc}")
+        batch.reject(Rejection(f"fixture {fid}", LINE_NONE, exc.field, shown(exc.value), f"{exc}; row skipped"))
         return batch
     if match.status == FINISHED and match.home_goals is None:
         batch.problems.append(f"fixture {fid}: finished but no readable 90-minute score")
     batch.matches.append(match)
-    batch.odds.extend(read_odds(fid, fx.get("odds"), match, now, bookmaker_ids))
+    rejected: list[Rejection] = []
+    batch.odds.extend(read_odds(fid, fx.get("odds"), match, now, bookmaker_ids, rejected))
+    for r in rejected:
+        batch.reject(r)
     return batch
 
 
 def read_match(fid: str, fx: dict) -> Match:
     state_id = _int(fx.get("state_id"))
     if state_id not in STATE_STATUS:
-        raise Skip(f"unknown state_id {fx.get('state_id')!r}")
+        raise Skip("unknown state_id", "state_id", fx.get("state_id"))
     status = STATE_STATUS[state_id]
     kickoff = _kickoff(fx)
     sides = _sides(fx.get("participants"))
     if fx.get("league_id") is None or fx.get("season_id") is None:
-        raise Skip("missing league_id or season_id")
+        raise Skip("missing league_id or season_id", "league_id", (fx.get("league_id"), fx.get("season_id")))
     home, away = sides["home"], sides["away"]
     goals = _ninety_minutes(fx.get("scores"), state_id, sides) if status == FINISHED else None
     return Match(
@@ -125,9 +141,17 @@ def read_match(fid: str, fx: dict) -> Match:
     )
 
 
-def read_odds(fid: str, rows, match: Match, now: datetime, bookmaker_ids: Sequence[str] = ()) -> list[Odds]:
+def read_odds(
+    fid: str,
+    rows,
+    match: Match,
+    now: datetime,
+    bookmaker_ids: Sequence[str] = (),
+    rejected: list[Rejection] | None = None,
+) -> list[Odds]:
     """Complete, unsuspended 1X2 prices, one snapshot per bookmaker (only and in the order of `bookmaker_ids`,
-    SPORTMONKS_BOOKMAKERS, when given)."""
+    SPORTMONKS_BOOKMAKERS, when given). A price outside 1.01..1000 drops its bookmaker, as one of `rejected`."""
+    refused: set[str] = set()
     if not isinstance(rows, list):
         return []
     books: dict[str, dict] = {}
@@ -145,7 +169,13 @@ def read_odds(fid: str, rows, match: Match, now: datetime, bookmaker_ids: Sequen
             str(row.get("label") or "").strip().lower()
         )
         price = number(row.get("value"))
-        if outcome is None or price is None or price <= 1.0:
+        if outcome is None or row.get("value") in (None, ""):
+            continue
+        if price is None or not price_ok(price):
+            if rejected is not None and str(book) not in refused:
+                field = f"odds[{outcome}] (bookmaker {book})"
+                rejected.append(Rejection(f"fixture {fid}", LINE_NONE, field, shown(row.get("value")), BAD_PRICE))
+            refused.add(str(book))
             continue
         seen = _timestamp(row.get("latest_bookmaker_update"))
         entry = books.setdefault(str(book), {"seen": None})
@@ -156,6 +186,8 @@ def read_odds(fid: str, rows, match: Match, now: datetime, bookmaker_ids: Sequen
     out, closing = [], []
     for book in sorted(books, key=lambda b: (order.get(b, len(order)), b)):
         entry = books[book]
+        if book in refused:
+            continue
         if not all(k in entry for k in ("home", "draw", "away")):
             # Suspended or unreadable prices: no snapshot, and no problem either (the fixture is fine).
             log.debug("fixture %s: bookmaker %s has no complete 1X2 market", fid, book)
@@ -208,7 +240,11 @@ def read_lineup(fx, problems: list[str]) -> Lineup | None:
 
 
 class Skip(Exception):
-    """A fixture the payload does not let us read; becomes a Batch problem."""
+    """A fixture the payload does not let us read; becomes a rejection naming the field and its value."""
+
+    def __init__(self, rule: str, field: str = "", value=None):
+        super().__init__(rule)
+        self.field, self.value = field, value
 
 
 def json_object(value) -> dict:
@@ -255,6 +291,8 @@ def _timestamp(value) -> datetime | None:
         ts = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         return None
+    if ts.tzinfo is not None and ts.utcoffset() is None:
+        return None
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
@@ -262,10 +300,18 @@ def _kickoff(fx: dict) -> datetime:
     # The epoch timestamp is unambiguous; `starting_at` is UTC without a marker (doc §6).
     stamp = number(fx.get("starting_at_timestamp"))
     if stamp is not None and stamp > 0:
+        if not KICKOFF_MIN.timestamp() <= stamp < KICKOFF_MAX.timestamp():
+            raise Skip(
+                f"kick-off timestamp outside {KICKOFF_MIN.year}..{KICKOFF_MAX.year - 1}", "starting_at_timestamp", stamp
+            )
         return datetime.fromtimestamp(stamp, UTC)
     kickoff = _timestamp(fx.get("starting_at"))
-    if kickoff is None:
-        raise Skip(f"bad kick-off {fx.get('starting_at')!r}")
+    if kickoff is None or not KICKOFF_MIN <= kickoff < KICKOFF_MAX:
+        raise Skip(
+            "bad kick-off (accepted: YYYY-MM-DD HH:MM:SS in UTC, or ISO 8601 with an offset)",
+            "starting_at",
+            fx.get("starting_at"),
+        )
     return kickoff
 
 
@@ -278,12 +324,12 @@ def _sides(participants) -> dict[str, tuple[str, str]]:
         loc = json_object(p.get("meta")).get("location")
         if loc in ("home", "away") and p.get("id") is not None and p.get("name"):
             if loc in out:
-                raise Skip(f"two {loc} participants")
+                raise Skip(f"two {loc} participants", "participants", loc)
             out[loc] = (str(p["id"]), str(p["name"]))
     if set(out) != {"home", "away"}:
-        raise Skip("missing home or away participant")
+        raise Skip("missing home or away participant", "participants", sorted(out))
     if out["home"][0] == out["away"][0]:
-        raise Skip("home and away are the same team")
+        raise Skip("home and away are the same team", "participants", out["home"][0])
     return out
 
 
@@ -303,6 +349,8 @@ def _score(rows, kind: tuple[int, str], sides: dict) -> tuple[int, int] | None:
         )
         goals = _int(score.get("goals"))
         if loc is not None and goals is not None:
+            if not GOALS_MIN <= goals <= GOALS_MAX:
+                raise Skip(BAD_GOALS.removesuffix("; row skipped"), f"scores[{kind[1]}].{loc}", score.get("goals"))
             found[loc] = goals
     return (found["home"], found["away"]) if set(found) == {"home", "away"} else None
 

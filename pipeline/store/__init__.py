@@ -5,7 +5,8 @@
 - `writes`: provider records in, idempotently; `queries`: the store back out as the models' match frame;
 - per table family on the money path: `predictions`, `bets`, `lineups`, `performance` (their only writers);
 - `job_runs`: the run history;
-- `backup_files`: backup files on disk; `copies`: copies of the whole store (SQLite backup API, dumps).
+- `backup_files`: backup files on disk; `copies`: copies of the whole store (SQLite backup API, dumps);
+- `rejected_rows`: the rows providers rejected at the door (pipeline.providers.contract).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ _EXPORTS = {
     "has_performance": "pipeline.store.performance",
     "replace_performance": "pipeline.store.performance",
     "store_matches": "pipeline.store.writes",
+    "record_rejections": "pipeline.store.rejected_rows",
 }
 
 __getattr__, __all__ = exporter(__name__, _EXPORTS, _SUBMODULES)

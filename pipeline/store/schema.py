@@ -313,4 +313,23 @@ model_versions = Table(
     Column("notes", Text),
 )
 
+# Rows a provider rejected at the door (pipeline.providers.contract): one row per bad source row and rule, however
+# often it is read again (first_seen, last_seen, times_seen move); written by pipeline.store.rejected_rows.
+rejected_rows = Table(
+    "rejected_rows",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("source", String(32), nullable=False),  # DATA_SOURCE: football-data, sportmonks, sandbox
+    Column("file", String(500), nullable=False),  # the file read, or "fixture <id>" for an API object
+    Column("line", Integer, nullable=False),  # the file's line (header = 1); 0 when there is none
+    Column("field", String(100), nullable=False),  # the column or payload field ('' for a row-wide rule)
+    Column("value", String(200), nullable=False),  # the offending value, as Python's repr
+    Column("reason", String(200), nullable=False),  # the rule broken, and what was done
+    _ts("first_seen", nullable=False),
+    _ts("last_seen", nullable=False),
+    Column("times_seen", Integer, nullable=False, server_default="1"),
+    UniqueConstraint("source", "file", "line", "field", "reason"),
+    Index("ix_rejected_rows_last_seen", "last_seen"),
+)
+
 ALL_TABLES = [t.name for t in metadata.sorted_tables]

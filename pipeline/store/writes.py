@@ -20,6 +20,7 @@ from pipeline.providers.base import FINISHED, VOID_STATUSES, Batch, Match, Odds,
 from pipeline.store import schema
 from pipeline.store.engine import insert_ignore, upsert
 from pipeline.store.queries import chunks, fixture_ids
+from pipeline.store.rejected_rows import record_rejections
 
 STAT_KEYS = ("home_shots", "away_shots", "home_shots_on_target", "away_shots_on_target", "home_corners", "away_corners")
 
@@ -82,8 +83,10 @@ def store_batch(
     conn: Connection, source: str, batch: Batch, now: datetime, reference: tuple[str, ...] | None = None
 ) -> dict[str, int]:
     """Store a provider batch: fixtures, odds snapshots, and results of final matches (their closing price: the
-    first book in `reference` order that has one, default the sharp default's order). Returns counts."""
+    first book in `reference` order that has one, default the sharp default's order), and the rows it rejected
+    (`rejected_rows`). Returns counts."""
     order = reference if reference is not None else reference_order(SHARP_DEFAULT)
+    record_rejections(conn, source, batch.rejected, now)
     ids = store_matches(conn, source, batch.matches, now)
     missing = {o.match_id for o in batch.odds} - set(ids)
     if missing:

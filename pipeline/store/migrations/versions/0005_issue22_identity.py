@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_issue22_identity"
-down_revision = "0003_issue24"
+down_revision = "0004_issue22"
 branch_labels = None
 depends_on = None
 
