@@ -1,7 +1,7 @@
 """issue 22: a football-data club identified within its country
 
 Revision ID: 0005_issue22_identity
-Revises: 0003_issue24 (written on 0002_issue13; chained after issue 24's ledger migration, which main has now)
+Revises: 0004_issue22 (chained after the rejected_rows migration of the same issue)
 
 football-data.co.uk names a club and nothing else, and `teams.provider_id` held that bare name: a German and an
 English club of one name were one row (and one Elo rating). A football-data club is now `<country>:<slug>`
