@@ -34,7 +34,8 @@ def lines(text: str) -> list[str]:
 
 
 def script_args(script: str) -> list[str]:
-    return BACKTEST_ARGS if script == "backtest.py" else []
+    """What each script needs to reach its settings (bets.py is a command group: a subcommand)."""
+    return {"backtest.py": BACKTEST_ARGS, "bets.py": ["list"]}.get(script, [])
 
 
 # ---- the wrong interpreter -------------------------------------------------------------------------------------------
