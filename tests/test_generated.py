@@ -12,8 +12,9 @@ import pytest
 from conftest import ROOT
 
 from pipeline.jobs import generated
+from pipeline.jobs.table import JOBS
 
-INPUTS = (generated.POD_PATCH, generated.SETTINGS_ENV, Path("pyproject.toml"))
+INPUTS = (generated.POD_PATCH, generated.SETTINGS_ENV, Path("pyproject.toml"), generated.README)
 
 
 def table_command(root: Path, *args: str) -> subprocess.CompletedProcess:
@@ -79,3 +80,26 @@ def test_a_deadline_set_for_the_cluster_reaches_the_pods(checkout):
 def test_neither_option_is_a_usage_error(checkout):
     r = table_command(checkout)
     assert r.returncode == 2 and "--write" in r.stderr
+
+
+def test_the_readmes_job_table_is_generated_between_its_markers_and_the_rest_is_left_alone(checkout):
+    readme = checkout / generated.README
+    committed = readme.read_text()
+    assert generated.sections(ROOT) == {generated.README: committed}
+    rows = committed.split(generated.README_BEGIN + "\n")[1].split(generated.README_END)[0]
+    assert rows == generated.readme_job_table() and rows.count("\n| `") == len(JOBS)
+    # a row edited by hand and a line of prose changed outside the markers: the row is stale, the prose is kept
+    edited = committed.replace("| `backup.py` | daily 04:00 |", "| `backup.py` | daily 03:00 |")
+    edited = edited.replace("## How the code is laid out", "## How the code is laid out (edited)")
+    readme.write_text(edited)
+    r = table_command(checkout, "--check")
+    assert r.returncode == 1 and r.stderr.splitlines() == [
+        "stale: README.md (run: python -m pipeline.jobs.table --write)"
+    ]
+    assert table_command(checkout, "--write").returncode == 0
+    assert readme.read_text() == committed.replace(
+        "## How the code is laid out", "## How the code is laid out (edited)"
+    )
+    readme.write_text(committed.replace(generated.README_END, ""))
+    r = table_command(checkout, "--check")
+    assert r.returncode == 1 and "lacks the job table's markers" in r.stderr

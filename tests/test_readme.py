@@ -74,12 +74,25 @@ def test_the_scripts_the_readme_says_accept_now_and_quiet_are_exactly_those_that
         assert named == accepting - {"container"}, (option, named ^ accepting)
 
 
-def test_the_readme_job_table_gives_each_jobs_schedule_from_the_job_table():
-    from pipeline.jobs.table import JOBS
-
+def _layout() -> dict[str, set[str]]:
+    """The code-layout table: package (or "top level") -> the modules its row names, relative to the package."""
+    section = README.split("## How the code is laid out")[1].split("\n## ")[0]
     rows = {}
-    for line in README.splitlines():
-        row = TABLE_ROW.match(line)
-        if row:
-            rows[row.group(1)] = line.split("|")[2].strip()
-    assert rows == {name: job.when for name, job in JOBS.items()}
+    for line in section.splitlines():
+        cells = line.split("|")
+        if len(cells) == 4 and cells[1].strip() not in ("package", "---"):
+            named = re.findall(r"`((?:\w+/)*\w+\.py)`", cells[2])
+            rows[cells[1].strip().strip("`")] = {n for n in named if not n.startswith(("pipeline/", "production/"))}
+    return rows
+
+
+def test_the_code_layout_table_names_every_module_and_only_real_ones():
+    pipeline = ROOT / "pipeline"
+    packages = {f"pipeline/{p.name}/" for p in pipeline.iterdir() if (p / "__init__.py").is_file()}
+    layout = _layout()
+    assert set(layout) == packages | {"top level"}
+    for row, named in layout.items():
+        home = pipeline if row == "top level" else ROOT / row
+        found = home.glob("*.py") if row == "top level" else home.rglob("*.py")
+        modules = {str(f.relative_to(home)) for f in found if f.name != "__init__.py" and "migrations" not in f.parts}
+        assert named == modules, f"{row}: unnamed {sorted(modules - named)}, not a module {sorted(named - modules)}"

@@ -5,7 +5,8 @@ writes them, `--check` exits 1 naming any that differ from what the table gives 
 - deploy/container.crontab: the same jobs as a container runs them (output to its log), which the compose
   scheduler runs with supercronic;
 - deploy/kubernetes/base/cronjobs.yaml and migrate-job.yaml: one CronJob per scheduled job and the migration Job,
-  each pod's deadline from the job's own (and any `JOB_DEADLINES` in deploy/kubernetes/base/settings.env).
+  each pod's deadline from the job's own (and any `JOB_DEADLINES` in deploy/kubernetes/base/settings.env);
+- the job table in README.md, between its two markers (the rest of the README is written by hand).
 
 An edit of a generated file is undone by the next --write: change the table instead.
 """
@@ -39,6 +40,11 @@ CRONJOBS = K8S / "cronjobs.yaml"
 MIGRATE_JOB = K8S / "migrate-job.yaml"
 POD_PATCH = K8S / "patches" / "job-pod.yaml"
 SETTINGS_ENV = K8S / "settings.env"
+README = Path("README.md")
+README_BEGIN = (
+    "<!-- the job table, generated from pipeline/jobs/table.py by `python -m pipeline.jobs.table --write` -->"
+)
+README_END = "<!-- end of the generated job table -->"
 IMAGE = "football-pipeline"
 # A finished migration Job is deleted after a week: each release adds one (its name carries the version)
 MIGRATE_TTL = 7 * 24 * 3600
@@ -260,6 +266,27 @@ def migrate_job_yaml(settings: Settings, root: Path = ROOT) -> str:
     return MIGRATE_HEADER + notes + _yaml(migrate_job(job, patch, settings, root))
 
 
+def readme_job_table() -> str:
+    """The README's job table: each script, when it runs and what it does."""
+    lines = ["| script | schedule | what it does |", "|---|---|---|"]
+    lines += [f"| `{job.name}.py` | {job.when} | {job.doc} |" for job in JOBS.values()]
+    return "\n".join(lines) + "\n"
+
+
+def readme(text: str) -> str:
+    """The README's text with the part between its markers generated from the table."""
+    head, begin, rest = text.partition(README_BEGIN + "\n")
+    _, end, tail = rest.partition(README_END)
+    if not (begin and end):
+        raise ValueError(f"{README} lacks the job table's markers: {README_BEGIN} ... {README_END}")
+    return head + begin + readme_job_table() + end + tail
+
+
+def sections(root: Path = ROOT) -> dict[Path, str]:
+    """The files generated in part (relative path -> the whole content, the generated part as the table gives it)."""
+    return {README: readme((root / README).read_text())}
+
+
 def files(root: Path = ROOT) -> dict[Path, str]:
     """Every generated file (relative path -> content), as the table gives it."""
     settings = deploy_settings(root)
@@ -271,15 +298,19 @@ def files(root: Path = ROOT) -> dict[Path, str]:
     }
 
 
+def _wanted(root: Path) -> dict[Path, str]:
+    return {**files(root), **sections(root)}
+
+
 def stale(root: Path = ROOT) -> list[Path]:
-    """The generated files whose committed content differs from the table's (or that are missing)."""
-    return [p for p, text in files(root).items() if not (root / p).is_file() or (root / p).read_text() != text]
+    """The generated files (or parts) whose committed content differs from the table's (or that are missing)."""
+    return [p for p, text in _wanted(root).items() if not (root / p).is_file() or (root / p).read_text() != text]
 
 
 def write(root: Path = ROOT) -> list[Path]:
     """Write the stale files; returns them."""
     changed = stale(root)
-    wanted = files(root)
+    wanted = _wanted(root)
     for p in changed:
         (root / p).parent.mkdir(parents=True, exist_ok=True)
         (root / p).write_text(wanted[p])
@@ -290,18 +321,21 @@ def main(args: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m pipeline.jobs.table",
         description="The files generated from the job table: crontab.example, deploy/container.crontab, the "
-        "Kubernetes CronJobs and migration Job.",
+        "Kubernetes CronJobs and migration Job, the README's job table.",
     )
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--write", action="store_true", help="rewrite the files that differ from the table")
     mode.add_argument("--check", action="store_true", help="exit 1 naming the files that differ from the table")
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout (default: this one)")
     opts = parser.parse_args(args)
+    try:
+        changed = write(opts.root) if opts.write else stale(opts.root)
+    except ValueError as e:  # the README without its markers: nothing to generate into
+        print(e, file=sys.stderr)
+        return 1
     if opts.write:
-        changed = write(opts.root)
         print("\n".join(f"wrote {p}" for p in changed) or "every generated file is up to date")
         return 0
-    changed = stale(opts.root)
     for p in changed:
         print(f"stale: {p} (run: python -m pipeline.jobs.table --write)", file=sys.stderr)
     return 1 if changed else 0
@@ -317,6 +351,9 @@ __all__ = [
     "container_crontab",
     "cronjobs_yaml",
     "migrate_job_yaml",
+    "readme_job_table",
+    "readme",
+    "sections",
     "files",
     "stale",
     "write",

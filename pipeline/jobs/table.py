@@ -114,6 +114,7 @@ class Job:
     name: str
     entry: str
     description: str
+    doc: str = ""  # what it does, in full: its row of the README's job table (options as `--flag`)
     kind: str = "manual"
     schedule: str | None = None
     deadline: float | None = 3600.0
@@ -165,6 +166,11 @@ JOBS: dict[str, Job] = {
             "weekly_training",
             "pipeline.jobs.weekly_training:run",
             "fetch results, rebuild players, retrain, validate, deploy through the gate",
+            doc=(
+                "fetch new results, rebuild the player database, retrain Elo, Dixon-Coles, XGBoost and the stacking "
+                "ensemble, validate on the most recent held-out matches, deploy through the gate. `--dry-run`, "
+                "`--force-deploy`, `--rollback [TIMESTAMP]`"
+            ),
             kind="scheduled",
             schedule="0 2 * * 0",
             deadline=6 * 3600,
@@ -183,6 +189,10 @@ JOBS: dict[str, Job] = {
             "hourly_predictions",
             "pipeline.jobs.hourly_predictions:run",
             "fixtures in the next 48 h, predictions, value bets; then the lineup step",
+            doc=(
+                "fixtures in the next 48 h and their latest odds, predictions, value bets, stored in one transaction;"
+                " then the lineup step. `--force`, `--dry-run`"
+            ),
             kind="scheduled",
             schedule="0 * * * *",
             deadline=50 * 60,
@@ -195,6 +205,10 @@ JOBS: dict[str, Job] = {
             "lineup_updates",
             "pipeline.jobs.lineup_updates:run",
             "re-predict fixtures within 2 h whose lineups are out",
+            doc=(
+                "fixtures within 2 h: when lineups are out (and changed), record them and re-predict with the players"
+                " who start"
+            ),
             kind="scheduled",
             schedule="*/15 * * * *",
             deadline=14 * 60,
@@ -206,6 +220,12 @@ JOBS: dict[str, Job] = {
             "results_settlement",
             "pipeline.jobs.results_settlement:run",
             "results, settle bets, closing-line value, daily performance",
+            doc=(
+                "results of finished matches, settle pending bets (90-minute result), closing-line value against the "
+                "fair close, daily performance; names fixtures the source does not report, voids bets still without a"
+                " result `VOID_AFTER_HOURS` after kick-off. By hand: `--void BET_ID` or `--settle BET_ID` with "
+                "`--result` win/loss, and `--reason` (recorded in `bets.settlement_note`)"
+            ),
             kind="scheduled",
             schedule="*/30 * * * *",
             deadline=25 * 60,
@@ -217,6 +237,10 @@ JOBS: dict[str, Job] = {
             "backup",
             "pipeline.jobs.backup:run",
             "back up the store, models and .env",
+            doc=(
+                "online backup of the store with an integrity check, SQL dump, models and `.env` archived; `--restore"
+                " FILE`"
+            ),
             kind="scheduled",
             schedule="0 4 * * *",
             deadline=2 * 3600,
@@ -234,6 +258,10 @@ JOBS: dict[str, Job] = {
             "health_check",
             "pipeline.jobs.health_check:run",
             "one line per check; exit 0 when healthy",
+            doc=(
+                "one line per check (✅/❌), exit 0 when healthy, 1 (and `ALERT_COMMAND`) when not, a ⚠️ line when "
+                "recent bets lose to the closing line; `--json`, `--quiet` (failing checks only)"
+            ),
             kind="scheduled",
             schedule="*/10 * * * *",
             deadline=5 * 60,
@@ -243,13 +271,43 @@ JOBS: dict[str, Job] = {
             runtime="measured 3 s; a hung check is a failed check",
             pod=Pod(("100m", "1"), ("256Mi", "512Mi"), "199 MB peak (it loads the deployed models)", 300),
         ),
-        Job("report", "pipeline.jobs.report:run", "performance report and charts", lock=False, cron_args=()),
-        Job("backtest", "pipeline.jobs.backtest:run", "walk-forward replay of history", deadline=None, cron_args=()),
-        Job("demo", "pipeline.jobs.demo:run", "the whole cycle on the simulated sandbox", deadline=None, cron_args=()),
+        Job(
+            "report",
+            "pipeline.jobs.report:run",
+            "performance report and charts",
+            doc=(
+                "fair closing-line value and ROI with 95% intervals by league, month and bookmaker, by outcome, "
+                "calibration, bankroll; `--plot DIR` writes PNG charts"
+            ),
+            lock=False,
+            cron_args=(),
+        ),
+        Job(
+            "backtest",
+            "pipeline.jobs.backtest:run",
+            "walk-forward replay of history",
+            doc=(
+                "walk-forward replay of history with weekly refits, every model against the market on the same matches"
+            ),
+            deadline=None,
+            cron_args=(),
+        ),
+        Job(
+            "demo",
+            "pipeline.jobs.demo:run",
+            "the whole cycle on the simulated sandbox",
+            doc="the whole cycle on the simulated sandbox",
+            deadline=None,
+            cron_args=(),
+        ),
         Job(
             "migrate",
             "pipeline.jobs.migrate:run",
             "the store's schema to the latest revision (a deploy step)",
+            doc=(
+                "the store's schema to the latest revision, then exit (every job also migrates at start); the "
+                "containers' migration step"
+            ),
             kind="deploy",
             deadline=30 * 60,  # a schema change may rewrite a large table
             # no job lock: the migration is serialised by LOCK_DIR/migrate.lock, which a job lock of the same
