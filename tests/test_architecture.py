@@ -225,3 +225,11 @@ def test_jobs_that_need_no_model_do_not_load_the_machine_learning_libraries():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_config_imports_of_the_subpackages_only_the_job_table_which_imports_no_pipeline_module():
+    """The settings load before anything else: the job table they read JOB_DEADLINES against is standard library
+    only (README, "How the code is laid out")."""
+    subpackages = {m for m in GRAPH["pipeline.config"] if m.count(".") > 1}
+    assert subpackages == {"pipeline.jobs.table"}
+    assert GRAPH["pipeline.jobs.table"] == []
