@@ -83,7 +83,7 @@ def dc_walk_forward(
     return probs, xg
 
 
-def _feature_frame(
+def feature_frame(
     frame: pd.DataFrame,
     elo_probs: np.ndarray,
     elo_diff: np.ndarray,
@@ -92,6 +92,7 @@ def _feature_frame(
     form: pd.DataFrame,
     market: pd.DataFrame,
 ) -> pd.DataFrame:
+    """The model inputs of the matches of `frame` (training, prediction and the backtest build the same ones)."""
     f = pd.DataFrame(
         {
             "elo_diff": elo_diff,
@@ -177,7 +178,7 @@ class ModelSet:
         form = form.loc[fixtures["match_id"].to_numpy()]
         form.index = fixtures.index
         market = market_features(fixtures, self.margin_method)
-        feats = _feature_frame(fixtures, elo_p, elo_diff, dc_p, dc_xg, form, market)
+        feats = feature_frame(fixtures, elo_p, elo_diff, dc_p, dc_xg, form, market)
         xgb_p = self.xgboost.predict_proba(feats)
         base = {"elo": elo_p, "dixon_coles": dc_p, "xgboost": xgb_p, "market": market.to_numpy(float)}
         ens_p = self.ensemble.predict_proba(base)
@@ -262,7 +263,7 @@ def train_model_set(
     t = time.perf_counter()
     form = form_features(frame)
     market = market_features(frame, margin_method)
-    feats = _feature_frame(frame, elo_p, elo_diff, dc_p, dc_xg, form, market)
+    feats = feature_frame(frame, elo_p, elo_diff, dc_p, dc_xg, form, market)
     timings["features"] = time.perf_counter() - t
 
     # rows of the window with out-of-sample DC predictions
@@ -346,5 +347,3 @@ def train_model_set(
         close_fit,
     )
 
-
-feature_frame = _feature_frame  # the public name: the backtest builds the same model inputs
