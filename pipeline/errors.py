@@ -11,7 +11,6 @@ from __future__ import annotations
 
 EXIT_OK = 0  # done, nothing to do, or skipped because the same job is already running
 EXIT_UNHEALTHY = 1  # the health check: at least one check failed
-EXIT_USAGE = 2  # a bad command line (click's own code)
 EXIT_DATAERR = 65  # the input data is wrong (backtest files)
 EXIT_NOINPUT = 66  # the input is missing
 EXIT_UNAVAILABLE = 69  # the store or the data source cannot be used until someone acts
@@ -105,7 +104,6 @@ class JobDeadline(BaseException):
 __all__ = [
     "EXIT_OK",
     "EXIT_UNHEALTHY",
-    "EXIT_USAGE",
     "EXIT_DATAERR",
     "EXIT_NOINPUT",
     "EXIT_UNAVAILABLE",

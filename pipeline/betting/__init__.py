@@ -7,24 +7,7 @@ from __future__ import annotations
 
 from pipeline.lazy import exporter
 
-# public name -> the module that defines it
-_EXPORTS = {
-    "OUTCOMES": "pipeline.betting.strategy",
-    "StrategyParams": "pipeline.betting.strategy",
-    "close_ratio_with_margin": "pipeline.betting.strategy",
-    "edge": "pipeline.betting.strategy",
-    "kelly_stakes": "pipeline.betting.strategy",
-    "select_bets": "pipeline.betting.strategy",
-    "current_bankroll": "pipeline.betting.placement",
-    "existing_bets": "pipeline.betting.placement",
-    "place_bets": "pipeline.betting.placement",
-    "value_candidates": "pipeline.betting.placement",
-    "clv_alarm_line": "pipeline.betting.performance",
-    "final_predictions": "pipeline.betting.performance",
-    "recent_clv": "pipeline.betting.performance",
-    "refresh_performance": "pipeline.betting.performance",
-    "settled_bets": "pipeline.betting.performance",
-    "summary": "pipeline.betting.performance",
-}
+# the modules the other packages use (each imported from its own module, loaded on first use here)
+_SUBMODULES = ("strategy", "placement", "guards", "alerts", "settlement", "market_settlement", "ledger", "performance")
 
-__getattr__, __all__ = exporter(__name__, _EXPORTS)
+__getattr__, __all__ = exporter(__name__, {}, _SUBMODULES)

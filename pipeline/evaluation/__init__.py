@@ -13,30 +13,7 @@ from __future__ import annotations
 
 from pipeline.lazy import exporter
 
-# public name -> the module that defines it
-_EXPORTS = {
-    "BacktestResult": "pipeline.evaluation.backtest",
-    "RuleBets": "pipeline.evaluation.backtest",
-    "run_backtest": "pipeline.evaluation.backtest",
-    "summarise": "pipeline.evaluation.backtest",
-    "BetStats": "pipeline.evaluation.bet_stats",
-    "ClvStats": "pipeline.evaluation.bet_stats",
-    "Estimate": "pipeline.evaluation.bet_stats",
-    "bet_stats": "pipeline.evaluation.bet_stats",
-    "stats_json": "pipeline.evaluation.bet_stats",
-    "score_predictions": "pipeline.evaluation.scoring",
-    "add_value_columns": "pipeline.evaluation.simulation",
-    "book_prices": "pipeline.evaluation.simulation",
-    "book_slug": "pipeline.evaluation.simulation",
-    "grade": "pipeline.evaluation.simulation",
-    "simulate": "pipeline.evaluation.simulation",
-    "bet_summary": "pipeline.evaluation.text",
-    "bet_table": "pipeline.evaluation.text",
-    "format_result": "pipeline.evaluation.text",
-    "check_period": "pipeline.evaluation.walk_forward",
-    "probs_columns": "pipeline.evaluation.walk_forward",
-    "utc": "pipeline.evaluation.walk_forward",
-    "walk_forward": "pipeline.evaluation.walk_forward",
-}
+# the modules the other packages use (each imported from its own module, loaded on first use here)
+_SUBMODULES = ("backtest", "walk_forward", "simulation", "scoring", "close_line", "fair_lines", "bet_stats", "text")
 
-__getattr__, __all__ = exporter(__name__, _EXPORTS)
+__getattr__, __all__ = exporter(__name__, {}, _SUBMODULES)

@@ -346,4 +346,3 @@ def train_model_set(
         timings,
         close_fit,
     )
-

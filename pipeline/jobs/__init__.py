@@ -9,22 +9,7 @@ from __future__ import annotations
 
 from pipeline.lazy import exporter
 
-_RUNNER = "pipeline.jobs.runner"
-_TABLE = "pipeline.jobs.table"
-# public name -> the module that defines it
-_EXPORTS = {
-    "EXIT_OK": _RUNNER,
-    "EXIT_CONFIG": _RUNNER,
-    "EXIT_DATAERR": _RUNNER,
-    "EXIT_SOFTWARE": _RUNNER,
-    "EXIT_TEMPFAIL": _RUNNER,
-    "EXIT_UNAVAILABLE": _RUNNER,
-    "JobContext": _RUNNER,
-    "JobFailed": _RUNNER,
-    "run_job": _RUNNER,
-    "JOBS": _TABLE,
-    "SCHEDULED": _TABLE,
-    "Job": _TABLE,
-}
+# the modules the other packages use (each imported from its own module, loaded on first use here)
+_SUBMODULES = ("table", "generated", "runner", "cli")
 
-__getattr__, __all__ = exporter(__name__, _EXPORTS)
+__getattr__, __all__ = exporter(__name__, {}, _SUBMODULES)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import abc
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 # the failures providers raise, with their exit codes in pipeline.errors (importable from here as before)
 from pipeline.errors import ProviderAuthError as ProviderAuthError
@@ -26,7 +27,6 @@ FINISHED = "finished"  # final; the 90-minute score is known
 POSTPONED = "postponed"  # void for betting
 CANCELLED = "cancelled"  # void
 ABANDONED = "abandoned"  # void
-STATUSES = (SCHEDULED, LIVE, FINISHED, POSTPONED, CANCELLED, ABANDONED)
 VOID_STATUSES = (POSTPONED, CANCELLED, ABANDONED)
 
 OUTCOMES = ("home", "draw", "away")
@@ -144,8 +144,12 @@ def outcome_of(home_goals: int, away_goals: int) -> str:
     return "home" if home_goals > away_goals else "away" if home_goals < away_goals else "draw"
 
 
-def chunks(items: Iterable, size: int):
-    buf = []
+T = TypeVar("T")
+
+
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """`items` in lists of `size` (the last shorter): a source's ids per request, the store's rows per statement."""
+    buf: list[T] = []
     for item in items:
         buf.append(item)
         if len(buf) == size:

@@ -16,8 +16,6 @@ from pipeline.lazy import exporter
 _SUBMODULES = ("schema", "backup_files", "copies", "job_runs")
 # public name -> the module that defines it
 _EXPORTS = {
-    "StoreUnavailable": "pipeline.store.engine",
-    "insert_ignore": "pipeline.store.engine",
     "make_engine": "pipeline.store.engine",
     "shared_engine": "pipeline.store.engine",
     "migrate": "pipeline.store.engine",
@@ -29,14 +27,11 @@ _EXPORTS = {
     "upsert": "pipeline.store.engine",
     "FRAME_COLUMNS": "pipeline.store.queries",
     "batch_to_frame": "pipeline.store.queries",
-    "chunks": "pipeline.store.queries",
     "fixture_ids": "pipeline.store.queries",
     "closing_prices": "pipeline.store.queries",
-    "latest_prematch_odds": "pipeline.store.queries",
     "latest_prices": "pipeline.store.queries",
     "load_match_frame": "pipeline.store.queries",
     "newest_result": "pipeline.store.queries",
-    "result_frame": "pipeline.store.queries",
     "upcoming_fixtures": "pipeline.store.queries",
     "store_batch": "pipeline.store.writes",
     "store_lineup": "pipeline.store.lineups",
@@ -45,19 +40,6 @@ _EXPORTS = {
     "latest_lineup_hash": "pipeline.store.lineups",
     "record_lineup_update": "pipeline.store.lineups",
     "store_predictions": "pipeline.store.predictions",
-    "prediction_ids": "pipeline.store.predictions",
-    "predictions_with_bets": "pipeline.store.predictions",
-    "predicted_inputs": "pipeline.store.predictions",
-    "predictions_before_kickoff": "pipeline.store.predictions",
-    "insert_bets": "pipeline.store.bets",
-    "settled_profit": "pipeline.store.bets",
-    "bets_since": "pipeline.store.bets",
-    "settled_bets": "pipeline.store.bets",
-    "recent_settled_clv": "pipeline.store.bets",
-    "has_performance": "pipeline.store.performance",
-    "replace_performance": "pipeline.store.performance",
-    "store_matches": "pipeline.store.writes",
-    "record_rejections": "pipeline.store.rejected_rows",
 }
 
 __getattr__, __all__ = exporter(__name__, _EXPORTS, _SUBMODULES)

@@ -17,8 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from pipeline.bookmakers import canonical
+from pipeline.providers.base import chunks
 from pipeline.store import schema
-from pipeline.store.queries import chunks
 
 COLUMNS = ["fixture_id", "bookmaker", "home", "draw", "away", "fetched_at"]
 

@@ -8,10 +8,10 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
-from pipeline.providers.base import Lineup
+from pipeline.providers.base import Lineup, chunks
 from pipeline.store import schema
 from pipeline.store.engine import insert_ignore
-from pipeline.store.queries import chunks
+from pipeline.store.queries import CHUNK
 
 
 def store_lineup(conn: Connection, fixture_id: int, lineup: Lineup, now: datetime) -> None:
@@ -40,7 +40,7 @@ def seen_lineup_hashes(conn: Connection, fixture_ids: list[int]) -> dict[int, se
     """Per fixture, the hashes of every lineup recorded for it."""
     lu = schema.lineup_updates
     out: dict[int, set[str]] = {}
-    for part in chunks(fixture_ids):
+    for part in chunks(fixture_ids, CHUNK):
         for r in conn.execute(select(lu.c.fixture_id, lu.c.lineup_hash).where(lu.c.fixture_id.in_(part))):
             out.setdefault(r.fixture_id, set()).add(r.lineup_hash)
     return out

@@ -14,10 +14,11 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
+from pipeline.providers.base import chunks
 from pipeline.records import Prediction
 from pipeline.store import schema
 from pipeline.store.engine import insert_ignore, upsert
-from pipeline.store.queries import chunks
+from pipeline.store.queries import CHUNK
 
 KEY = ("fixture_id", "model_version", "input_key")
 _NOT_COLUMNS = ("match_id", "id")  # record fields that are no column: the provider's id, the row's own id
@@ -31,7 +32,7 @@ def predictions_with_bets(conn: Connection, fixture_ids: list[int]) -> set[tuple
     """Keys (fixture_id, model_version, input_key) of the predictions of these fixtures that a bet points to."""
     p, b = schema.predictions, schema.bets
     keys: set[tuple] = set()
-    for part in chunks(fixture_ids):
+    for part in chunks(fixture_ids, CHUNK):
         q = (
             select(p.c.fixture_id, p.c.model_version, p.c.input_key)
             .select_from(p.join(b, b.c.prediction_id == p.c.id))
@@ -45,7 +46,7 @@ def prediction_ids(conn: Connection, fixture_ids: list[int]) -> dict[tuple, int]
     """predictions.id by key (fixture_id, model_version, input_key), for these fixtures."""
     p = schema.predictions
     out = {}
-    for part in chunks(fixture_ids):
+    for part in chunks(fixture_ids, CHUNK):
         q = select(p.c.id, p.c.fixture_id, p.c.model_version, p.c.input_key).where(p.c.fixture_id.in_(part))
         out.update({(r.fixture_id, r.model_version, r.input_key): r.id for r in conn.execute(q)})
     return out
@@ -76,7 +77,7 @@ def predicted_inputs(conn: Connection, fixture_ids: Iterable[int], version: str)
     """(fixture_id, input_key) of every prediction of these fixtures by model `version`."""
     p = schema.predictions
     out: set[tuple[int, str]] = set()
-    for part in chunks(sorted(set(fixture_ids))):
+    for part in chunks(sorted(set(fixture_ids)), CHUNK):
         q = select(p.c.fixture_id, p.c.input_key).where(p.c.fixture_id.in_(part), p.c.model_version == version)
         out.update((r.fixture_id, r.input_key) for r in conn.execute(q))
     return out

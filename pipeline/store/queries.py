@@ -18,15 +18,10 @@ from sqlalchemy.engine import Connection
 
 from pipeline.bookmakers import LAST_RESORT, SHARP_DEFAULT, reference_order, reference_rank
 from pipeline.prices import PriceRules, price_table
-from pipeline.providers.base import FINISHED, SCHEDULED, Batch
+from pipeline.providers.base import FINISHED, SCHEDULED, Batch, chunks
 from pipeline.store import schema
 
 CHUNK = 500  # rows per statement and ids per IN list: bounded on both dialects
-
-
-def chunks(rows: list, size: int = CHUNK) -> Iterable[list]:
-    for i in range(0, len(rows), size):
-        yield rows[i : i + size]
 
 
 def result_frame(result) -> pd.DataFrame:
@@ -39,7 +34,7 @@ def fixture_ids(conn: Connection, source: str, provider_ids: Iterable[str]) -> d
     ids = sorted(set(provider_ids))
     out: dict[str, int] = {}
     f = schema.fixtures
-    for part in chunks(ids):
+    for part in chunks(ids, CHUNK):
         rows = conn.execute(select(f.c.provider_id, f.c.id).where(f.c.source == source, f.c.provider_id.in_(part)))
         out.update({r.provider_id: r.id for r in rows})
     return out

@@ -16,10 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from pipeline.bookmakers import SHARP_DEFAULT, reference_order, reference_rank
-from pipeline.providers.base import FINISHED, VOID_STATUSES, Batch, Match, Odds, outcome_of
+from pipeline.providers.base import FINISHED, VOID_STATUSES, Batch, Match, Odds, chunks, outcome_of
 from pipeline.store import schema
 from pipeline.store.engine import insert_ignore, upsert
-from pipeline.store.queries import chunks, fixture_ids
+from pipeline.store.queries import CHUNK, fixture_ids
 from pipeline.store.rejected_rows import record_rejections
 
 STAT_KEYS = ("home_shots", "away_shots", "home_shots_on_target", "away_shots_on_target", "home_corners", "away_corners")
@@ -47,13 +47,13 @@ def store_matches(conn: Connection, source: str, matches: list[Match], now: date
         for tid, name in ((m.home_team_id, m.home_team), (m.away_team_id, m.away_team)):
             key = _team_key(tid, name)
             teams[key] = {"source": source, "provider_id": key, "name": name, "league_code": m.league}
-    for part in chunks(list(teams.values())):
+    for part in chunks(list(teams.values()), CHUNK):
         upsert(conn, schema.teams, part, keys=("source", "provider_id"))
     team_ids: dict[str, int] = {}
-    for part in chunks(sorted(teams)):
+    for keys in chunks(sorted(teams), CHUNK):
         rows = conn.execute(
             select(schema.teams.c.provider_id, schema.teams.c.id).where(
-                schema.teams.c.source == source, schema.teams.c.provider_id.in_(part)
+                schema.teams.c.source == source, schema.teams.c.provider_id.in_(keys)
             )
         )
         team_ids.update({r.provider_id: r.id for r in rows})
@@ -74,7 +74,7 @@ def store_matches(conn: Connection, source: str, matches: list[Match], now: date
             "simulated": m.simulated,
             "updated_at": now,
         }
-    for part in chunks(list(fixture_rows.values())):
+    for part in chunks(list(fixture_rows.values()), CHUNK):
         upsert(conn, schema.fixtures, part, keys=("source", "provider_id"))
     return fixture_ids(conn, source, fixture_rows)
 
@@ -105,7 +105,7 @@ def store_batch(
         for o in batch.odds
         if o.match_id in ids
     ]
-    for part in chunks(odds_rows):
+    for part in chunks(odds_rows, CHUNK):
         insert_ignore(conn, schema.odds_snapshots, part, keys=("fixture_id", "bookmaker", "market", "fetched_at"))
     closing: dict[str, Odds] = {}
     for o in batch.odds:
@@ -142,7 +142,7 @@ def store_batch(
         if m.status == FINISHED and not finished:
             continue  # a "finished" match without a score is not a result yet
         result_rows.append(row)
-    for part in chunks(result_rows):
+    for part in chunks(result_rows, CHUNK):
         # Closing odds may arrive later than the score: never overwrite a known price with NULL.
         upsert(
             conn,

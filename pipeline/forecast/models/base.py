@@ -17,9 +17,6 @@ OUTCOME_ORDER = OUTCOMES  # the columns of predict_proba
 class Forecaster(BaseEstimator):
     """Base of the match forecasters (Elo, Dixon-Coles, XGBoost, the stacking ensemble)."""
 
-    def is_fitted(self) -> bool:
-        return any(k.endswith("_") and not k.startswith("_") for k in vars(self))
-
     def _check_fitted(self) -> None:
         """NotFittedError, naming the model, before a model that was never fitted is used."""
         check_is_fitted(self)
