@@ -15,7 +15,15 @@ class Outcome(StrEnum):
 OUTCOMES: tuple[str, ...] = tuple(o.value for o in Outcome)
 # football-data's result letters (FTR) and odds-column suffixes (B365H, B365D, B365A), in the same order
 LETTERS = "HDA"
-PROB_COLUMNS: tuple[str, ...] = tuple(f"{o}_prob" for o in OUTCOMES)
+
+
+def columns(prefix: str, suffix: str = "") -> list[str]:
+    """The three columns of one quantity, in the outcome order: `columns("odds_")` is odds_home, odds_draw,
+    odds_away; `columns("market_", "_prob")` is market_home_prob, market_draw_prob, market_away_prob."""
+    return [f"{prefix}{o}{suffix}" for o in OUTCOMES]
+
+
+PROB_COLUMNS: tuple[str, ...] = tuple(columns("", "_prob"))
 
 
 def index_of(outcome: str) -> int:
@@ -23,4 +31,4 @@ def index_of(outcome: str) -> int:
     return LETTERS.index(outcome) if len(outcome) == 1 else OUTCOMES.index(outcome)
 
 
-__all__ = ["Outcome", "OUTCOMES", "LETTERS", "PROB_COLUMNS", "index_of"]
+__all__ = ["Outcome", "OUTCOMES", "LETTERS", "PROB_COLUMNS", "columns", "index_of"]

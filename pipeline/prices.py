@@ -26,25 +26,17 @@ import pandas as pd
 from pipeline.bookmakers import canonical, reference_order, reference_rank
 from pipeline.config import Settings
 from pipeline.odds import implied_probabilities
-from pipeline.outcomes import OUTCOMES
+from pipeline.outcomes import OUTCOMES, columns
 
 # The settings' defaults, written once in pipeline.config: rules made without settings grade as configured
 _DEFAULT: dict[str, Any] = {f.name: f.default for f in fields(Settings)}
 PRICE_COLUMNS = [
-    "odds_home",
-    "odds_draw",
-    "odds_away",
+    *columns("odds_"),
     "odds_bookmaker",
-    "sharp_home",
-    "sharp_draw",
-    "sharp_away",
+    *columns("sharp_"),
     "sharp_bookmaker",
-    "best_home",
-    "best_draw",
-    "best_away",
-    "book_home",
-    "book_draw",
-    "book_away",
+    *columns("best_"),
+    *columns("book_"),
 ]
 MODEL = "model"  # bets.fair_source when no sharp price existed and the model's probability stood in
 CLOSE_MODEL = "close_model"  # bets.fair_source when the close model's forecast was the fair line (FAIR_LINE)
@@ -110,12 +102,14 @@ def price_table(long: pd.DataFrame, rules: PriceRules, key: str = "match_id") ->
     )
     out = pd.DataFrame(index=pd.Index(sorted(d[key].unique()), name=key))
     first = first.set_index(key)
-    out["odds_home"], out["odds_draw"], out["odds_away"] = first["home"], first["draw"], first["away"]
+    for o in OUTCOMES:
+        out[f"odds_{o}"] = first[o]
     out["odds_bookmaker"] = first["book"]
     sharp = d[d["book"].isin(rules.sharp)].copy()
     sharp["_rank"] = sharp["book"].map({b: i for i, b in enumerate(rules.sharp)})
     sharp = sharp.sort_values([key, "_rank"], kind="stable").groupby(key, sort=False).head(1).set_index(key)
-    out["sharp_home"], out["sharp_draw"], out["sharp_away"] = sharp["home"], sharp["draw"], sharp["away"]
+    for o in OUTCOMES:
+        out[f"sharp_{o}"] = sharp[o]
     out["sharp_bookmaker"] = sharp["book"]
     bet = d[d["book"].isin(rules.bet)].copy()
     bet["_rank"] = bet["book"].map({b: i for i, b in enumerate(rules.bet)})
@@ -136,7 +130,7 @@ def price_table(long: pd.DataFrame, rules: PriceRules, key: str = "match_id") ->
 
 def fair_probabilities(frame: pd.DataFrame, method: str) -> np.ndarray:
     """(n, 3) margin-free probabilities of the sharp price (NaN rows where no sharp book priced the match)."""
-    return implied_probabilities(frame[["sharp_home", "sharp_draw", "sharp_away"]].to_numpy(float), method)
+    return implied_probabilities(frame[columns("sharp_")].to_numpy(float), method)
 
 
 def prices_key(row) -> str:
@@ -144,8 +138,8 @@ def prices_key(row) -> str:
     bettable prices. A change in any of them is a new prediction (and a new look for value); none: 'odds:none'."""
     parts = []
     for cols in (
-        ("odds_bookmaker", "odds_home", "odds_draw", "odds_away"),
-        ("sharp_bookmaker", "sharp_home", "sharp_draw", "sharp_away"),
+        ("odds_bookmaker", *columns("odds_")),
+        ("sharp_bookmaker", *columns("sharp_")),
         ("book_home", "best_home"),
         ("book_draw", "best_draw"),
         ("book_away", "best_away"),

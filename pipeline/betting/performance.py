@@ -15,13 +15,12 @@ import pandas as pd
 
 from pipeline.betting.ledger import counted_bets
 from pipeline.metrics import score_all
-from pipeline.outcomes import OUTCOMES, PROB_COLUMNS
+from pipeline.outcomes import OUTCOMES, PROB_COLUMNS, columns
 from pipeline.store.bets import recent_settled_clv, settled_bets
 from pipeline.store.performance import has_performance, replace_performance
 from pipeline.store.predictions import predictions_before_kickoff
 from pipeline.value_stats import upper_bound
 
-OUTCOME_INDEX = {o: i for i, o in enumerate(OUTCOMES)}
 # The protect-the-user alarm: the fair CLV of the most recent settled bets below zero at 95% confidence
 CLV_ALARM_BETS = 200  # how many of the most recent settled bets are judged
 CLV_ALARM_MIN_BETS = 20  # fewer than this: no verdict either way
@@ -34,7 +33,7 @@ def final_predictions(conn) -> pd.DataFrame:
         return df
     df = df.sort_values(["fixture_id", "prediction_time", "id"]).groupby("fixture_id", as_index=False).last()
     df["kickoff_time"] = pd.to_datetime(df["kickoff_time"], utc=True)
-    df["y"] = df["outcome"].map(OUTCOME_INDEX)
+    df["y"] = df["outcome"].map(OUTCOMES.index)
     return df
 
 
@@ -97,7 +96,7 @@ def summary(conn, starting_bankroll: float, ledger: str = "paper") -> dict:
     out: dict = {"predictions_scored": int(len(preds))}
     if len(preds):
         out.update(score_all(preds[list(PROB_COLUMNS)].to_numpy(float), preds["y"].to_numpy(int)))
-        mk = preds[["market_home_prob", "market_draw_prob", "market_away_prob"]].astype(float)
+        mk = preds[columns("market_", "_prob")].astype(float)
         ok = mk.notna().all(axis=1).to_numpy()
         if ok.any():
             out["market"] = score_all(mk.to_numpy()[ok], preds["y"].to_numpy(int)[ok])
@@ -147,7 +146,6 @@ def clv_alarm_line(stat: dict) -> str:
 
 
 __all__ = [
-    "OUTCOME_INDEX",
     "CLV_ALARM_BETS",
     "CLV_ALARM_MIN_BETS",
     "final_predictions",

@@ -40,7 +40,7 @@ from pipeline.forecast.models.xgb import XGBoostModel
 from pipeline.forecast.modelset import STACK_MATCHES, XGB_FOLDS, dc_walk_forward, feature_frame
 from pipeline.metrics import outcomes_from_goals
 from pipeline.odds import implied_probabilities
-from pipeline.outcomes import OUTCOMES
+from pipeline.outcomes import OUTCOMES, columns
 
 WARMUP_YEARS = 3  # Dixon-Coles from 3 years before the test, XGBoost from 2, the ensemble from the start
 MIN_XGB_ROWS = 1000
@@ -93,7 +93,7 @@ def week_index(kickoff: pd.Series, origin: pd.Timestamp) -> np.ndarray:
 
 def probs_columns(df: pd.DataFrame, name: str) -> np.ndarray:
     """(n, 3) of the columns `<name>_home`, `<name>_draw`, `<name>_away`."""
-    return df[[f"{name}_{o}" for o in OUTCOMES]].to_numpy(float)
+    return df[columns(f"{name}_")].to_numpy(float)
 
 
 def established(frame: pd.DataFrame, years: int = 3, min_matches: int = ESTABLISHED_MATCHES) -> np.ndarray:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.odds import implied_probabilities
+from pipeline.outcomes import columns
 
 FORM_SPAN = 8
 TEAM_KEYS = ("home_team_key", "away_team_key")  # a club's identity (teams.provider_id): within its country, or
@@ -93,6 +94,6 @@ def form_features(frame: pd.DataFrame, span: int = FORM_SPAN) -> pd.DataFrame:
 
 
 def market_features(frame: pd.DataFrame, method: str = "multiplicative") -> pd.DataFrame:
-    odds = frame[["odds_home", "odds_draw", "odds_away"]].to_numpy(float)
+    odds = frame[columns("odds_")].to_numpy(float)
     p = implied_probabilities(odds, method)
-    return pd.DataFrame(p, columns=["market_home", "market_draw", "market_away"], index=frame.index)
+    return pd.DataFrame(p, columns=columns("market_"), index=frame.index)

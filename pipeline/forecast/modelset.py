@@ -36,11 +36,11 @@ from pipeline.forecast.models.ensemble import StackingEnsemble
 from pipeline.forecast.models.xgb import XGBoostModel
 from pipeline.metrics import calibration_table, outcomes_from_goals, score_all
 from pipeline.odds import implied_probabilities
+from pipeline.outcomes import columns
 
 STACK_MATCHES = 4000  # out-of-sample window before the validation matches
 MIN_HISTORY = 1500  # matches before the window, so the first weekly fits have data
 XGB_FOLDS = 4
-PROBS = ["p_home", "p_draw", "p_away"]
 
 
 def dc_walk_forward(
@@ -155,7 +155,7 @@ class ModelSet:
         """
         fixtures = fixtures.reset_index(drop=True)
         if fixtures.empty:
-            return pd.DataFrame(columns=["match_id", *PROBS, "home_xg", "away_xg"])
+            return pd.DataFrame(columns=["match_id", *columns("p_"), "home_xg", "away_xg"])
         hist = (
             history[history["home_goals"].notna() & ~history["match_id"].isin(fixtures["match_id"])]
             if len(history)
@@ -185,15 +185,14 @@ class ModelSet:
         out = pd.DataFrame(
             {
                 "match_id": fixtures["match_id"].to_numpy(),
-                "p_home": ens_p[:, 0],
-                "p_draw": ens_p[:, 1],
-                "p_away": ens_p[:, 2],
+                **dict(zip(columns("p_"), ens_p.T)),
                 "home_xg": dc_xg[:, 0],
                 "away_xg": dc_xg[:, 1],
             }
         )
         for name, p in (("elo", elo_p), ("dc", dc_p), ("xgb", xgb_p)):
-            out[f"{name}_home"], out[f"{name}_draw"], out[f"{name}_away"] = p[:, 0], p[:, 1], p[:, 2]
+            for col, values in zip(columns(f"{name}_"), p.T):
+                out[col] = values
         return out
 
 
@@ -211,7 +210,7 @@ class TrainResult:
 
 
 def _market_scores(val: pd.DataFrame, y: np.ndarray, ens: np.ndarray, prefix: str, name: str, method: str) -> dict:
-    odds = val[[f"{prefix}_home", f"{prefix}_draw", f"{prefix}_away"]].to_numpy(float)
+    odds = val[columns(f"{prefix}_")].to_numpy(float)
     p = implied_probabilities(odds, method)
     ok = np.isfinite(p).all(axis=1)
     if not ok.any():
@@ -332,9 +331,7 @@ def train_model_set(
             if close_fit.model is not None
             else f"close model not fitted: {close_fit.reason}"
         )
-    preds = pd.DataFrame(
-        {"match_id": val["match_id"].to_numpy(), "p_home": ens_p[:, 0], "p_draw": ens_p[:, 1], "p_away": ens_p[:, 2]}
-    )
+    preds = pd.DataFrame({"match_id": val["match_id"].to_numpy(), **dict(zip(columns("p_"), ens_p.T))})
     return TrainResult(
         model_set,
         metrics,

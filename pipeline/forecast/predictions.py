@@ -18,6 +18,7 @@ import pandas as pd
 
 from pipeline.forecast import registry
 from pipeline.odds import implied_probabilities
+from pipeline.outcomes import columns
 from pipeline.prices import PRICE_COLUMNS, PriceRules, price_table
 from pipeline.providers.base import SCHEDULED, Batch
 from pipeline.records import Prediction
@@ -110,7 +111,7 @@ def fixtures_frame(batch: Batch, now: datetime, rules: PriceRules | None = None)
 
 
 def market_probabilities(frame: pd.DataFrame, method: str) -> np.ndarray:
-    odds = frame[["odds_home", "odds_draw", "odds_away"]].to_numpy(float)
+    odds = frame[columns("odds_")].to_numpy(float)
     return implied_probabilities(odds, method=method)
 
 
@@ -131,10 +132,10 @@ def prediction_rows(
     base_cols = [
         c
         for c in preds.columns
-        if c not in ("p_home", "p_draw", "p_away", "home_xg", "away_xg") and pd.api.types.is_numeric_dtype(preds[c])
+        if c not in (*columns("p_"), "home_xg", "away_xg") and pd.api.types.is_numeric_dtype(preds[c])
     ]
     # plain Python values column by column: row-wise pandas access costs ~0.5 ms a fixture
-    probs = preds[["p_home", "p_draw", "p_away"]].to_numpy(float).tolist()
+    probs = preds[columns("p_")].to_numpy(float).tolist()
     xg = [
         [None if pd.isna(v) else float(v) for v in preds[c]] if c in preds else [None] * len(preds)
         for c in ("home_xg", "away_xg")

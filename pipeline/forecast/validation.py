@@ -27,9 +27,9 @@ from pipeline.config import Settings
 from pipeline.forecast.fair_line import CloseLineFit
 from pipeline.forecast.modelset import ModelSet, TrainResult
 from pipeline.metrics import outcomes_from_goals, score_all
+from pipeline.outcomes import columns
 
 MIN_COMPARE_MATCHES = 100
-PROBS = ["p_home", "p_draw", "p_away"]
 
 
 @dataclass(frozen=True)
@@ -224,8 +224,8 @@ def compare_with_deployed(
     return Comparison(
         True,
         n=int(len(unseen)),
-        deployed=Scores.of(old_p[PROBS].to_numpy(float), y),
-        candidate=Scores.of(new_p[PROBS].to_numpy(float), y),
+        deployed=Scores.of(old_p[columns("p_")].to_numpy(float), y),
+        candidate=Scores.of(new_p[columns("p_")].to_numpy(float), y),
     )
 
 
@@ -259,7 +259,7 @@ def judge(
 def predicts_valid_probabilities(model_set: ModelSet, fixtures: pd.DataFrame, history: pd.DataFrame) -> bool:
     """Whether `model_set` gives finite probabilities summing to 1 for `fixtures` (the check of a set reloaded
     from disk before it goes live)."""
-    probs = model_set.predict(fixtures, history)[PROBS].to_numpy(float)
+    probs = model_set.predict(fixtures, history)[columns("p_")].to_numpy(float)
     return bool(np.isfinite(probs).all() and np.allclose(probs.sum(axis=1), 1, atol=1e-6))
 
 

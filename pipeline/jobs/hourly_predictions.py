@@ -24,6 +24,7 @@ from pipeline.forecast.predictions import (
     record_copied_set,
 )
 from pipeline.jobs.runner import JobContext
+from pipeline.outcomes import columns
 from pipeline.prices import PriceRules, prices_key
 from pipeline.records import Bet, Prediction
 from pipeline.store import fixture_ids, load_match_frame, store_batch, store_predictions
@@ -59,7 +60,7 @@ def close_fair(ctx: JobContext, models, batch, frame: pd.DataFrame, preds: pd.Da
         ],
         columns=["match_id", "bookmaker", "home", "draw", "away", "fetched_at"],
     )
-    ensemble = preds.set_index("match_id").loc[frame["match_id"], ["p_home", "p_draw", "p_away"]].to_numpy(float)
+    ensemble = preds.set_index("match_id").loc[frame["match_id"], columns("p_")].to_numpy(float)
     return models.model_set.close_fair(frame, snapshots, "match_id", ensemble, ctx.settings, ctx.log)
 
 

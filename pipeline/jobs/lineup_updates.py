@@ -25,6 +25,7 @@ from pipeline.forecast.predictions import (
     record_copied_set,
 )
 from pipeline.jobs.runner import JobContext
+from pipeline.outcomes import columns
 from pipeline.prices import PRICE_COLUMNS, PriceRules, prices_key
 from pipeline.providers.base import LineupsUnavailable
 from pipeline.store import (
@@ -140,7 +141,7 @@ def run(ctx: JobContext) -> None:
         if settings.fair_line == "close_model":  # the close model's fair line, from each book's latest price
             books = [*settings.sharp_bookmakers, *settings.bet_bookmakers]
             snaps = book_snapshots(conn, sub["fixture_id"].tolist(), books, before=ctx.now)
-            ens = preds.set_index("match_id").loc[sub["match_id"], ["p_home", "p_draw", "p_away"]].to_numpy(float)
+            ens = preds.set_index("match_id").loc[sub["match_id"], columns("p_")].to_numpy(float)
             fair = models.model_set.close_fair(sub, snaps, "fixture_id", ens, settings, ctx.log)
         for i, r in zip(fresh, rows):
             fid = int(changed.loc[i, "fixture_id"])

@@ -29,8 +29,6 @@ CANCELLED = "cancelled"  # void
 ABANDONED = "abandoned"  # void
 VOID_STATUSES = (POSTPONED, CANCELLED, ABANDONED)
 
-OUTCOMES = ("home", "draw", "away")
-
 
 class LineupsUnavailable(ProviderError):
     """This source never publishes lineups (e.g. football-data.co.uk)."""

@@ -17,6 +17,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.engine import Connection
 
 from pipeline.bookmakers import LAST_RESORT, SHARP_DEFAULT, reference_order, reference_rank
+from pipeline.outcomes import columns
 from pipeline.prices import PriceRules, price_table
 from pipeline.providers.base import FINISHED, SCHEDULED, Batch, chunks
 from pipeline.store import schema
@@ -92,12 +93,8 @@ FRAME_COLUMNS = [
     "away_shots",
     "home_shots_on_target",
     "away_shots_on_target",
-    "odds_home",
-    "odds_draw",
-    "odds_away",
-    "close_home",
-    "close_draw",
-    "close_away",
+    *columns("odds_"),
+    *columns("close_"),
 ]
 
 
@@ -230,19 +227,13 @@ def latest_prematch_odds(
         )
         q = select(*[c for c in ranked.c if c.name != "rank"]).where(ranked.c.rank == 1)
         parts.append(pd.DataFrame(conn.execute(q).mappings().all()))
-    cols = ["fixture_id", "odds_home", "odds_draw", "odds_away", "odds_bookmaker", "odds_snapshot_id"]
+    cols = ["fixture_id", *columns("odds_"), "odds_bookmaker", "odds_snapshot_id"]
     parts = [p for p in parts if not p.empty]
     if not parts:
         return pd.DataFrame(columns=cols)
     odds = pd.concat(parts)
-    return odds.rename(
-        columns={
-            "home_odds": "odds_home",
-            "draw_odds": "odds_draw",
-            "away_odds": "odds_away",
-            "bookmaker": "odds_bookmaker",
-        }
-    )[cols]
+    renamed = {**dict(zip(columns("", "_odds"), columns("odds_"))), "bookmaker": "odds_bookmaker"}
+    return odds.rename(columns=renamed)[cols]
 
 
 def latest_prices(
@@ -293,7 +284,7 @@ def closing_prices(conn: Connection, fixture_ids_: list[int], reference: tuple[s
     the reference book's last pre-match snapshot seen before kick-off (some sources publish no closing price)."""
     r = schema.results
     ids = sorted(set(int(x) for x in fixture_ids_))
-    cols = ["close_home", "close_draw", "close_away", "close_bookmaker"]
+    cols = [*columns("close_"), "close_bookmaker"]
     rows: list = []
     for part in chunks(ids, 900):
         rows += (
@@ -314,12 +305,7 @@ def closing_prices(conn: Connection, fixture_ids_: list[int], reference: tuple[s
     if missing:
         snap = latest_prematch_odds(conn, missing, reference).set_index("fixture_id")
         snap = snap.rename(
-            columns={
-                "odds_home": "close_home",
-                "odds_draw": "close_draw",
-                "odds_away": "close_away",
-                "odds_bookmaker": "close_bookmaker",
-            }
+            columns={**dict(zip(columns("odds_"), columns("close_"))), "odds_bookmaker": "close_bookmaker"}
         )[cols]
         out = pd.concat([out, snap]) if len(out) else snap
     out[cols[:3]] = out[cols[:3]].astype(float)
@@ -365,8 +351,8 @@ def batch_to_frame(batch: Batch, sharp: tuple[str, ...] = SHARP_DEFAULT) -> pd.D
         pd.DataFrame(pre, columns=["match_id", "bookmaker", "home", "draw", "away", "fetched_at"]),
         PriceRules(sharp=tuple(sharp)),
     )
-    for mid, (h, d, a) in zip(table.index, table[["odds_home", "odds_draw", "odds_away"]].to_numpy(float)):
-        rows[mid].update(odds_home=h, odds_draw=d, odds_away=a)
+    for mid, triple in zip(table.index, table[columns("odds_")].to_numpy(float)):
+        rows[mid].update(zip(columns("odds_"), triple))
     frame = pd.DataFrame(list(rows.values()))
     for c in FRAME_COLUMNS:
         if c not in frame:

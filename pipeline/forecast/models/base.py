@@ -9,10 +9,6 @@ from __future__ import annotations
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from pipeline.outcomes import OUTCOMES
-
-OUTCOME_ORDER = OUTCOMES  # the columns of predict_proba
-
 
 class Forecaster(BaseEstimator):
     """Base of the match forecasters (Elo, Dixon-Coles, XGBoost, the stacking ensemble)."""
@@ -25,4 +21,4 @@ class Forecaster(BaseEstimator):
         raise NotImplementedError
 
 
-__all__ = ["Forecaster", "OUTCOME_ORDER"]
+__all__ = ["Forecaster"]
