@@ -63,6 +63,13 @@ class SourceUnavailable(ProviderError):
     exit_code = EXIT_UNAVAILABLE
 
 
+class DataError(PipelineError):
+    """The input data cannot give what was asked (the backtest's files or period); the message names what."""
+
+    exit_code = EXIT_DATAERR
+    prefix = "error: "
+
+
 class ModelLoadError(PipelineError):
     """No deployed set, or a file that is missing, corrupt or does not match its checksum."""
 
@@ -116,6 +123,7 @@ __all__ = [
     "ProviderError",
     "ProviderAuthError",
     "SourceUnavailable",
+    "DataError",
     "ModelLoadError",
     "StoreUnavailable",
     "ToolMissing",

@@ -390,6 +390,14 @@ def test_command_rejects_bad_input_with_one_line(data_dir, args, code, message):
     assert message in out.stderr and "Traceback" not in out.stderr
 
 
+def test_command_on_a_directory_without_the_season_files_exits_69_naming_it(tmp_path):
+    """A data directory not laid out like football-data.co.uk is the source's own failure (SourceUnavailable, 69:
+    someone must act), as for the jobs reading FOOTBALL_DATA_DIR; the backtest used to map it to 66 by hand."""
+    out = run_cli("--data-dir", tmp_path, "--from", "2023-07-01", "--to", "2024-07-01")
+    assert out.returncode == 69, out.stderr
+    assert f"{tmp_path / 'mmz4281'} is not a directory" in out.stderr and "Traceback" not in out.stderr
+
+
 def test_command_writes_the_numbers_it_prints(data_dir, tmp_path):
     # a short test window: the real command end to end with the production minimums
     path, csv = tmp_path / "bt.json", tmp_path / "predictions.csv"

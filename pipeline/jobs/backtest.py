@@ -14,20 +14,15 @@ from collections.abc import Callable
 import pandas as pd
 
 from pipeline.betting.strategy import StrategyParams
-from pipeline.config import ConfigError, load_settings
+from pipeline.config import load_settings
+from pipeline.errors import EXIT_OK, ConfigError, DataError, PipelineError
 from pipeline.evaluation.backtest import run_backtest
 from pipeline.evaluation.simulation import book_prices
 from pipeline.evaluation.text import format_result
 from pipeline.evaluation.walk_forward import check_period
 from pipeline.forecast.models.close_model import CLOSE_MODEL_YEARS
-from pipeline.jobs.runner import EXIT_CONFIG, EXIT_DATAERR, EXIT_NOINPUT
-from pipeline.providers.base import ProviderError
 from pipeline.providers.football_data import load_matches
 from pipeline.threads import limit_threads
-
-
-def _error(message: str) -> None:
-    print(message, file=sys.stderr)
 
 
 def run(
@@ -40,32 +35,34 @@ def run(
     predictions_path=None,
     echo: Callable[[str], None] = print,
 ) -> int:
-    """What `production/backtest.py` does; returns the exit code (0 done, 65 bad data, 78 bad configuration)."""
+    """What `production/backtest.py` does; returns the exit code: 0 done, else the failure's own (65 bad data,
+    69 no data directory, 78 bad configuration), its one line on stderr."""
+    try:
+        _run(data_dir, leagues, start, end, json_path, xgb_refit_weeks, predictions_path, echo)
+    except PipelineError as exc:
+        print(exc.line(), file=sys.stderr)
+        return exc.exit_code
+    return EXIT_OK
+
+
+def _run(data_dir, leagues, start, end, json_path, xgb_refit_weeks, predictions_path, echo) -> None:
     try:
         settings = load_settings(data_source="sandbox")  # the backtest reads files: no provider key needed
         strategy = StrategyParams.from_settings(settings)
         limit_threads(settings.cpu_threads)
-    except (ConfigError, ValueError) as exc:
-        _error(f"configuration error: {exc}")
-        return EXIT_CONFIG
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
     try:
         first, last = check_period(start, end)  # before reading a file: the data cannot fix it
     except ValueError as exc:
-        _error(f"error: {exc}")
-        return EXIT_DATAERR
+        raise DataError(str(exc)) from exc
     t0 = time.perf_counter()
-    try:
-        frame, problems = load_matches(data_dir, leagues)
-    except ProviderError as exc:
-        _error(f"error: {exc}")
-        return EXIT_NOINPUT
+    frame, problems = load_matches(data_dir, leagues)
     if frame.empty:
-        _error(f"error: no matches for leagues {leagues or 'any'} under {data_dir}/mmz4281")
-        return EXIT_DATAERR
+        raise DataError(f"no matches for leagues {leagues or 'any'} under {data_dir}/mmz4281")
     missing = sorted(set(leagues or ()) - set(frame["league"]))
     if missing:
-        _error(f"error: no files for league(s) {', '.join(missing)} under {data_dir}/mmz4281")
-        return EXIT_DATAERR
+        raise DataError(f"no files for league(s) {', '.join(missing)} under {data_dir}/mmz4281")
     books = list(dict.fromkeys([*settings.sharp_bookmakers, *settings.bet_bookmakers]))
     # the test period's prices, and the close model's training window before it
     since = first - pd.Timedelta(days=round(365.25 * CLOSE_MODEL_YEARS) + 7)
@@ -96,8 +93,7 @@ def run(
             progress=lambda m: echo(f"  [{time.perf_counter() - t0:6.1f}s] {m}"),
         )
     except ValueError as exc:
-        _error(f"error: {exc}")
-        return EXIT_DATAERR
+        raise DataError(str(exc)) from exc
     result.info["run_seconds"] = round(time.perf_counter() - t0, 1)
     result.info["rows_skipped"] = len(problems)
     echo(format_result(result))
@@ -109,4 +105,3 @@ def run(
     if predictions_path:
         result.predictions.to_csv(predictions_path, index=False)
         echo(f"wrote {predictions_path} ({len(result.predictions)} test matches)")
-    return 0

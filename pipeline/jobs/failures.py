@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from pipeline.config import Settings
 from pipeline.errors import (
     EXIT_CONFIG,
+    EXIT_SOFTWARE,
     EXIT_TEMPFAIL,
     EXIT_UNAVAILABLE,
     JobDeadline,
@@ -34,46 +35,50 @@ DATABASE_ERRORS = (SQLAlchemyError, sqlite3.Error)
 
 # SQLite result codes (sqlite3 exceptions carry sqlite_errorname) and PostgreSQL SQLSTATE classes -> exit code.
 _SQLITE_CODES = {
-    "SQLITE_BUSY": 75,
-    "SQLITE_LOCKED": 75,
-    "SQLITE_FULL": 75,
-    "SQLITE_INTERRUPT": 75,
-    "SQLITE_NOMEM": 75,
-    "SQLITE_PROTOCOL": 75,
-    "SQLITE_READONLY": 69,
-    "SQLITE_CANTOPEN": 69,
-    "SQLITE_NOTADB": 69,
-    "SQLITE_CORRUPT": 69,
-    "SQLITE_IOERR": 69,
-    "SQLITE_PERM": 69,
-    "SQLITE_AUTH": 69,
-    "SQLITE_NOLFS": 69,
-    "SQLITE_CONSTRAINT": 70,
-    "SQLITE_MISMATCH": 70,
-    "SQLITE_TOOBIG": 70,
-    "SQLITE_RANGE": 70,
-    "SQLITE_SCHEMA": 75,
-    "SQLITE_ERROR": 70,
-    "SQLITE_MISUSE": 70,
+    "SQLITE_BUSY": EXIT_TEMPFAIL,
+    "SQLITE_LOCKED": EXIT_TEMPFAIL,
+    "SQLITE_FULL": EXIT_TEMPFAIL,
+    "SQLITE_INTERRUPT": EXIT_TEMPFAIL,
+    "SQLITE_NOMEM": EXIT_TEMPFAIL,
+    "SQLITE_PROTOCOL": EXIT_TEMPFAIL,
+    "SQLITE_READONLY": EXIT_UNAVAILABLE,
+    "SQLITE_CANTOPEN": EXIT_UNAVAILABLE,
+    "SQLITE_NOTADB": EXIT_UNAVAILABLE,
+    "SQLITE_CORRUPT": EXIT_UNAVAILABLE,
+    "SQLITE_IOERR": EXIT_UNAVAILABLE,
+    "SQLITE_PERM": EXIT_UNAVAILABLE,
+    "SQLITE_AUTH": EXIT_UNAVAILABLE,
+    "SQLITE_NOLFS": EXIT_UNAVAILABLE,
+    "SQLITE_CONSTRAINT": EXIT_SOFTWARE,
+    "SQLITE_MISMATCH": EXIT_SOFTWARE,
+    "SQLITE_TOOBIG": EXIT_SOFTWARE,
+    "SQLITE_RANGE": EXIT_SOFTWARE,
+    "SQLITE_SCHEMA": EXIT_TEMPFAIL,
+    "SQLITE_ERROR": EXIT_SOFTWARE,
+    "SQLITE_MISUSE": EXIT_SOFTWARE,
 }
 _PG_CLASSES = {
-    "08": 69,
-    "28": 69,
-    "3D": 69,
-    "58": 69,
-    "XX": 69,
-    "25": 69,
-    "40": 75,
-    "53": 75,
-    "55": 75,
-    "57": 75,
-    "22": 70,
-    "23": 70,
-    "42": 70,
-    "0A": 70,
+    "08": EXIT_UNAVAILABLE,
+    "28": EXIT_UNAVAILABLE,
+    "3D": EXIT_UNAVAILABLE,
+    "58": EXIT_UNAVAILABLE,
+    "XX": EXIT_UNAVAILABLE,
+    "25": EXIT_UNAVAILABLE,
+    "40": EXIT_TEMPFAIL,
+    "53": EXIT_TEMPFAIL,
+    "55": EXIT_TEMPFAIL,
+    "57": EXIT_TEMPFAIL,
+    "22": EXIT_SOFTWARE,
+    "23": EXIT_SOFTWARE,
+    "42": EXIT_SOFTWARE,
+    "0A": EXIT_SOFTWARE,
 }
 _PG_STATES = {"42501": 69}  # insufficient privilege: someone must grant it
-_KIND = {69: "database unavailable", 75: "database temporarily unavailable", 70: "database refused the job's data"}
+_KIND = {
+    EXIT_UNAVAILABLE: "database unavailable",
+    EXIT_TEMPFAIL: "database temporarily unavailable",
+    EXIT_SOFTWARE: "database refused the job's data",
+}
 _HINT = {
     "SQLITE_NOTADB": 'damaged: restore it from a backup, README "Backups and restore"',
     "SQLITE_CORRUPT": 'damaged: restore it from a backup, README "Backups and restore"',
@@ -125,13 +130,13 @@ def _database_code(exc: BaseException, orig: BaseException) -> tuple[int, str | 
         if code is not None:
             return code, state
     if isinstance(exc, _REFUSED):
-        return 70, None
+        return EXIT_SOFTWARE, None
     if isinstance(exc, sa_exc.TimeoutError) or (
         isinstance(exc, (sa_exc.OperationalError, sqlite3.OperationalError))
         and not (state is None and type(orig).__module__.startswith("psycopg"))
     ):
-        return 75, None  # a pool or lock timeout, a dropped connection: the next run may well succeed
-    return 69, None  # a connection that never opened, a damaged file, an interface error
+        return EXIT_TEMPFAIL, None  # a pool or lock timeout, a dropped connection: the next run may well succeed
+    return EXIT_UNAVAILABLE, None  # a connection that never opened, a damaged file, an interface error
 
 
 def database_failure(exc: BaseException, settings: Settings) -> tuple[int, str]:

@@ -84,7 +84,7 @@ def load_matches(
     """Every season file under DIR/mmz4281 (optionally only some leagues/seasons) as one match frame."""
     root = Path(data_dir) / "mmz4281"
     if not root.is_dir():
-        raise ProviderError(f"{root} is not a directory laid out like football-data.co.uk (mmz4281/<season>/)")
+        raise SourceUnavailable(f"{root} is not a directory laid out like football-data.co.uk (mmz4281/<season>/)")
     frames, problems = [], []
     for season_dir in sorted(p for p in root.iterdir() if p.is_dir()):
         if seasons and season_dir.name not in seasons:
