@@ -115,6 +115,7 @@ class Bet:
     lineup_based: bool
     placed_at: datetime
     min_odds: float | None = None  # the lowest price that still clears MIN_EDGE: fair odds x (1 + MIN_EDGE)
+    kickoff: datetime | None = None  # the kick-off it was placed for (`bets.kickoff_at_placement`)
 
 
 __all__ = ["FixtureKey", "Prediction", "ValueCandidate", "BetProposal", "PlacedBet", "Bet"]

@@ -14,7 +14,7 @@ from pipeline.jobs.results_settlement import run as run_settlement
 from pipeline.jobs.results_settlement import settle_bets
 from pipeline.jobs.runner import run_job
 from pipeline.prices import PriceRules
-from pipeline.providers.base import FINISHED, LIVE, POSTPONED, SCHEDULED, Batch, Match, Odds, Provider
+from pipeline.providers.base import CANCELLED, FINISHED, LIVE, POSTPONED, SCHEDULED, Batch, Match, Odds, Provider
 from pipeline.store import make_engine, migrate, store_batch
 from pipeline.store import schema as s
 
@@ -42,10 +42,12 @@ class ScriptedProvider(Provider):
         b = Batch()
         for mid in match_ids:
             if mid in self._results:
-                m, close = self._results[mid]
+                m, close, *book = self._results[mid]
                 b.matches.append(m)
                 if close:
-                    b.odds.append(Odds(mid, "book", *close, fetched_at=m.kickoff, is_closing=True))
+                    b.odds.append(
+                        Odds(mid, book[0] if book else "Pinnacle", *close, fetched_at=m.kickoff, is_closing=True)
+                    )
         return b
 
 
@@ -122,14 +124,18 @@ def test_settles_wins_losses_and_voids(db_url, tmp_path, settings):
             ("b", [("away", 4.0, 10.0)]),
             ("c", [("home", 2.0, 10.0)]),
             ("d", [("draw", 3.5, 10.0)]),
+            ("e", [("home", 2.0, 10.0)]),
+            ("f", [("home", 2.0, 10.0)]),
         ],
     )
     prov = ScriptedProvider(
         {
-            "a": (_match("a", FINISHED, 2, 1), (1.8, 3.6, 4.5)),  # home win; closing 1.8 -> CLV 2.0/1.8-1
-            "b": (_match("b", FINISHED, 1, 1), None),  # draw: the away bet loses
-            "c": (_match("c", POSTPONED), None),  # void
+            "a": (_match("a", FINISHED, 2, 1), (1.8, 3.6, 4.5)),  # home win; Pinnacle closing 1.8
+            "b": (_match("b", FINISHED, 1, 1), None),  # draw: the away bet loses; no close at all
+            "c": (_match("c", POSTPONED), None),  # postponed: pending while it may be played within the window
             "d": (_match("d", LIVE), None),  # still playing: stays pending
+            "e": (_match("e", CANCELLED), (1.8, 3.6, 4.5)),  # void, with the reason, and no CLV
+            "f": (_match("f", FINISHED, 0, 1), (1.8, 3.6, 4.5), "Market average"),  # a close, but not a sharp one
         }
     )
     st = dataclasses.replace(settings, database_url=db_url, clv_method="multiplicative")
@@ -143,25 +149,35 @@ def test_settles_wins_losses_and_voids(db_url, tmp_path, settings):
     assert bets[("a", "home")].close_ratio_with_margin == pytest.approx(2.0 / 1.8 - 1)
     assert (bets[("a", "draw")].result, bets[("a", "draw")].profit_loss) == ("loss", -5.0)
     assert bets[("a", "draw")].clv == pytest.approx(3.5 * 5 / 19 - 1)  # -7.89%
+    assert bets[("a", "home")].settlement_note == "settled on 2-1 (home)"
     assert (bets[("b", "away")].status, bets[("b", "away")].profit_loss) == ("settled", -10.0)
-    # no closing price: the last one seen before kick-off (2.0, 3.5, 4.0) is the close; 1/sum = 1/(0.5+2/7+0.25)
-    assert bets[("b", "away")].closing_odds == 4.0
-    assert bets[("b", "away")].clv == pytest.approx(4.0 * 0.25 / (0.5 + 1 / 3.5 + 0.25) - 1)
-    assert (bets[("c", "home")].status, bets[("c", "home")].result, bets[("c", "home")].profit_loss) == (
+    # no closing price: no CLV (it used to be graded against the last pre-match price, 2.0/3.5/4.0)
+    assert (bets[("b", "away")].closing_odds, bets[("b", "away")].clv) == (None, None)
+    assert bets[("b", "away")].close_ratio_with_margin is None
+    # a close of the market average only: not a sharp close, so no CLV either (it used to stand in for one)
+    assert (bets[("f", "home")].result, bets[("f", "home")].closing_odds, bets[("f", "home")].clv) == (
+        "loss",
+        None,
+        None,
+    )
+    assert bets[("c", "home")].status == "pending"  # postponed: it may still be played within VOID_AFTER_HOURS
+    assert (bets[("e", "home")].status, bets[("e", "home")].result, bets[("e", "home")].profit_loss) == (
         "void",
         "void",
         0.0,
     )
+    assert bets[("e", "home")].settlement_note == "void: the source reports the match cancelled"
+    assert (bets[("e", "home")].clv, bets[("e", "home")].closing_odds) == (None, None)  # a void bet has no CLV
     assert bets[("d", "draw")].status == "pending"
     with eng.connect() as conn:
         perf = conn.execute(select(s.performance_daily)).mappings().one()
-        assert perf["profit_loss"] == pytest.approx(-5.0) and perf["bankroll"] == pytest.approx(995.0)
-        assert perf["bets_settled"] == 3 and perf["predictions_scored"] == 2
+        assert perf["profit_loss"] == pytest.approx(-15.0) and perf["bankroll"] == pytest.approx(985.0)
+        assert perf["bets_settled"] == 4 and perf["predictions_scored"] == 3
     # Settling again changes nothing; only the still-open fixture is asked about.
     before = {k: (v.status, v.profit_loss, v.settled_at) for k, v in bets.items()}
     prov.asked.clear()
     assert run_job("results_settlement", run_settlement, settings=st, now=KO + timedelta(hours=4), provider=prov) == 0
-    assert prov.asked == [["d"]]
+    assert prov.asked == [["c", "d"]]
     after = {k: (v.status, v.profit_loss, v.settled_at) for k, v in _bets(eng).items()}
     assert after == before
     eng.dispose()

@@ -3,6 +3,8 @@ the configuration, not invented), and the bet statistics the report and the back
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,6 +17,8 @@ from pipeline.betting.settlement import (
     Settlement,
     bet_profit,
     closing_line_value,
+    correction_of,
+    overdue_note,
     settle_as,
     settlement_of,
 )
@@ -25,7 +29,7 @@ from pipeline.evaluation.text import bet_table, interval
 from pipeline.odds import fair_clv, implied_probabilities
 from pipeline.outcomes import OUTCOMES
 from pipeline.prices import PriceRules, price_table
-from pipeline.providers.base import CANCELLED, FINISHED, POSTPONED, SCHEDULED
+from pipeline.providers.base import ABANDONED, CANCELLED, FINISHED, POSTPONED, SCHEDULED
 
 
 def test_profit_rule():
@@ -40,11 +44,66 @@ def test_profit_rule():
 def test_a_result_settles_a_bet_once_it_is_final():
     assert settlement_of(FINISHED, "home", "home", 10.0, 2.0) == Settlement("settled", "win", 10.0)
     assert settlement_of(FINISHED, "away", "home", 10.0, 2.0) == Settlement("settled", "loss", -10.0)
-    for void in (POSTPONED, CANCELLED):
+    for void in (ABANDONED, CANCELLED):
         assert settlement_of(void, None, "draw", 10.0, 3.0) == Settlement("void", "void", 0.0)
+    assert settlement_of(POSTPONED, None, "draw", 10.0, 3.0) is None  # the postponement rule decides
     assert settlement_of(SCHEDULED, None, "home", 10.0, 2.0) is None
     assert settlement_of(FINISHED, None, "home", 10.0, 2.0) is None  # finished but no outcome yet: wait
     assert settle_as(VOID, 5.0, 2.0).status == "void" and settle_as(LOSS, 5.0, 2.0).status == "settled"
+
+
+def test_the_postponement_rule_by_hand():
+    ko = datetime(2026, 3, 14, 15, 0, tzinfo=UTC)
+    h = 48.0
+
+    def note(kickoff, status, now):
+        return overdue_note(ko, kickoff, status, "77", now, h)
+
+    # postponed, no new date: pending until 48 h after the kick-off the bet was placed for, then void
+    assert note(ko, POSTPONED, ko + timedelta(hours=47.9)) is None
+    assert "postponed (fixture 77) and no new date within VOID_AFTER_HOURS (48 h)" in note(
+        ko, POSTPONED, ko + timedelta(hours=48)
+    )
+    # a new date within the window: pending until it has been played (and 48 h more without a result)
+    moved = ko + timedelta(hours=47)
+    assert note(moved, SCHEDULED, ko + timedelta(hours=60)) is None
+    assert "no final result 48 h after kick-off" in note(moved, SCHEDULED, moved + timedelta(hours=48))
+    # a new date beyond the window: void at once, saying from when to when
+    far = ko + timedelta(days=10)
+    assert note(far, SCHEDULED, ko + timedelta(hours=1)) == (
+        "void: the match was moved from 2026-03-14 15:00 to 2026-03-24 15:00 UTC, more than VOID_AFTER_HOURS "
+        "(48 h) after the kick-off the bet was placed for"
+    )
+    # a bet recorded without the kick-off it was placed for: counted from the fixture's, as before
+    assert overdue_note(None, far, SCHEDULED, "77", far + timedelta(hours=47), h) is None
+
+
+def test_a_corrected_result_settles_a_bet_again_by_hand():
+    now = datetime(2026, 3, 16, 9, 0, tzinfo=UTC)
+    won = {
+        "status": "settled",
+        "result": "win",
+        "profit_loss": 6.77,
+        "bet_outcome": "home",
+        "stake": 10.0,
+        "odds": 1.677,
+        "settlement_note": "settled on 5-0 (home)",
+    }
+    fix = correction_of(won, FINISHED, 0, 2, "away", now)
+    assert fix.settlement == Settlement("settled", "loss", -10.0)
+    assert fix.note == (
+        "settled on 0-2 (away); re-settled 2026-03-16 09:00 UTC: the result changed at the source from 5-0 (home) "
+        "to 0-2 (away); was win +6.77, now loss -10.00"
+    )
+    assert correction_of(won, FINISHED, 4, 0, "home", now) is None  # another score, the same outcome
+    assert correction_of(won, CANCELLED, None, None, None, now).settlement.result == "void"
+    # the operator's settlement, and a void for a move or an overdue result, are never overturned
+    assert correction_of({**won, "settlement_note": "settled by hand as win: x"}, FINISHED, 0, 2, "away", now) is None
+    moved = {**won, "status": "void", "result": "void", "settlement_note": "void: the match was moved ..."}
+    assert correction_of(moved, FINISHED, 0, 2, "away", now) is None
+    annulled = {**moved, "settlement_note": "void: the source reports the match abandoned"}
+    again = correction_of(annulled, FINISHED, 0, 2, "away", now)
+    assert again.settlement.result == "loss" and "from abandoned to 0-2 (away)" in again.note
 
 
 def test_closing_line_value_by_hand():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing as mp
 import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
@@ -11,7 +12,8 @@ import store_writer
 from sqlalchemy import func, select, text
 
 from pipeline.providers.base import FINISHED, POSTPONED, SCHEDULED, Batch, Match, Odds
-from pipeline.records import Prediction
+from pipeline.records import Bet, Prediction
+from pipeline.store.bets import insert_bets
 from pipeline.store import (
     load_match_frame,
     make_engine,
@@ -266,22 +268,18 @@ def test_bets_are_never_duplicated(db_url, tmp_path):
                 input_key="k",
             )
         ).inserted_primary_key[0]
-        bet = dict(
-            fixture_id=f,
-            prediction_id=pid,
-            bet_outcome="home",
-            bookmaker="b",
-            odds=2.0,
-            stake=10.0,
-            edge=0.1,
-            model_prob=0.55,
-            placed_at=T0,
-        )
-        upsert(conn, schema.bets, [bet], keys=("fixture_id", "bet_outcome"), update=())
-        upsert(conn, schema.bets, [dict(bet, odds=3.0, stake=99.0)], keys=("fixture_id", "bet_outcome"), update=())
+        bet = Bet(f, pid, "home", "b", 2.0, 10.0, 0.1, 0.5, "Pinnacle", 0.55, False, T0, kickoff=T0)
+        insert_bets(conn, [bet])
+        insert_bets(conn, [dataclasses.replace(bet, odds=3.0, stake=99.0)])
+        rows = conn.execute(select(schema.bets.c.odds, schema.bets.c.stake, schema.bets.c.kickoff_at_placement)).all()
+        assert rows == [(2.0, 10.0, T0)]
+        # a void bet is over: it does not block a new bet on its outcome (one that is not void is never doubled)
+        conn.execute(schema.bets.update().values(status="void", result="void", profit_loss=0.0))
+        insert_bets(conn, [dataclasses.replace(bet, odds=3.0, stake=5.0)])
+        insert_bets(conn, [dataclasses.replace(bet, odds=4.0, stake=6.0)])
     with eng.connect() as conn:
-        rows = conn.execute(select(schema.bets.c.odds, schema.bets.c.stake)).all()
-    assert rows == [(2.0, 10.0)]
+        rows = conn.execute(select(schema.bets.c.status, schema.bets.c.odds).order_by(schema.bets.c.id)).all()
+    assert rows == [("void", 2.0), ("pending", 3.0)]
     eng.dispose()
 
 

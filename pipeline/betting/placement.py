@@ -116,6 +116,7 @@ def place_bets(
                 lineup_based=lineup_based,
                 placed_at=now,
                 min_odds=min_acceptable_odds(p.fair_prob, params.min_edge),
+                kickoff=p.candidate.kickoff,
             )
         )
     if write:

@@ -27,15 +27,16 @@ from pipeline.metrics import calibration_table
 from pipeline.odds import METHODS
 from pipeline.outcomes import OUTCOMES, PROB_COLUMNS
 from pipeline.prices import PriceRules
-from pipeline.store import closing_prices
 from pipeline.store.ledger import ledger_counts, placed_prices
 from pipeline.store.reporting import by_outcome
+from pipeline.store.settlement import sharp_closing_prices
 
 
 def graded_bets(conn, rules: PriceRules, ledger: str = "paper") -> pd.DataFrame:
     """Settled bets (void ones left out) as they count under LEDGER, with their match day, month and CLV graded
-    by every margin method (`clv_<method>`, at the counted price) against the closing line settlement used
-    (pipeline.store.queries.closing_prices)."""
+    by every margin method (`clv_<method>`, at the counted price) against the sharp close settlement used
+    (pipeline.store.settlement.sharp_closing_prices); NaN for bets without a sharp close, which every fair-CLV
+    figure leaves out and counts apart."""
     bets = counted_bets(settled_bets(conn), ledger)
     if bets.empty:
         return bets
@@ -44,7 +45,7 @@ def graded_bets(conn, rules: PriceRules, ledger: str = "paper") -> pd.DataFrame:
         return bets
     bets["day"] = bets["kickoff_time"].dt.date
     bets["month"] = bets["kickoff_time"].dt.strftime("%Y-%m")
-    close = closing_prices(conn, bets["fixture_id"].tolist(), rules.reference)
+    close = sharp_closing_prices(conn, bets["fixture_id"].tolist(), rules.sharp)
     triples = close.reindex(bets["fixture_id"])[[f"close_{o}" for o in OUTCOMES]].to_numpy(float)
     for method in METHODS:
         bets[f"clv_{method}"] = closing_line_value(bets["odds"], triples, bets["bet_outcome"], method)
@@ -160,7 +161,10 @@ def format_report(rep: dict) -> str:
             *bet_summary(v),
         ]
         if v.ungraded:
-            lines.append(f"  ({v.ungraded} settled bets have no closing price to grade them)")
+            lines.append(
+                f"  {v.ungraded} settled bets without a sharp close (no {', '.join(rules.sharp)} closing price): "
+                "no fair CLV, left out of the figures above"
+            )
     lines += ["", "By outcome:"]
     lines.append(outcome_table(rep["by_outcome"]) if len(rep["by_outcome"]) else "  (no settled bets)")
     for title, key, col in (

@@ -5,18 +5,21 @@ or an unscored prediction. A bet moves from pending to settled/void exactly once
 pipeline.store.settlement is conditional on `status = 'pending'`), so a second run, or one killed half-way, never
 settles twice. What a result means for a bet (status, profit, CLV) is decided in pipeline.betting.settlement.
 
-No bet stays pending for ever: fixtures the source does not report PENDING_BET_GRACE_HOURS after kick-off are
-named in the log, and a bet still without a final result VOID_AFTER_HOURS after kick-off is voided with the
-reason in `bets.settlement_note`. `results_settlement.py --void/--settle` settles one by hand
-(`settle_by_hand`), recorded as a run
+No bet stays pending for ever, and none is voided while its match may still be played (the rules are
+pipeline.betting.settlement's): fixtures the source does not report PENDING_BET_GRACE_HOURS after kick-off are
+named in the log; a postponed match's bets stay pending while it may kick off within VOID_AFTER_HOURS of the
+kick-off they were placed for (a postponed fixture with a pending bet is looked up again each run, so its new date
+and its result arrive); a bet that can no longer be settled is voided with the reason in `bets.settlement_note`.
+A result corrected at the source after settlement settles its bets again, old and new result in the note, with a
+warning line. `results_settlement.py --void/--settle` settles one by hand (`settle_by_hand`), recorded as a run
 of this job.
 
 Each bet also gets its closing-line value, one definition everywhere (pipeline.odds.fair_clv): `clv` = odds x
-the closing line's probability of the outcome with the margin removed by CLV_METHOD - 1. The closing line is the
-sharp book's closing price (the first of SHARP_BOOKMAKERS that has one, else the next in reference order, named
-in `results.closing_bookmaker`; pipeline.store.queries.closing_prices). `close_ratio_with_margin` = odds /
-closing odds - 1 is kept for comparison; it is not CLV (a bet at the closing price itself scores 0 on it, yet
-loses the margin).
+the sharp closing line's probability of the outcome with the margin removed by CLV_METHOD - 1. The sharp close is
+the closing price of the first of SHARP_BOOKMAKERS that has one (pipeline.store.settlement.sharp_closing_prices);
+without one `clv`, `closing_odds` and `close_ratio_with_margin` stay NULL (no market average or pre-match price
+stands in), as they do for a void bet. `close_ratio_with_margin` = odds / closing odds - 1 is kept for comparison;
+it is not CLV (a bet at the closing price itself scores 0 on it, yet loses the margin).
 """
 
 from __future__ import annotations
@@ -27,13 +30,23 @@ import numpy as np
 
 from pipeline.betting.ledger import counted
 from pipeline.betting.performance import has_performance, refresh_performance
-from pipeline.betting.settlement import closing_line_value, settle_as, settlement_of
+from pipeline.betting.settlement import (
+    VOID,
+    closing_line_value,
+    correction_of,
+    moved_too_far,
+    overdue_note,
+    settle_as,
+    settled_note,
+    settlement_of,
+)
+from pipeline.config import Settings
 from pipeline.jobs.runner import EXIT_SOFTWARE, JobContext, JobFailed
 from pipeline.outcomes import OUTCOMES
 from pipeline.prices import PriceRules
 from pipeline.providers.base import Batch, clean_text
-from pipeline.store import closing_prices, store_batch
 from pipeline.store import settlement as store
+from pipeline.store import store_batch
 from pipeline.store.ledger import close_unplaced, mark_missed
 
 # Predictions older than this without a result are given up on (a source that never reports them).
@@ -46,11 +59,16 @@ def fixtures_to_check(conn, source: str, now) -> list[tuple[int, str]]:
     return store.fixtures_to_check(conn, source, now, RESULT_LOOKBACK, MATCH_DURATION)
 
 
-def settle_bets(conn, now, rules: PriceRules | None = None, ledger: str = "paper") -> dict[str, int]:
-    """Settle every pending bet whose fixture has a final result, with its closing-line value, at the price and
-    stake it counts at under LEDGER (pipeline.betting.ledger.counted; an unplaced bet under LEDGER=confirmed is
-    left to close_unplaced). Idempotent."""
+def settle_bets(
+    conn, now, rules: PriceRules | None = None, void_after_hours: float | None = None, ledger: str = "paper"
+) -> dict[str, int]:
+    """Settle every pending bet whose fixture has a final result, at the price and stake it counts at under
+    LEDGER (pipeline.betting.ledger.counted; an unplaced bet under LEDGER=confirmed is left to close_unplaced),
+    with its closing-line value against the sharp close (none without one; none for a void bet). A match played
+    more than `void_after_hours` after the kick-off its bet was placed for voids it (the postponement rule,
+    pipeline.betting.settlement). Idempotent."""
     rules = rules or PriceRules()
+    hours = Settings.void_after_hours if void_after_hours is None else void_after_hours
     counts = {"bets_won": 0, "bets_lost": 0, "bets_void": 0}
     todo = []
     for row in store.pending_bets_with_results(conn):
@@ -59,26 +77,32 @@ def settle_bets(conn, now, rules: PriceRules | None = None, ledger: str = "paper
             continue
         bet = {**row, "odds": c.odds, "stake": c.stake}
         done = settlement_of(bet["status"], bet["outcome"], bet["bet_outcome"], bet["stake"], bet["odds"])
-        if done is not None:
-            todo.append((bet, done))
-            counts[{"win": "bets_won", "loss": "bets_lost", "void": "bets_void"}[done.result]] += 1
+        if done is None:
+            continue
+        note = moved_too_far(bet["kickoff_at_placement"], bet["kickoff_time"], hours)
+        if note is not None:
+            done = settle_as(VOID, bet["stake"], bet["odds"])
+        else:
+            note = settled_note(bet["status"], bet["home_goals"], bet["away_goals"], bet["outcome"])
+        todo.append((bet, done, note))
+        counts[{"win": "bets_won", "loss": "bets_lost", "void": "bets_void"}[done.result]] += 1
     if not todo:
         return counts
-    close = closing_prices(conn, [bet["fixture_id"] for bet, _ in todo], rules.reference)
-    triples = close.reindex([bet["fixture_id"] for bet, _ in todo])[[f"close_{o}" for o in OUTCOMES]]
+    graded = [(bet, done) for bet, done, _ in todo if done.result != VOID]
+    close = store.sharp_closing_prices(conn, [bet["fixture_id"] for bet, _ in graded], rules.sharp)
+    triples = close.reindex([bet["fixture_id"] for bet, _ in graded])[[f"close_{o}" for o in OUTCOMES]]
     clv = closing_line_value(
-        [bet["odds"] for bet, _ in todo],
+        [bet["odds"] for bet, _ in graded],
         triples.to_numpy(float),
-        [bet["bet_outcome"] for bet, _ in todo],
+        [bet["bet_outcome"] for bet, _ in graded],
         rules.clv_method,
     )
+    value_of = {bet["id"]: float(v) for (bet, _), v in zip(graded, clv) if np.isfinite(v)}
     rows = []
-    for (bet, done), value in zip(todo, clv):
-        closing = (
-            float(close.loc[bet["fixture_id"], f"close_{bet['bet_outcome']}"])
-            if bet["fixture_id"] in close.index
-            else None
-        )
+    for bet, done, note in todo:
+        closing = None
+        if done.result != VOID and bet["fixture_id"] in close.index:
+            closing = float(close.loc[bet["fixture_id"], f"close_{bet['bet_outcome']}"])
         rows.append(
             {
                 "id": bet["id"],
@@ -86,8 +110,9 @@ def settle_bets(conn, now, rules: PriceRules | None = None, ledger: str = "paper
                 "result": done.result,
                 "profit_loss": done.profit,
                 "closing_odds": closing,
-                "clv": float(value) if np.isfinite(value) else None,
+                "clv": value_of.get(bet["id"]),
                 "close_ratio_with_margin": (bet["odds"] / closing - 1) if closing else None,
+                "settlement_note": note,
             }
         )
     # one executemany; still conditional on 'pending', so a bet is settled once whatever runs beside this
@@ -96,14 +121,36 @@ def settle_bets(conn, now, rules: PriceRules | None = None, ledger: str = "paper
 
 
 def void_overdue_bets(conn, now, hours: float) -> int:
-    """Void pending bets whose match has had no final result for `hours` after kick-off, the reason recorded."""
-    notes = {
-        r.id: f"void: no final result {hours:g} h after kick-off (fixture {r.provider_id} "
-        f"is {r.status} at the source, or not reported)"
-        for r in store.overdue_pending_bets(conn, now - timedelta(hours=hours))
-    }
+    """Void pending bets that can no longer be settled (pipeline.betting.settlement.overdue_note: moved more than
+    `hours` after the kick-off they were placed for, postponed without a new date within `hours`, or without a
+    final result `hours` after kick-off), the reason recorded."""
+    notes = {}
+    for r in store.overdue_pending_bets(conn, now - timedelta(hours=hours)):
+        note = overdue_note(r.kickoff_at_placement, r.kickoff_time, r.status, r.provider_id, now, hours)
+        if note is not None:
+            notes[r.id] = note
     store.void_bets(conn, notes, now)
     return len(notes)
+
+
+def resettle_corrected(conn, now, log, ledger: str = "paper") -> int:
+    """Settle again the bets whose match's result changed after they were settled (a corrected score, a match
+    annulled), at the price and stake they count at under LEDGER, each with a warning line; the note keeps the
+    old and the new result. Returns how many."""
+    n = 0
+    for row in store.settled_bets_contradicting_results(conn):
+        c = counted(ledger, row["ledger_status"], row["odds"], row["stake"], row["taken_odds"], row["taken_stake"])
+        if c is None:
+            continue  # not placed under LEDGER=confirmed: it counts nowhere
+        bet = {**row, "odds": c.odds, "stake": c.stake}
+        fix = correction_of(bet, bet["match_status"], bet["home_goals"], bet["away_goals"], bet["outcome"], now)
+        if fix is None:
+            continue
+        done = fix.settlement
+        if store.resettle(conn, bet, done.status, done.result, done.profit, fix.note, now):
+            log.warning("bet %d re-settled: %s", bet["id"], fix.note.split("; re-settled ", 1)[-1])
+            n += 1
+    return n
 
 
 def _report_missing(ctx: JobContext, todo: list[tuple[int, str]], batch: Batch) -> None:
@@ -159,20 +206,24 @@ def run(
         recorded = store_batch(conn, source, batch, ctx.now, rules.reference)["results"]
         ctx.count("results_recorded", recorded)
         unplaced = close_ledger(ctx, conn)
-        settled = settle_bets(conn, ctx.now, rules, ctx.settings.ledger)
+        settled = settle_bets(conn, ctx.now, rules, ctx.settings.void_after_hours, ctx.settings.ledger)
         for k, v in settled.items():
             ctx.count(k, v)
+        corrected = resettle_corrected(conn, ctx.now, ctx.log, ctx.settings.ledger)
+        if corrected:
+            ctx.count("bets_resettled", corrected)
         voided = void_overdue_bets(conn, ctx.now, ctx.settings.void_after_hours)
         if voided:
             ctx.log.warning(
-                "%d bets voided: no final result %g h after kick-off (reason in bets.settlement_note)",
+                "%d bets voided: postponed or moved beyond, or no final result within, %g h of kick-off "
+                "(reason in bets.settlement_note)",
                 voided,
                 ctx.settings.void_after_hours,
             )
             ctx.count("bets_void_overdue", voided)
         # performance_daily summarises results and settled bets: recomputed when they change (most runs of
         # this 30-minute job find nothing, and the recomputation grows with the history)
-        if recorded or any(settled.values()) or voided or unplaced or not has_performance(conn):
+        if recorded or any(settled.values()) or voided or unplaced or corrected or not has_performance(conn):
             refresh_performance(conn, ctx.settings.starting_bankroll, ctx.now, ctx.settings.ledger)
 
 

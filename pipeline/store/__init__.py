@@ -28,7 +28,6 @@ _EXPORTS = {
     "FRAME_COLUMNS": "pipeline.store.queries",
     "batch_to_frame": "pipeline.store.queries",
     "fixture_ids": "pipeline.store.queries",
-    "closing_prices": "pipeline.store.queries",
     "latest_prices": "pipeline.store.queries",
     "load_match_frame": "pipeline.store.queries",
     "newest_result": "pipeline.store.queries",

@@ -10,12 +10,12 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, not_, or_, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from pipeline.records import Bet, PlacedBet
 from pipeline.store import schema
-from pipeline.store.engine import insert_ignore
 
 
 def _row(b: Bet) -> dict:
@@ -34,14 +34,20 @@ def _row(b: Bet) -> dict:
         "status": "pending",
         "placed_at": b.placed_at,
         "min_odds": b.min_odds,
+        "kickoff_at_placement": b.kickoff,
     }
 
 
 def insert_bets(conn: Connection, bets: list[Bet]) -> None:
-    """Write new bets, pending; a bet on an outcome of a fixture that already has one is not written (one bet per
-    outcome per fixture: a placed bet is never changed or duplicated)."""
+    """Write new bets, pending; a bet on an outcome of a fixture that already has one that is not void is not
+    written (one bet per outcome per fixture: a placed bet is never changed or duplicated; a void one is over)."""
     if bets:
-        insert_ignore(conn, schema.bets, [_row(b) for b in bets], keys=("fixture_id", "bet_outcome"))
+        b = schema.bets
+        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        stmt = insert(b).on_conflict_do_nothing(
+            index_elements=["fixture_id", "bet_outcome"], index_where=text("status <> 'void'")
+        )
+        conn.execute(stmt, [_row(x) for x in bets])
 
 
 def settled_profit(conn: Connection) -> float:
@@ -52,12 +58,17 @@ def settled_profit(conn: Connection) -> float:
 
 
 def bets_since(conn: Connection, since: datetime) -> list[PlacedBet]:
-    """Bets on matches kicking off from `since` on, as the strategy's caps count them."""
+    """Bets on matches kicking off from `since` on, and every pending bet whatever its match's kick-off (a
+    postponed match's may still lie in the past in the store when a dry run looks), as the strategy's caps count
+    them. A bet voided by settlement (its match postponed too long, cancelled...) is left out: its stake is
+    returned, so it neither counts nor blocks a new bet on its outcome. One the user skipped or missed (voided
+    under LEDGER=confirmed) still blocks: it is not recommended again."""
     b, f = schema.bets, schema.fixtures
+    settled_void = and_(b.c.status == "void", b.c.ledger_status.not_in(("skipped", "missed")))
     rows = conn.execute(
         select(b.c.fixture_id, b.c.bet_outcome, b.c.stake, f.c.kickoff_time)
         .select_from(b.join(f, f.c.id == b.c.fixture_id))
-        .where(f.c.kickoff_time >= since)
+        .where(not_(settled_void), or_(f.c.kickoff_time >= since, b.c.status == "pending"))
     ).all()
     return [PlacedBet(r.fixture_id, r.bet_outcome, r.stake, r.kickoff_time.date()) for r in rows]
 

@@ -1,7 +1,7 @@
 """The store read back as the models' match frame (see pipeline.forecast.features), and other read queries.
 
 Odds snapshots are kept one per bookmaker and time seen. Where one price must stand for the match (the models'
-pre-match market feature, the closing line bets are graded against), it is the first bookmaker of
+pre-match market feature), it is the first bookmaker of
 `bookmakers.reference_order(SHARP_BOOKMAKERS)` that has one (`reference`: the sharp books, the market averages,
 Bet365, then the others by name, the maxima last); `latest_prices` gives every price the betting needs.
 """
@@ -276,40 +276,6 @@ def latest_prices(
         parts.append(pd.DataFrame(conn.execute(q).mappings().all()))
     parts = [p for p in parts if not p.empty]
     return price_table(pd.concat(parts, ignore_index=True) if parts else None, rules, key="fixture_id")
-
-
-def closing_prices(conn: Connection, fixture_ids_: list[int], reference: tuple[str, ...] | None = None) -> pd.DataFrame:
-    """Per fixture (the index): the closing line bets are graded against, `close_home/draw/away` and its
-    `close_bookmaker`. The closing price in `results` (the first book of `reference` that has one); without one,
-    the reference book's last pre-match snapshot seen before kick-off (some sources publish no closing price)."""
-    r = schema.results
-    ids = sorted(set(int(x) for x in fixture_ids_))
-    cols = [*columns("close_"), "close_bookmaker"]
-    rows: list = []
-    for part in chunks(ids, 900):
-        rows += (
-            conn.execute(
-                select(
-                    r.c.fixture_id,
-                    r.c.closing_home_odds.label("close_home"),
-                    r.c.closing_draw_odds.label("close_draw"),
-                    r.c.closing_away_odds.label("close_away"),
-                    r.c.closing_bookmaker.label("close_bookmaker"),
-                ).where(r.c.fixture_id.in_(part), r.c.closing_home_odds.is_not(None))
-            )
-            .mappings()
-            .all()
-        )
-    out = pd.DataFrame(rows, columns=["fixture_id", *cols]).set_index("fixture_id")
-    missing = [i for i in ids if i not in out.index]
-    if missing:
-        snap = latest_prematch_odds(conn, missing, reference).set_index("fixture_id")
-        snap = snap.rename(
-            columns={**dict(zip(columns("odds_"), columns("close_"))), "odds_bookmaker": "close_bookmaker"}
-        )[cols]
-        out = pd.concat([out, snap]) if len(out) else snap
-    out[cols[:3]] = out[cols[:3]].astype(float)
-    return out
 
 
 def batch_to_frame(batch: Batch, sharp: tuple[str, ...] = SHARP_DEFAULT) -> pd.DataFrame:

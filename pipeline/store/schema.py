@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -242,7 +243,7 @@ bets = Table(
     Column("closing_odds", Float),  # the closing line's price for this outcome (margin in)
     Column("clv", Float),  # odds x fair closing probability - 1 (CLV_METHOD)
     Column("close_ratio_with_margin", Float),  # odds / closing_odds - 1: margin included, not CLV
-    Column("settlement_note", Text),  # why a bet was voided, or who settled it by hand
+    Column("settlement_note", Text),  # the result it was settled on, why it was voided or re-settled, or by whom
     # The lowest price at which the bet still clears MIN_EDGE against the fair line: fair odds x (1 + MIN_EDGE)
     Column("min_odds", Float),
     # The ledger of what the user really did (production/bets.py): recommended until placed or skipped; one still
@@ -253,8 +254,18 @@ bets = Table(
     Column("taken_bookmaker", String(64)),
     _ts("ledger_at"),  # when it was placed, skipped or marked missed
     Column("ledger_note", Text),  # the reason given for a skip, or a placement's note
-    # One bet per outcome per fixture: a placed bet is never changed or duplicated.
-    UniqueConstraint("fixture_id", "bet_outcome"),
+    # the kick-off the bet was placed for: a postponed match voids its bets when not played within VOID_AFTER_HOURS
+    _ts("kickoff_at_placement"),
+    # One bet per outcome per fixture, void bets aside (a match voided, then played, may get a new bet): a placed
+    # bet is never changed or duplicated.
+    Index(
+        "uq_bets_fixture_id_bet_outcome",
+        "fixture_id",
+        "bet_outcome",
+        unique=True,
+        sqlite_where=text("status <> 'void'"),
+        postgresql_where=text("status <> 'void'"),
+    ),
     CheckConstraint("status IN ('pending', 'settled', 'void')", name="status"),
     CheckConstraint("stake > 0", name="stake_positive"),
     CheckConstraint("ledger_status IN ('recommended', 'placed', 'skipped', 'missed')", name="ledger_status"),

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pandas as pd
 from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.engine import Connection
 
+from pipeline.bookmakers import canonical
+from pipeline.providers.base import ABANDONED, CANCELLED, FINISHED, POSTPONED
 from pipeline.store import schema
 
 
@@ -22,7 +25,8 @@ def fixtures_to_check(conn: Connection, source: str, now: datetime, lookback: ti
     pending_bet = f.c.id.in_(select(b.c.fixture_id).where(b.c.status == "pending"))
     unscored = and_(
         f.c.id.in_(select(p.c.fixture_id)),
-        f.c.id.not_in(select(r.c.fixture_id)),
+        # a postponed match is not a result: checked again once its new kick-off has passed
+        f.c.id.not_in(select(r.c.fixture_id).where(r.c.status != POSTPONED)),
         f.c.kickoff_time >= now - lookback,
     )
     q = (
@@ -35,8 +39,9 @@ def fixtures_to_check(conn: Connection, source: str, now: datetime, lookback: ti
 
 def pending_bets_with_results(conn: Connection) -> list[dict]:
     """Pending bets whose fixture has a row in `results`: id, fixture_id, bet_outcome, odds, stake, the ledger's
-    ledger_status, taken_odds and taken_stake, and the result's status and outcome."""
-    b, r = schema.bets, schema.results
+    ledger_status, taken_odds and taken_stake, kickoff_at_placement, the fixture's kickoff_time, and the
+    result's status, home_goals, away_goals and outcome."""
+    b, r, f = schema.bets, schema.results, schema.fixtures
     q = (
         select(
             b.c.id,
@@ -47,18 +52,124 @@ def pending_bets_with_results(conn: Connection) -> list[dict]:
             b.c.ledger_status,
             b.c.taken_odds,
             b.c.taken_stake,
+            b.c.kickoff_at_placement,
+            f.c.kickoff_time,
             r.c.status,
+            r.c.home_goals,
+            r.c.away_goals,
             r.c.outcome,
         )
-        .select_from(b.join(r, r.c.fixture_id == b.c.fixture_id))
+        .select_from(b.join(r, r.c.fixture_id == b.c.fixture_id).join(f, f.c.id == b.c.fixture_id))
         .where(b.c.status == "pending")
     )
     return [dict(row) for row in conn.execute(q).mappings().all()]
 
 
+def settled_bets_contradicting_results(conn: Connection) -> list[dict]:
+    """Bets settled or voided whose match's final result in `results` says otherwise (a settled bet on a match
+    now finished with another outcome, or now cancelled/abandoned; a void bet on a match now finished): the bet's
+    id, status, result, profit_loss, settlement_note, bet_outcome, stake, odds, ledger_status, taken_odds,
+    taken_stake, and the result's status, home_goals, away_goals and outcome. Which of them to settle again is
+    decided in pipeline.betting.settlement."""
+    b, r = schema.bets, schema.results
+    finished = and_(r.c.status == FINISHED, r.c.outcome.is_not(None))
+    q = (
+        select(
+            b.c.id,
+            b.c.status.label("bet_status"),
+            b.c.result,
+            b.c.profit_loss,
+            b.c.settlement_note,
+            b.c.bet_outcome,
+            b.c.stake,
+            b.c.odds,
+            b.c.ledger_status,
+            b.c.taken_odds,
+            b.c.taken_stake,
+            r.c.status,
+            r.c.home_goals,
+            r.c.away_goals,
+            r.c.outcome,
+        )
+        .select_from(b.join(r, r.c.fixture_id == b.c.fixture_id))
+        .where(
+            or_(
+                and_(
+                    b.c.status == "settled",
+                    finished,
+                    or_(
+                        and_(b.c.result == "win", r.c.outcome != b.c.bet_outcome),
+                        and_(b.c.result == "loss", r.c.outcome == b.c.bet_outcome),
+                    ),
+                ),
+                and_(b.c.status == "settled", r.c.status.in_((CANCELLED, ABANDONED))),
+                and_(b.c.status == "void", finished),
+            )
+        )
+        .order_by(b.c.id)
+    )
+    return [
+        {**dict(row), "status": row["bet_status"], "match_status": row["status"]} for row in conn.execute(q).mappings()
+    ]
+
+
+def resettle(conn: Connection, bet: dict, status: str, result: str, profit: float, note: str, now: datetime) -> bool:
+    """Settle a settled bet again (a corrected result), if it is still as read (`bet`: id, status, result);
+    a void one loses its CLV. False when it had changed meanwhile (nothing written)."""
+    b = schema.bets
+    values: dict = {
+        "status": status,
+        "result": result,
+        "profit_loss": profit,
+        "settled_at": now,
+        "settlement_note": note,
+    }
+    if status == "void":
+        values.update(clv=None, closing_odds=None, close_ratio_with_margin=None)
+    done = conn.execute(
+        update(b).where(b.c.id == bet["id"], b.c.status == bet["status"], b.c.result == bet["result"]).values(**values)
+    ).rowcount
+    return bool(done)
+
+
+def sharp_closing_prices(conn: Connection, fixture_ids: list[int], sharp: tuple[str, ...]) -> pd.DataFrame:
+    """Per fixture (the index): the sharp closing line bets are graded against, `close_home/draw/away` and its
+    `close_bookmaker`: the closing snapshot of the first book of `sharp` (SHARP_BOOKMAKERS, in their order) that
+    has a complete one, its latest if several. Fixtures without one are absent: no other book's close, and no
+    pre-match price, stands in for it."""
+    o = schema.odds_snapshots
+    books = [canonical(x) for x in sharp]
+    cols = ["close_home", "close_draw", "close_away", "close_bookmaker"]
+    rows: list = []
+    ids = sorted({int(x) for x in fixture_ids})
+    for part in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+        q = (
+            select(o.c.fixture_id, o.c.bookmaker, o.c.home_odds, o.c.draw_odds, o.c.away_odds, o.c.fetched_at)
+            .where(
+                o.c.fixture_id.in_(part),
+                o.c.is_closing.is_(True),
+                o.c.market == "1X2",
+                o.c.bookmaker.in_(books),
+                o.c.home_odds > 1.0,
+                o.c.draw_odds > 1.0,
+                o.c.away_odds > 1.0,
+            )
+            .order_by(o.c.fixture_id, o.c.fetched_at.desc(), o.c.id.desc())
+        )
+        rows += conn.execute(q).all()
+    best: dict[int, tuple] = {}
+    for r in rows:  # newest first per fixture: keep the first-ranked book's newest close
+        rank = books.index(r.bookmaker)
+        if r.fixture_id not in best or rank < best[r.fixture_id][0]:
+            best[r.fixture_id] = (rank, r.home_odds, r.draw_odds, r.away_odds, r.bookmaker)
+    out = pd.DataFrame([(k, *v[1:]) for k, v in best.items()], columns=["fixture_id", *cols]).set_index("fixture_id")
+    out[cols[:3]] = out[cols[:3]].astype(float)
+    return out
+
+
 def write_settlements(conn: Connection, rows: list[dict], now: datetime) -> None:
-    """One executemany: each row's bet (`id`) gets status, result, profit_loss, closing_odds, clv and
-    close_ratio_with_margin, if it is still pending."""
+    """One executemany: each row's bet (`id`) gets status, result, profit_loss, closing_odds, clv,
+    close_ratio_with_margin and settlement_note, if it is still pending."""
     if not rows:
         return
     b = schema.bets
@@ -73,6 +184,7 @@ def write_settlements(conn: Connection, rows: list[dict], now: datetime) -> None
             closing_odds=bindparam("v_closing"),
             clv=bindparam("v_clv"),
             close_ratio_with_margin=bindparam("v_ratio"),
+            settlement_note=bindparam("v_note"),
         ),
         [
             {
@@ -83,6 +195,7 @@ def write_settlements(conn: Connection, rows: list[dict], now: datetime) -> None
                 "v_closing": x["closing_odds"],
                 "v_clv": x["clv"],
                 "v_ratio": x["close_ratio_with_margin"],
+                "v_note": x["settlement_note"],
             }
             for x in rows
         ],
@@ -90,13 +203,21 @@ def write_settlements(conn: Connection, rows: list[dict], now: datetime) -> None
 
 
 def overdue_pending_bets(conn: Connection, kickoff_before: datetime):
-    """Pending bets of fixtures that kicked off before `kickoff_before`: rows of id, provider_id, status (the
-    fixture's)."""
+    """Pending bets that may be overdue: their match, or the kick-off they were placed for, before
+    `kickoff_before`, or their match moved to a later kick-off. Rows of id, provider_id, status (the fixture's),
+    kickoff_time (the fixture's) and kickoff_at_placement; the rule is pipeline.betting.settlement.overdue_note."""
     b, f = schema.bets, schema.fixtures
     return conn.execute(
-        select(b.c.id, f.c.provider_id, f.c.status)
+        select(b.c.id, f.c.provider_id, f.c.status, f.c.kickoff_time, b.c.kickoff_at_placement)
         .select_from(b.join(f, f.c.id == b.c.fixture_id))
-        .where(b.c.status == "pending", f.c.kickoff_time < kickoff_before)
+        .where(
+            b.c.status == "pending",
+            or_(
+                f.c.kickoff_time < kickoff_before,
+                b.c.kickoff_at_placement < kickoff_before,
+                f.c.kickoff_time > b.c.kickoff_at_placement,
+            ),
+        )
     ).all()
 
 
@@ -150,6 +271,9 @@ def settle_pending_bet(
 __all__ = [
     "fixtures_to_check",
     "pending_bets_with_results",
+    "settled_bets_contradicting_results",
+    "resettle",
+    "sharp_closing_prices",
     "write_settlements",
     "overdue_pending_bets",
     "void_bets",
