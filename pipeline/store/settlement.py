@@ -134,17 +134,17 @@ def resettle(conn: Connection, bet: dict, status: str, result: str, profit: floa
 
 def sharp_closing_prices(conn: Connection, fixture_ids: list[int], sharp: tuple[str, ...]) -> pd.DataFrame:
     """Per fixture (the index): the sharp closing line bets are graded against, `close_home/draw/away` and its
-    `close_bookmaker`: the closing snapshot of the first book of `sharp` (SHARP_BOOKMAKERS, in their order) that
-    has a complete one, its latest if several. Fixtures without one are absent: no other book's close, and no
-    pre-match price, stands in for it."""
-    o = schema.odds_snapshots
+    `close_bookmaker`: the closing price in `results` when its book is one of `sharp` (SHARP_BOOKMAKERS), else the
+    closing snapshot of the first book of `sharp` that has a complete one. Fixtures without one are absent: no
+    other book's close, and no pre-match price, stands in for it."""
+    o, r = schema.odds_snapshots, schema.results
     books = [canonical(x) for x in sharp]
     cols = ["close_home", "close_draw", "close_away", "close_bookmaker"]
-    rows: list = []
+    best: dict[int, tuple] = {}
     ids = sorted({int(x) for x in fixture_ids})
     for part in (ids[i : i + 500] for i in range(0, len(ids), 500)):
-        q = (
-            select(o.c.fixture_id, o.c.bookmaker, o.c.home_odds, o.c.draw_odds, o.c.away_odds, o.c.fetched_at)
+        snapshots = conn.execute(
+            select(o.c.fixture_id, o.c.bookmaker, o.c.home_odds, o.c.draw_odds, o.c.away_odds)
             .where(
                 o.c.fixture_id.in_(part),
                 o.c.is_closing.is_(True),
@@ -154,14 +154,22 @@ def sharp_closing_prices(conn: Connection, fixture_ids: list[int], sharp: tuple[
                 o.c.draw_odds > 1.0,
                 o.c.away_odds > 1.0,
             )
-            .order_by(o.c.fixture_id, o.c.fetched_at.desc(), o.c.id.desc())
-        )
-        rows += conn.execute(q).all()
-    best: dict[int, tuple] = {}
-    for r in rows:  # newest first per fixture: keep the first-ranked book's newest close
-        rank = books.index(r.bookmaker)
-        if r.fixture_id not in best or rank < best[r.fixture_id][0]:
-            best[r.fixture_id] = (rank, r.home_odds, r.draw_odds, r.away_odds, r.bookmaker)
+            .order_by(o.c.fetched_at.desc(), o.c.id.desc())
+        ).all()
+        recorded = conn.execute(
+            select(
+                r.c.fixture_id,
+                r.c.closing_bookmaker,
+                r.c.closing_home_odds,
+                r.c.closing_draw_odds,
+                r.c.closing_away_odds,
+            ).where(r.c.fixture_id.in_(part), r.c.closing_bookmaker.in_(books), r.c.closing_home_odds.is_not(None))
+        ).all()
+        for rank_first, rows in ((0, recorded), (1, snapshots)):  # results' own close first, then the newest
+            for x in rows:
+                key = (books.index(x[1]), rank_first)
+                if x.fixture_id not in best or key < best[x.fixture_id][0]:
+                    best[x.fixture_id] = (key, x[2], x[3], x[4], x[1])
     out = pd.DataFrame([(k, *v[1:]) for k, v in best.items()], columns=["fixture_id", *cols]).set_index("fixture_id")
     out[cols[:3]] = out[cols[:3]].astype(float)
     return out
@@ -204,7 +212,7 @@ def write_settlements(conn: Connection, rows: list[dict], now: datetime) -> None
 
 def overdue_pending_bets(conn: Connection, kickoff_before: datetime):
     """Pending bets that may be overdue: their match, or the kick-off they were placed for, before
-    `kickoff_before`, or their match moved to a later kick-off. Rows of id, provider_id, status (the fixture's),
+    `kickoff_before` or at it, or their match moved to a later kick-off. Rows of id, provider_id, status (the fixture's),
     kickoff_time (the fixture's) and kickoff_at_placement; the rule is pipeline.betting.settlement.overdue_note."""
     b, f = schema.bets, schema.fixtures
     return conn.execute(
@@ -213,8 +221,8 @@ def overdue_pending_bets(conn: Connection, kickoff_before: datetime):
         .where(
             b.c.status == "pending",
             or_(
-                f.c.kickoff_time < kickoff_before,
-                b.c.kickoff_at_placement < kickoff_before,
+                f.c.kickoff_time <= kickoff_before,
+                b.c.kickoff_at_placement <= kickoff_before,
                 f.c.kickoff_time > b.c.kickoff_at_placement,
             ),
         )
