@@ -90,7 +90,7 @@ def _store(url, tmp_path, outcome="home", odds_taken=2.0, stake=10.0):
         ).inserted_primary_key[0]
         insert_bets(
             conn,
-            [Bet(fid, pid, outcome, "Bet365", odds_taken, stake, 0.05, 0.5, "Pinnacle", 0.5, False, placed, KO)],
+            [Bet(fid, pid, outcome, "Bet365", odds_taken, stake, 0.05, 0.5, "Pinnacle", 0.5, False, placed, kickoff=KO)],
         )
     return eng
 
@@ -267,3 +267,53 @@ def test_a_result_corrected_after_settlement_settles_the_bet_again(db_url, tmp_p
         api.route(PATH, _played(KO, 0, 2))
         assert "bets_resettled" not in _settle(api, settings, db_url, KO + timedelta(days=2, hours=2))
     eng.dispose()
+
+
+def test_a_store_with_bets_upgrades_to_the_void_aware_unique_index(db_url, tmp_path):
+    """A store at the previous head with a bet: after migration 0004_issue22 the bet is kept (kickoff_at_placement
+    NULL), a second bet on its outcome is still refused, and once it is void a new one is taken."""
+    from alembic import command
+    from alembic.config import Config
+    from conftest import ROOT
+    from sqlalchemy import text
+
+    engine = make_engine(db_url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(ROOT / "pipeline" / "store" / "migrations"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0002_issue13")
+    with engine.begin() as conn:
+        store_batch(conn, "sportmonks", _new_bet_batch(KO, KO - timedelta(hours=3)), KO - timedelta(hours=3))
+        fid = conn.execute(select(s.fixtures.c.id)).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO predictions (fixture_id, prediction_time, model_version, home_prob, draw_prob, "
+                "away_prob, uses_lineups, input_key) VALUES (:f, :t, 'v1', 0.5, 0.3, 0.2, false, 'k')"
+            ),
+            {"f": fid, "t": KO - timedelta(hours=3)},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO bets (fixture_id, prediction_id, bet_outcome, bookmaker, odds, stake, edge, model_prob, "
+                "lineup_based, status, placed_at) VALUES (:f, 1, 'home', 'Bet365', 2.0, 10.0, 0.1, 0.5, false, "
+                "'pending', :t)"
+            ),
+            {"f": fid, "t": KO - timedelta(hours=3)},
+        )
+    migrate(engine, tmp_path / "locks")
+    again = Bet(fid, 1, "home", "Bet365", 2.5, 5.0, 0.1, 0.5, "Pinnacle", 0.5, False, KO - timedelta(hours=2), kickoff=KO)
+    with engine.begin() as conn:
+        insert_bets(conn, [again])
+        assert conn.execute(select(s.bets.c.odds, s.bets.c.kickoff_at_placement)).all() == [(2.0, None)]
+        with pytest.raises(Exception, match="(?i)unique"):
+            with conn.begin_nested():
+                cols = "fixture_id, prediction_id, bet_outcome, bookmaker, odds, stake, edge, model_prob, status, placed_at"
+                conn.execute(text(f"INSERT INTO bets ({cols}) SELECT {cols} FROM bets"))
+        conn.execute(text("UPDATE bets SET status = 'void', result = 'void', profit_loss = 0"))
+        insert_bets(conn, [again])
+        assert conn.execute(select(s.bets.c.status, s.bets.c.odds).order_by(s.bets.c.id)).all() == [
+            ("void", 2.0),
+            ("pending", 2.5),
+        ]
+    engine.dispose()
