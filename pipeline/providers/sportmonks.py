@@ -37,6 +37,7 @@ from pipeline.providers.sportmonks_payload import (
     read_fixture,
     read_lineup,
 )
+from pipeline.redact import Redactor
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ class SportmonksProvider(Provider):
         if not api_key:
             raise ProviderAuthError("Sportmonks needs an API token (SPORTMONKS_API_KEY)")
         self._api_key = api_key
+        self._redactor = Redactor([api_key])
         self.base_url = base_url.rstrip("/")
         self.league_ids = tuple(str(x) for x in league_ids)
         self.bookmaker_ids = tuple(str(x) for x in bookmaker_ids)
@@ -258,7 +260,8 @@ class SportmonksProvider(Provider):
         return body
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._api_key, "***") if self._api_key else text
+        """The token masked in any form an upstream may echo it in (pipeline.redact)."""
+        return self._redactor(text)
 
     # ---- rate-limit budget ------------------------------------------------------------------------------
 
