@@ -11,6 +11,7 @@ from __future__ import annotations
 
 EXIT_OK = 0  # done, nothing to do, or skipped because the same job is already running
 EXIT_UNHEALTHY = 1  # the health check: at least one check failed
+EXIT_FUTURE_NOW = 64  # --now later than the machine clock on a store that is not simulated (sysexits EX_USAGE)
 EXIT_DATAERR = 65  # the input data is wrong (backtest files)
 EXIT_NOINPUT = 66  # the input is missing
 EXIT_UNAVAILABLE = 69  # the store or the data source cannot be used until someone acts
@@ -111,6 +112,7 @@ class JobDeadline(BaseException):
 __all__ = [
     "EXIT_OK",
     "EXIT_UNHEALTHY",
+    "EXIT_FUTURE_NOW",
     "EXIT_DATAERR",
     "EXIT_NOINPUT",
     "EXIT_UNAVAILABLE",

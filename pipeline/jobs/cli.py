@@ -30,8 +30,21 @@ def _check_now(ctx, param, value):
     return value
 
 
+def _remember_allow_future(ctx, param, value):
+    ctx.meta["allow_future"] = value  # read by run_named: the commands need not pass it along
+    return value
+
+
 def job_options(f: Callable) -> Callable:
-    """--now and --quiet, shared by the scheduled jobs."""
+    """--now, --allow-future and --quiet, shared by the scheduled jobs."""
+    f = click.option(
+        "--allow-future",
+        is_flag=True,
+        expose_value=False,
+        callback=_remember_allow_future,
+        help="Accept a --now later than the machine clock on a store that is not simulated (a deliberate replay "
+        "into a scratch store).",
+    )(f)
     f = click.option("--quiet", "-q", is_flag=True, help="Only warnings and errors on stderr (the log file has all).")(
         f
     )
@@ -69,8 +82,15 @@ def run_named(
     """
     job = JOBS[name]
     table_options = {"lock": job.lock, "needs_store": job.needs_store, "create_store": job.creates_store}
+    click_ctx = click.get_current_context(silent=True)
+    allow_future = bool(click_ctx and click_ctx.meta.get("allow_future"))
     return run_job(
-        name, job_function(name, **options), now=now, quiet=quiet, **{**table_options, **(runner_options or {})}
+        name,
+        job_function(name, **options),
+        now=now,
+        quiet=quiet,
+        allow_future=allow_future,
+        **{**table_options, **(runner_options or {})},
     )
 
 

@@ -3,9 +3,11 @@
 It runs without the job lock and without needing the store (a dead database is one failed check, and the others
 still run); it never creates anything (a missing SQLite file is a failed check), and on SQLite it runs
 `PRAGMA quick_check`. Job freshness is judged against the job's own clock: a run's `run_for` (its --now) when it
-was simulated, else its start time, compared with the health check's now. Stale data (the newest result older than
-MAX_DATA_AGE_DAYS) and a missing fixtures source fail. When unhealthy it exits 1 with the failing lines on stdout
-(cron mails them when the crontab line does not redirect them) and runs ALERT_COMMAND, if set, with them on stdin.
+was simulated, else its start time, compared with the health check's now (the machine clock, or its --now); runs
+and predictions dated after that now are left out of every age and named in a failing "future rows" line. Stale
+data (the newest result older than MAX_DATA_AGE_DAYS) and a missing fixtures source fail. When unhealthy it exits
+1 with the failing lines on stdout (cron mails them when the crontab line does not redirect them) and runs
+ALERT_COMMAND, if set, with them on stdin.
 
 One line is a warning, not a check: when the fair closing-line value of the last 200 settled bets is below zero
 at 95% confidence (pipeline.betting.performance.recent_clv), a ⚠️ line says so; the exit code is unchanged, since
@@ -33,7 +35,7 @@ from pipeline.jobs.table import SCHEDULED
 from pipeline.store import job_runs, make_engine, newest_result, quick_check
 from pipeline.store.backup_files import sqlite_path
 from pipeline.store.bets import bets_pending_since
-from pipeline.store.predictions import newest_prediction
+from pipeline.store.predictions import newest_prediction, predictions_dated_after
 from pipeline.store.rejected_rows import rejected_rows_line
 
 # job -> longest gap between its scheduled runs, for the jobs the table marks `watched`; a job is late when its
@@ -210,7 +212,8 @@ def _checks(ctx: JobContext) -> list[Check]:
 def _store_checks(engine, st, now) -> list[Check]:
     out = []
     with engine.connect() as conn:
-        latest = newest_prediction(conn)
+        out.extend(_future_rows_check(conn, now))
+        latest = newest_prediction(conn, not_after=now)
         out.append(
             Check(
                 "latest prediction",
@@ -219,7 +222,7 @@ def _store_checks(engine, st, now) -> list[Check]:
             )
         )
         for job, every in SCHEDULES.items():
-            last = job_runs.last_success(conn, job)
+            last = job_runs.last_success(conn, job, not_after=now)
             if last is None:
                 out.append(Check(job, False, "never succeeded"))
                 continue
@@ -251,6 +254,26 @@ def _store_checks(engine, st, now) -> list[Check]:
         if rejected := rejected_rows_line(conn, now):  # bad source rows: the data is incomplete, the system works
             out.append(Check("rejected rows", True, rejected, warning=True))
     return out
+
+
+def _future_rows_check(conn, now) -> list[Check]:
+    """Runs and predictions dated after the check's clock: left out of every age above (a run given a --now in
+    the future must not pass for a fresh one), and named in a failing line."""
+    runs = job_runs.runs_dated_after(conn, now)
+    n_pred, last_pred = predictions_dated_after(conn, now)
+    if not runs and not n_pred:
+        return []
+    parts = [f"{r.job} {r.n} run(s) up to {r.latest:%Y-%m-%d %H:%M}" for r in runs]
+    if n_pred:
+        parts.append(f"{n_pred} prediction(s) up to {last_pred:%Y-%m-%d %H:%M}")
+    return [
+        Check(
+            "future rows",
+            False,
+            f"dated after now ({now:%Y-%m-%d %H:%M} UTC), ignored above: {'; '.join(parts)} (a --now in the "
+            "future on this store? find them with job_runs.run_for and predictions.prediction_time)",
+        )
+    ]
 
 
 def _run_history_check(conn, st) -> Check:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from pipeline.config import Settings
+from pipeline.redact import Redactor
 
 LOG_MAX_BYTES = 5_000_000
 LOG_KEEP = 5
@@ -18,24 +19,20 @@ CRON_OUTPUT_MAX_BYTES = 5_000_000
 CRON_OUTPUT_KEEP = 5
 
 
-class _SecretFilter(logging.Filter):
-    def __init__(self, secrets: list[str]):
-        super().__init__()
-        self.secrets = secrets
+class _RedactingFormatter(logging.Formatter):
+    """The whole formatted record (message, arguments, traceback) with every form of every secret masked."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            msg = record.getMessage()
-            for s in self.secrets:
-                msg = msg.replace(s, "***")
-            record.msg, record.args = msg, None
-        return True
+    def __init__(self, redact: Redactor, fmt: str, datefmt: str):
+        super().__init__(fmt, datefmt)
+        self.redact = redact
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.redact(super().format(record))
 
 
 def mask(text: str, settings: Settings | None) -> str:
-    for s in settings.secrets() if settings else []:
-        text = text.replace(s, "***")
-    return text
+    """`text` with the settings' secrets masked in any form (pipeline.redact)."""
+    return Redactor(settings.secrets() if settings else [])(text)
 
 
 class _LogFile(logging.handlers.RotatingFileHandler):
@@ -69,9 +66,10 @@ def setup_logging(job: str, settings: Settings, quiet: bool) -> None:
         if getattr(h, "_pipeline", False):
             root.removeHandler(h)
             h.close()
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%SZ")
+    fmt = _RedactingFormatter(
+        Redactor(settings.secrets()), "%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%SZ"
+    )
     fmt.converter = time.gmtime
-    secret_filter = _SecretFilter(settings.secrets())
     handlers: list[logging.Handler] = []
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     handlers.append(_LogFile(settings.log_dir / f"{job}.log", maxBytes=LOG_MAX_BYTES, backupCount=LOG_KEEP))
@@ -81,7 +79,6 @@ def setup_logging(job: str, settings: Settings, quiet: bool) -> None:
     handlers.append(sh)
     for h in handlers:
         h.setFormatter(fmt)
-        h.addFilter(secret_filter)
         h._pipeline = True  # type: ignore[attr-defined]
         root.addHandler(h)
     root.setLevel(logging.INFO)

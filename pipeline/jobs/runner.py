@@ -1,6 +1,7 @@
 """The job runner: what every production script shares, in order (each part is a module of its own).
 
-- `now`: any job can run at a simulated time (`parse_now`);
+- `now`: any job can run at a simulated time (`parse_now`); a time later than the machine clock only on a
+  simulated store or with `allow_future` (`clock`: exit 64, nothing written);
 - logging to LOG_DIR/<job>.log (rotated) and stderr, with secrets masked; one summary line per run (`logs`);
 - a per-job lock: a second copy logs "skipped: already running", records a skipped run and exits 0 (`lock`);
 - the store opened and migrated; without `create_store` a missing SQLite file is exit 69, never a new store;
@@ -27,6 +28,7 @@ from pipeline.config import Settings, load_settings
 from pipeline.errors import (
     EXIT_CONFIG,
     EXIT_DATAERR,
+    EXIT_FUTURE_NOW,
     EXIT_NOINPUT,
     EXIT_OK,
     EXIT_SOFTWARE,
@@ -37,6 +39,7 @@ from pipeline.errors import (
     JobFailed,
     clean_line,
 )
+from pipeline.jobs.clock import future_now_refusal
 from pipeline.jobs.deadline import Deadline
 from pipeline.jobs.failures import DATABASE_ERRORS, database_failure, failure, file_failure
 from pipeline.jobs.history import mark_stale_runs, start_run
@@ -44,7 +47,9 @@ from pipeline.jobs.lock import JobLock, job_is_running
 from pipeline.jobs.logs import mask, rotate_cron_output, setup_logging, write_stdout
 from pipeline.providers import get_provider
 from pipeline.providers.base import Sanitized
+from pipeline.redact import Redactor
 from pipeline.store import job_runs, link_guide_path, migrate, missing_sqlite_file, shared_engine
+from pipeline.store.fixtures import store_is_simulated
 from pipeline.threads import limit_threads
 
 
@@ -121,6 +126,17 @@ def _open_store(ctx: JobContext, deadline: Deadline, create_store: bool) -> tupl
         return None, code
 
 
+def _refuse_future(ctx: JobContext, when: datetime | None, started: datetime, allow_future: bool) -> str | None:
+    """The one line refusing a --now later than the machine clock on a store that is not simulated, else None."""
+    if when is None or allow_future or when <= started:
+        return None
+    simulated = None
+    if ctx.engine is not None:
+        with ctx.engine.connect() as conn:
+            simulated = store_is_simulated(conn)
+    return future_now_refusal(when, started, simulated, ctx.settings.data_source, allow_future)
+
+
 def _record_skipped(ctx: JobContext, started: datetime, when: datetime | None) -> None:
     try:
         rid = start_run(ctx.engine, ctx.job, started, when, "skipped")
@@ -164,12 +180,14 @@ def run_job(
     lock: bool = True,
     provider=None,
     create_store: bool = False,
+    allow_future: bool = False,
 ) -> int:
     """Run `func(ctx)` as job `job`; returns the process exit code. Never raises.
 
     `provider` replaces the one DATA_SOURCE would build (tests use scripted providers). Without `create_store` a
     missing SQLite file is an error (exit 69) rather than a new empty store: a misspelt DATABASE_URL must not
     look like a fresh start. Only the jobs that set an installation up pass it (the job table says which).
+    `allow_future` lets `now` be later than the machine clock on a store that is not simulated (pipeline.jobs.clock).
     """
     try:
         settings = settings or load_settings()
@@ -213,6 +231,10 @@ def run_job(
             ctx.engine, refused = _open_store(ctx, deadline, create_store)
             if refused is not None:
                 return refused
+        future = _refuse_future(ctx, when, started, allow_future)
+        if future is not None:
+            log.error("%s", future)
+            return EXIT_FUTURE_NOW
         if not locked:
             log.info("%s skipped: already running", job)
             if ctx.engine is not None:
@@ -223,7 +245,7 @@ def run_job(
             log.error("%s failed: %s", job, error)
         if ctx.engine is not None and ctx.run_id is not None:
             try:
-                job_runs.finish_run(ctx.engine, ctx.run_id, status, ctx.counts, error)
+                job_runs.finish_run(ctx.engine, ctx.run_id, status, ctx.counts, error, Redactor(settings.secrets()))
             except DATABASE_ERRORS as exc:
                 # the next run closes the row (mark_stale_runs); the exit code still tells cron
                 log.error("could not record the end of the run: %s", database_failure(exc, settings)[1])

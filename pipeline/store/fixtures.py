@@ -1,5 +1,5 @@
 """Reads of `fixtures` that training needs: where to resume fetching results, and which finished matches still
-lack a lineup."""
+lack a lineup; and whether the store holds simulated matches (the runner's clock rule)."""
 
 from __future__ import annotations
 
@@ -32,4 +32,14 @@ def finished_without_lineups(conn: Connection, source: str, since: datetime) -> 
     return [(fid, pid) for fid, pid in rows]
 
 
-__all__ = ["last_finished_kickoff", "finished_without_lineups"]
+def store_is_simulated(conn: Connection) -> bool | None:
+    """True when every league in the store is simulated (the sandbox's), False when any is real, None when the
+    store holds none yet."""
+    lg = schema.leagues
+    kinds = {bool(x) for x in conn.execute(select(lg.c.simulated).distinct()).scalars()}
+    if not kinds:
+        return None
+    return kinds == {True}
+
+
+__all__ = ["last_finished_kickoff", "finished_without_lineups", "store_is_simulated"]

@@ -48,7 +48,11 @@ def start_run(
         return record_start(conn, job, started, run_for, status, pid=pid, host=host)
 
 
-def finish_run(engine: Engine, run_id: int, status: str, counts: dict, error: str | None) -> None:
+def finish_run(
+    engine: Engine, run_id: int, status: str, counts: dict, error: str | None, redact: Callable[[str], str] = str
+) -> None:
+    """Close this run's row; its error line passes through `redact` (pipeline.redact) on the way in."""
+    error = redact(error) if error else error
     with engine.begin() as conn:
         conn.execute(
             update(jr)
@@ -93,10 +97,25 @@ def close_stale_runs(
     return marked
 
 
-def last_success(conn: Connection, job: str) -> datetime | None:
-    """The job's clock at its latest successful run: `run_for` (its --now) when simulated, else its start."""
+def last_success(conn: Connection, job: str, not_after: datetime | None = None) -> datetime | None:
+    """The job's clock at its latest successful run: `run_for` (its --now) when simulated, else its start; runs
+    dated after `not_after` are left out (a --now in the future must not pass for a fresh run)."""
     when = func.coalesce(jr.c.run_for, jr.c.started_at)
-    return conn.execute(select(func.max(when)).where(jr.c.job == job, jr.c.status == "success")).scalar()
+    q = select(func.max(when)).where(jr.c.job == job, jr.c.status == "success")
+    if not_after is not None:
+        q = q.where(when <= not_after)
+    return conn.execute(q).scalar()
+
+
+def runs_dated_after(conn: Connection, when: datetime) -> Sequence[Row]:
+    """Per job, its runs whose clock (`run_for`, else the start) is later than `when`: job, n, latest."""
+    clock = func.coalesce(jr.c.run_for, jr.c.started_at)
+    return conn.execute(
+        select(jr.c.job, func.count().label("n"), func.max(clock).label("latest"))
+        .where(clock > when)
+        .group_by(jr.c.job)
+        .order_by(jr.c.job)
+    ).all()
 
 
 def latest_runs_that_died(conn: Connection) -> Sequence[Row]:
@@ -177,6 +196,7 @@ __all__ = [
     "close_run",
     "close_stale_runs",
     "last_success",
+    "runs_dated_after",
     "latest_runs_that_died",
     "count_runs",
     "close_run_in_copy",

@@ -109,13 +109,24 @@ def predictions_before_kickoff(conn: Connection) -> pd.DataFrame:
     return pd.DataFrame(conn.execute(q).mappings().all())
 
 
-def newest_prediction(conn: Connection) -> datetime | None:
-    """When the newest prediction was made (the health check's "latest prediction")."""
-    return conn.execute(select(func.max(schema.predictions.c.prediction_time))).scalar()
+def newest_prediction(conn: Connection, not_after: datetime | None = None) -> datetime | None:
+    """When the newest prediction was made (the health check's "latest prediction"), those dated after
+    `not_after` left out."""
+    t = schema.predictions.c.prediction_time
+    q = select(func.max(t))
+    return conn.execute(q.where(t <= not_after) if not_after is not None else q).scalar()
+
+
+def predictions_dated_after(conn: Connection, when: datetime) -> tuple[int, datetime | None]:
+    """How many predictions are dated after `when`, and the latest of them."""
+    t = schema.predictions.c.prediction_time
+    n, latest = conn.execute(select(func.count(), func.max(t)).where(t > when)).one()
+    return int(n), latest
 
 
 __all__ = [
     "newest_prediction",
+    "predictions_dated_after",
     "store_predictions",
     "prediction_ids",
     "predictions_with_bets",

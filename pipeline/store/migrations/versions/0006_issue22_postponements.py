@@ -9,8 +9,8 @@ One bet per outcome per fixture, void bets aside: the unique constraint on (fixt
 unique index of the same name over the bets that are not void, so a match voided (moved too far) and played later
 can get a new bet, as the hourly job's --dry-run says it would.
 
-Revision ID: 0004_issue22
-Revises: 0003_issue24
+Revision ID: 0006_issue22_postponements
+Revises: 0005_issue22_identity
 """
 
 import sqlalchemy as sa
@@ -18,8 +18,8 @@ from alembic import op
 
 from pipeline.store.schema import UTCDateTime
 
-revision = "0004_issue22"
-down_revision = "0003_issue24"
+revision = "0006_issue22_postponements"
+down_revision = "0005_issue22_identity"
 branch_labels = None
 depends_on = None
 
