@@ -90,7 +90,23 @@ def _store(url, tmp_path, outcome="home", odds_taken=2.0, stake=10.0):
         ).inserted_primary_key[0]
         insert_bets(
             conn,
-            [Bet(fid, pid, outcome, "Bet365", odds_taken, stake, 0.05, 0.5, "Pinnacle", 0.5, False, placed, kickoff=KO)],
+            [
+                Bet(
+                    fid,
+                    pid,
+                    outcome,
+                    "Bet365",
+                    odds_taken,
+                    stake,
+                    0.05,
+                    0.5,
+                    "Pinnacle",
+                    0.5,
+                    False,
+                    placed,
+                    kickoff=KO,
+                )
+            ],
         )
     return eng
 
@@ -302,13 +318,15 @@ def test_a_store_with_bets_upgrades_to_the_void_aware_unique_index(db_url, tmp_p
             {"f": fid, "t": KO - timedelta(hours=3)},
         )
     migrate(engine, tmp_path / "locks")
-    again = Bet(fid, 1, "home", "Bet365", 2.5, 5.0, 0.1, 0.5, "Pinnacle", 0.5, False, KO - timedelta(hours=2), kickoff=KO)
+    again = Bet(
+        fid, 1, "home", "Bet365", 2.5, 5.0, 0.1, 0.5, "Pinnacle", 0.5, False, KO - timedelta(hours=2), kickoff=KO
+    )
     with engine.begin() as conn:
         insert_bets(conn, [again])
         assert conn.execute(select(s.bets.c.odds, s.bets.c.kickoff_at_placement)).all() == [(2.0, None)]
         with pytest.raises(Exception, match="(?i)unique"):
             with conn.begin_nested():
-                cols = "fixture_id, prediction_id, bet_outcome, bookmaker, odds, stake, edge, model_prob, status, placed_at"
+                cols = "fixture_id, prediction_id, bet_outcome, bookmaker, odds, stake, edge, model_prob, placed_at"
                 conn.execute(text(f"INSERT INTO bets ({cols}) SELECT {cols} FROM bets"))
         conn.execute(text("UPDATE bets SET status = 'void', result = 'void', profit_loss = 0"))
         insert_bets(conn, [again])

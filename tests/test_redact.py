@@ -91,7 +91,7 @@ def _store_with_a_pending_bet(env: dict, kickoff: datetime) -> None:
                 input_key="k",
             )
         ).inserted_primary_key[0]
-        bet = Bet(fid, pid, "home", "Bet365", 2.0, 10.0, 0.05, 0.5, "Pinnacle", 0.5, False, kickoff, kickoff)
+        bet = Bet(fid, pid, "home", "Bet365", 2.0, 10.0, 0.05, 0.5, "Pinnacle", 0.5, False, kickoff, kickoff=kickoff)
         insert_bets(conn, [bet])
     engine.dispose()
 

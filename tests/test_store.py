@@ -13,7 +13,6 @@ from sqlalchemy import func, select, text
 
 from pipeline.providers.base import FINISHED, POSTPONED, SCHEDULED, Batch, Match, Odds
 from pipeline.records import Bet, Prediction
-from pipeline.store.bets import insert_bets
 from pipeline.store import (
     load_match_frame,
     make_engine,
@@ -22,8 +21,8 @@ from pipeline.store import (
     store_batch,
     store_predictions,
     table_names,
-    upsert,
 )
+from pipeline.store.bets import insert_bets
 
 UTC = UTC
 T0 = datetime(2026, 1, 17, 15, 0, tzinfo=UTC)

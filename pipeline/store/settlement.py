@@ -212,8 +212,9 @@ def write_settlements(conn: Connection, rows: list[dict], now: datetime) -> None
 
 def overdue_pending_bets(conn: Connection, kickoff_before: datetime):
     """Pending bets that may be overdue: their match, or the kick-off they were placed for, before
-    `kickoff_before` or at it, or their match moved to a later kick-off. Rows of id, provider_id, status (the fixture's),
-    kickoff_time (the fixture's) and kickoff_at_placement; the rule is pipeline.betting.settlement.overdue_note."""
+    `kickoff_before` or at it, or their match moved to a later kick-off. Rows of id, provider_id, status (the
+    fixture's), kickoff_time (the fixture's) and kickoff_at_placement; the rule is
+    pipeline.betting.settlement.overdue_note."""
     b, f = schema.bets, schema.fixtures
     return conn.execute(
         select(b.c.id, f.c.provider_id, f.c.status, f.c.kickoff_time, b.c.kickoff_at_placement)
