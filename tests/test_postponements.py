@@ -286,8 +286,9 @@ def test_a_result_corrected_after_settlement_settles_the_bet_again(db_url, tmp_p
 
 
 def test_a_store_with_bets_upgrades_to_the_void_aware_unique_index(db_url, tmp_path):
-    """A store at the previous head with a bet: after migration 0006_issue22_postponements the bet is kept (kickoff_at_placement
-    NULL), a second bet on its outcome is still refused, and once it is void a new one is taken."""
+    """A store from before issue 22 with a bet: after migration 0006_issue22_postponements the bet is kept
+    (kickoff_at_placement NULL), a second bet on its outcome is still refused, and once it is void a new one is
+    taken."""
     from alembic import command
     from alembic.config import Config
     from conftest import ROOT
