@@ -41,7 +41,8 @@ def query(url: str, sql: str) -> list[tuple]:
 DUPLICATES = {
     "predictions": "SELECT fixture_id, model_version, input_key FROM predictions "
     "GROUP BY fixture_id, model_version, input_key HAVING COUNT(*) > 1",
-    "bets": "SELECT fixture_id, bet_outcome FROM bets GROUP BY fixture_id, bet_outcome HAVING COUNT(*) > 1",
+    "bets": "SELECT fixture_id, bet_outcome FROM bets WHERE status != 'void' GROUP BY fixture_id, bet_outcome "
+    "HAVING COUNT(*) > 1",
     "results": "SELECT fixture_id FROM results GROUP BY fixture_id HAVING COUNT(*) > 1",
     "lineup_updates": "SELECT fixture_id, lineup_hash FROM lineup_updates GROUP BY fixture_id, lineup_hash "
     "HAVING COUNT(*) > 1",
