@@ -222,8 +222,10 @@ JOBS: dict[str, Job] = {
             "results, settle bets, closing-line value, daily performance",
             doc=(
                 "results of finished matches, settle pending bets (90-minute result), closing-line value against the "
-                "fair close, daily performance; names fixtures the source does not report, voids bets still without a"
-                " result `VOID_AFTER_HOURS` after kick-off. By hand: `--void BET_ID` or `--settle BET_ID` with "
+                "fair sharp close, daily performance; names fixtures the source does not report; keeps a postponed "
+                "match's bets pending while it may be played within `VOID_AFTER_HOURS` and voids bets that can no "
+                "longer be settled (the rules under [The betting strategy](#the-betting-strategy)); settles again, "
+                "with a warning line, a bet whose result the source corrected. By hand: `--void BET_ID` or `--settle BET_ID` with "
                 "`--result` win/loss, and `--reason` (recorded in `bets.settlement_note`)"
             ),
             kind="scheduled",
@@ -260,7 +262,9 @@ JOBS: dict[str, Job] = {
             "one line per check; exit 0 when healthy",
             doc=(
                 "one line per check (✅/❌), exit 0 when healthy, 1 (and `ALERT_COMMAND`) when not, a ⚠️ line when "
-                "recent bets lose to the closing line; `--json`, `--quiet` (failing checks only)"
+                "recent bets lose to the closing line; ages are judged against the machine clock (or `--now`), runs "
+                "and predictions dated after it are left out and named in a ❌ `future rows` line; `--json`, "
+                "`--quiet` (failing checks only)"
             ),
             kind="scheduled",
             schedule="*/10 * * * *",
