@@ -225,8 +225,8 @@ JOBS: dict[str, Job] = {
                 "fair sharp close, daily performance; names fixtures the source does not report; keeps a postponed "
                 "match's bets pending while it may be played within `VOID_AFTER_HOURS` and voids bets that can no "
                 "longer be settled (the rules under [The betting strategy](#the-betting-strategy)); settles again, "
-                "with a warning line, a bet whose result the source corrected. By hand: `--void BET_ID` or `--settle BET_ID` with "
-                "`--result` win/loss, and `--reason` (recorded in `bets.settlement_note`)"
+                "with a warning line, a bet whose result the source corrected. By hand: `--void BET_ID` or "
+                "`--settle BET_ID` with `--result` win/loss, and `--reason` (recorded in `bets.settlement_note`)"
             ),
             kind="scheduled",
             schedule="*/30 * * * *",
