@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 from pipeline.dotenv_file import read_dotenv
 from pipeline.errors import ConfigError
+from pipeline.guard_settings import SETTING_NAMES as GUARD_SETTING_NAMES
+from pipeline.guard_settings import GuardSettings, GuardSettingsError, parse_setting
 from pipeline.jobs.table import JOBS
 from pipeline.leagues import UnknownLeague, check_football_data, check_sportmonks
 from pipeline.setting_values import (
@@ -39,6 +41,7 @@ FAIR_LINES = ("sharp", "close_model")
 # Wall-clock limit of a run of a job the table does not know (a job_runs row of a renamed job, a test's own job):
 # the deadlines themselves are the job table's, JOB_DEADLINES overrides them.
 OTHER_JOB_DEADLINE = 3600.0
+_GUARDS = GuardSettings()  # the price-error guards' defaults are written once, in pipeline.guard_settings
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,17 @@ class Settings:
     max_stake_fraction: float = 0.05
     max_match_fraction: float = 0.08
     max_daily_fraction: float = 0.20
+    # Price-error guards before staking (pipeline.betting.guards; chosen on 2014-15..2018-19, bench/guards_study.py).
+    # None turns a numeric guard off.
+    max_edge: float | None = _GUARDS.max_edge
+    max_price_ratio: float | None = _GUARDS.max_price_ratio
+    sharp_booksum_min: float = _GUARDS.sharp_booksum_min
+    sharp_booksum_max: float = _GUARDS.sharp_booksum_max
+    max_soft_age_minutes: float | None = _GUARDS.max_soft_age_minutes
+    max_sharp_age_minutes: float | None = _GUARDS.max_sharp_age_minutes
+    soft_outlier_margin: float | None = _GUARDS.soft_outlier_margin
+    soft_outlier_min_books: int = _GUARDS.soft_outlier_min_books
+    allow_model_fair: bool = _GUARDS.allow_model_fair
     # Operations
     backup_retention_days: int = 14
     min_free_disk_mb: int = 500
@@ -134,6 +148,11 @@ class Settings:
         """Seconds a run of `job` may take before the runner stops it: JOB_DEADLINES, else the job table's."""
         own = JOBS[job].deadline if job in JOBS else None
         return dict(self.job_deadlines).get(job, OTHER_JOB_DEADLINE if own is None else own)
+
+    @property
+    def guards(self) -> GuardSettings:
+        """The price-error guards as pipeline.betting.guards takes them."""
+        return GuardSettings(**{attr: getattr(self, attr) for attr in GUARD_SETTING_NAMES})
 
     @property
     def is_sqlite(self) -> bool:
@@ -188,6 +207,7 @@ def _parsers():
         "MAX_STAKE_FRACTION": ("max_stake_fraction", lambda n, v: f(n, v, 0, 1, lo_open=True)),
         "MAX_MATCH_FRACTION": ("max_match_fraction", lambda n, v: f(n, v, 0, 1, lo_open=True)),
         "MAX_DAILY_FRACTION": ("max_daily_fraction", lambda n, v: f(n, v, 0, 1, lo_open=True)),
+        **{env: (attr, _guard) for attr, env in GUARD_SETTING_NAMES.items()},
         "BACKUP_RETENTION_DAYS": ("backup_retention_days", lambda n, v: integer(n, v, 1)),
         "MIN_FREE_DISK_MB": ("min_free_disk_mb", lambda n, v: integer(n, v, 0)),
         "PENDING_BET_GRACE_HOURS": ("pending_bet_grace_hours", lambda n, v: f(n, v, 0, lo_open=True)),
@@ -200,6 +220,13 @@ def _parsers():
         "DEPLOYMENT": ("deployment", lambda n, v: choice(n, v, DEPLOYMENTS)),
         "CPU_THREADS": ("cpu_threads", lambda n, v: integer(n, v, 1)),
     }
+
+
+def _guard(name: str, value: str) -> object:
+    try:
+        return parse_setting(name, value)
+    except GuardSettingsError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _leagues(name: str, value: str, check, required: bool = False) -> tuple[str, ...]:
@@ -252,6 +279,10 @@ def _check(settings: Settings) -> None:
         raise ConfigError("MIN_ODDS must be below MAX_ODDS")
     if settings.max_stake_fraction > settings.max_match_fraction:
         raise ConfigError("MAX_STAKE_FRACTION must not exceed MAX_MATCH_FRACTION")
+    try:
+        _ = settings.guards  # the guards' checks across settings (SHARP_BOOKSUM_MIN below SHARP_BOOKSUM_MAX)
+    except GuardSettingsError as exc:
+        raise ConfigError(str(exc)) from None
     if settings.data_source == "sportmonks" and not settings.sportmonks_api_key:
         raise ConfigError("SPORTMONKS_API_KEY is required when DATA_SOURCE=sportmonks")
     if settings.deployment == "production":

@@ -12,6 +12,9 @@ book); only each book's latest snapshot counts. Out comes, per match:
 - the best price per outcome among BET_BOOKMAKERS, `best_home/draw/away`, its book in `book_home/draw/away`
   (on equal prices the book listed first). The config refuses aggregates in BET_BOOKMAKERS, so a best price is
   never a market maximum.
+Beside them, what the price-error guards judge a bet by (GUARD_COLUMNS, pipeline.betting.guards): when the sharp
+price and each best price were seen (`sharp_seen_at`, `seen_home/draw/away`: their snapshots' `fetched_at`), and
+each outcome's prices at the other BET_BOOKMAKERS (`others_home/draw/away`, a tuple in BET_BOOKMAKERS order).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ PRICE_COLUMNS = [
     *columns("best_"),
     *columns("book_"),
 ]
+GUARD_COLUMNS = ["sharp_seen_at", "seen_home", "seen_draw", "seen_away", "others_home", "others_draw", "others_away"]
 MODEL = "model"  # bets.fair_source when no sharp price existed and the model's probability stood in
 CLOSE_MODEL = "close_model"  # bets.fair_source when the close model's forecast was the fair line (FAIR_LINE)
 
@@ -69,6 +73,7 @@ def empty_table(key: str = "match_id") -> pd.DataFrame:
             c: pd.Series(dtype=object if c.endswith("bookmaker") or c.startswith("book_") else float)
             for c in PRICE_COLUMNS
         }
+        | {c: pd.Series(dtype="datetime64[ns, UTC]" if "seen" in c else object) for c in GUARD_COLUMNS}
     )
     out.index.name = key
     return out
@@ -111,21 +116,29 @@ def price_table(long: pd.DataFrame, rules: PriceRules, key: str = "match_id") ->
     for o in OUTCOMES:
         out[f"sharp_{o}"] = sharp[o]
     out["sharp_bookmaker"] = sharp["book"]
+    out["sharp_seen_at"] = sharp["fetched_at"]
     bet = d[d["book"].isin(rules.bet)].copy()
     bet["_rank"] = bet["book"].map({b: i for i, b in enumerate(rules.bet)})
     bet = bet.sort_values([key, "_rank"], kind="stable").reset_index(drop=True)
     for o in OUTCOMES:
         if bet.empty:
-            out[f"best_{o}"], out[f"book_{o}"] = np.nan, None
+            out[f"best_{o}"], out[f"book_{o}"], out[f"seen_{o}"] = np.nan, None, pd.NaT
+            out[f"others_{o}"] = [()] * len(out)
             continue
-        best = bet.loc[bet.groupby(key, sort=False)[o].idxmax()].set_index(key)  # first of equal prices
-        out[f"best_{o}"], out[f"book_{o}"] = best[o], best["book"]
+        chosen = bet.groupby(key, sort=False)[o].idxmax()  # first of equal prices
+        best = bet.loc[chosen].set_index(key)
+        out[f"best_{o}"], out[f"book_{o}"], out[f"seen_{o}"] = best[o], best["book"], best["fetched_at"]
+        others = bet.drop(index=chosen.to_numpy()).groupby(key, sort=False)[o].agg(tuple).to_dict()
+        out[f"others_{o}"] = [others.get(k, ()) for k in out.index]
     for c in PRICE_COLUMNS:
         if c.endswith("bookmaker") or c.startswith("book_"):
             out[c] = out[c].astype(object).where(out[c].notna(), None)
         else:
             out[c] = out[c].astype(float)
-    return out[PRICE_COLUMNS]
+    for c in GUARD_COLUMNS:
+        if "seen" in c:
+            out[c] = pd.to_datetime(out[c], utc=True)
+    return out[PRICE_COLUMNS + GUARD_COLUMNS]
 
 
 def fair_probabilities(frame: pd.DataFrame, method: str) -> np.ndarray:
@@ -157,6 +170,7 @@ def prices_key(row) -> str:
 __all__ = [
     "PriceRules",
     "PRICE_COLUMNS",
+    "GUARD_COLUMNS",
     "MODEL",
     "CLOSE_MODEL",
     "price_table",

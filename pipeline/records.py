@@ -3,8 +3,11 @@ never editing the one it was given:
 
     Prediction (pipeline.forecast.predictions; `id` set once stored, pipeline.store.predictions)
       -> ValueCandidate (pipeline.betting.placement: the best prices and the fair probability, with its prediction)
-      -> BetProposal (pipeline.betting.strategy.select_bets: an outcome and a stake, with its candidate)
+      -> BetProposal (pipeline.betting.screening.choose_bets: the price-error guards, then
+         pipeline.betting.strategy.select_bets: an outcome and a stake, with its candidate)
       -> Bet (pipeline.betting.placement: what is written to `bets`, pipeline.store.bets)
+
+An outcome the guards set aside becomes a SkippedCandidate instead (`skipped_candidates`, pipeline.store.skipped).
 
 `PlacedBet` is a bet already in the store as the strategy's caps count it. Outcomes are the strings of
 pipeline.outcomes.OUTCOMES. A leaf module: it imports nothing from the package.
@@ -64,6 +67,14 @@ class ValueCandidate:
     books: tuple[str | None, str | None, str | None] = (None, None, None)  # who offers each price
     fair_source: str = "model"  # the sharp book fair_probs come from, or "model" (pipeline.prices.MODEL)
     prediction: Prediction | None = None  # the stored prediction it came from (None in the backtest)
+    # What the price-error guards judge it by (pipeline.betting.guards): the match as people name it, for log lines
+    # ("Chelsea v Luton 2024-05-19"); the sharp book's prices the fair line came from; per outcome the other bet
+    # books' prices; when each best price and the sharp price were seen (None where the source does not say).
+    match: str = ""
+    sharp_odds: tuple[float, float, float] | None = None
+    other_odds: tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]] = ((), (), ())
+    odds_seen_at: tuple[datetime | None, datetime | None, datetime | None] = (None, None, None)
+    sharp_seen_at: datetime | None = None
 
     @property
     def match_day(self) -> date:
@@ -86,6 +97,22 @@ class BetProposal:
     @property
     def fixture_id(self) -> FixtureKey:
         return self.candidate.fixture_id
+
+
+@dataclass(frozen=True)
+class SkippedCandidate:
+    """An outcome the price-error guards set aside before staking (pipeline.betting.screening): never bet.
+    `rule` is one of pipeline.betting.guards.RULES, `reason` its one line (match, outcome, book, price, fair price,
+    rule)."""
+
+    fixture_id: FixtureKey
+    outcome: str
+    bookmaker: str | None
+    odds: float
+    fair_prob: float
+    edge: float  # fair_prob * odds - 1
+    rule: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -118,4 +145,4 @@ class Bet:
     kickoff: datetime | None = None  # the kick-off it was placed for (`bets.kickoff_at_placement`)
 
 
-__all__ = ["FixtureKey", "Prediction", "ValueCandidate", "BetProposal", "PlacedBet", "Bet"]
+__all__ = ["FixtureKey", "Prediction", "ValueCandidate", "BetProposal", "SkippedCandidate", "PlacedBet", "Bet"]

@@ -108,7 +108,8 @@ def _bets(eng):
 
 
 def test_bets_at_the_best_soft_price_against_the_fair_sharp_line(db_url, tmp_path, settings):
-    st = dataclasses.replace(settings, database_url=db_url, fair_method="multiplicative")
+    # ALLOW_MODEL_FAIR on: m2's bet on the models' line (off by default, tests/test_guard_wiring.py)
+    st = dataclasses.replace(settings, database_url=db_url, fair_method="multiplicative", allow_model_fair=True)
     eng, bets = _run(db_url, tmp_path, st)
     assert set(bets) == {("m1", "home"), ("m1", "draw"), ("m2", "home")}
     # m1, by hand: Pinnacle's latest price 2.1 / 3.5 / 4.0; 1/odds = 10/21, 6/21, 1/4, sum 85/84, so the fair

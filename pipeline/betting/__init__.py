@@ -8,6 +8,16 @@ from __future__ import annotations
 from pipeline.lazy import exporter
 
 # the modules the other packages use (each imported from its own module, loaded on first use here)
-_SUBMODULES = ("strategy", "placement", "guards", "alerts", "settlement", "market_settlement", "ledger", "performance")
+_SUBMODULES = (
+    "strategy",
+    "screening",
+    "placement",
+    "guards",
+    "alerts",
+    "settlement",
+    "market_settlement",
+    "ledger",
+    "performance",
+)
 
 __getattr__, __all__ = exporter(__name__, {}, _SUBMODULES)

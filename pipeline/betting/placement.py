@@ -7,6 +7,11 @@ prices the match (`fair_source = 'model'`): a model that knows no more than the 
 that price (issue 13's measurements), so it does not second-guess the sharp line. Never a bet at a book outside
 BET_BOOKMAKERS.
 
+Before staking, the price-error guards (pipeline.betting.screening, the same code the backtest runs) set aside
+every outcome whose price looks like an error, a stale quote or a broken fair line: never bet, logged in one line
+and stored with its rule in `skipped_candidates`. The prices' ages are judged only where the source says when a
+price was seen (`price_times`; football-data files do not).
+
 The bankroll is the starting bankroll plus settled profit and loss; the caps count every stake already placed
 on the match and the match day, so a re-run or a lineup re-prediction can never double a stake.
 """
@@ -20,11 +25,13 @@ import numpy as np
 import pandas as pd
 
 from pipeline.betting.ledger import min_acceptable_odds
-from pipeline.betting.strategy import StrategyParams, select_bets
+from pipeline.betting.screening import choose_bets
+from pipeline.betting.strategy import StrategyParams
 from pipeline.outcomes import OUTCOMES
 from pipeline.prices import CLOSE_MODEL, MODEL, PriceRules, fair_probabilities
-from pipeline.records import Bet, PlacedBet, Prediction, ValueCandidate
+from pipeline.records import Bet, PlacedBet, Prediction, SkippedCandidate, ValueCandidate
 from pipeline.store.bets import bets_since, insert_bets, settled_profit
+from pipeline.store.skipped import record_skipped
 
 log = logging.getLogger(__name__)
 
@@ -38,19 +45,52 @@ def existing_bets(conn, since: datetime) -> list[PlacedBet]:
     return bets_since(conn, since)
 
 
+def _times(frame: pd.DataFrame, column: str) -> list[datetime | None]:
+    if column not in frame:
+        return [None] * len(frame)
+    return [None if pd.isna(t) else pd.Timestamp(t).to_pydatetime() for t in frame[column]]
+
+
+def _others(frame: pd.DataFrame, o: str) -> list[tuple[float, ...]]:
+    if f"others_{o}" not in frame:
+        return [()] * len(frame)
+    return [tuple(float(p) for p in v) if isinstance(v, tuple) else () for v in frame[f"others_{o}"]]
+
+
+def _match(frame: pd.DataFrame) -> list[str]:
+    """'Chelsea v Luton 2024-05-19' for log lines; the provider's id where the teams are not in the frame."""
+    if not {"home_team", "away_team"} <= set(frame.columns):
+        return [str(m) for m in frame["match_id"]]
+    return [
+        f"{h} v {a} {pd.Timestamp(k):%Y-%m-%d}"
+        for h, a, k in zip(frame["home_team"], frame["away_team"], frame["kickoff"], strict=True)
+    ]
+
+
 def value_candidates(
-    frame: pd.DataFrame, predictions: list[Prediction], rules: PriceRules, close_fair: np.ndarray | None = None
+    frame: pd.DataFrame,
+    predictions: list[Prediction],
+    rules: PriceRules,
+    close_fair: np.ndarray | None = None,
+    price_times: bool = True,
 ) -> list[ValueCandidate]:
     """Strategy candidates of freshly made predictions: per outcome the best price among BET_BOOKMAKERS and the
     fair probability (the sharp price without its margin; the prediction's own where no sharp book priced it;
-    with `close_fair`, FAIR_LINE=close_model's forecast aligned with `frame`, that where it has one).
-    A fixture not stored yet (a dry run) is known by its provider id."""
+    with `close_fair`, FAIR_LINE=close_model's forecast aligned with `frame`, that where it has one), with what
+    the guards judge them by (pipeline.prices.GUARD_COLUMNS; the times only when `price_times`, i.e.
+    the source's snapshot times are when the prices were seen). A fixture not stored yet (a dry run) is known by
+    its provider id."""
     # plain arrays and lists, row by row: pandas access per prediction cost ~0.3 ms (3 s for 10,000 fixtures)
     pos = {m: i for i, m in enumerate(frame["match_id"])}
     fair = fair_probabilities(frame, rules.fair_method)
     best = frame[[f"best_{o}" for o in OUTCOMES]].to_numpy(float)
     books = frame[[f"book_{o}" for o in OUTCOMES]].to_numpy(object)
+    sharp_odds = frame[["sharp_home", "sharp_draw", "sharp_away"]].to_numpy(float)
     kickoffs, sharp_books = frame["kickoff"].tolist(), frame["sharp_bookmaker"].tolist()
+    names, others = _match(frame), [_others(frame, o) for o in OUTCOMES]
+    none: list[datetime | None] = [None] * len(frame)
+    seen = [_times(frame, f"seen_{o}") if price_times else none for o in OUTCOMES]
+    sharp_seen = _times(frame, "sharp_seen_at") if price_times else none
     candidates = []
     for pred in predictions:
         i = pos[pred.match_id]
@@ -69,6 +109,13 @@ def value_candidates(
                 books=(books[i, 0], books[i, 1], books[i, 2]),
                 fair_source=CLOSE_MODEL if closing else sharp_books[i] if sharp else MODEL,
                 prediction=pred,
+                match=names[i],
+                sharp_odds=(float(sharp_odds[i, 0]), float(sharp_odds[i, 1]), float(sharp_odds[i, 2]))
+                if sharp
+                else None,
+                other_odds=(others[0][i], others[1][i], others[2][i]),
+                odds_seen_at=(seen[0][i], seen[1][i], seen[2][i]),
+                sharp_seen_at=sharp_seen[i],
             )
         )
     return candidates
@@ -83,19 +130,25 @@ def place_bets(
     lineup_based: bool,
     write: bool = True,
     close_fair: np.ndarray | None = None,
+    price_times: bool = True,
 ) -> list[Bet]:
-    """Run the strategy for freshly stored predictions and insert its bets (never duplicating one).
+    """Run the guards and the strategy for freshly stored predictions and insert its bets (never duplicating one);
+    log and store (`skipped_candidates`) each candidate a guard set aside.
 
-    frame: the predicted fixtures (match frame with their prices, pipeline.prices.PRICE_COLUMNS); predictions:
-    theirs, with their ids once stored; close_fair: the close model's fair line (FAIR_LINE=close_model).
+    frame: the predicted fixtures (match frame with their prices, pipeline.prices.PRICE_COLUMNS and GUARD_COLUMNS);
+    predictions: theirs, with their ids once stored; close_fair: the close model's fair line (FAIR_LINE=close_model);
+    price_times: whether the frame's snapshot times are when the prices were seen (False for football-data files:
+    the age guards then do not apply).
     """
     rules = PriceRules.from_settings(settings)
     bankroll = current_bankroll(conn, settings.starting_bankroll)
     existing = existing_bets(conn, now - timedelta(days=2))
-    candidates = value_candidates(frame, predictions, rules, close_fair)
+    candidates = value_candidates(frame, predictions, rules, close_fair, price_times)
     placed = []
     params = StrategyParams.from_settings(settings)
-    for p in select_bets(candidates, bankroll, params, existing):
+    choice = choose_bets(candidates, bankroll, params, settings.guards, existing, decided_at=now)
+    report_skipped(conn, choice.skipped, now, write)
+    for p in choice.bets:
         if p.bookmaker not in rules.bet:  # cannot happen (best prices come from BET_BOOKMAKERS only): never bet
             log.error("refused a bet at %r, which is not in BET_BOOKMAKERS", p.bookmaker)
             continue
@@ -124,4 +177,13 @@ def place_bets(
     return placed
 
 
-__all__ = ["current_bankroll", "existing_bets", "value_candidates", "place_bets"]
+def report_skipped(conn, skipped: list[SkippedCandidate], now: datetime, write: bool = True) -> None:
+    """One warning line per candidate the guards set aside (the reason names match, outcome, book, price, fair
+    price and rule), and its row in `skipped_candidates` (not in a dry run)."""
+    for s in skipped:
+        log.warning("%s", s.reason)
+    if write and skipped:
+        record_skipped(conn, skipped, now)
+
+
+__all__ = ["current_bankroll", "existing_bets", "value_candidates", "place_bets", "report_skipped"]

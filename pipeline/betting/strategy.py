@@ -69,6 +69,23 @@ def edge(prob, odds):
     return np.asarray(prob, dtype=float) * np.asarray(odds, dtype=float) - 1.0
 
 
+def eligible(probs: ArrayLike, odds: ArrayLike, params: StrategyParams) -> np.ndarray:
+    """Which outcomes the rules let through before sizing: a price above 1, EV >= min_edge, min_odds <= price <=
+    max_odds, probability >= min_probability (the outcomes the price-error guards judge: betting.screening)."""
+    p = np.asarray(probs, dtype=float)
+    o = np.asarray(odds, dtype=float)
+    with np.errstate(invalid="ignore"):
+        e = edge(p, o)
+        return (
+            np.isfinite(o)
+            & (o > 1.0)
+            & (e >= params.min_edge)
+            & (o >= params.min_odds)
+            & (o <= params.max_odds)
+            & (p >= params.min_probability)
+        )
+
+
 def kelly_stakes(probs: ArrayLike, odds: ArrayLike, candidates: ArrayLike | None = None) -> np.ndarray:
     """Full-Kelly fractions of the bankroll for mutually exclusive outcomes of one event.
 
@@ -129,14 +146,7 @@ def select_bets(
         o = np.array(c.odds, dtype=float)
         with np.errstate(invalid="ignore"):
             e = edge(p, o)
-            mask = (
-                np.isfinite(o)
-                & (o > 1.0)
-                & (e >= params.min_edge)
-                & (o >= params.min_odds)
-                & (o <= params.max_odds)
-                & (p >= params.min_probability)
-            )
+        mask = eligible(p, o, params)
         mask &= np.array([name not in placed_outcomes[c.fixture_id] for name in OUTCOMES])
         if not mask.any():
             continue
@@ -169,4 +179,12 @@ def select_bets(
     return out
 
 
-__all__ = ["OUTCOMES", "StrategyParams", "edge", "kelly_stakes", "close_ratio_with_margin", "select_bets"]
+__all__ = [
+    "OUTCOMES",
+    "StrategyParams",
+    "edge",
+    "eligible",
+    "kelly_stakes",
+    "close_ratio_with_margin",
+    "select_bets",
+]

@@ -6,19 +6,24 @@ matches (`simulation`), each summarised by the bet statistics the report uses (`
 bookmaker's prices it also runs the close model and bets against it as the fair line (`fair_lines`: the two
 fair lines compared on the same matches, FAIR_LINE says which production follows). Every setting
 defaults to the configuration's default (`pipeline.config`), so a backtest without arguments runs production's
-rules; `jobs/backtest.py` passes the configured settings themselves.
+rules, the price-error guards included; `jobs/backtest.py` passes the configured settings themselves. The value
+rule's candidates the guards set aside are counted by rule (`betting.skipped`), the same bets are run once more
+without the guards (`betting.without_guards`), and the bets' fair CLV is given by EV at bet time
+(`betting.by_edge`: does a larger EV give a larger CLV, or mostly errors?).
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from pipeline.betting.guards import RULES, GuardSettings
 from pipeline.betting.strategy import StrategyParams
 from pipeline.config import Settings
 from pipeline.evaluation.bet_stats import BetStats, bet_stats, stats_json
@@ -30,9 +35,13 @@ from pipeline.forecast.fair_line import CloseLine
 from pipeline.odds import METHODS
 from pipeline.outcomes import OUTCOMES
 from pipeline.prices import CLOSE_MODEL, MODEL, PriceRules
+from pipeline.records import SkippedCandidate
 
 _DEFAULT: dict[str, Any] = {f.name: f.default for f in fields(Settings) if f.default is not MISSING}
 _RULES = PriceRules()  # the configuration's bookmakers and margin methods
+_GUARDS = GuardSettings()  # production's price-error guards at their defaults
+# EV at bet time (fair probability x price - 1): (from, below, name)
+EV_BUCKETS = ((0.02, 0.03, "2-3%"), (0.03, 0.05, "3-5%"), (0.05, 0.10, "5-10%"), (0.10, np.inf, ">10%"))
 
 
 def group_stats(bets: pd.DataFrame) -> BetStats:
@@ -47,6 +56,18 @@ def group_stats(bets: pd.DataFrame) -> BetStats:
     )
 
 
+def by_edge(bets: pd.DataFrame) -> dict[str, BetStats]:
+    """The bets' statistics by EV at bet time (EV_BUCKETS)."""
+    e = bets["edge"].to_numpy(float)
+    return {name: group_stats(bets[(e >= lo - 1e-12) & (e < hi - 1e-12)]) for lo, hi, name in EV_BUCKETS}
+
+
+def skipped_by_rule(skipped: Sequence[SkippedCandidate]) -> dict[str, int]:
+    """Candidates the guards set aside, by rule (every rule, 0 when it set none aside)."""
+    counts = Counter(s.rule for s in skipped)
+    return {rule: counts[rule] for rule in RULES}
+
+
 @dataclass(frozen=True)
 class RuleBets:
     """One betting rule's graded bets (simulation.grade) and their statistics, overall, by season and league."""
@@ -58,6 +79,12 @@ class RuleBets:
     overall: BetStats
     by_season: dict[str, BetStats]
     by_league: dict[str, BetStats]
+    skipped: dict[str, int] | None = None  # candidates the guards set aside, by rule (None: no guards)
+    without_guards: BetStats | None = None  # the same rule's bets with no guard
+
+    @property
+    def by_edge(self) -> dict[str, BetStats]:
+        return by_edge(self.bets)
 
     @property
     def margin_inclusive(self) -> float:
@@ -85,16 +112,32 @@ class RuleBets:
             },
             "by_season": {k: self._json(s, b[b["season"].astype(str) == k]) for k, s in self.by_season.items()},
             "by_league": {k: self._json(s, b[b["league"].astype(str) == k]) for k, s in self.by_league.items()},
+            "by_edge": {
+                k: {key: v for key, v in stats_json(s).items() if key in ("bets", "clv_fair_mean", "clv_fair_ci95")}
+                for k, s in self.by_edge.items()
+            },
+            **({} if self.skipped is None else {"skipped": self.skipped}),
+            **({} if self.without_guards is None else {"without_guards": stats_json(self.without_guards)}),
         }
 
 
-def summarise(bets: pd.DataFrame, pred: pd.DataFrame, bankroll: float, clv_method: str, rule: str = "") -> RuleBets:
-    """A rule's graded bets with their statistics overall and by every season and league of `pred`."""
+def summarise(
+    bets: pd.DataFrame,
+    pred: pd.DataFrame,
+    bankroll: float,
+    clv_method: str,
+    rule: str = "",
+    skipped: dict[str, int] | None = None,
+    without_guards: pd.DataFrame | None = None,
+) -> RuleBets:
+    """A rule's graded bets with their statistics overall and by every season and league of `pred`; with the
+    guards' skips by rule and the same rule's bets without guards, when it ran with them."""
     by = {
         col: {str(v): group_stats(bets[bets[col] == v]) for v in sorted(pred[col].unique())}
         for col in ("season", "league")
     }
-    return RuleBets(rule, clv_method, bankroll, bets, group_stats(bets), by["season"], by["league"])
+    unguarded = None if without_guards is None else group_stats(without_guards)
+    return RuleBets(rule, clv_method, bankroll, bets, group_stats(bets), by["season"], by["league"], skipped, unguarded)
 
 
 @dataclass
@@ -158,11 +201,13 @@ def run_backtest(
     keep_weeks: Sequence = (),
     progress: Callable[[str], None] | None = None,
     fair_line: str = _DEFAULT["fair_line"],
+    guards: GuardSettings | None = _GUARDS,
 ) -> BacktestResult:
     """`prices`: every bookmaker's prices by match id (simulation.book_prices), from CLOSE_MODEL_YEARS before
     `start` for the close model; without them only the previous rule is simulated. `keep_weeks`: dates whose
     week's fitted models are kept in `result.weeks` (for tests). `fair_line`: the one production follows
-    (FAIR_LINE); both are run and reported."""
+    (FAIR_LINE); both are run and reported. `guards`: the price-error guards the value rules run before staking
+    (production's; None: none)."""
     for name, m in (("fair_method", fair_method), ("clv_method", clv_method)):
         if m not in METHODS:
             raise ValueError(f"{name} must be one of {METHODS}, got {m!r}")
@@ -189,7 +234,13 @@ def run_backtest(
     t = time.perf_counter()
     best_book = pred[[f"best_{o}_book" for o in OUTCOMES]].to_numpy(object)
     fair, best, source = probs_columns(pred, "fair"), probs_columns(pred, "best"), pred["fair_source"].to_numpy(object)
-    bets = grade(simulate(pred, fair, best, best_book, params, bankroll, source), pred, clv_method)
+    skipped: list[SkippedCandidate] = []
+    bets = grade(simulate(pred, fair, best, best_book, params, bankroll, source, guards, skipped), pred, clv_method)
+    unguarded = (
+        None
+        if guards is None
+        else grade(simulate(pred, fair, best, best_book, params, bankroll, source), pred, clv_method)
+    )
     prev_books = (
         np.repeat(pred["odds_bookmaker"].to_numpy(object)[:, None], 3, axis=1)
         if "odds_bookmaker" in pred
@@ -204,11 +255,11 @@ def run_backtest(
         close_fair, fallback = close_model_probs(pred)
         close_source = np.where(fallback, source, CLOSE_MODEL)
         close_bets = grade(
-            simulate(pred, close_fair, best, best_book, params, bankroll, close_source), pred, clv_method
+            simulate(pred, close_fair, best, best_book, params, bankroll, close_source, guards), pred, clv_method
         )
         fair_lines = compare_bets(close_bets, bets)
         edge, same_volume = equal_volume(
-            lambda p: grade(simulate(pred, fair, best, best_book, p, bankroll, source), pred, clv_method),
+            lambda p: grade(simulate(pred, fair, best, best_book, p, bankroll, source, guards), pred, clv_method),
             params,
             len(close_bets),
         )
@@ -221,18 +272,21 @@ def run_backtest(
         close_rule = (
             f"fair probability: the close model's forecast of the fair {', '.join(sharp_books)} close (the plain "
             f"rule's fair line where it has none); price: the best of {', '.join(bet_books)}; bet when EV >= "
-            f"{params.min_edge:g}; CLV against the fair close ({clv_method})"
+            f"{params.min_edge:g}{'' if guards is None else ' and the price-error guards pass'}; CLV against the "
+            f"fair close ({clv_method})"
         )
         close = summarise(close_bets, pred, bankroll, clv_method, close_rule)
     timings["betting"] = time.perf_counter() - t
     scores, info = score_predictions(pred)
     if fitted:
         info["paired_close_model"] = close_model_scores(scores, pred, clv_method, fair_method)
+    model_fair = "" if guards is None or guards.allow_model_fair else ", not bet: ALLOW_MODEL_FAIR is off"
     value_rule = (
         f"fair probability: {', '.join(sharp_books)} pre-match, margin removed by {fair_method} "
-        f"(the ensemble where no sharp price); price: the best of {', '.join(bet_books)}; "
-        f"bet when EV >= {params.min_edge:g}; CLV against the fair {', '.join(sharp_books)} close "
-        f"({clv_method})"
+        f"(the ensemble where no sharp price{model_fair}); price: the best of {', '.join(bet_books)}; "
+        f"bet when EV >= {params.min_edge:g}"
+        f"{'' if guards is None else ' and the price-error guards pass'}; CLV against the fair "
+        f"{', '.join(sharp_books)} close ({clv_method})"
     )
     previous_rule = (
         "the previous way: the ensemble's probability against the sharp pre-match price itself, "
@@ -249,12 +303,21 @@ def run_backtest(
         "fair_line": fair_line,
         "matches_with_sharp_prematch": int(np.isfinite(probs_columns(pred, "sharp_pre")).all(axis=1).sum()),
         "matches_with_sharp_close": int(np.isfinite(probs_columns(pred, "sharp_close")).all(axis=1).sum()),
+        "guards": None if guards is None else asdict(guards),
     }
     return BacktestResult(
         *check_period(start, end),
         pred,
         scores,
-        summarise(bets, pred, bankroll, clv_method, value_rule),
+        summarise(
+            bets,
+            pred,
+            bankroll,
+            clv_method,
+            value_rule,
+            None if guards is None else skipped_by_rule(skipped),
+            unguarded,
+        ),
         summarise(previous, pred, bankroll, clv_method, previous_rule),
         info,
         wf.weeks,
@@ -263,4 +326,13 @@ def run_backtest(
     )
 
 
-__all__ = ["BacktestResult", "RuleBets", "run_backtest", "summarise", "group_stats"]
+__all__ = [
+    "EV_BUCKETS",
+    "BacktestResult",
+    "RuleBets",
+    "by_edge",
+    "run_backtest",
+    "skipped_by_rule",
+    "summarise",
+    "group_stats",
+]

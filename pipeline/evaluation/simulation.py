@@ -8,6 +8,10 @@ Two rules side by side on the same test matches, each with Kelly sizing and caps
   chosen by production's own `pipeline.prices.price_table`;
 - the model at the sharp price (the previous way): the ensemble's probability against the pre-match price the
   models see (Pinnacle's for these files), kept to show what it was worth.
+The value rule runs production's price-error guards before staking (pipeline.betting.screening.choose_bets, the
+code placement runs): a candidate failing one is never bet, and comes back in `skipped`. Football-data files carry
+no price times, so the age guards cannot act here; each outcome's "other soft books" are the other BET_BOOKMAKERS
+(pipeline.prices.price_table's `others_*`, as in production).
 Every bet is settled by production's rules (`pipeline.betting.settlement`) and graded by closing-line value
 against the fair close (`pipeline.odds.fair_clv`), with CLV_METHOD and, side by side, each of the three methods.
 The margin-inclusive ratio (price / closing price - 1) of the previous way is kept, named
@@ -22,14 +26,16 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from pipeline.betting.guards import GuardSettings
+from pipeline.betting.screening import choose_bets
 from pipeline.betting.settlement import LOSS, WIN, bet_profit
-from pipeline.betting.strategy import StrategyParams, select_bets
+from pipeline.betting.strategy import StrategyParams
 from pipeline.bookmakers import FOOTBALL_DATA_PREFIXES, canonical
 from pipeline.evaluation.walk_forward import probs_columns, week_index
 from pipeline.odds import METHODS, fair_clv, implied_probabilities
 from pipeline.outcomes import LETTERS, OUTCOMES, index_of
 from pipeline.prices import MODEL, PriceRules, price_table
-from pipeline.records import BetProposal, ValueCandidate
+from pipeline.records import BetProposal, SkippedCandidate, ValueCandidate
 
 BET_COLUMNS = [
     "row",
@@ -138,6 +144,7 @@ def add_value_columns(
             at_pre[f"best_{o}"].to_numpy(float),
             at_pre[f"book_{o}"].to_numpy(object),
         )
+        pred[f"others_{o}"] = at_pre[f"others_{o}"].to_numpy(object)  # the other bet books' prices (guards)
     for m in METHODS:
         p = implied_probabilities(close, m)
         for k, o in enumerate(OUTCOMES):
@@ -145,21 +152,46 @@ def add_value_columns(
     return pred
 
 
-def _candidates(pred: pd.DataFrame, rows: np.ndarray, probs: np.ndarray, odds: np.ndarray) -> list[ValueCandidate]:
-    """The strategy's input for the matches `rows`: one candidate per match, keyed by its row in `pred`."""
-    return [
-        ValueCandidate(
-            fixture_id=int(i),
-            kickoff=pred["kickoff"].iat[i],
-            fair_probs=(probs[i, 0], probs[i, 1], probs[i, 2]),
-            odds=(odds[i, 0], odds[i, 1], odds[i, 2]),
+def _others(pred: pd.DataFrame, i: int, o: str) -> tuple[float, ...]:
+    v = pred[f"others_{o}"].iat[i] if f"others_{o}" in pred else ()
+    return tuple(float(x) for x in v) if isinstance(v, tuple) else ()
+
+
+def _candidates(
+    pred: pd.DataFrame,
+    rows: np.ndarray,
+    probs: np.ndarray,
+    odds: np.ndarray,
+    books: np.ndarray,
+    fair_source: np.ndarray | None,
+    sharp: np.ndarray,
+) -> list[ValueCandidate]:
+    """The strategy's input for the matches `rows`: one candidate per match, keyed by its row in `pred`, with what
+    the guards judge it by (`sharp`: the sharp pre-match prices; no price times: the files have none)."""
+    out = []
+    for i in rows:
+        source = fair_source[i] if fair_source is not None else MODEL
+        s = sharp[i]
+        out.append(
+            ValueCandidate(
+                fixture_id=int(i),
+                kickoff=pred["kickoff"].iat[i],
+                fair_probs=(probs[i, 0], probs[i, 1], probs[i, 2]),
+                odds=(odds[i, 0], odds[i, 1], odds[i, 2]),
+                books=(books[i, 0], books[i, 1], books[i, 2]),
+                fair_source=source,
+                match=f"{pred['home_team'].iat[i]} v {pred['away_team'].iat[i]} {pred['kickoff'].iat[i]:%Y-%m-%d}"
+                if "home_team" in pred
+                else str(pred["match_id"].iat[i]),
+                sharp_odds=None if source == MODEL else (float(s[0]), float(s[1]), float(s[2])),
+                other_odds=(_others(pred, i, "home"), _others(pred, i, "draw"), _others(pred, i, "away")),
+            )
         )
-        for i in rows
-    ]
+    return out
 
 
 def _selected(selection: list[BetProposal]) -> list[tuple[int, int, float, float, float, float]]:
-    """(row, outcome index, odds, stake, edge, probability sized on) of each bet `select_bets` chose: the one
+    """(row, outcome index, odds, stake, edge, probability sized on) of each bet `choose_bets` chose: the one
     place that reads its records."""
     return [(int(b.fixture_id), index_of(b.outcome), b.odds, b.stake, b.edge, b.fair_prob) for b in selection]
 
@@ -172,9 +204,13 @@ def simulate(
     params: StrategyParams,
     bankroll: float,
     fair_source: np.ndarray | None = None,
+    guards: GuardSettings | None = None,
+    skipped: list[SkippedCandidate] | None = None,
 ) -> pd.DataFrame:
     """The strategy run week by week (probabilities `probs` against prices `odds` offered by `books`, all (n, 3)
-    aligned with `pred`); each week's bets settled at the final score before the next week is sized."""
+    aligned with `pred`); each week's bets settled at the final score before the next week is sized. With
+    `guards`, production's price-error guards first (pipeline.betting.screening): the candidates they set aside
+    are appended to `skipped` (fixture_id: the row in `pred`)."""
     with np.errstate(invalid="ignore"):
         ok = np.flatnonzero(np.isfinite(probs).all(axis=1) & (np.isfinite(odds) & (odds > 1)).any(axis=1))
     if not len(ok):
@@ -182,13 +218,16 @@ def simulate(
     kick = pred["kickoff"].iloc[ok]
     origin = (kick.min() - pd.Timedelta(days=kick.min().day_of_week)).normalize()
     week = week_index(kick, origin)
+    sharp = probs_columns(pred, "sharp_pre") if "sharp_pre_home" in pred else np.full((len(pred), 3), np.nan)
     out = []
     for w in np.unique(week):
         rows = ok[week == w]
         week_profit = 0.0
-        for i, k, price, stake, edge, prob in _selected(
-            select_bets(_candidates(pred, rows, probs, odds), bankroll, params)
-        ):
+        cands = _candidates(pred, rows, probs, odds, books, fair_source, sharp)
+        choice = choose_bets(cands, bankroll, params, guards)
+        if skipped is not None:
+            skipped.extend(choice.skipped)
+        for i, k, price, stake, edge, prob in _selected(choice.bets):
             won = int(pred["outcome"].iat[i]) == k
             profit = bet_profit(WIN if won else LOSS, stake, price)
             out.append(

@@ -123,6 +123,23 @@ def fair_line_lines(paired: dict, fair_lines: dict) -> list[str]:
     return lines
 
 
+def guard_lines(rule) -> list[str]:
+    """A rule's price-error guards (what they set aside, by rule; the same rule without them) and its fair CLV by EV
+    at bet time, briefly."""
+    lines = []
+    if rule.skipped is not None:
+        skips = ", ".join(f"{r} {n}" for r, n in rule.skipped.items() if n) or "none"
+        lines.append(f"  price-error guards set aside {sum(rule.skipped.values())} candidates ({skips})")
+    if rule.without_guards is not None:
+        w = rule.without_guards
+        lines.append(f"  without the guards: {w.bets} bets, fair CLV {interval(w.clv.flat, 2)}")
+    lines.append(
+        "  fair CLV by EV at bet time: "
+        + " | ".join(f"{name} {s.bets} bets {interval(s.clv.flat, 2)}" for name, s in rule.by_edge.items())
+    )
+    return lines
+
+
 def format_result(result) -> str:
     """A BacktestResult (pipeline.evaluation.backtest) as the command prints it."""
     info = result.info
@@ -146,7 +163,7 @@ def format_result(result) -> str:
         lines += ["", f"overall, established teams only ({est['definition']}): {est['n']} matches"]
         lines += _score_lines(est["scores"])[1:]
     value, previous = result.value, result.previous
-    lines += ["", f"Value bets ({value.rule}):", *_betting(value)]
+    lines += ["", f"Value bets ({value.rule}):", *_betting(value), *guard_lines(value)]
     if result.close is not None:
         lines += ["", f"Value bets against the close model ({result.close.rule}):", *_betting(result.close)]
         lines += fair_line_lines(info.get("paired_close_model", {}), result.fair_lines)
@@ -156,4 +173,4 @@ def format_result(result) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["pct", "interval", "bet_table", "bet_summary", "fair_line_lines", "format_result"]
+__all__ = ["pct", "interval", "bet_table", "bet_summary", "fair_line_lines", "guard_lines", "format_result"]

@@ -90,6 +90,7 @@ def _run(data_dir, leagues, start, end, json_path, xgb_refit_weeks, predictions_
             clv_method=settings.clv_method,
             validation_matches=settings.validation_matches,
             fair_line=settings.fair_line,
+            guards=settings.guards,
             progress=lambda m: echo(f"  [{time.perf_counter() - t0:6.1f}s] {m}"),
         )
     except ValueError as exc:

@@ -71,7 +71,7 @@ def run(ctx: JobContext, *, force: bool = False, dry_run: bool = False) -> None:
     models = load_models(settings.model_dir)  # no usable set: the runner exits 70 saying so
     if record_copied_set(ctx.engine, settings.model_dir, models.deployed, ctx.now, ctx.log):
         ctx.count("manual_rollback", 1)
-    source = ctx.provider.name
+    source, price_times = ctx.provider.name, ctx.provider.price_times
     end = ctx.now + timedelta(hours=settings.prediction_horizon_hours)
     batch = ctx.provider.fixtures(ctx.now, end, ctx.now)
     frame, problems = fixtures_frame(batch, ctx.now, rules)
@@ -108,7 +108,17 @@ def run(ctx: JobContext, *, force: bool = False, dry_run: bool = False) -> None:
             todo, preds, ids, models.version, ctx.now, [keys[m] for m in todo["match_id"]], False, market
         )
         with ctx.engine.connect() as conn:
-            bets = place_bets(conn, settings, ctx.now, todo, rows, lineup_based=False, write=False, close_fair=fair)
+            bets = place_bets(
+                conn,
+                settings,
+                ctx.now,
+                todo,
+                rows,
+                lineup_based=False,
+                write=False,
+                close_fair=fair,
+                price_times=price_times,
+            )
         print_dry_run(rows, bets, todo)
         return
     with ctx.engine.begin() as conn:  # fixtures, odds, predictions and bets land together or not at all
@@ -118,7 +128,9 @@ def run(ctx: JobContext, *, force: bool = False, dry_run: bool = False) -> None:
             todo, preds, ids, models.version, ctx.now, [keys[m] for m in todo["match_id"]], False, market
         )
         rows, kept = store_predictions(conn, rows, force)
-        bets = place_bets(conn, settings, ctx.now, todo, rows, lineup_based=False, close_fair=fair)
+        bets = place_bets(
+            conn, settings, ctx.now, todo, rows, lineup_based=False, close_fair=fair, price_times=price_times
+        )
     if kept:
         ctx.log.info("--force: %d predictions that placed bets point to were kept as they were", kept)
         ctx.count("predictions_kept_for_bets", kept)

@@ -148,7 +148,9 @@ def run(ctx: JobContext) -> None:
             lineup = lineups[changed.loc[i, "match_id"]]
             replace_lineup(conn, fid, lineup, ctx.now)
             record_lineup_update(conn, fid, ctx.now, hashes[i], lineup, changes[i], r.id)
-        bets = place_bets(conn, settings, ctx.now, sub, rows, lineup_based=True, close_fair=fair)
+        bets = place_bets(
+            conn, settings, ctx.now, sub, rows, lineup_based=True, close_fair=fair, price_times=ctx.provider.price_times
+        )
     ctx.count("lineup_predictions", len(rows))
     ctx.count("lineup_bets_placed", len(bets))
     if sent := alert_new_bets(ctx.engine, settings, ctx.log, bets):

@@ -30,6 +30,7 @@ from pipeline.prices import PriceRules
 from pipeline.store.ledger import ledger_counts, placed_prices
 from pipeline.store.reporting import by_outcome
 from pipeline.store.settlement import sharp_closing_prices
+from pipeline.store.skipped import latest_skips, skipped_by_rule
 
 
 def graded_bets(conn, rules: PriceRules, ledger: str = "paper") -> pd.DataFrame:
@@ -91,6 +92,8 @@ def build_report(conn, starting_bankroll: float, rules: PriceRules | None = None
         "calibration": calib,
         "bankroll": bankroll_curve(bets, starting_bankroll),
         "recent_clv": recent_clv(conn),
+        "skipped": skipped_by_rule(conn),
+        "latest_skips": latest_skips(conn, 3),
     }
 
 
@@ -128,6 +131,16 @@ def calibration_text(table: pd.DataFrame) -> str:
     return shown.to_string(index=False)
 
 
+def skipped_lines(by_rule: dict, latest: list) -> list[str]:
+    """The price-error guards' section: candidates set aside before staking (never bet), by rule, and the latest."""
+    total = sum(n for n, _ in by_rule.values())
+    if not total:
+        return ["Price-error guards: no candidate set aside"]
+    rules = ", ".join(f"{r} {n}" for r, (n, _) in sorted(by_rule.items(), key=lambda kv: (-kv[1][0], kv[0])))
+    lines = [f"Price-error guards: {total} candidates set aside, never bet ({rules}); the latest:"]
+    return lines + [f"  {seen:%Y-%m-%d %H:%M} UTC {reason}" for seen, reason in latest]
+
+
 def format_report(rep: dict) -> str:
     s, rules = rep["summary"], rep["rules"]
     lines = ["PERFORMANCE REPORT", ""]
@@ -147,6 +160,8 @@ def format_report(rep: dict) -> str:
                 f"(pre-match odds used, margin removed) {_fmt(m['log_loss'])}"
             )
     lines += ["", *rep.get("ledger", [])]
+    if "skipped" in rep:
+        lines += skipped_lines(rep["skipped"], rep.get("latest_skips", []))
     lines += [
         f"Bets settled: {s['bets_settled']} (void: {s['bets_void']})  staked {s['staked']:.2f}  "
         f"profit {s['profit']:+.2f}  bankroll {s['bankroll']:.2f} (started at {rep['starting_bankroll']:.2f})",

@@ -113,6 +113,8 @@ class Provider(abc.ABC):
     name: str = "provider"
     has_lineups: bool = False
     simulated: bool = False
+    # Odds.fetched_at is when the price was seen, so the price-error guards may judge a price's age by it
+    price_times: bool = True
 
     @abc.abstractmethod
     def history(self, start: datetime | None, end: datetime, now: datetime) -> Batch:
@@ -269,6 +271,7 @@ class Sanitized(Provider):
     def __init__(self, inner: Provider):
         self.inner = inner
         self.name, self.has_lineups, self.simulated = inner.name, inner.has_lineups, inner.simulated
+        self.price_times = inner.price_times
 
     def __getattr__(self, attr):  # anything else a source offers (e.g. the sandbox's world)
         return getattr(self.inner, attr)

@@ -104,6 +104,7 @@ def load_matches(
 class FootballDataProvider(Provider):
     name = "football-data"
     has_lineups = False
+    price_times = False  # the files carry no times: snapshots are dated by convention, not when seen
 
     def __init__(
         self,

@@ -274,6 +274,26 @@ bets = Table(
     Index("ix_bets_status", "status"),
 )
 
+# Candidates the price-error guards set aside before staking (pipeline.betting.screening): never bet. One row per
+# fixture, outcome and rule; a later run that sets the same one aside again moves last_seen on and keeps the latest
+# book, price, fair probability and reason.
+skipped_candidates = Table(
+    "skipped_candidates",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("fixture_id", Integer, ForeignKey("fixtures.id"), nullable=False),
+    Column("outcome", String(8), nullable=False),  # home, draw, away
+    Column("bookmaker", String(64)),  # the book whose price was set aside
+    Column("odds", Float, nullable=False),
+    Column("fair_prob", Float, nullable=False),  # the fair probability it was judged against
+    Column("rule", String(32), nullable=False),  # pipeline.betting.guards.RULES
+    Column("reason", Text, nullable=False),  # the one log line: match, outcome, book, price, fair price, rule
+    _ts("first_seen", nullable=False),
+    _ts("last_seen", nullable=False),
+    UniqueConstraint("fixture_id", "outcome", "rule"),
+    Index("ix_skipped_candidates_last_seen", "last_seen"),
+)
+
 performance_daily = Table(
     "performance_daily",
     metadata,
