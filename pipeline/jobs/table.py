@@ -281,7 +281,8 @@ JOBS: dict[str, Job] = {
             "performance report and charts",
             doc=(
                 "fair closing-line value and ROI with 95% intervals by league, month and bookmaker, by outcome, "
-                "calibration, bankroll; `--plot DIR` writes PNG charts"
+                "calibration, bankroll, the candidates the price-error guards set aside by rule; `--plot DIR` "
+                "writes PNG charts"
             ),
             lock=False,
             cron_args=(),
