@@ -71,7 +71,7 @@ def load(path: str, settings) -> pd.DataFrame:
 
 def candidates(pred: pd.DataFrame, settings) -> list[tuple[int, int, GuardCandidate]]:
     """(row, outcome index, candidate) for every outcome the strategy's filters let through (select_bets' mask)."""
-    p: StrategyParams = settings.strategy
+    p = StrategyParams.from_settings(settings)
     fair, best = _probs_columns(pred, "fair"), _probs_columns(pred, "best")
     sharp = _probs_columns(pred, "sharp_pre")
     books = list(settings.bet_bookmakers)
@@ -128,7 +128,7 @@ def replay(pred: pd.DataFrame, settings, cands, guards: GuardSettings) -> tuple[
         _probs_columns(pred, "fair"),
         best,
         pred[[f"best_{o}_book" for o in OUTCOMES]].to_numpy(object),
-        settings.strategy,
+        StrategyParams.from_settings(settings),
         settings.starting_bankroll,
         pred["fair_source"].to_numpy(object),
     )
@@ -218,7 +218,7 @@ def main(early, late):
     clv = settings.clv_method
     print(
         f"sharp {', '.join(settings.sharp_bookmakers)} (fair line by {settings.fair_method}); bet at "
-        f"{', '.join(settings.bet_bookmakers)}; MIN_EDGE {settings.strategy.min_edge}; CLV graded by {clv}"
+        f"{', '.join(settings.bet_bookmakers)}; MIN_EDGE {settings.min_edge}; CLV graded by {clv}"
     )
     pred_e, pred_l = load(early, settings), load(late, settings)
     cands_e, cands_l = candidates(pred_e, settings), candidates(pred_l, settings)
