@@ -322,7 +322,10 @@ def test_placement_stores_the_minimum_acceptable_price_of_every_bet(db_url, tmp_
 
     from test_value_bets import _run
 
-    st = dataclasses.replace(settings, database_url=db_url, fair_method="multiplicative", min_edge=0.03)
+    # ALLOW_MODEL_FAIR on: m2's bet on the models' line has a minimum price too
+    st = dataclasses.replace(
+        settings, database_url=db_url, fair_method="multiplicative", min_edge=0.03, allow_model_fair=True
+    )
     engine, bets = _run(db_url, tmp_path, st)
     assert len(bets) == 3
     for b in bets.values():
