@@ -3,7 +3,7 @@
 One row per fixture, outcome and rule (pipeline.betting.guards.RULES) with the book, price, fair probability and
 one-line reason, first_seen and last_seen (moved on when a later run sets the same one aside again).
 
-Revision ID: 0006_issue24
+Revision ID: 0007_issue24
 Revises: 0006_issue22_postponements
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 from pipeline.store.schema import UTCDateTime
 
-revision = "0006_issue24"
+revision = "0007_issue24"
 down_revision = "0006_issue22_postponements"
 branch_labels = None
 depends_on = None
