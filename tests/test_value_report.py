@@ -26,8 +26,9 @@ CLOSE = (2.0, 3.5, 4.2)  # Pinnacle's close of every match: 1/odds = 21/42, 12/4
 FAIR_HOME = 21 / 43  # removal gives the home win 21/43 = 0.488
 
 
-def _store(url, tmp_path, bet_odds, days=10, books=("Bet365", "William Hill")):
-    """One home bet per match at `bet_odds` (one per value), matches spread over `days` match days, settled."""
+def _store(url, tmp_path, bet_odds, days=10, books=("Bet365", "William Hill"), edges=(0.05,), leads=None):
+    """One home bet per match at `bet_odds` (one per value), matches spread over `days` match days, settled; bet i
+    has EV edges[i % len(edges)] and, with `leads`, was placed leads[i % len(leads)] hours before its kick-off."""
     eng = make_engine(url)
     migrate(eng, tmp_path / "locks")
     batch = Batch()
@@ -71,11 +72,13 @@ def _store(url, tmp_path, bet_odds, days=10, books=("Bet365", "William Hill")):
                     bookmaker=books[i % len(books)],
                     odds=o,
                     stake=10.0 + i % 3,
-                    edge=0.05,
+                    edge=edges[i % len(edges)],
                     model_prob=0.5,
                     fair_prob=0.5,
                     fair_source="Pinnacle",
-                    placed_at=T0 - timedelta(days=1),
+                    placed_at=T0 - timedelta(days=1)
+                    if leads is None
+                    else batch.matches[i].kickoff - timedelta(hours=leads[i % len(leads)]),
                 )
             )
         settle_bets(conn, T0 + timedelta(days=days + 1), PriceRules(clv_method="multiplicative"))
@@ -111,6 +114,26 @@ def test_report_value_figures_agree_with_the_bets(db_url, tmp_path):
     assert sum(s.bets for s in rep["by_league"].values()) == 40
     text = format_report(rep)
     assert "fair CLV" in text and "graded by" in text and "By bookmaker:" in text and "WARNING" not in text
+    eng.dispose()
+
+
+def test_report_groups_fair_clv_by_ev_at_bet_time_and_by_hours_before_kick_off(sqlite_url, tmp_path):
+    """Issue 24: does a larger EV give a larger CLV, and does an early bet beat the close more? Each bucket holds
+    exactly the bets whose EV (or lead time) falls in it, and its CLV is theirs."""
+    odds = np.round(np.linspace(1.9, 2.4, 24), 2)
+    edges, leads = (0.025, 0.04, 0.07, 0.12), (1, 3, 12, 30)
+    eng = _store(sqlite_url, tmp_path, odds, days=6, edges=edges, leads=leads)
+    with eng.connect() as conn:
+        rep = build_report(conn, 1000.0, PriceRules(clv_method="multiplicative"))
+    assert list(rep["by_edge"]) == ["2-3%", "3-5%", "5-10%", ">10%"]
+    assert list(rep["by_lead_time"]) == ["under 2 h", "2-6 h", "6-24 h", "24 h or more"]
+    clv = odds * FAIR_HOME - 1
+    for k, stats in enumerate(rep["by_edge"].values()):
+        assert stats.bets == 6 and stats.clv.flat.mean == pytest.approx(clv[k::4].mean())
+    for k, stats in enumerate(rep["by_lead_time"].values()):  # leads cycle with the same period as the edges
+        assert stats.bets == 6 and stats.clv.flat.mean == pytest.approx(clv[k::4].mean())
+    text = format_report(rep)
+    assert "By EV at bet time:" in text and "By hours from the bet to kick-off:" in text and ">10%" in text
     eng.dispose()
 
 

@@ -26,7 +26,7 @@ import pandas as pd
 from pipeline.betting.guards import RULES, GuardSettings
 from pipeline.betting.strategy import StrategyParams
 from pipeline.config import Settings
-from pipeline.evaluation.bet_stats import BetStats, bet_stats, stats_json
+from pipeline.evaluation.bet_stats import EV_BUCKETS, BetStats, bet_stats, stats_json
 from pipeline.evaluation.fair_lines import close_model_probs, close_model_scores, compare_bets, equal_volume
 from pipeline.evaluation.scoring import score_predictions
 from pipeline.evaluation.simulation import add_value_columns, grade, simulate
@@ -40,8 +40,6 @@ from pipeline.records import SkippedCandidate
 _DEFAULT: dict[str, Any] = {f.name: f.default for f in fields(Settings) if f.default is not MISSING}
 _RULES = PriceRules()  # the configuration's bookmakers and margin methods
 _GUARDS = GuardSettings()  # production's price-error guards at their defaults
-# EV at bet time (fair probability x price - 1): (from, below, name)
-EV_BUCKETS = ((0.02, 0.03, "2-3%"), (0.03, 0.05, "3-5%"), (0.05, 0.10, "5-10%"), (0.10, np.inf, ">10%"))
 
 
 def group_stats(bets: pd.DataFrame) -> BetStats:

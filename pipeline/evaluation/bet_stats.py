@@ -133,4 +133,27 @@ def stats_json(s: BetStats) -> dict:
     }
 
 
-__all__ = ["Estimate", "ClvStats", "BetStats", "bet_stats", "stats_json"]
+# EV at bet time (fair probability x price - 1): (from, below, name); the backtest and the report group by them
+EV_BUCKETS = ((0.02, 0.03, "2-3%"), (0.03, 0.05, "3-5%"), (0.05, 0.10, "5-10%"), (0.10, np.inf, ">10%"))
+# hours from the bet to its kick-off: (from, below, name)
+LEAD_BUCKETS = ((0.0, 2.0, "under 2 h"), (2.0, 6.0, "2-6 h"), (6.0, 24.0, "6-24 h"), (24.0, np.inf, "24 h or more"))
+
+
+def bucket(values, buckets) -> list[str | None]:
+    """Each value's bucket name (None outside every bucket), with the 1e-12 slack the EV edges need."""
+    out: list[str | None] = []
+    for v in np.asarray(values, float):
+        out.append(next((name for lo, hi, name in buckets if lo - 1e-12 <= v < hi - 1e-12), None))
+    return out
+
+
+__all__ = [
+    "Estimate",
+    "ClvStats",
+    "BetStats",
+    "bet_stats",
+    "stats_json",
+    "EV_BUCKETS",
+    "LEAD_BUCKETS",
+    "bucket",
+]

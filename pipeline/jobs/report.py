@@ -20,7 +20,7 @@ import pandas as pd
 from pipeline.betting.ledger import counted_bets, ledger_lines
 from pipeline.betting.performance import clv_alarm_line, final_predictions, recent_clv, settled_bets, summary
 from pipeline.betting.settlement import closing_line_value
-from pipeline.evaluation.bet_stats import BetStats, bet_stats
+from pipeline.evaluation.bet_stats import EV_BUCKETS, LEAD_BUCKETS, BetStats, bet_stats, bucket
 from pipeline.evaluation.text import bet_summary, bet_table
 from pipeline.jobs.runner import write_stdout
 from pipeline.metrics import calibration_table
@@ -46,6 +46,10 @@ def graded_bets(conn, rules: PriceRules, ledger: str = "paper") -> pd.DataFrame:
         return bets
     bets["day"] = bets["kickoff_time"].dt.date
     bets["month"] = bets["kickoff_time"].dt.strftime("%Y-%m")
+    # does a larger EV give a larger CLV, or mostly price errors? and does a bet placed early beat the close more?
+    bets["ev_bucket"] = pd.Categorical(bucket(bets["edge"], EV_BUCKETS), [n for _, _, n in EV_BUCKETS], ordered=True)
+    hours = (bets["kickoff_time"] - bets["placed_at"]).dt.total_seconds() / 3600.0
+    bets["lead_time"] = pd.Categorical(bucket(hours, LEAD_BUCKETS), [n for _, _, n in LEAD_BUCKETS], ordered=True)
     close = sharp_closing_prices(conn, bets["fixture_id"].tolist(), rules.sharp)
     triples = close.reindex(bets["fixture_id"])[[f"close_{o}" for o in OUTCOMES]].to_numpy(float)
     for method in METHODS:
@@ -67,7 +71,7 @@ def value_stats(b: pd.DataFrame) -> BetStats:
 
 
 def value_table(bets: pd.DataFrame, key: str) -> dict[str, BetStats]:
-    return {str(k): value_stats(g) for k, g in bets.groupby(key, sort=True)}
+    return {str(k): value_stats(g) for k, g in bets.groupby(key, sort=True, observed=True)}
 
 
 def build_report(conn, starting_bankroll: float, rules: PriceRules | None = None, ledger: str = "paper") -> dict:
@@ -87,6 +91,8 @@ def build_report(conn, starting_bankroll: float, rules: PriceRules | None = None
         "by_league": value_table(bets, "league_code") if has_bets else None,
         "by_month": value_table(bets, "month") if has_bets else None,
         "by_bookmaker": value_table(bets, "bookmaker") if has_bets else None,
+        "by_edge": value_table(bets, "ev_bucket") if has_bets else None,
+        "by_lead_time": value_table(bets, "lead_time") if has_bets else None,
         "bets": bets,
         "starting_bankroll": starting_bankroll,
         "calibration": calib,
@@ -186,6 +192,8 @@ def format_report(rep: dict) -> str:
         ("By league:", "by_league", "league_code"),
         ("By month:", "by_month", "month"),
         ("By bookmaker:", "by_bookmaker", "bookmaker"),
+        ("By EV at bet time:", "by_edge", "EV"),
+        ("By hours from the bet to kick-off:", "by_lead_time", "lead time"),
     ):
         if rep[key]:
             lines += ["", title, bet_table(list(rep[key].items()), col)]

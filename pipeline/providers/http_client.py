@@ -88,7 +88,7 @@ def _read_body(resp: requests.Response, end: float, shown: str, deadline: float)
             raise ProviderError(f"{shown}: body larger than {MAX_BODY // 2**20} MB; not read")
         chunks.append(chunk)
     resp._content = b"".join(chunks)
-    resp._content_consumed = True  # type: ignore[attr-defined]  # requests' own flag: the body is read
+    resp._content_consumed = True  # requests' own flag: the body is read
 
 
 def _wait(base: float, left: Callable[[], float]) -> Callable[[RetryCallState], float]:
