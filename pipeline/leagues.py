@@ -67,7 +67,7 @@ def check_football_data(setting: str, codes) -> tuple[str, ...]:
 
 def check_sportmonks(setting: str, ids) -> tuple[str, ...]:
     """Sportmonks league ids are positive integers (8 is the Premier League). Which ones the plan covers only the
-    API knows: a configured league with no matches in a fetch is a warning (pipeline.providers.coverage)."""
+    API knows: the provider checks them when a job starts (pipeline.providers.sportmonks_leagues)."""
     for value in ids:
         if not value.isdigit() or int(value) == 0:
             raise UnknownLeague(

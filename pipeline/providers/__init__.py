@@ -53,6 +53,7 @@ def _source(settings) -> Provider:
             timeout=(5.0, settings.http_timeout),
             attempts=settings.http_attempts,
             deadline=settings.http_deadline,
+            cache_dir=settings.cache_dir,
         )
     raise ValueError(f"unknown data source {settings.data_source!r}")
 

@@ -22,12 +22,14 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlencode
 
 import requests
 
 from pipeline.providers.base import FINISHED, Batch, Lineup, Provider, ProviderAuthError, ProviderError, chunks
 from pipeline.providers.http_client import make_session, request
+from pipeline.providers.sportmonks_leagues import CACHE_NAME, check_plan, plan_leagues
 from pipeline.providers.sportmonks_payload import (
     LINEUP_STARTER,
     MARKET_1X2,
@@ -66,6 +68,7 @@ class SportmonksProvider(Provider):
         session=None,
         max_budget_wait: float = 60.0,
         deadline: float = 120.0,
+        cache_dir: Path | None = None,
     ):
         if not api_key:
             raise ProviderAuthError("Sportmonks needs an API token (SPORTMONKS_API_KEY)")
@@ -84,6 +87,9 @@ class SportmonksProvider(Provider):
         self._own_session = session is None
         # first path segment -> (remaining calls, monotonic reset deadline, entity name)
         self._budget: dict[str, tuple[int, float, str]] = {}
+        # the plan's leagues are checked before the first call of a job when there is a cache directory
+        self._leagues_checked = cache_dir is None or not self.league_ids
+        self._cache_dir = cache_dir
 
     def __repr__(self) -> str:  # never show the token
         return f"SportmonksProvider(base_url={self.base_url!r}, league_ids={self.league_ids!r})"
@@ -95,6 +101,7 @@ class SportmonksProvider(Provider):
     # ---- the Provider questions -------------------------------------------------------------------------
 
     def history(self, start: datetime | None, end: datetime, now: datetime) -> Batch:
+        self._check_leagues()
         start = start if start is not None else end - timedelta(days=DEFAULT_HISTORY_DAYS)
         batch = self._between(start, end, now, include=ODDS_INCLUDE)
         batch.matches = [m for m in batch.matches if m.status == FINISHED]
@@ -103,15 +110,18 @@ class SportmonksProvider(Provider):
         return batch
 
     def fixtures(self, start: datetime, end: datetime, now: datetime) -> Batch:
+        self._check_leagues()
         return self._between(start, end, now, include=ODDS_INCLUDE)
 
     def results(self, match_ids: Sequence[str], now: datetime) -> Batch:
+        self._check_leagues()
         batch = Batch()
         for fx in self._multi(match_ids, ODDS_INCLUDE, self._odds_filters(), batch.problems):
             batch.extend(read_fixture(fx, now, self.bookmaker_ids))
         return batch
 
     def lineups(self, match_ids: Sequence[str], now: datetime) -> dict[str, Lineup]:
+        self._check_leagues()
         out: dict[str, Lineup] = {}
         problems: list[str] = []
         for fx in self._multi(match_ids, "participants;lineups", [f"lineupTypes:{LINEUP_STARTER}"], problems):
@@ -123,6 +133,7 @@ class SportmonksProvider(Provider):
         return out
 
     def check(self, now: datetime) -> str:
+        self._check_leagues()
         body = self._get("leagues", {"per_page": 1})
         if body is None:
             raise ProviderError("Sportmonks answered but lists no leagues: check the subscription")
@@ -130,6 +141,23 @@ class SportmonksProvider(Provider):
         return (
             f"{self.name}: ok ({rl.get('requested_entity', 'League')} calls left this hour: {rl.get('remaining', '?')})"
         )
+
+    def _check_leagues(self) -> None:
+        """SPORTMONKS_LEAGUES against the plan's league ids (pipeline.providers.sportmonks_leagues), once."""
+        if self._leagues_checked or self._cache_dir is None:
+            return
+        self._leagues_checked = True
+        plan = plan_leagues(self._plan_leagues, self._cache_dir / CACHE_NAME, self.league_ids)
+        if plan is not None:
+            check_plan(self.league_ids, plan)
+
+    def _plan_leagues(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for items in self._pages("leagues", {}):
+            for league in items:
+                if isinstance(league, dict) and league.get("id") is not None:
+                    out[str(league["id"])] = str(league.get("name") or "?")
+        return out
 
     # ---- requests ---------------------------------------------------------------------------------------
 
