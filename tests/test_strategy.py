@@ -5,7 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.betting.strategy import StrategyParams, close_ratio_with_margin, edge, kelly_stakes, select_bets
+from pipeline.betting.settlement import close_ratio_with_margin
+from pipeline.betting.strategy import StrategyParams, edge, kelly_stakes, select_bets
 from pipeline.config import load_settings
 from pipeline.records import BetProposal, PlacedBet, ValueCandidate
 

@@ -11,7 +11,8 @@
 - Profit: a win pays stake x (odds - 1), to the cent; a loss costs the stake; a void is 0.
 - Closing-line value, one definition everywhere (`pipeline.odds.fair_clv`): odds x the sharp closing line's
   probability of the bet's outcome with the margin removed by CLV_METHOD - 1; NaN without a sharp closing price
-  (no other close stands in for it) and for a void bet.
+  (no other close stands in for it) and for a void bet. The margin-inclusive ratio (`close_ratio_with_margin`,
+  price / closing price - 1) is kept beside it for comparison; it is not CLV.
 Pure functions: the settlement job reads and writes the store, the backtest replays history, both decide here.
 """
 
@@ -168,6 +169,14 @@ def closing_line_value(odds, closing_prices, bet_outcomes, method: str) -> np.nd
     return fair_clv(odds, fair)
 
 
+def close_ratio_with_margin(bet_odds, closing_odds):
+    """odds / closing odds - 1: the price against the close *with the bookmaker's margin in it*, for a float or an
+    array (NaN where the close is missing). Not CLV (`closing_line_value`, against the margin-free close): a bet at
+    the closing price itself scores 0 here although it loses the margin."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return bet_odds / closing_odds - 1.0
+
+
 __all__ = [
     "WIN",
     "LOSS",
@@ -184,4 +193,5 @@ __all__ = [
     "Correction",
     "correction_of",
     "closing_line_value",
+    "close_ratio_with_margin",
 ]

@@ -114,13 +114,6 @@ def kelly_stakes(probs: ArrayLike, odds: ArrayLike, candidates: ArrayLike | None
     return f
 
 
-def close_ratio_with_margin(bet_odds: float, closing_odds: float) -> float:
-    """odds / closing odds - 1: the price against the close *with the bookmaker's margin in it*. Not CLV (that is
-    pipeline.odds.fair_clv, against the margin-free close): a bet at the closing price itself scores 0 here
-    although it loses the margin."""
-    return bet_odds / closing_odds - 1.0
-
-
 def select_bets(
     candidates: Iterable[ValueCandidate],
     bankroll: float,
@@ -185,6 +178,5 @@ __all__ = [
     "edge",
     "eligible",
     "kelly_stakes",
-    "close_ratio_with_margin",
     "select_bets",
 ]

@@ -14,8 +14,8 @@ no price times, so the age guards cannot act here; each outcome's "other soft bo
 (pipeline.prices.price_table's `others_*`, as in production).
 Every bet is settled by production's rules (`pipeline.betting.settlement`) and graded by closing-line value
 against the fair close (`pipeline.odds.fair_clv`), with CLV_METHOD and, side by side, each of the three methods.
-The margin-inclusive ratio (price / closing price - 1) of the previous way is kept, named
-`clv_margin_inclusive`; it is not CLV.
+The margin-inclusive ratio (price / closing price - 1, `pipeline.betting.settlement.close_ratio_with_margin`) of
+the previous way is kept, named `clv_margin_inclusive`; it is not CLV.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import pandas as pd
 
 from pipeline.betting.guards import GuardSettings
 from pipeline.betting.screening import choose_bets
-from pipeline.betting.settlement import LOSS, WIN, bet_profit
+from pipeline.betting.settlement import LOSS, WIN, bet_profit, close_ratio_with_margin
 from pipeline.betting.strategy import StrategyParams
 from pipeline.bookmakers import FOOTBALL_DATA_PREFIXES, canonical
 from pipeline.evaluation.walk_forward import probs_columns, week_index
@@ -268,8 +268,7 @@ def grade(bets: pd.DataFrame, pred: pd.DataFrame, clv_method: str) -> pd.DataFra
         bets[f"clv_{m}"] = fair_clv(bets["odds"].to_numpy(float), p)
     bets["clv"] = bets[f"clv_{clv_method}"]
     close = probs_columns(pred, "close")[rows, k] if len(bets) else np.array([])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        bets["clv_margin_inclusive"] = bets["odds"].to_numpy(float) / close - 1  # price / closing price - 1
+    bets["clv_margin_inclusive"] = close_ratio_with_margin(bets["odds"].to_numpy(float), close)
     return bets
 
 

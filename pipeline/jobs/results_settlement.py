@@ -32,6 +32,7 @@ from pipeline.betting.ledger import counted
 from pipeline.betting.performance import has_performance, refresh_performance
 from pipeline.betting.settlement import (
     VOID,
+    close_ratio_with_margin,
     closing_line_value,
     correction_of,
     moved_too_far,
@@ -111,7 +112,7 @@ def settle_bets(
                 "profit_loss": done.profit,
                 "closing_odds": closing,
                 "clv": value_of.get(bet["id"]),
-                "close_ratio_with_margin": (bet["odds"] / closing - 1) if closing else None,
+                "close_ratio_with_margin": close_ratio_with_margin(bet["odds"], closing) if closing else None,
                 "settlement_note": note,
             }
         )
