@@ -12,8 +12,8 @@ The value rule runs production's price-error guards before staking (pipeline.bet
 code placement runs): a candidate failing one is never bet, and comes back in `skipped`. Football-data files carry
 no price times, so the age guards cannot act here; each outcome's "other soft books" are the other BET_BOOKMAKERS
 (pipeline.prices.price_table's `others_*`, as in production).
-Every bet is settled by production's rules (`pipeline.betting.settlement`) and graded by closing-line value
-against the fair close (`pipeline.odds.fair_clv`), with CLV_METHOD and, side by side, each of the three methods.
+Every bet is settled and graded by production's rules (`pipeline.betting.settlement`: `closing_line_value` against
+the fair sharp close), with CLV_METHOD and, side by side, each of the three methods.
 The margin-inclusive ratio (price / closing price - 1, `pipeline.betting.settlement.close_ratio_with_margin`) of
 the previous way is kept, named `clv_margin_inclusive`; it is not CLV.
 """
@@ -28,11 +28,11 @@ import pandas as pd
 
 from pipeline.betting.guards import GuardSettings
 from pipeline.betting.screening import choose_bets
-from pipeline.betting.settlement import LOSS, WIN, bet_profit, close_ratio_with_margin
+from pipeline.betting.settlement import LOSS, WIN, bet_profit, close_ratio_with_margin, closing_line_value
 from pipeline.betting.strategy import StrategyParams
 from pipeline.bookmakers import FOOTBALL_DATA_PREFIXES, canonical
 from pipeline.evaluation.walk_forward import probs_columns, week_index
-from pipeline.odds import METHODS, fair_clv, implied_probabilities
+from pipeline.odds import METHODS, implied_probabilities
 from pipeline.outcomes import LETTERS, OUTCOMES, index_of
 from pipeline.prices import MODEL, PriceRules, price_table
 from pipeline.records import BetProposal, SkippedCandidate, ValueCandidate
@@ -261,11 +261,11 @@ def grade(bets: pd.DataFrame, pred: pd.DataFrame, clv_method: str) -> pd.DataFra
     bets = bets.copy()
     rows = bets["row"].to_numpy(int)
     k = np.array([OUTCOMES.index(o) for o in bets["bet_outcome"]], int)
-    bets["sharp_close_odds"] = probs_columns(pred, "sharp_close")[rows, k] if len(bets) else []
+    sharp_close = probs_columns(pred, "sharp_close")[rows] if len(bets) else np.empty((0, 3))
+    bets["sharp_close_odds"] = sharp_close[np.arange(len(bets)), k] if len(bets) else []
     for m in METHODS:
-        p = probs_columns(pred, f"close_fair_{m}")[rows, k] if len(bets) else np.array([])
-        bets[f"fair_close_prob_{m}"] = p
-        bets[f"clv_{m}"] = fair_clv(bets["odds"].to_numpy(float), p)
+        bets[f"fair_close_prob_{m}"] = probs_columns(pred, f"close_fair_{m}")[rows, k] if len(bets) else np.array([])
+        bets[f"clv_{m}"] = closing_line_value(bets["odds"].to_numpy(float), sharp_close, k, m)
     bets["clv"] = bets[f"clv_{clv_method}"]
     close = probs_columns(pred, "close")[rows, k] if len(bets) else np.array([])
     bets["clv_margin_inclusive"] = close_ratio_with_margin(bets["odds"].to_numpy(float), close)
