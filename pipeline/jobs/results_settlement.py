@@ -2,7 +2,7 @@
 
 Works out from the store what still needs doing: fixtures whose kick-off has passed and that have a pending bet
 or an unscored prediction. A bet moves from pending to settled/void exactly once (the UPDATE in
-pipeline.store.settlement is conditional on `status = 'pending'`), so a second run, or one killed half-way, never
+pipeline.store.bets is conditional on `status = 'pending'`), so a second run, or one killed half-way, never
 settles twice. What a result means for a bet (status, profit, CLV) is decided in pipeline.betting.settlement.
 
 No bet stays pending for ever, and none is voided while its match may still be played (the rules are
@@ -46,6 +46,7 @@ from pipeline.jobs.runner import EXIT_SOFTWARE, JobContext, JobFailed
 from pipeline.outcomes import OUTCOMES
 from pipeline.prices import PriceRules
 from pipeline.providers.base import Batch, clean_text
+from pipeline.store import bets as bet_store
 from pipeline.store import settlement as store
 from pipeline.store import store_batch
 from pipeline.store.ledger import close_unplaced, mark_missed
@@ -117,7 +118,7 @@ def settle_bets(
             }
         )
     # one executemany; still conditional on 'pending', so a bet is settled once whatever runs beside this
-    store.write_settlements(conn, rows, now)
+    bet_store.write_settlements(conn, rows, now)
     return counts
 
 
@@ -130,7 +131,7 @@ def void_overdue_bets(conn, now, hours: float) -> int:
         note = overdue_note(r.kickoff_at_placement, r.kickoff_time, r.status, r.provider_id, now, hours)
         if note is not None:
             notes[r.id] = note
-    store.void_bets(conn, notes, now)
+    bet_store.void_bets(conn, notes, now)
     return len(notes)
 
 
@@ -148,7 +149,7 @@ def resettle_corrected(conn, now, log, ledger: str = "paper") -> int:
         if fix is None:
             continue
         done = fix.settlement
-        if store.resettle(conn, bet, done.status, done.result, done.profit, fix.note, now):
+        if bet_store.resettle(conn, bet, done.status, done.result, done.profit, fix.note, now):
             log.warning("bet %d re-settled: %s", bet["id"], fix.note.split("; re-settled ", 1)[-1])
             n += 1
     return n
@@ -261,7 +262,7 @@ def settle_by_hand(ctx: JobContext, bet_id: int, result: str, reason: str) -> No
         done = settle_as(result, c.stake, c.odds)
         reason = clean_text(reason)
         note = f"voided by hand: {reason}" if result == "void" else f"settled by hand as {result}: {reason}"
-        if not store.settle_pending_bet(conn, bet_id, done.status, done.result, done.profit, ctx.now, note):
+        if not bet_store.settle_pending_bet(conn, bet_id, done.status, done.result, done.profit, ctx.now, note):
             # settled by the cron job between our read and our write
             raise JobFailed(f"bet {bet_id} was settled meanwhile; nothing changed", EXIT_SOFTWARE)
         refresh_performance(conn, ctx.settings.starting_bankroll, ctx.now, ctx.settings.ledger)

@@ -1,5 +1,8 @@
-"""The `bets` table on the betting side: placed bets in (never duplicated), and what the strategy, the performance
-table and the CLV alarm read back. (Settlement's updates are pipeline.store.settlement's.)
+"""The `bets` table's writer: placed bets in (never duplicated), settlement's conditional UPDATEs that settle, void
+or settle again a bet exactly once (conditional on the status read, `pending` for a first settlement, so a second
+run, or one killed half-way, never settles twice), and what the strategy, the performance table and the CLV alarm
+read back. (The settlement job's reads are pipeline.store.settlement's; the ledger's own updates, what was really
+placed, pipeline.store.ledger's.)
 
 `bets.model_prob` is the deployed models' probability of the outcome and `bets.fair_prob` the one the bet was
 sized on: the columns users query, named as the Bet record (pipeline.records) names its fields.
@@ -10,7 +13,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pandas as pd
-from sqlalchemy import and_, func, not_, or_, select, text
+from sqlalchemy import and_, bindparam, func, not_, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -111,4 +114,95 @@ def bets_pending_since(conn: Connection, kickoff_before: datetime) -> int:
     ).scalar_one()
 
 
-__all__ = ["bets_pending_since", "insert_bets", "settled_profit", "bets_since", "settled_bets", "recent_settled_clv"]
+def resettle(conn: Connection, bet: dict, status: str, result: str, profit: float, note: str, now: datetime) -> bool:
+    """Settle a settled bet again (a corrected result), if it is still as read (`bet`: id, status, result);
+    a void one loses its CLV. False when it had changed meanwhile (nothing written)."""
+    b = schema.bets
+    values: dict = {
+        "status": status,
+        "result": result,
+        "profit_loss": profit,
+        "settled_at": now,
+        "settlement_note": note,
+    }
+    if status == "void":
+        values.update(clv=None, closing_odds=None, close_ratio_with_margin=None)
+    done = conn.execute(
+        update(b).where(b.c.id == bet["id"], b.c.status == bet["status"], b.c.result == bet["result"]).values(**values)
+    ).rowcount
+    return bool(done)
+
+
+def write_settlements(conn: Connection, rows: list[dict], now: datetime) -> None:
+    """One executemany: each row's bet (`id`) gets status, result, profit_loss, closing_odds, clv,
+    close_ratio_with_margin and settlement_note, if it is still pending."""
+    if not rows:
+        return
+    b = schema.bets
+    conn.execute(
+        update(b)
+        .where(b.c.id == bindparam("b_id"), b.c.status == "pending")
+        .values(
+            status=bindparam("v_status"),
+            result=bindparam("v_result"),
+            profit_loss=bindparam("v_profit"),
+            settled_at=now,
+            closing_odds=bindparam("v_closing"),
+            clv=bindparam("v_clv"),
+            close_ratio_with_margin=bindparam("v_ratio"),
+            settlement_note=bindparam("v_note"),
+        ),
+        [
+            {
+                "b_id": x["id"],
+                "v_status": x["status"],
+                "v_result": x["result"],
+                "v_profit": x["profit_loss"],
+                "v_closing": x["closing_odds"],
+                "v_clv": x["clv"],
+                "v_ratio": x["close_ratio_with_margin"],
+                "v_note": x["settlement_note"],
+            }
+            for x in rows
+        ],
+    )
+
+
+def void_bets(conn: Connection, notes: dict[int, str], now: datetime) -> None:
+    """Void each bet of `notes` (bet id -> settlement note) that is still pending."""
+    if not notes:
+        return
+    b = schema.bets
+    conn.execute(
+        update(b)
+        .where(b.c.id == bindparam("b_id"), b.c.status == "pending")
+        .values(status="void", result="void", profit_loss=0.0, settled_at=now, settlement_note=bindparam("v_note")),
+        [{"b_id": k, "v_note": v} for k, v in notes.items()],
+    )
+
+
+def settle_pending_bet(
+    conn: Connection, bet_id: int, status: str, result: str, profit: float, now: datetime, note: str
+) -> bool:
+    """Settle one bet if it is still pending; False when it no longer was (nothing changed)."""
+    b = schema.bets
+    done = conn.execute(
+        update(b)
+        .where(b.c.id == bet_id, b.c.status == "pending")
+        .values(status=status, result=result, profit_loss=profit, settled_at=now, settlement_note=note)
+    ).rowcount
+    return bool(done)
+
+
+__all__ = [
+    "bets_pending_since",
+    "insert_bets",
+    "settled_profit",
+    "bets_since",
+    "settled_bets",
+    "recent_settled_clv",
+    "resettle",
+    "write_settlements",
+    "void_bets",
+    "settle_pending_bet",
+]

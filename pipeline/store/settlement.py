@@ -1,6 +1,6 @@
-"""The settlement job's reads and writes: fixtures to look up, pending bets with their match's result, and the
-conditional UPDATEs that settle or void a bet exactly once (each is conditional on `status = 'pending'`, so a
-second run, or one killed half-way, never settles twice). What a result means for a bet is decided in
+"""The settlement job's reads: fixtures to look up, pending bets with their match's result, settled bets their
+result now contradicts, the sharp close bets are graded against. The UPDATEs that settle or void a bet are
+`pipeline.store.bets`' (the one writer of `bets`); what a result means for a bet is decided in
 `pipeline.betting.settlement`, not here."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Connection
 
 from pipeline.bookmakers import canonical
@@ -113,25 +113,6 @@ def settled_bets_contradicting_results(conn: Connection) -> list[dict]:
     ]
 
 
-def resettle(conn: Connection, bet: dict, status: str, result: str, profit: float, note: str, now: datetime) -> bool:
-    """Settle a settled bet again (a corrected result), if it is still as read (`bet`: id, status, result);
-    a void one loses its CLV. False when it had changed meanwhile (nothing written)."""
-    b = schema.bets
-    values: dict = {
-        "status": status,
-        "result": result,
-        "profit_loss": profit,
-        "settled_at": now,
-        "settlement_note": note,
-    }
-    if status == "void":
-        values.update(clv=None, closing_odds=None, close_ratio_with_margin=None)
-    done = conn.execute(
-        update(b).where(b.c.id == bet["id"], b.c.status == bet["status"], b.c.result == bet["result"]).values(**values)
-    ).rowcount
-    return bool(done)
-
-
 def sharp_closing_prices(conn: Connection, fixture_ids: list[int], sharp: tuple[str, ...]) -> pd.DataFrame:
     """Per fixture (the index): the sharp closing line bets are graded against, `close_home/draw/away` and its
     `close_bookmaker`: the closing price in `results` when its book is one of `sharp` (SHARP_BOOKMAKERS), else the
@@ -175,41 +156,6 @@ def sharp_closing_prices(conn: Connection, fixture_ids: list[int], sharp: tuple[
     return out
 
 
-def write_settlements(conn: Connection, rows: list[dict], now: datetime) -> None:
-    """One executemany: each row's bet (`id`) gets status, result, profit_loss, closing_odds, clv,
-    close_ratio_with_margin and settlement_note, if it is still pending."""
-    if not rows:
-        return
-    b = schema.bets
-    conn.execute(
-        update(b)
-        .where(b.c.id == bindparam("b_id"), b.c.status == "pending")
-        .values(
-            status=bindparam("v_status"),
-            result=bindparam("v_result"),
-            profit_loss=bindparam("v_profit"),
-            settled_at=now,
-            closing_odds=bindparam("v_closing"),
-            clv=bindparam("v_clv"),
-            close_ratio_with_margin=bindparam("v_ratio"),
-            settlement_note=bindparam("v_note"),
-        ),
-        [
-            {
-                "b_id": x["id"],
-                "v_status": x["status"],
-                "v_result": x["result"],
-                "v_profit": x["profit_loss"],
-                "v_closing": x["closing_odds"],
-                "v_clv": x["clv"],
-                "v_ratio": x["close_ratio_with_margin"],
-                "v_note": x["settlement_note"],
-            }
-            for x in rows
-        ],
-    )
-
-
 def overdue_pending_bets(conn: Connection, kickoff_before: datetime):
     """Pending bets that may be overdue: their match, or the kick-off they were placed for, before
     `kickoff_before` or at it, or their match moved to a later kick-off. Rows of id, provider_id, status (the
@@ -228,19 +174,6 @@ def overdue_pending_bets(conn: Connection, kickoff_before: datetime):
             ),
         )
     ).all()
-
-
-def void_bets(conn: Connection, notes: dict[int, str], now: datetime) -> None:
-    """Void each bet of `notes` (bet id -> settlement note) that is still pending."""
-    if not notes:
-        return
-    b = schema.bets
-    conn.execute(
-        update(b)
-        .where(b.c.id == bindparam("b_id"), b.c.status == "pending")
-        .values(status="void", result="void", profit_loss=0.0, settled_at=now, settlement_note=bindparam("v_note")),
-        [{"b_id": k, "v_note": v} for k, v in notes.items()],
-    )
 
 
 def fixtures_kicked_off_before(conn: Connection, ids: list[int], before: datetime):
@@ -264,29 +197,12 @@ def bet_by_id(conn: Connection, bet_id: int):
     ).first()
 
 
-def settle_pending_bet(
-    conn: Connection, bet_id: int, status: str, result: str, profit: float, now: datetime, note: str
-) -> bool:
-    """Settle one bet if it is still pending; False when it no longer was (nothing changed)."""
-    b = schema.bets
-    done = conn.execute(
-        update(b)
-        .where(b.c.id == bet_id, b.c.status == "pending")
-        .values(status=status, result=result, profit_loss=profit, settled_at=now, settlement_note=note)
-    ).rowcount
-    return bool(done)
-
-
 __all__ = [
     "fixtures_to_check",
     "pending_bets_with_results",
     "settled_bets_contradicting_results",
-    "resettle",
     "sharp_closing_prices",
-    "write_settlements",
     "overdue_pending_bets",
-    "void_bets",
     "fixtures_kicked_off_before",
     "bet_by_id",
-    "settle_pending_bet",
 ]
