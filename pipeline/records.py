@@ -9,7 +9,8 @@ never editing the one it was given:
 
 An outcome the guards set aside becomes a SkippedCandidate instead (`skipped_candidates`, pipeline.store.skipped).
 
-`PlacedBet` is a bet already in the store as the strategy's caps count it. Outcomes are the strings of
+`PlacedBet` is a bet already in the store as the strategy's caps count it; `PendingBet` a pending bet with its
+match's result, as settlement reads it (pipeline.store.settlement). Outcomes are the strings of
 pipeline.outcomes.OUTCOMES. A leaf module: it imports nothing from the package.
 """
 
@@ -145,4 +146,34 @@ class Bet:
     kickoff: datetime | None = None  # the kick-off it was placed for (`bets.kickoff_at_placement`)
 
 
-__all__ = ["FixtureKey", "Prediction", "ValueCandidate", "BetProposal", "SkippedCandidate", "PlacedBet", "Bet"]
+@dataclass(frozen=True)
+class PendingBet:
+    """A pending bet whose match has a row in `results`, as settlement reads it: the bet's `bets` columns (the
+    ledger's too), its fixture's kick-off now and the result (`results.status` as `match_status`)."""
+
+    id: int
+    fixture_id: int
+    bet_outcome: str
+    odds: float
+    stake: float
+    ledger_status: str  # recommended, placed, skipped or missed
+    taken_odds: float | None
+    taken_stake: float | None
+    kickoff_at_placement: datetime | None  # the kick-off it was placed for
+    kickoff_time: datetime  # the fixture's kick-off now (a postponed match's new one)
+    match_status: str
+    home_goals: int | None
+    away_goals: int | None
+    outcome: str | None  # the match's outcome, None until final
+
+
+__all__ = [
+    "FixtureKey",
+    "Prediction",
+    "ValueCandidate",
+    "BetProposal",
+    "SkippedCandidate",
+    "PlacedBet",
+    "Bet",
+    "PendingBet",
+]

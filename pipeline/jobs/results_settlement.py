@@ -24,6 +24,7 @@ it is not CLV (a bet at the closing price itself scores 0 on it, yet loses the m
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import numpy as np
@@ -74,46 +75,46 @@ def settle_bets(
     counts = {"bets_won": 0, "bets_lost": 0, "bets_void": 0}
     todo = []
     for row in store.pending_bets_with_results(conn):
-        c = counted(ledger, row["ledger_status"], row["odds"], row["stake"], row["taken_odds"], row["taken_stake"])
+        c = counted(ledger, row.ledger_status, row.odds, row.stake, row.taken_odds, row.taken_stake)
         if c is None:
             continue
-        bet = {**row, "odds": c.odds, "stake": c.stake}
-        done = settlement_of(bet["status"], bet["outcome"], bet["bet_outcome"], bet["stake"], bet["odds"])
+        bet = replace(row, odds=c.odds, stake=c.stake)
+        done = settlement_of(bet.match_status, bet.outcome, bet.bet_outcome, bet.stake, bet.odds)
         if done is None:
             continue
-        note = moved_too_far(bet["kickoff_at_placement"], bet["kickoff_time"], hours)
+        note = moved_too_far(bet.kickoff_at_placement, bet.kickoff_time, hours)
         if note is not None:
-            done = settle_as(VOID, bet["stake"], bet["odds"])
+            done = settle_as(VOID, bet.stake, bet.odds)
         else:
-            note = settled_note(bet["status"], bet["home_goals"], bet["away_goals"], bet["outcome"])
+            note = settled_note(bet.match_status, bet.home_goals, bet.away_goals, bet.outcome)
         todo.append((bet, done, note))
         counts[{"win": "bets_won", "loss": "bets_lost", "void": "bets_void"}[done.result]] += 1
     if not todo:
         return counts
     graded = [(bet, done) for bet, done, _ in todo if done.result != VOID]
-    close = store.sharp_closing_prices(conn, [bet["fixture_id"] for bet, _ in graded], rules.sharp)
-    triples = close.reindex([bet["fixture_id"] for bet, _ in graded])[[f"close_{o}" for o in OUTCOMES]]
+    close = store.sharp_closing_prices(conn, [bet.fixture_id for bet, _ in graded], rules.sharp)
+    triples = close.reindex([bet.fixture_id for bet, _ in graded])[[f"close_{o}" for o in OUTCOMES]]
     clv = closing_line_value(
-        [bet["odds"] for bet, _ in graded],
+        [bet.odds for bet, _ in graded],
         triples.to_numpy(float),
-        [bet["bet_outcome"] for bet, _ in graded],
+        [bet.bet_outcome for bet, _ in graded],
         rules.clv_method,
     )
-    value_of = {bet["id"]: float(v) for (bet, _), v in zip(graded, clv) if np.isfinite(v)}
+    value_of = {bet.id: float(v) for (bet, _), v in zip(graded, clv) if np.isfinite(v)}
     rows = []
     for bet, done, note in todo:
         closing = None
-        if done.result != VOID and bet["fixture_id"] in close.index:
-            closing = float(close.loc[bet["fixture_id"], f"close_{bet['bet_outcome']}"])
+        if done.result != VOID and bet.fixture_id in close.index:
+            closing = float(close.loc[bet.fixture_id, f"close_{bet.bet_outcome}"])
         rows.append(
             {
-                "id": bet["id"],
+                "id": bet.id,
                 "status": done.status,
                 "result": done.result,
                 "profit_loss": done.profit,
                 "closing_odds": closing,
-                "clv": value_of.get(bet["id"]),
-                "close_ratio_with_margin": close_ratio_with_margin(bet["odds"], closing) if closing else None,
+                "clv": value_of.get(bet.id),
+                "close_ratio_with_margin": close_ratio_with_margin(bet.odds, closing) if closing else None,
                 "settlement_note": note,
             }
         )

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 from pipeline.bookmakers import canonical
 from pipeline.providers.base import ABANDONED, CANCELLED, FINISHED, POSTPONED
+from pipeline.records import PendingBet
 from pipeline.store import schema
 
 
@@ -37,10 +38,9 @@ def fixtures_to_check(conn: Connection, source: str, now: datetime, lookback: ti
     return [(row.id, row.provider_id) for row in conn.execute(q)]
 
 
-def pending_bets_with_results(conn: Connection) -> list[dict]:
-    """Pending bets whose fixture has a row in `results`: id, fixture_id, bet_outcome, odds, stake, the ledger's
-    ledger_status, taken_odds and taken_stake, kickoff_at_placement, the fixture's kickoff_time, and the
-    result's status, home_goals, away_goals and outcome."""
+def pending_bets_with_results(conn: Connection) -> list[PendingBet]:
+    """Pending bets whose fixture has a row in `results` (pipeline.records.PendingBet): the bet, the ledger's
+    ledger_status, taken_odds and taken_stake, the fixture's kickoff_time, and the result."""
     b, r, f = schema.bets, schema.results, schema.fixtures
     q = (
         select(
@@ -54,7 +54,7 @@ def pending_bets_with_results(conn: Connection) -> list[dict]:
             b.c.taken_stake,
             b.c.kickoff_at_placement,
             f.c.kickoff_time,
-            r.c.status,
+            r.c.status.label("match_status"),
             r.c.home_goals,
             r.c.away_goals,
             r.c.outcome,
@@ -62,7 +62,7 @@ def pending_bets_with_results(conn: Connection) -> list[dict]:
         .select_from(b.join(r, r.c.fixture_id == b.c.fixture_id).join(f, f.c.id == b.c.fixture_id))
         .where(b.c.status == "pending")
     )
-    return [dict(row) for row in conn.execute(q).mappings().all()]
+    return [PendingBet(**row) for row in conn.execute(q).mappings().all()]
 
 
 def settled_bets_contradicting_results(conn: Connection) -> list[dict]:
