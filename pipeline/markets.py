@@ -26,6 +26,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from pipeline.bookmakers import AGGREGATES, FOOTBALL_DATA_PREFIXES
@@ -115,13 +116,16 @@ class Selection:
 
 @dataclass(frozen=True)
 class MarketPrice:
-    """One bookmaker's price of one selection of one match, pre-match or closing."""
+    """One bookmaker's price of one selection of one match, pre-match or closing, as seen at `fetched_at` (tz-aware
+    UTC; None where the source does not say, e.g. a football-data file row, which the store stamps with the run's
+    time like its 1X2 prices)."""
 
     match_id: str
     bookmaker: str
     selection: Selection
     price: float
     closing: bool = False
+    fetched_at: datetime | None = None
 
     def __post_init__(self) -> None:
         if not (isinstance(self.price, int | float) and math.isfinite(self.price) and self.price > 1.0):

@@ -8,6 +8,7 @@ timezone-aware UTC.
 from __future__ import annotations
 
 import abc
+import dataclasses
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import TypeVar
 from pipeline.errors import ProviderAuthError as ProviderAuthError
 from pipeline.errors import ProviderError
 from pipeline.errors import SourceUnavailable as SourceUnavailable
+from pipeline.markets import MarketPrice
 from pipeline.providers.contract import LINE_NONE, Rejection, check_match, check_odds, shown
 
 # Fixture status vocabulary shared by all providers and the store.
@@ -95,10 +97,14 @@ class Batch:
     # Rows that broke the validation contract (pipeline.providers.contract), each also one of `problems`;
     # the store records them in `rejected_rows`.
     rejected: list[Rejection] = field(default_factory=list)
+    # Over/under and Asian handicap prices (pipeline.markets), every bookmaker and line, pre-match and closing;
+    # 1X2 stays in `odds`.
+    market_prices: list[MarketPrice] = field(default_factory=list)
 
     def extend(self, other: Batch) -> None:
         self.matches.extend(other.matches)
         self.odds.extend(other.odds)
+        self.market_prices.extend(other.market_prices)
         self.problems.extend(other.problems)
         self.rejected.extend(other.rejected)
 
@@ -248,6 +254,11 @@ def sanitize_batch(batch: Batch) -> Batch:
             continue
         odds.append(o)
     batch.odds = odds
+    batch.market_prices = [
+        dataclasses.replace(p, match_id=mid, bookmaker=book)
+        for p in batch.market_prices
+        if (mid := renamed.get(p.match_id, clean_text(p.match_id))) and (book := clean_text(p.bookmaker))
+    ]
     return batch
 
 
