@@ -58,24 +58,27 @@ class Prediction:
 
 @dataclass(frozen=True)
 class ValueCandidate:
-    """A fixture the strategy may bet on: per outcome (OUTCOMES order) the probability bets are sized on and the
-    best price to take."""
+    """One market of a fixture the strategy may bet on (1X2, or over/under or Asian handicap at one line): per
+    selection (pipeline.markets.SELECTIONS order of `market`; OUTCOMES for 1X2) the probability bets are sized on
+    and the best price to take. The tuples have one entry per selection (three for 1X2, two for OU and AH)."""
 
     fixture_id: FixtureKey
     kickoff: datetime
-    fair_probs: tuple[float, float, float]  # the sharp line's margin-free probabilities (or the model's)
-    odds: tuple[float, float, float]  # the best price of each outcome; NaN where no bookmaker offers one
-    books: tuple[str | None, str | None, str | None] = (None, None, None)  # who offers each price
+    fair_probs: tuple[float, ...]  # the sharp line's margin-free probabilities (or the model's)
+    odds: tuple[float, ...]  # the best price of each selection; NaN where no bookmaker offers one
+    books: tuple[str | None, ...] = (None, None, None)  # who offers each price
     fair_source: str = "model"  # the sharp book fair_probs come from, or "model" (pipeline.prices.MODEL)
     prediction: Prediction | None = None  # the stored prediction it came from (None in the backtest)
     # What the price-error guards judge it by (pipeline.betting.guards): the match as people name it, for log lines
     # ("Chelsea v Luton 2024-05-19"); the sharp book's prices the fair line came from; per outcome the other bet
     # books' prices; when each best price and the sharp price were seen (None where the source does not say).
     match: str = ""
-    sharp_odds: tuple[float, float, float] | None = None
-    other_odds: tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]] = ((), (), ())
-    odds_seen_at: tuple[datetime | None, datetime | None, datetime | None] = (None, None, None)
+    sharp_odds: tuple[float, ...] | None = None
+    other_odds: tuple[tuple[float, ...], ...] = ((), (), ())
+    odds_seen_at: tuple[datetime | None, ...] = (None, None, None)
     sharp_seen_at: datetime | None = None
+    market: str = "1X2"  # pipeline.markets.Market's value
+    line: float | None = None  # the total (OU) or the home side's handicap (AH); None for 1X2
 
     @property
     def match_day(self) -> date:
@@ -88,7 +91,7 @@ class BetProposal:
     """A bet the strategy would place now (pipeline.betting.strategy.select_bets)."""
 
     candidate: ValueCandidate
-    outcome: str  # "home", "draw" or "away"
+    outcome: str  # the selection: "home", "draw", "away" (1X2), "over", "under" (OU), "home", "away" (AH)
     bookmaker: str | None  # candidate.books of that outcome
     odds: float
     stake: float  # currency units, rounded down to cents
@@ -98,6 +101,14 @@ class BetProposal:
     @property
     def fixture_id(self) -> FixtureKey:
         return self.candidate.fixture_id
+
+    @property
+    def market(self) -> str:
+        return self.candidate.market
+
+    @property
+    def line(self) -> float | None:
+        return self.candidate.line
 
 
 @dataclass(frozen=True)
@@ -114,6 +125,8 @@ class SkippedCandidate:
     edge: float  # fair_prob * odds - 1
     rule: str
     reason: str
+    market: str = "1X2"
+    line: float | None = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +137,8 @@ class PlacedBet:
     outcome: str
     stake: float
     match_day: date
+    market: str = "1X2"
+    line: float | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +159,8 @@ class Bet:
     placed_at: datetime
     min_odds: float | None = None  # the lowest price that still clears MIN_EDGE: fair odds x (1 + MIN_EDGE)
     kickoff: datetime | None = None  # the kick-off it was placed for (`bets.kickoff_at_placement`)
+    market: str = "1X2"  # `bets.market`; `outcome` is the selection within it (`bets.bet_outcome`)
+    line: float | None = None  # `bets.line`: the total or the home handicap; None for 1X2
 
 
 @dataclass(frozen=True)
@@ -165,6 +182,8 @@ class PendingBet:
     home_goals: int | None
     away_goals: int | None
     outcome: str | None  # the match's outcome, None until final
+    market: str = "1X2"
+    line: float | None = None
 
 
 __all__ = [

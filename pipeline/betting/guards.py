@@ -69,14 +69,15 @@ class GuardCandidate:
     price: float
     fair_prob: float
     fair_source: FairSource
-    sharp_prices: tuple[float | None, float | None, float | None] | None = None
+    sharp_prices: tuple[float | None, ...] | None = None
     other_soft_prices: tuple[float, ...] = ()
     decided_at: datetime | None = None
     price_seen_at: datetime | None = None
     sharp_seen_at: datetime | None = None
+    market: str = "1X2"  # pipeline.markets.Market's value; a two-way market's outcome reads "OU 2.5 over"
 
     def __post_init__(self) -> None:
-        if self.outcome not in OUTCOMES:
+        if self.market == "1X2" and self.outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {OUTCOMES}, got {self.outcome!r}")
         if self.fair_source not in ("sharp", "model"):
             raise ValueError(f"fair_source must be 'sharp' or 'model', got {self.fair_source!r}")
@@ -84,8 +85,8 @@ class GuardCandidate:
             raise ValueError(f"price must be a finite number above 1, got {self.price!r}")
         if not (math.isfinite(self.fair_prob) and 0.0 < self.fair_prob < 1.0):
             raise ValueError(f"fair_prob must be in (0, 1), got {self.fair_prob!r}")
-        if self.sharp_prices is not None and len(self.sharp_prices) != 3:
-            raise ValueError("sharp_prices must be the three prices home, draw, away")
+        if self.sharp_prices is not None and len(self.sharp_prices) != (3 if self.market == "1X2" else 2):
+            raise ValueError("sharp_prices must be the prices of every selection of the market (1X2: home, draw, away)")
 
     @property
     def fair_price(self) -> float:
@@ -109,9 +110,9 @@ def _usable(price: float | None) -> bool:
 
 
 def sharp_booksum(prices: Sequence[float | None] | None) -> float | None:
-    """Sum of 1/price over the three outcomes; None unless all three are priced (finite, above 1)."""
+    """Sum of 1/price over the market's selections; None unless all are priced (finite, above 1)."""
     usable = [p for p in prices or () if p is not None and _usable(p)]
-    if prices is None or len(prices) != 3 or len(usable) != 3:
+    if prices is None or len(prices) < 2 or len(usable) != len(prices):
         return None
     return sum(1.0 / p for p in usable)
 
