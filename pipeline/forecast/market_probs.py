@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pipeline.forecast.models.dixon_coles import DixonColesModel
 from pipeline.markets import Market, Selection, split_line
 
 
@@ -66,6 +67,15 @@ def two_way(matrix, market: Market | str, line: float) -> np.ndarray:
     return np.column_stack([p, 1.0 - p])
 
 
+def xg_matrix(home_xg, away_xg, rho=0.0, max_goals: int = 10) -> np.ndarray:
+    """(n, G+1, G+1): the Dixon-Coles score matrix of expected goals (a stored prediction's home_xg, away_xg), the
+    models' view of a match's totals and handicaps where no sharp book prices them. rho 0 is independent Poisson."""
+    lam = np.atleast_1d(np.asarray(home_xg, dtype=float))
+    mu = np.atleast_1d(np.asarray(away_xg, dtype=float))
+    r = np.broadcast_to(np.asarray(rho, dtype=float), lam.shape)
+    return DixonColesModel(max_goals=max_goals).score_matrix(lam, mu, r)
+
+
 def total_over(matrix, line: float) -> np.ndarray:
     """P(over) at `line`, conditional on no push."""
     return fair_probability(matrix, Selection(Market.OU, line, "over"))
@@ -76,4 +86,4 @@ def handicap_home(matrix, line: float) -> np.ndarray:
     return fair_probability(matrix, Selection(Market.AH, line, "home"))
 
 
-__all__ = ["parts", "fair_probability", "two_way", "total_over", "handicap_home"]
+__all__ = ["parts", "fair_probability", "two_way", "xg_matrix", "total_over", "handicap_home"]
