@@ -18,6 +18,7 @@ from pipeline.guard_settings import SETTING_NAMES as GUARD_SETTING_NAMES
 from pipeline.guard_settings import GuardSettings, GuardSettingsError, parse_setting
 from pipeline.jobs.table import JOBS
 from pipeline.leagues import UnknownLeague, check_football_data, check_sportmonks
+from pipeline.markets import MARKETS as MARKET_CODES
 from pipeline.setting_values import (
     ROOT,
     as_path,
@@ -105,6 +106,9 @@ class Settings:
     soft_outlier_margin: float | None = _GUARDS.soft_outlier_margin
     soft_outlier_min_books: int = _GUARDS.soft_outlier_min_books
     allow_model_fair: bool = _GUARDS.allow_model_fair
+    two_way_max_edge: float | None = _GUARDS.two_way_max_edge
+    # What is bet: the match result (1X2), over/under total goals (OU), the Asian handicap (AH)
+    markets: tuple[str, ...] = ("1X2", "OU", "AH")
     # Operations
     backup_retention_days: int = 14
     min_free_disk_mb: int = 500
@@ -198,6 +202,7 @@ def _parsers():
         "FAIR_METHOD": ("fair_method", lambda n, v: choice(n, v, MARGIN_METHODS)),
         "CLV_METHOD": ("clv_method", lambda n, v: choice(n, v, MARGIN_METHODS)),
         "FAIR_LINE": ("fair_line", lambda n, v: choice(n, v, FAIR_LINES)),
+        "MARKETS": ("markets", _markets),
         "STARTING_BANKROLL": ("starting_bankroll", lambda n, v: f(n, v, 0, lo_open=True)),
         "MIN_EDGE": ("min_edge", lambda n, v: f(n, v, 0, 1)),
         "MIN_ODDS": ("min_odds", lambda n, v: f(n, v, 1, lo_open=True)),
@@ -220,6 +225,14 @@ def _parsers():
         "DEPLOYMENT": ("deployment", lambda n, v: choice(n, v, DEPLOYMENTS)),
         "CPU_THREADS": ("cpu_threads", lambda n, v: integer(n, v, 1)),
     }
+
+
+def _markets(name: str, value: str) -> tuple[str, ...]:
+    codes = nonempty(name, items(value))
+    wrong = [c for c in codes if c.upper() not in MARKET_CODES]
+    if wrong:
+        raise ConfigError(f"{name}: unknown market {wrong[0]!r}; the markets are {', '.join(MARKET_CODES)}")
+    return tuple(dict.fromkeys(c.upper() for c in codes))
 
 
 def _guard(name: str, value: str) -> object:

@@ -7,6 +7,7 @@ Defaults chosen on top-5 2014-15..2018-19 (bench/guards_study.py; the reasons in
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -31,6 +32,9 @@ class GuardSettings:
     soft_outlier_margin: float | None = 0.25
     soft_outlier_min_books: int = 2
     allow_model_fair: bool = False
+    # The two-way markets' (over/under, Asian handicap) EV ceiling, in place of max_edge: their fair edges at the
+    # slower soft books are larger (bench/markets_study.py), and the 1X2 ceiling would cut the bets that carry it.
+    two_way_max_edge: float | None = None
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -44,8 +48,10 @@ class GuardSettings:
             if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
                 raise GuardSettingsError(f"{SETTING_NAMES[f.name]} must be a finite number, got {v!r}")
         name = SETTING_NAMES
-        if self.max_edge is not None and self.max_edge <= 0:
-            raise GuardSettingsError(f"{name['max_edge']} must be above 0 (or none), got {self.max_edge}")
+        for attr in ("max_edge", "two_way_max_edge"):
+            v = getattr(self, attr)
+            if v is not None and v <= 0:
+                raise GuardSettingsError(f"{name[attr]} must be above 0 (or none), got {v}")
         if self.max_price_ratio is not None and self.max_price_ratio <= 1:
             raise GuardSettingsError(f"{name['max_price_ratio']} must be above 1 (or none), got {self.max_price_ratio}")
         if not 0.5 <= self.sharp_booksum_min < self.sharp_booksum_max <= 2.0:
@@ -61,6 +67,11 @@ class GuardSettings:
             raise GuardSettingsError(
                 f"{name['soft_outlier_min_books']} must be a whole number >= 1, got {self.soft_outlier_min_books}"
             )
+
+    def for_market(self, market: str) -> GuardSettings:
+        """The guards a market's candidates are judged by: 1X2 as set; a two-way market with TWO_WAY_MAX_EDGE as
+        its EV ceiling (every other guard the same)."""
+        return self if market == "1X2" else dataclasses.replace(self, max_edge=self.two_way_max_edge)
 
     @classmethod
     def from_settings(cls, values: Mapping[str, object]) -> GuardSettings:
@@ -86,9 +97,17 @@ SETTING_NAMES = {
     "soft_outlier_margin": "SOFT_OUTLIER_MARGIN",
     "soft_outlier_min_books": "SOFT_OUTLIER_MIN_BOOKS",
     "allow_model_fair": "ALLOW_MODEL_FAIR",
+    "two_way_max_edge": "TWO_WAY_MAX_EDGE",
 }
 _OPTIONAL = frozenset(
-    {"max_edge", "max_price_ratio", "max_soft_age_minutes", "max_sharp_age_minutes", "soft_outlier_margin"}
+    {
+        "max_edge",
+        "two_way_max_edge",
+        "max_price_ratio",
+        "max_soft_age_minutes",
+        "max_sharp_age_minutes",
+        "soft_outlier_margin",
+    }
 )
 
 

@@ -18,7 +18,7 @@ from datetime import datetime
 
 from pipeline.betting.guards import GuardCandidate, GuardSettings, check_candidate
 from pipeline.betting.strategy import StrategyParams, eligible, select_bets
-from pipeline.outcomes import OUTCOMES
+from pipeline.markets import SELECTIONS, Market, Selection, market_of
 from pipeline.prices import MODEL
 from pipeline.records import BetProposal, PlacedBet, SkippedCandidate, ValueCandidate
 
@@ -33,9 +33,12 @@ class Choice:
 
 def guard_candidate(c: ValueCandidate, k: int, decided_at: datetime | None = None) -> GuardCandidate:
     """Outcome `k` of a value candidate as the guards judge it; times only where the candidate has them."""
+    market = market_of(c.market)
+    side = SELECTIONS[market][k]
     return GuardCandidate(
         match_id=c.match or str(c.fixture_id),
-        outcome=OUTCOMES[k],
+        outcome=side if market is Market.X12 else str(Selection(market, c.line, side)),
+        market=market.value,
         bookmaker=c.books[k] or "unknown book",
         price=float(c.odds[k]),
         fair_prob=float(c.fair_probs[k]),
@@ -57,30 +60,33 @@ def screen(
 ) -> tuple[list[ValueCandidate], list[SkippedCandidate]]:
     """The candidates with every outcome failing a guard priced out (NaN: never bet), and those outcomes as
     SkippedCandidate records. Outcomes already bet (`existing`) are not judged again: no bet is added to them."""
-    placed = {(b.fixture_id, b.outcome) for b in existing}
+    placed = {(b.fixture_id, market_of(b.market), b.line, b.outcome) for b in existing}
     kept, skipped = [], []
     for c in candidates:
         odds, changed = list(c.odds), False
+        names = SELECTIONS[market_of(c.market)]
         for k in map(int, eligible(c.fair_probs, c.odds, params).nonzero()[0]):
-            if (c.fixture_id, OUTCOMES[k]) in placed:
+            if (c.fixture_id, market_of(c.market), c.line, names[k]) in placed:
                 continue
-            failure = check_candidate(guard_candidate(c, k, decided_at), guards)
+            failure = check_candidate(guard_candidate(c, k, decided_at), guards.for_market(c.market))
             if failure is None:
                 continue
             odds[k], changed = math.nan, True
             skipped.append(
                 SkippedCandidate(
                     fixture_id=c.fixture_id,
-                    outcome=OUTCOMES[k],
+                    outcome=names[k],
                     bookmaker=c.books[k],
                     odds=float(c.odds[k]),
                     fair_prob=float(c.fair_probs[k]),
                     edge=float(c.fair_probs[k] * c.odds[k] - 1.0),
                     rule=failure.rule,
                     reason=failure.reason,
+                    market=market_of(c.market).value,
+                    line=c.line,
                 )
             )
-        kept.append(dataclasses.replace(c, odds=(odds[0], odds[1], odds[2])) if changed else c)
+        kept.append(dataclasses.replace(c, odds=tuple(odds)) if changed else c)
     return kept, skipped
 
 

@@ -15,6 +15,11 @@ Rules (every number is a setting, see .env.example):
 - A placed bet is never changed or duplicated. A later prediction for the same fixture (e.g. once the lineups are
   out) may only add a bet on an outcome that has none, within the match cap counting what is already staked on
   the fixture, so it can never double a stake.
+- Markets (pipeline.markets): a candidate is one market of a match at one line; its selections are sized together
+  as above. The caps count every market of the match together. A two-way market (over/under, Asian handicap) gets
+  bets at one line and on one side only: once a match has a bet in it, no other line or side of it is added (a
+  second line would double the same view, the other side would hedge it). Of a match's candidates in one run,
+  1X2 is sized first, then OU, then AH, and within a market the line with the largest edge first.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from pipeline.config import Settings
+from pipeline.markets import MARKETS, SELECTIONS, Market, market_of
 from pipeline.outcomes import OUTCOMES
 from pipeline.records import BetProposal, PlacedBet, ValueCandidate
 
@@ -121,26 +127,33 @@ def select_bets(
     existing: Iterable[PlacedBet] = (),
 ) -> list[BetProposal]:
     """Bets to place now: BetProposal records (pipeline.records) in the order they were sized (candidates by
-    kick-off, then fixture; a candidate's outcomes in OUTCOMES order). `existing`: bets already placed, which get
-    no second bet on their outcome and count in the match and day caps.
+    kick-off, then fixture, then market (1X2, OU, AH) and the line with the largest edge; a candidate's selections
+    in its market's SELECTIONS order). `existing`: bets already placed, which get no second bet on their outcome
+    (a two-way market: none in that market) and count in the match and day caps.
     """
     if not bankroll or bankroll <= 0 or not np.isfinite(bankroll):
         return []
-    placed_outcomes: dict = defaultdict(set)
+    placed_outcomes: dict = defaultdict(set)  # (fixture, market) -> the selections bet
     match_staked: dict = defaultdict(float)
     day_staked: dict = defaultdict(float)
     for b in existing:
-        placed_outcomes[b.fixture_id].add(b.outcome)
+        placed_outcomes[(b.fixture_id, market_of(b.market))].add(b.outcome)
         match_staked[b.fixture_id] += float(b.stake)
         day_staked[b.match_day] += float(b.stake)
     out = []
-    for c in sorted(candidates, key=lambda c: (c.kickoff, str(c.fixture_id))):
+    for c in sorted(candidates, key=_order):
+        market = market_of(c.market)
+        names = SELECTIONS[market]
         p = np.array(c.fair_probs, dtype=float)
         o = np.array(c.odds, dtype=float)
         with np.errstate(invalid="ignore"):
             e = edge(p, o)
         mask = eligible(p, o, params)
-        mask &= np.array([name not in placed_outcomes[c.fixture_id] for name in OUTCOMES])
+        taken = placed_outcomes[(c.fixture_id, market)]
+        if market is Market.X12:
+            mask &= np.array([name not in taken for name in names])
+        elif taken:
+            continue
         if not mask.any():
             continue
         stakes = kelly_stakes(p, o, mask) * params.kelly_fraction * bankroll
@@ -158,7 +171,7 @@ def select_bets(
             out.append(
                 BetProposal(
                     candidate=c,
-                    outcome=OUTCOMES[k],
+                    outcome=names[k],
                     bookmaker=c.books[k],
                     odds=float(o[k]),
                     stake=float(stakes[k]),
@@ -168,8 +181,15 @@ def select_bets(
             )
             match_staked[c.fixture_id] += float(stakes[k])
             day_staked[c.match_day] += float(stakes[k])
-            placed_outcomes[c.fixture_id].add(OUTCOMES[k])
+            placed_outcomes[(c.fixture_id, market)].add(names[k])
     return out
+
+
+def _order(c: ValueCandidate) -> tuple:
+    """Sizing order: kick-off, fixture, market, then the line whose best selection has the largest edge."""
+    with np.errstate(invalid="ignore"):
+        best = np.nanmax(edge(c.fair_probs, c.odds)) if np.isfinite(c.odds).any() else -np.inf
+    return (c.kickoff, str(c.fixture_id), MARKETS.index(market_of(c.market).value), -best)
 
 
 __all__ = [

@@ -1,0 +1,136 @@
+"""Value candidates of the two-way markets (over/under, Asian handicap): the same rule as 1X2
+(pipeline.betting.placement), per match, market and line. Pure functions, no I/O: production's placement and the
+backtest both build their candidates here.
+
+For each (match, market, line) among the MARKETS chosen:
+- the fair probabilities: the first SHARP_BOOKMAKERS book that prices BOTH selections at that line, its margin
+  removed with FAIR_METHOD (pipeline.odds, on the pair); where no sharp book prices the line, the models' score
+  matrix of the match (pipeline.forecast.market_probs, `fair_source = 'model'`; the guards' model_fair rule then
+  decides), else no candidate;
+- per selection the best price among BET_BOOKMAKERS at that line (never an aggregate: the configuration refuses
+  them there), with the other bet books' prices of the selection and when each was seen, for the guards.
+Only each book's latest pre-match price of a selection counts (a later `fetched_at` wins; closing prices are never
+bet). A line is never mixed with another: a sharp price at 2.25 says nothing about 2.5 here.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from pipeline.bookmakers import canonical
+from pipeline.forecast.market_probs import two_way
+from pipeline.markets import SELECTIONS, TWO_WAY, Market, MarketPrice, market_of
+from pipeline.odds import implied_probabilities
+from pipeline.prices import MODEL, PriceRules
+from pipeline.records import FixtureKey, Prediction, ValueCandidate
+
+
+@dataclass(frozen=True)
+class MatchInfo:
+    """What a candidate needs of its match beyond the prices: its key on the money path, kick-off, the name log
+    lines use, and the prediction it comes from (None in the backtest)."""
+
+    fixture_id: FixtureKey
+    kickoff: datetime
+    match: str = ""
+    prediction: Prediction | None = None
+
+
+# the models' score matrix of a match by its id (shape (G+1, G+1)), or None where the models have none
+ModelMatrix = Callable[[str], np.ndarray | None]
+
+
+def latest_prices(prices: Iterable[MarketPrice]) -> dict[tuple, MarketPrice]:
+    """Each book's latest pre-match price per (match, market, line, side): closing prices are left out."""
+    out: dict[tuple, MarketPrice] = {}
+    for p in prices:
+        if p.closing:
+            continue
+        key = (p.match_id, p.selection.market, p.selection.line, p.selection.side, canonical(p.bookmaker))
+        old = out.get(key)
+        if old is None or (p.fetched_at is not None and (old.fetched_at is None or p.fetched_at >= old.fetched_at)):
+            out[key] = p
+    return out
+
+
+def _pair(books: Mapping[str, dict[str, MarketPrice]], book: str, sides: tuple[str, ...]) -> list[MarketPrice] | None:
+    got = books.get(book, {})
+    return [got[s] for s in sides] if all(s in got for s in sides) else None
+
+
+def two_way_candidates(
+    prices: Iterable[MarketPrice],
+    matches: Mapping[str, MatchInfo],
+    rules: PriceRules,
+    markets: Iterable[str | Market] = TWO_WAY,
+    model_matrix: ModelMatrix | None = None,
+    price_times: bool = True,
+) -> list[ValueCandidate]:
+    """The strategy's candidates of the two-way `markets` for the matches in `matches` (keyed by MarketPrice's
+    match_id), in order of match, market and line. `price_times`: whether `fetched_at` is when a price was seen
+    (False for football-data files: the age guards then do not apply)."""
+    wanted = {market_of(m) for m in markets} & set(TWO_WAY)
+    sharp = [canonical(b) for b in rules.sharp]
+    bet = [canonical(b) for b in rules.bet]
+    books: dict[tuple, dict[str, dict[str, MarketPrice]]] = defaultdict(lambda: defaultdict(dict))
+    for (mid, market, line, side, book), p in latest_prices(prices).items():
+        if mid in matches and market in wanted:
+            books[(mid, market, line)][book][side] = p
+    out = []
+    order = {m: i for i, m in enumerate(matches)}
+    for mid, market, line in sorted(books, key=lambda k: (order[k[0]], k[1].value, k[2])):
+        by_book = books[(mid, market, line)]
+        sides = SELECTIONS[market]
+        info = matches[mid]
+        sharp_book = next((b for b in sharp if _pair(by_book, b, sides)), None)
+        sharp_pair = _pair(by_book, sharp_book, sides) if sharp_book else None
+        if sharp_pair is not None:
+            odds = np.array([[p.price for p in sharp_pair]])
+            fair = implied_probabilities(odds, rules.fair_method)[0]
+            source = sharp_pair[0].bookmaker
+        else:
+            matrix = model_matrix(mid) if model_matrix is not None else None
+            if matrix is None:
+                continue
+            fair = two_way(matrix, market, float(line))[0]
+            source = MODEL
+        if not np.isfinite(fair).all():
+            continue
+        best: list[MarketPrice | None] = []
+        others: list[tuple[float, ...]] = []
+        for s in sides:
+            offered = [by_book[b][s] for b in bet if s in by_book.get(b, {})]
+            top = max(offered, key=lambda p: p.price, default=None)  # equal prices: the book listed first
+            best.append(top)
+            others.append(tuple(p.price for p in offered if p is not top))
+        if all(b is None for b in best):
+            continue  # none of the user's bookmakers prices this line
+        out.append(
+            ValueCandidate(
+                fixture_id=info.fixture_id,
+                kickoff=info.kickoff,
+                fair_probs=tuple(float(x) for x in fair),
+                odds=tuple(float("nan") if b is None else b.price for b in best),
+                books=tuple(None if b is None else b.bookmaker for b in best),
+                fair_source=source,
+                prediction=info.prediction,
+                match=info.match or str(mid),
+                sharp_odds=tuple(p.price for p in sharp_pair) if sharp_pair else None,
+                other_odds=tuple(others),
+                odds_seen_at=tuple(b.fetched_at if b is not None and price_times else None for b in best),
+                sharp_seen_at=max((p.fetched_at for p in sharp_pair if p.fetched_at), default=None)
+                if sharp_pair and price_times
+                else None,
+                market=market.value,
+                line=line,
+            )
+        )
+    return out
+
+
+__all__ = ["MatchInfo", "ModelMatrix", "latest_prices", "two_way_candidates"]
