@@ -12,7 +12,7 @@ from pipeline.betting.guards import GuardSettings
 from pipeline.betting.screening import choose_bets
 from pipeline.betting.strategy import StrategyParams, select_bets
 from pipeline.betting.two_way import MatchInfo, two_way_candidates
-from pipeline.forecast.market_probs import total_over, xg_matrix
+from pipeline.forecast.market_probs import total_over, two_way, xg_matrix
 from pipeline.markets import MarketPrice, Selection
 from pipeline.odds import implied_probabilities
 from pipeline.prices import MODEL, PriceRules
@@ -68,7 +68,7 @@ def test_a_line_is_never_judged_by_another_lines_sharp_price():
     # no sharp price at 2.5 and no model: no candidate at 2.5; 2.25 has no bet book
     assert two_way_candidates(prices, MATCHES, RULES) == []
     matrix = xg_matrix(1.6, 1.2)[0]
-    (c,) = two_way_candidates(prices, MATCHES, RULES, model_matrix=lambda mid: matrix)
+    (c,) = two_way_candidates(prices, MATCHES, RULES, model_fair=lambda mid, m, line: two_way(matrix, m, line)[0])
     assert (c.line, c.fair_source) == (2.5, MODEL)
     assert c.fair_probs[0] == pytest.approx(total_over(matrix, 2.5)[0])
     assert two_way_candidates(prices, MATCHES, RULES, markets=["AH"]) == []

@@ -4,9 +4,9 @@ backtest both build their candidates here.
 
 For each (match, market, line) among the MARKETS chosen:
 - the fair probabilities: the first SHARP_BOOKMAKERS book that prices BOTH selections at that line, its margin
-  removed with FAIR_METHOD (pipeline.odds, on the pair); where no sharp book prices the line, the models' score
-  matrix of the match (pipeline.forecast.market_probs, `fair_source = 'model'`; the guards' model_fair rule then
-  decides), else no candidate;
+  removed with FAIR_METHOD (pipeline.odds, on the pair); where no sharp book prices the line, the models' (the
+  caller's `model_fair`: the jobs and the backtest take it from the score matrix, pipeline.forecast.market_probs;
+  `fair_source = 'model'`, and the guards' model_fair rule then decides), else no candidate;
 - per selection the best price among BET_BOOKMAKERS at that line (never an aggregate: the configuration refuses
   them there), with the other bet books' prices of the selection and when each was seen, for the guards.
 Only each book's latest pre-match price of a selection counts (a later `fetched_at` wins; closing prices are never
@@ -23,7 +23,6 @@ from datetime import datetime
 import numpy as np
 
 from pipeline.bookmakers import canonical
-from pipeline.forecast.market_probs import two_way
 from pipeline.markets import SELECTIONS, TWO_WAY, Market, MarketPrice, market_of
 from pipeline.odds import implied_probabilities
 from pipeline.prices import MODEL, PriceRules
@@ -41,8 +40,8 @@ class MatchInfo:
     prediction: Prediction | None = None
 
 
-# the models' score matrix of a match by its id (shape (G+1, G+1)), or None where the models have none
-ModelMatrix = Callable[[str], np.ndarray | None]
+# the models' fair probabilities of both selections of (match id, market, line), or None where they have none
+ModelFair = Callable[[str, Market, float], "np.ndarray | tuple[float, float] | None"]
 
 
 def latest_prices(prices: Iterable[MarketPrice]) -> dict[tuple, MarketPrice]:
@@ -68,7 +67,7 @@ def two_way_candidates(
     matches: Mapping[str, MatchInfo],
     rules: PriceRules,
     markets: Iterable[str | Market] = TWO_WAY,
-    model_matrix: ModelMatrix | None = None,
+    model_fair: ModelFair | None = None,
     price_times: bool = True,
 ) -> list[ValueCandidate]:
     """The strategy's candidates of the two-way `markets` for the matches in `matches` (keyed by MarketPrice's
@@ -94,10 +93,10 @@ def two_way_candidates(
             fair = implied_probabilities(odds, rules.fair_method)[0]
             source = sharp_pair[0].bookmaker
         else:
-            matrix = model_matrix(mid) if model_matrix is not None else None
-            if matrix is None:
+            own = model_fair(mid, market, float(line)) if model_fair is not None else None
+            if own is None:
                 continue
-            fair = two_way(matrix, market, float(line))[0]
+            fair = np.asarray(own, dtype=float).ravel()
             source = MODEL
         if not np.isfinite(fair).all():
             continue
@@ -133,4 +132,4 @@ def two_way_candidates(
     return out
 
 
-__all__ = ["MatchInfo", "ModelMatrix", "latest_prices", "two_way_candidates"]
+__all__ = ["MatchInfo", "ModelFair", "latest_prices", "two_way_candidates"]
