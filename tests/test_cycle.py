@@ -90,8 +90,8 @@ def test_every_bet_settled_exactly_once_and_profit_matches_bankroll(cycle):
     assert all(row == ("postponed", None) for row in late_pending), late_pending
     assert (
         con.execute(
-            "SELECT COUNT(*) FROM (SELECT fixture_id, bet_outcome FROM bets WHERE status != 'void' "
-            "GROUP BY 1, 2 HAVING COUNT(*) > 1)"
+            "SELECT COUNT(*) FROM (SELECT fixture_id, market, line, bet_outcome FROM bets WHERE status != 'void' "
+            "GROUP BY 1, 2, 3, 4 HAVING COUNT(*) > 1)"
         ).fetchone()[0]
         == 0
     )

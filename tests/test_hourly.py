@@ -20,6 +20,8 @@ from pipeline.providers.sandbox import SandboxProvider
 
 NOW = DEMO_START + timedelta(days=DEMO_DAYS, hours=10)  # Sunday 10:00 after the demo: fixtures to predict
 TABLES = ("fixtures", "odds_snapshots", "predictions", "bets", "lineup_updates", "results")
+# every bet by its selection (a fixture may have a 1X2 and a handicap bet on "home")
+BETS = "SELECT fixture_id, market, line, bet_outcome, odds, stake FROM bets ORDER BY 1, 2, 3, 4"
 
 
 def counts(db: Path) -> dict:
@@ -48,7 +50,7 @@ def test_force_predicts_again_without_duplicating(cycle, tmp_path):
     assert run_command("hourly_predictions", NOW, env)[0] == 0
     after_first = counts(db)
     con = sqlite3.connect(db)
-    bets_first = con.execute("SELECT fixture_id, bet_outcome, odds, stake FROM bets ORDER BY 1, 2").fetchall()
+    bets_first = con.execute(BETS).fetchall()
     con.close()
     assert run_command("hourly_predictions", NOW, env)[0] == 0  # same odds, same model: nothing
     assert counts(db) == after_first
@@ -71,7 +73,7 @@ def test_force_predicts_again_without_duplicating(cycle, tmp_path):
     summaries = [line for line in log if "hourly_predictions success" in line]
     assert "predictions=" not in summaries[-2] and "predictions=" in summaries[-1]  # --force did predict
     con = sqlite3.connect(db)
-    assert con.execute("SELECT fixture_id, bet_outcome, odds, stake FROM bets ORDER BY 1, 2").fetchall() == bets_first
+    assert con.execute(BETS).fetchall() == bets_first
     # a bet's prediction is never rewritten: it still shows the time and numbers the bet was placed on
     assert con.execute(bet_predictions).fetchall() == before
     rewritten = con.execute(

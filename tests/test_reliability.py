@@ -41,8 +41,8 @@ def query(url: str, sql: str) -> list[tuple]:
 DUPLICATES = {
     "predictions": "SELECT fixture_id, model_version, input_key FROM predictions "
     "GROUP BY fixture_id, model_version, input_key HAVING COUNT(*) > 1",
-    "bets": "SELECT fixture_id, bet_outcome FROM bets WHERE status != 'void' GROUP BY fixture_id, bet_outcome "
-    "HAVING COUNT(*) > 1",
+    "bets": "SELECT fixture_id, market, line, bet_outcome FROM bets WHERE status != 'void' "
+    "GROUP BY fixture_id, market, line, bet_outcome HAVING COUNT(*) > 1",
     "results": "SELECT fixture_id FROM results GROUP BY fixture_id HAVING COUNT(*) > 1",
     "lineup_updates": "SELECT fixture_id, lineup_hash FROM lineup_updates GROUP BY fixture_id, lineup_hash "
     "HAVING COUNT(*) > 1",
@@ -95,8 +95,8 @@ def _state(db: Path, job: str) -> dict:
                 "FROM predictions ORDER BY 1, 2, 3"
             ).fetchall(),
             "bets": con.execute(
-                "SELECT fixture_id, bet_outcome, odds, stake, status, result, profit_loss, "
-                "closing_odds FROM bets ORDER BY 1, 2"
+                "SELECT fixture_id, market, line, bet_outcome, odds, stake, status, result, profit_loss, "
+                "closing_odds FROM bets ORDER BY 1, 2, 3, 4"
             ).fetchall(),
             "results": con.execute(
                 "SELECT fixture_id, status, home_goals, away_goals FROM results ORDER BY 1"

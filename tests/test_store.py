@@ -156,7 +156,7 @@ def test_store_batch_is_idempotent(db_url, tmp_path):
     for _ in range(3):
         with eng.begin() as conn:
             counts = store_batch(conn, "test", _batch(), T0)
-    assert counts == {"fixtures": 3, "odds_snapshots": 6, "results": 3}
+    assert counts == {"fixtures": 3, "odds_snapshots": 6, "market_prices": 0, "prices_not_stored": 0, "results": 3}
     with eng.connect() as conn:
         assert conn.execute(select(func.count()).select_from(schema.fixtures)).scalar() == 3
         assert conn.execute(select(func.count()).select_from(schema.odds_snapshots)).scalar() == 6

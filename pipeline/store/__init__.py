@@ -3,6 +3,7 @@
 - `schema`: every table (the interface users query with sqlite3); `migrations/`: Alembic, generated from it;
 - `engine`: engine set-up for both dialects, migrations at start, upserts that work on both;
 - `writes`: provider records in, idempotently; `queries`: the store back out as the models' match frame;
+- `market_odds`: the over/under and Asian handicap prices in and back out;
 - per table family on the money path: `predictions`, `bets`, `lineups`, `performance` (their only writers);
 - `job_runs`: the run history;
 - `backup_files`: backup files on disk; `copies`: copies of the whole store (SQLite backup API, dumps);

@@ -26,6 +26,8 @@ def _row(b: Bet) -> dict:
         "fixture_id": b.fixture_id,
         "prediction_id": b.prediction_id,
         "bet_outcome": b.outcome,
+        "market": str(b.market),
+        "line": b.line,
         "bookmaker": b.bookmaker,
         "odds": b.odds,
         "stake": b.stake,
@@ -42,13 +44,16 @@ def _row(b: Bet) -> dict:
 
 
 def insert_bets(conn: Connection, bets: list[Bet]) -> None:
-    """Write new bets, pending; a bet on an outcome of a fixture that already has one that is not void is not
-    written (one bet per outcome per fixture: a placed bet is never changed or duplicated; a void one is over)."""
+    """Write new bets, pending; a bet on a selection (market, line, outcome) of a fixture that already has one that
+    is not void is not written (one bet per selection per fixture: a placed bet is never changed or duplicated; a
+    void one is over). A 1X2 home bet and an Asian handicap home bet are two selections."""
     if bets:
         b = schema.bets
         insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        # the target names uq_bets_fixture_selection's columns and predicate, as PostgreSQL infers the index by them
         stmt = insert(b).on_conflict_do_nothing(
-            index_elements=["fixture_id", "bet_outcome"], index_where=text("status <> 'void'")
+            index_elements=["fixture_id", "market", schema.line_key(), "bet_outcome"],
+            index_where=text("status <> 'void'"),
         )
         conn.execute(stmt, [_row(x) for x in bets])
 
@@ -64,16 +69,17 @@ def bets_since(conn: Connection, since: datetime) -> list[PlacedBet]:
     """Bets on matches kicking off from `since` on, and every pending bet whatever its match's kick-off (a
     postponed match's may still lie in the past in the store when a dry run looks), as the strategy's caps count
     them. A bet voided by settlement (its match postponed too long, cancelled...) is left out: its stake is
-    returned, so it neither counts nor blocks a new bet on its outcome. One the user skipped or missed (voided
-    under LEDGER=confirmed) still blocks: it is not recommended again."""
+    returned, so it neither counts nor blocks a new bet on its selection. One the user skipped or missed (voided
+    under LEDGER=confirmed) still blocks: it is not recommended again. Each with its market and line."""
     b, f = schema.bets, schema.fixtures
     settled_void = and_(b.c.status == "void", b.c.ledger_status.not_in(("skipped", "missed")))
     rows = conn.execute(
-        select(b.c.fixture_id, b.c.bet_outcome, b.c.stake, f.c.kickoff_time)
+        select(b.c.fixture_id, b.c.bet_outcome, b.c.stake, f.c.kickoff_time, b.c.market, b.c.line)
         .select_from(b.join(f, f.c.id == b.c.fixture_id))
         .where(not_(settled_void), or_(f.c.kickoff_time >= since, b.c.status == "pending"))
+        .order_by(b.c.id)
     ).all()
-    return [PlacedBet(r.fixture_id, r.bet_outcome, r.stake, r.kickoff_time.date()) for r in rows]
+    return [PlacedBet(r.fixture_id, r.bet_outcome, r.stake, r.kickoff_time.date(), r.market, r.line) for r in rows]
 
 
 def settled_bets(conn: Connection) -> pd.DataFrame:

@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from pipeline.errors import EXIT_SOFTWARE, PipelineError
+from pipeline.markets import Selection
 from pipeline.store import schema
 
 # the values of bets.ledger_status (schema.py's check constraint)
@@ -59,10 +60,19 @@ class LedgerBet:
     taken_bookmaker: str | None
     ledger_at: datetime | None
     ledger_note: str | None
+    market: str = "1X2"  # bets.market and bets.line: bet_outcome is the selection within them
+    line: float | None = None
 
     @property
     def match(self) -> str:
         return f"{self.home_team} v {self.away_team}"
+
+    @property
+    def selection(self) -> str:
+        """What was bet on as a user reads it: "home" (1X2), "OU 2.5 over", "AH -0.75 away"."""
+        if self.market == "1X2":
+            return self.bet_outcome
+        return str(Selection(self.market, self.line, self.bet_outcome))  # type: ignore[arg-type]
 
 
 def _select():
@@ -94,6 +104,8 @@ def _select():
         b.c.taken_bookmaker,
         b.c.ledger_at,
         b.c.ledger_note,
+        b.c.market,
+        b.c.line,
     ).select_from(b.join(f, f.c.id == b.c.fixture_id))
 
 

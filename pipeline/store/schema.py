@@ -1,20 +1,16 @@
 """The store's schema: every table, in SQLAlchemy Core. Users query these tables with plain `sqlite3`,
 so names are part of the interface. Migrations (pipeline/migrations) are generated from this module.
 
-Timestamps are UTC. On SQLite they are stored as text 'YYYY-MM-DD HH:MM:SS[.ffffff]' (sortable, readable in
-sqlite3); on PostgreSQL as `timestamptz`. Python code always sees timezone-aware UTC datetimes.
+Timestamps are UTC (`UTCDateTime`, pipeline.store.timestamps): text on SQLite, `timestamptz` on PostgreSQL.
 """
 
 from __future__ import annotations
-
-from datetime import UTC, datetime
 
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
     Date,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -26,7 +22,8 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.types import TypeDecorator
+
+from pipeline.store.timestamps import UTCDateTime
 
 # Named constraints so Alembic's batch mode can alter SQLite tables later.
 metadata = MetaData(
@@ -40,35 +37,18 @@ metadata = MetaData(
 )
 
 
-class UTCDateTime(TypeDecorator):
-    """Aware UTC datetimes in, aware UTC datetimes out, on both dialects."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect):
-        return dialect.type_descriptor(DateTime(timezone=dialect.name == "postgresql"))
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: the store takes timezone-aware UTC only")
-        value = value.astimezone(UTC)
-        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-
 def _ts(name: str, **kw) -> Column:
     return Column(name, UTCDateTime(), **kw)
+
+
+# A bet's or skip's line in a unique key: 1X2 has none (NULL), and NULLs never collide in a unique index, so the key
+# reads NULL as a number no line can be (lines are multiples of 0.25). An expression index: SQLite cannot reflect
+# it, so a batch migration that recreates `bets` or `skipped_candidates` must drop it first and create it after.
+LINE_KEY = "coalesce(line, -1000)"
+
+
+def line_key():
+    return text(LINE_KEY)
 
 
 leagues = Table(
@@ -144,6 +124,40 @@ odds_snapshots = Table(
     _ts("fetched_at", nullable=False),
     UniqueConstraint("fixture_id", "bookmaker", "market", "fetched_at"),
     Index("ix_odds_snapshots_fixture_fetched", "fixture_id", "fetched_at"),
+)
+
+# The two-way markets' prices (pipeline.markets): one row per book, market, line and selection as seen at
+# `fetched_at` (never overwritten), pre-match or closing; written and read by pipeline.store.market_odds. 1X2 stays
+# in odds_snapshots, one row per book with its three prices.
+market_odds = Table(
+    "market_odds",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("fixture_id", Integer, ForeignKey("fixtures.id"), nullable=False),
+    Column("bookmaker", String(64), nullable=False),
+    Column("market", String(16), nullable=False),  # OU (over/under total goals), AH (Asian handicap)
+    Column("line", Float, nullable=False),  # the total (OU); the HOME side's handicap (AH), for both selections
+    Column("selection", String(8), nullable=False),  # over, under (OU); home, away (AH)
+    Column("odds", Float, nullable=False),
+    Column("is_closing", Boolean, nullable=False, server_default="0"),
+    _ts("fetched_at", nullable=False),
+    UniqueConstraint(
+        "fixture_id",
+        "bookmaker",
+        "market",
+        "line",
+        "selection",
+        "is_closing",
+        "fetched_at",
+        name="uq_market_odds_price",
+    ),
+    Index("ix_market_odds_fixture_market_fetched", "fixture_id", "market", "fetched_at"),
+    CheckConstraint("market IN ('OU', 'AH')", name="market"),
+    CheckConstraint(
+        "(market = 'OU' AND selection IN ('over', 'under')) OR (market = 'AH' AND selection IN ('home', 'away'))",
+        name="selection",
+    ),
+    CheckConstraint("odds > 1", name="odds_above_one"),
 )
 
 results = Table(
@@ -226,7 +240,11 @@ bets = Table(
     Column("id", Integer, primary_key=True),
     Column("fixture_id", Integer, ForeignKey("fixtures.id"), nullable=False),
     Column("prediction_id", Integer, ForeignKey("predictions.id"), nullable=False),
-    Column("bet_outcome", String(8), nullable=False),  # home, draw, away
+    Column("bet_outcome", String(8), nullable=False),  # the selection: home, draw, away; over, under; home, away
+    # pipeline.markets: 1X2 (rows from before issue 25 too), OU or AH; the line: the total (OU) or the HOME side's
+    # handicap (AH, whichever side is bet), NULL for 1X2
+    Column("market", String(16), nullable=False, server_default="1X2"),
+    Column("line", Float),
     Column("bookmaker", String(64), nullable=False),  # where the bet is placed: the best of BET_BOOKMAKERS
     Column("odds", Float, nullable=False),
     Column("stake", Float, nullable=False),
@@ -236,7 +254,7 @@ bets = Table(
     Column("fair_source", String(64)),  # the sharp book it came from, or 'model' when none priced it
     Column("lineup_based", Boolean, nullable=False, server_default="0"),
     Column("status", String(16), nullable=False, server_default="pending"),  # pending, settled, void
-    Column("result", String(8)),  # win, loss, void
+    Column("result", String(16)),  # win, loss, void; two-way markets also half_win, push, half_loss
     Column("profit_loss", Float),
     _ts("placed_at", nullable=False),
     _ts("settled_at"),
@@ -256,17 +274,21 @@ bets = Table(
     Column("ledger_note", Text),  # the reason given for a skip, or a placement's note
     # the kick-off the bet was placed for: a postponed match voids its bets when not played within VOID_AFTER_HOURS
     _ts("kickoff_at_placement"),
-    # One bet per outcome per fixture, void bets aside (a match voided, then played, may get a new bet): a placed
-    # bet is never changed or duplicated.
+    # One bet per selection (market, line, outcome) per fixture, void bets aside (a match voided, then played, may
+    # get a new bet): a placed bet is never changed or duplicated; a 1X2 home and an AH home bet are two selections.
     Index(
-        "uq_bets_fixture_id_bet_outcome",
+        "uq_bets_fixture_selection",
         "fixture_id",
+        "market",
+        line_key(),
         "bet_outcome",
         unique=True,
         sqlite_where=text("status <> 'void'"),
         postgresql_where=text("status <> 'void'"),
     ),
     CheckConstraint("status IN ('pending', 'settled', 'void')", name="status"),
+    CheckConstraint("market IN ('1X2', 'OU', 'AH')", name="market"),
+    CheckConstraint("(market = '1X2') = (line IS NULL)", name="line_by_market"),
     CheckConstraint("stake > 0", name="stake_positive"),
     CheckConstraint("ledger_status IN ('recommended', 'placed', 'skipped', 'missed')", name="ledger_status"),
     CheckConstraint("taken_odds IS NULL OR taken_odds > 1", name="taken_odds_above_one"),
@@ -275,14 +297,16 @@ bets = Table(
 )
 
 # Candidates the price-error guards set aside before staking (pipeline.betting.screening): never bet. One row per
-# fixture, outcome and rule; a later run that sets the same one aside again moves last_seen on and keeps the latest
-# book, price, fair probability and reason.
+# fixture, selection (market, line, outcome) and rule; a later run that sets the same one aside again moves last_seen
+# on and keeps the latest book, price, fair probability and reason.
 skipped_candidates = Table(
     "skipped_candidates",
     metadata,
     Column("id", Integer, primary_key=True),
     Column("fixture_id", Integer, ForeignKey("fixtures.id"), nullable=False),
-    Column("outcome", String(8), nullable=False),  # home, draw, away
+    Column("outcome", String(8), nullable=False),  # the selection, as bets.bet_outcome
+    Column("market", String(16), nullable=False, server_default="1X2"),  # as bets.market and bets.line
+    Column("line", Float),
     Column("bookmaker", String(64)),  # the book whose price was set aside
     Column("odds", Float, nullable=False),
     Column("fair_prob", Float, nullable=False),  # the fair probability it was judged against
@@ -290,8 +314,10 @@ skipped_candidates = Table(
     Column("reason", Text, nullable=False),  # the one log line: match, outcome, book, price, fair price, rule
     _ts("first_seen", nullable=False),
     _ts("last_seen", nullable=False),
-    UniqueConstraint("fixture_id", "outcome", "rule"),
+    Index("uq_skipped_candidates_selection_rule", "fixture_id", "market", line_key(), "outcome", "rule", unique=True),
     Index("ix_skipped_candidates_last_seen", "last_seen"),
+    CheckConstraint("market IN ('1X2', 'OU', 'AH')", name="market"),
+    CheckConstraint("(market = '1X2') = (line IS NULL)", name="line_by_market"),
 )
 
 performance_daily = Table(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import and_, or_, select
+from sqlalchemy import String, and_, cast, func, literal, not_, or_, select
 from sqlalchemy.engine import Connection
 
 from pipeline.bookmakers import canonical
@@ -39,14 +39,16 @@ def fixtures_to_check(conn: Connection, source: str, now: datetime, lookback: ti
 
 
 def pending_bets_with_results(conn: Connection) -> list[PendingBet]:
-    """Pending bets whose fixture has a row in `results` (pipeline.records.PendingBet): the bet, the ledger's
-    ledger_status, taken_odds and taken_stake, the fixture's kickoff_time, and the result."""
+    """Pending bets whose fixture has a row in `results` (pipeline.records.PendingBet): the bet with its market and
+    line, the ledger's ledger_status, taken_odds and taken_stake, the fixture's kickoff_time, and the result."""
     b, r, f = schema.bets, schema.results, schema.fixtures
     q = (
         select(
             b.c.id,
             b.c.fixture_id,
             b.c.bet_outcome,
+            b.c.market,
+            b.c.line,
             b.c.odds,
             b.c.stake,
             b.c.ledger_status,
@@ -61,18 +63,29 @@ def pending_bets_with_results(conn: Connection) -> list[PendingBet]:
         )
         .select_from(b.join(r, r.c.fixture_id == b.c.fixture_id).join(f, f.c.id == b.c.fixture_id))
         .where(b.c.status == "pending")
+        .order_by(b.c.id)
     )
     return [PendingBet(**row) for row in conn.execute(q).mappings().all()]
 
 
 def settled_bets_contradicting_results(conn: Connection) -> list[dict]:
-    """Bets settled or voided whose match's final result in `results` says otherwise (a settled bet on a match
-    now finished with another outcome, or now cancelled/abandoned; a void bet on a match now finished): the bet's
-    id, status, result, profit_loss, settlement_note, bet_outcome, stake, odds, ledger_status, taken_odds,
-    taken_stake, and the result's status, home_goals, away_goals and outcome. Which of them to settle again is
-    decided in pipeline.betting.settlement."""
+    """Bets settled or voided whose match's final result in `results` may say otherwise (a settled 1X2 bet on a
+    match now finished with another outcome; a settled over/under or handicap bet on a match now finished with
+    another score than its note says it was settled on, "settled on 2-1 ..."; a settled bet on a match now
+    cancelled/abandoned; a void bet on a match now finished): the bet's id, status, result, profit_loss,
+    settlement_note, bet_outcome, market, line, stake, odds, ledger_status, taken_odds, taken_stake, and the
+    result's status, home_goals, away_goals and outcome. Which of them to settle again is decided in
+    pipeline.betting.settlement."""
     b, r = schema.bets, schema.results
     finished = and_(r.c.status == FINISHED, r.c.outcome.is_not(None))
+    # a two-way bet's result depends on the score, not the outcome: its note names the score it was settled on
+    settled_on_score = (
+        literal("settled on ")
+        + cast(r.c.home_goals, String)
+        + literal("-")
+        + cast(r.c.away_goals, String)
+        + literal(" %")
+    )
     q = (
         select(
             b.c.id,
@@ -81,6 +94,8 @@ def settled_bets_contradicting_results(conn: Connection) -> list[dict]:
             b.c.profit_loss,
             b.c.settlement_note,
             b.c.bet_outcome,
+            b.c.market,
+            b.c.line,
             b.c.stake,
             b.c.odds,
             b.c.ledger_status,
@@ -98,8 +113,12 @@ def settled_bets_contradicting_results(conn: Connection) -> list[dict]:
                     b.c.status == "settled",
                     finished,
                     or_(
-                        and_(b.c.result == "win", r.c.outcome != b.c.bet_outcome),
-                        and_(b.c.result == "loss", r.c.outcome == b.c.bet_outcome),
+                        and_(b.c.market == "1X2", b.c.result == "win", r.c.outcome != b.c.bet_outcome),
+                        and_(b.c.market == "1X2", b.c.result == "loss", r.c.outcome == b.c.bet_outcome),
+                        and_(
+                            b.c.market != "1X2",
+                            not_(func.coalesce(b.c.settlement_note, "").like(settled_on_score)),
+                        ),
                     ),
                 ),
                 and_(b.c.status == "settled", r.c.status.in_((CANCELLED, ABANDONED))),

@@ -1,8 +1,8 @@
 """The `skipped_candidates` table: what the price-error guards set aside before staking (pipeline.betting.screening),
 written by placement (its one writer) and counted by the report.
 
-One row per fixture, outcome and rule: a later run that sets the same candidate aside again moves `last_seen` on
-and keeps the latest book, price, fair probability and reason; `first_seen` stays.
+One row per fixture, selection (market, line, outcome) and rule: a later run that sets the same candidate aside again
+moves `last_seen` on and keeps the latest book, price, fair probability and reason; `first_seen` stays.
 """
 
 from __future__ import annotations
@@ -10,18 +10,22 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from pipeline.records import SkippedCandidate
 from pipeline.store import schema
-from pipeline.store.engine import upsert
+
+UPDATED = ("bookmaker", "odds", "fair_prob", "reason", "last_seen")
 
 
 def record_skipped(conn: Connection, skipped: list[SkippedCandidate], now: datetime) -> None:
     """Store each skip (its fixture must be stored: fixture_id is fixtures.id)."""
     rows = {
-        (s.fixture_id, s.outcome, s.rule): {
+        (s.fixture_id, str(s.market), s.line, s.outcome, s.rule): {
             "fixture_id": s.fixture_id,
+            "market": str(s.market),
+            "line": s.line,
             "outcome": s.outcome,
             "bookmaker": s.bookmaker,
             "odds": s.odds,
@@ -33,13 +37,16 @@ def record_skipped(conn: Connection, skipped: list[SkippedCandidate], now: datet
         }
         for s in skipped
     }
-    upsert(
-        conn,
-        schema.skipped_candidates,
-        list(rows.values()),
-        keys=("fixture_id", "outcome", "rule"),
-        update=("bookmaker", "odds", "fair_prob", "reason", "last_seen"),
+    if not rows:
+        return
+    t = schema.skipped_candidates
+    insert = postgresql.insert(t) if conn.dialect.name == "postgresql" else sqlite.insert(t)
+    # the target names uq_skipped_candidates_selection_rule's columns (a 1X2 skip's NULL line read as a number)
+    stmt = insert.on_conflict_do_update(
+        index_elements=["fixture_id", "market", schema.line_key(), "outcome", "rule"],
+        set_={c: insert.excluded[c] for c in UPDATED},
     )
+    conn.execute(stmt, list(rows.values()))
 
 
 def skipped_by_rule(conn: Connection) -> dict[str, tuple[int, datetime]]:

@@ -1,5 +1,5 @@
-"""Provider records into the store, idempotently: fixtures, odds snapshots and results (pipeline.store.queries
-reads them back; lineups: pipeline.store.lineups).
+"""Provider records into the store, idempotently: fixtures, odds snapshots, the two-way markets' prices
+(pipeline.store.market_odds) and results (pipeline.store.queries reads them back; lineups: pipeline.store.lineups).
 
 Every write is an upsert on a natural key, so fetching the same thing twice changes nothing. Odds snapshots are
 kept with the time they were seen (never overwritten), one per bookmaker, so opening, pre-kick-off and closing
@@ -9,6 +9,7 @@ prices stay apart. A result's closing price is the first book of the reference o
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 import numpy as np
@@ -19,8 +20,11 @@ from pipeline.bookmakers import SHARP_DEFAULT, reference_order, reference_rank
 from pipeline.providers.base import FINISHED, VOID_STATUSES, Batch, Match, Odds, chunks, outcome_of
 from pipeline.store import schema
 from pipeline.store.engine import insert_ignore, upsert
+from pipeline.store.market_odds import store_market_prices
 from pipeline.store.queries import CHUNK, fixture_ids
 from pipeline.store.rejected_rows import record_rejections
+
+log = logging.getLogger(__name__)
 
 STAT_KEYS = ("home_shots", "away_shots", "home_shots_on_target", "away_shots_on_target", "home_corners", "away_corners")
 
@@ -82,15 +86,23 @@ def store_matches(conn: Connection, source: str, matches: list[Match], now: date
 def store_batch(
     conn: Connection, source: str, batch: Batch, now: datetime, reference: tuple[str, ...] | None = None
 ) -> dict[str, int]:
-    """Store a provider batch: fixtures, odds snapshots, and results of final matches (their closing price: the
-    first book in `reference` order that has one, default the sharp default's order), and the rows it rejected
-    (`rejected_rows`). Returns counts."""
+    """Store a provider batch: fixtures, 1X2 odds snapshots, two-way prices (`market_odds`), and results of final
+    matches (their closing price: the first book in `reference` order that has one, default the sharp default's
+    order), and the rows it rejected (`rejected_rows`). Prices of a match neither in the batch nor in the store are
+    not stored: counted (`prices_not_stored`) and logged. Returns counts."""
     order = reference if reference is not None else reference_order(SHARP_DEFAULT)
     record_rejections(conn, source, batch.rejected, now)
     ids = store_matches(conn, source, batch.matches, now)
-    missing = {o.match_id for o in batch.odds} - set(ids)
+    missing = ({o.match_id for o in batch.odds} | {p.match_id for p in batch.market_prices}) - set(ids)
     if missing:
         ids.update(fixture_ids(conn, source, missing))
+    unmatched = sorted({o.match_id for o in batch.odds} - set(ids))
+    if unmatched:
+        log.warning(
+            "1X2 odds of %d matches not stored: match not in the store (e.g. %s)",
+            len(unmatched),
+            ", ".join(unmatched[:5]),
+        )
     odds_rows = [
         {
             "fixture_id": ids[o.match_id],
@@ -107,6 +119,7 @@ def store_batch(
     ]
     for part in chunks(odds_rows, CHUNK):
         insert_ignore(conn, schema.odds_snapshots, part, keys=("fixture_id", "bookmaker", "market", "fetched_at"))
+    market_rows = store_market_prices(conn, ids, batch.market_prices, now)
     closing: dict[str, Odds] = {}
     for o in batch.odds:
         if o.is_closing and min(o.home, o.draw, o.away) > 1.0:
@@ -151,4 +164,10 @@ def store_batch(
             keys=("fixture_id",),
             keep_existing=("closing_home_odds", "closing_draw_odds", "closing_away_odds", "closing_bookmaker"),
         )
-    return {"fixtures": len(ids), "odds_snapshots": len(odds_rows), "results": len(result_rows)}
+    return {
+        "fixtures": len(ids),
+        "odds_snapshots": len(odds_rows),
+        "market_prices": market_rows,
+        "prices_not_stored": len(batch.odds) - len(odds_rows) + len(batch.market_prices) - market_rows,
+        "results": len(result_rows),
+    }
