@@ -53,6 +53,9 @@ class Settings:
     sportmonks_base_url: str = "https://api.sportmonks.com/v3/football"
     sportmonks_leagues: tuple[str, ...] = ()
     sportmonks_bookmakers: tuple[str, ...] = ()
+    # the two-way markets' ids (not in the shared Sportmonks notes; pipeline.providers.sportmonks_markets)
+    sportmonks_market_ou: int = 80  # "Goals Over/Under"
+    sportmonks_market_ah: int = 6  # "Asian Handicap"
     football_data_dir: Path | None = None
     football_data_url: str = "https://www.football-data.co.uk"
     football_data_leagues: tuple[str, ...] = ("E0", "D1", "F1", "I1", "SP1")
@@ -173,6 +176,8 @@ def _parsers():
         "SPORTMONKS_BASE_URL": ("sportmonks_base_url", lambda n, v: http_url(n, v)),
         "SPORTMONKS_LEAGUES": ("sportmonks_leagues", lambda n, v: _leagues(n, v, check_sportmonks)),
         "SPORTMONKS_BOOKMAKERS": ("sportmonks_bookmakers", lambda n, v: items(v)),
+        "SPORTMONKS_MARKET_OU": ("sportmonks_market_ou", lambda n, v: integer(n, v, 1)),
+        "SPORTMONKS_MARKET_AH": ("sportmonks_market_ah", lambda n, v: integer(n, v, 1)),
         "FOOTBALL_DATA_DIR": ("football_data_dir", lambda n, v: as_path(v) if v else None),
         "FOOTBALL_DATA_URL": ("football_data_url", lambda n, v: http_url(n, v)),
         "FOOTBALL_DATA_LEAGUES": ("football_data_leagues", lambda n, v: _leagues(n, v, check_football_data, True)),

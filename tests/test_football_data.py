@@ -17,6 +17,7 @@ from conftest import FOOTBALL_DATA, needs_shared
 
 from pipeline.bookmakers import is_bettable
 from pipeline.providers.base import FINISHED, SCHEDULED
+from pipeline.providers.contract import BAD_PAIR_PRICE, ONE_SIDE, PAIR_IGNORED
 from pipeline.providers.football_data import FootballDataProvider, frame_to_batch, load_matches, parse_csv, season_of
 
 UTC = UTC
@@ -32,7 +33,11 @@ def everything():
 @needs_shared()
 def test_all_files_load_without_problems(everything):
     frame, problems = everything
-    assert len(frame) == 37434 and problems == []
+    # the only problems: two-way pairs the files quote unreadably, each named (by hand: 2122/E0.csv line 168 has
+    # B365C>2.5 and B365C<2.5 "0.0"; 0304/E0.csv line 103 a GBAHH price without GBAHA)
+    assert len(frame) == 37434 and problems and all(p.endswith(PAIR_IGNORED) for p in problems)
+    assert any(p.endswith("2122/E0.csv:168: B365C>2.5 '0.0': " + BAD_PAIR_PRICE) for p in problems)
+    assert any(p.endswith("0304/E0.csv:103: GBAHA '': " + ONE_SIDE) for p in problems)
     counts = frame.groupby(["league", "season"]).size()
     # by hand: grep -c of data rows in each file
     assert counts[("E0", "0304")] == 335 and counts[("D1", "0304")] == 194  # the two incomplete files

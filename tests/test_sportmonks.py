@@ -68,7 +68,7 @@ def test_pages_followed_with_token_in_header_only(api):
         assert TOKEN not in r.raw_url and "api_token" not in r.query
         assert r.query["per_page"] == "50"
         assert set(r.query["include"].split(";")) >= {"participants", "odds.bookmaker"}
-        assert set(r.query["filters"].split(";")) == {"fixtureLeagues:8,9", "markets:1", "bookmakers:2"}
+        assert set(r.query["filters"].split(";")) == {"fixtureLeagues:8,9", "markets:1,80,6", "bookmakers:2"}
     m = batch.matches[3]
     assert (m.league, m.season, m.home_team, m.away_team, m.home_team_id, m.away_team_id, m.status) == (
         "8",
@@ -310,8 +310,8 @@ def test_odds_normalised_per_bookmaker(api):
         + odds(1, 21, "1.00", "3.30", "3.60")  # impossible price
         + odds(1, 22, "abc", "3.30", "3.60")  # not a number
         + odds(1, 23, 2.2, 3.3, 3.4, update="2025-03-15 11:00:00")  # numbers accepted
-        + odds(1, 2, "1.50", "2.00", "9.00", market_id=80)
-    )  # another market
+        + odds(1, 2, "1.50", "2.00", "9.00", market_id=2)
+    )  # another market (Double Chance), not asked for
     api.route(DAY, reply(envelope([fixture(1, odds=rows)])))
     batch = provider(api).fixtures(KO, KO + timedelta(hours=1), NOW)
     got = {o.bookmaker: o for o in batch.odds}
@@ -338,7 +338,7 @@ def test_bookmaker_preference_orders_closing_prices(api):
     )
     batch = provider(api, bookmaker_ids=["14", "2"]).results(["1"], NOW)
     assert [o.bookmaker for o in batch.odds if o.is_closing] == ["14", "2"]  # 30 is not wanted at all
-    assert api.seen[0].query["filters"] == "markets:1;bookmakers:14,2"
+    assert api.seen[0].query["filters"] == "markets:1,80,6;bookmakers:14,2"  # 1X2, over/under, Asian handicap
 
 
 def test_every_bookmaker_is_named_canonically(api):

@@ -50,6 +50,8 @@ def _source(settings) -> Provider:
             base_url=settings.sportmonks_base_url,
             league_ids=settings.sportmonks_leagues,
             bookmaker_ids=settings.sportmonks_bookmakers,
+            ou_market_id=settings.sportmonks_market_ou,
+            ah_market_id=settings.sportmonks_market_ah,
             timeout=(5.0, settings.http_timeout),
             attempts=settings.http_attempts,
             deadline=settings.http_deadline,

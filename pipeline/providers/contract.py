@@ -1,8 +1,9 @@
 """The validation contract: what a row must be before it reaches the store or a model, declared once for every
 source (football-data.co.uk CSVs, Sportmonks JSON, the sandbox), and the record of a row that is not.
 
-Every source's rows end as `Match` and `Odds` records; `check_match` and `check_odds` hold those records to the
-ranges below whatever the source (pipeline.providers.base.sanitize_batch applies them to every batch). The
+Every source's rows end as `Match`, `Odds` and two-way `MarketPrice` records; `check_match` and `check_odds` hold
+the first two to the ranges below whatever the source (pipeline.providers.base.sanitize_batch applies them to every
+batch), the providers the two-way pairs (PAIR_IGNORED: football_data_markets.py, sportmonks_markets.py). The
 football-data CSV rows are first held to the text forms of their own columns (football_data_rows.py), the
 Sportmonks payloads to theirs (sportmonks_payload.py); both use the constants here.
 
@@ -83,6 +84,12 @@ def instant_ok(value) -> bool:
 BAD_GOALS = f"score not a whole number {GOALS_MIN}..{GOALS_MAX}; row skipped"
 BAD_PRICE = f"price not a number in {ODDS_MIN}..{ODDS_MAX:g}; this bookmaker's prices on the row ignored"
 BAD_KICKOFF = f"kick-off not a UTC time in {KICKOFF_MIN.year}..{KICKOFF_MAX.year - 1}; row skipped"
+# a two-way price pair (over/under, Asian handicap: pipeline.markets) that cannot be read drops only that pair
+PAIR_IGNORED = "this price pair ignored"
+BAD_PAIR_PRICE = f"price not a number in {ODDS_MIN}..{ODDS_MAX:g}; {PAIR_IGNORED}"
+ONE_SIDE = f"one side of a two-way price pair missing; {PAIR_IGNORED}"
+BAD_LINE = f"line not a number that is a multiple of 0.25 (an over/under line above 0); {PAIR_IGNORED}"
+NO_LINE = f"price pair without its line; {PAIR_IGNORED}"
 
 
 def check_match(m) -> tuple[str, object, str] | None:
@@ -111,6 +118,8 @@ def check_odds(o) -> tuple[str, object, str] | None:
 __all__ = [
     "BAD_GOALS",
     "BAD_KICKOFF",
+    "BAD_LINE",
+    "BAD_PAIR_PRICE",
     "BAD_PRICE",
     "DATE_FORMS",
     "DEFAULT_TIME",
@@ -118,8 +127,11 @@ __all__ = [
     "GOALS_MIN",
     "GOAL_FORMS",
     "LINE_NONE",
+    "NO_LINE",
     "ODDS_MAX",
     "ODDS_MIN",
+    "ONE_SIDE",
+    "PAIR_IGNORED",
     "RESULT_LETTERS",
     "Rejection",
     "TIME_FORMS",

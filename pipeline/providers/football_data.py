@@ -4,8 +4,9 @@ cached. The files are parsed by pipeline.providers.football_data_csv; clubs and 
 pipeline.providers.football_data_identity (a club within its country, a rescheduled match as one fixture).
 
 Each bookmaker's valid prices become odds snapshots under its canonical name, pre-match and closing (closing
-prices exist from 2012-13). Pre-match prices are taken "a day or two before" on the site; they are stored as
-seen one day before kick-off, closing prices at kick-off. This source has no lineups.
+prices exist from 2012-13); its over/under and Asian handicap pairs become `MarketPrice`s dated the same way
+(pipeline.providers.football_data_markets). Pre-match prices are taken "a day or two before" on the site; they
+are stored as seen one day before kick-off, closing prices at kick-off. This source has no lineups.
 
 A download is cached only once it parses as a football-data CSV, and a cached copy that does not is fetched
 again; a file that is not one is named in the batch's problems and skipped.
@@ -34,18 +35,22 @@ from pipeline.providers.football_data_csv import (
     season_of,
 )
 from pipeline.providers.football_data_identity import collapse_relistings, match_ids, pair_ids
+from pipeline.providers.football_data_markets import market_prices
 from pipeline.providers.http_client import make_session, request
 
 log = logging.getLogger(__name__)
 
 
 def frame_to_batch(frame: pd.DataFrame, status: str = FINISHED, odds_time: datetime | None = None) -> Batch:
-    """Matches, and every bookmaker's valid prices as snapshots: pre-match as seen at `odds_time` (default a day
-    before kick-off), closing (finished matches only) at kick-off."""
+    """Matches, and every bookmaker's valid prices as snapshots (1X2 in `odds`, over/under and Asian handicap in
+    `market_prices`): pre-match as seen at `odds_time` (default a day before kick-off), closing (finished matches
+    only) at kick-off."""
     batch = Batch()
     finished = status == FINISHED
     kickoffs = []
-    for r in frame.itertuples(index=False):
+    fields = ["match_id", "league", "season", "kickoff", "home_team", "away_team", "home_team_key", "away_team_key"]
+    fields += ["home_goals", "away_goals", *(c for c in STATS.values() if c in frame)]
+    for r in frame[fields].itertuples(index=False):  # only these: the price columns are many, some not names
         stats = {k: float(getattr(r, k)) for k in STATS.values() if hasattr(r, k) and pd.notna(getattr(r, k))}
         ko = r.kickoff.to_pydatetime()
         kickoffs.append(ko)
@@ -75,6 +80,7 @@ def frame_to_batch(frame: pd.DataFrame, status: str = FINISHED, odds_time: datet
             when = ko if closing else (odds_time or ko - timedelta(days=1))
             h, d, a = vals[i].tolist()
             batch.odds.append(Odds(ids[i], name, h, d, a, fetched_at=when, is_closing=closing))
+    batch.market_prices = market_prices(frame, ids, kickoffs, finished, odds_time)
     return batch
 
 

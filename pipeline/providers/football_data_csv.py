@@ -11,11 +11,12 @@ Kick-off times on the site are UK local time (Europe/London, with summer time) a
 ASSUMPTION: when a season has no `Time` column, or a row has no time, kick-off is taken as 15:00 UK time,
 the traditional Saturday kick-off; such times are approximate (by design, no job depends on them to the hour).
 
-Prices: every bookmaker a file has (`bookmakers.FOOTBALL_DATA_PREFIXES`: PS is Pinnacle, B365 Bet365, ...,
-Max/Avg and BbMx/BbAv the aggregates) keeps its columns as the file names them (PSH, PSCH, ...); a book's row
-counts only when its three prices are valid (numeric, 1.01..1000). The frame adds one reference price (`odds_*`,
-`close_*`): the first valid book in `bookmakers.reference_order(SHARP_BOOKMAKERS)` (Pinnacle, the market
-averages, Bet365, then the others by name, the maxima last), the order the store uses (pipeline.prices).
+Prices: every bookmaker a file has (`bookmakers.FOOTBALL_DATA_PREFIXES`: PS is Pinnacle, B365 Bet365, ..., Max/Avg
+and BbMx/BbAv the aggregates) keeps its columns as the file names them (PSH, PSCH, ...); a book's row counts only
+when its three prices are valid (numeric, 1.01..1000). Over/under and Asian handicap pairs, every book and line,
+are read by pipeline.providers.football_data_markets into columns of their own. The frame adds one reference price
+(`odds_*`, `close_*`): the first valid book in `bookmakers.reference_order(SHARP_BOOKMAKERS)` (Pinnacle, the
+market averages, Bet365, then the others by name, the maxima last), the order the store uses (pipeline.prices).
 
 Identity (pipeline.providers.football_data_identity): a club is `<country>:<name>` (`home_team_key`,
 `away_team_key`), a match `<Div>-<season>-<home>-<away>` with `-2`, `-3`... for a later meeting in one season.
@@ -41,6 +42,7 @@ from pipeline.providers import football_data_rows as rows
 from pipeline.providers.base import clean_text
 from pipeline.providers.contract import Rejection, shown
 from pipeline.providers.football_data_identity import identify, match_ids, pair_ids
+from pipeline.providers.football_data_markets import read_pairs
 from pipeline.providers.football_data_rows import LONDON
 from pipeline.providers.text_decoding import BadFile, decode
 
@@ -235,6 +237,8 @@ def _parse_text(
         season = kickoff.map(season_of)
     known = [p + c for p in FOOTBALL_DATA_PREFIXES.values() for c in ("", "C")]
     books, bad_prices = rows.prices(df, (*known, *prematch_books, *closing_books), df["_line"], label)
+    pairs, bad_pairs, pair_problems = read_pairs(df, label)  # over/under and Asian handicap
+    problems += pair_problems
     pre, pre_book = _odds(books, prematch_books, len(df))
     close, close_book = _odds(books, closing_books, len(df))
     frame = pd.DataFrame(
@@ -261,7 +265,7 @@ def _parse_text(
     for col, name in STATS.items():
         frame[name] = pd.to_numeric(df[col], errors="coerce").astype(float) if col in df else np.nan
     per_book = {f"{p}{s}": vals[:, i] for p, vals in books.items() if p in BOOK_OF_PREFIX for i, s in enumerate("HDA")}
-    frame = pd.concat([frame, pd.DataFrame(per_book, index=frame.index)], axis=1)
+    frame = pd.concat([frame, pd.DataFrame(per_book | pairs, index=frame.index)], axis=1)
     day = frame["kickoff"].dt.tz_convert(LONDON).dt.strftime("%Y%m%d")
     dup = pd.DataFrame({"d": day, "h": frame["home_team"], "a": frame["away_team"]}).duplicated()
     for i in np.flatnonzero(dup.to_numpy()):
@@ -269,7 +273,7 @@ def _parse_text(
         value = shown(f"{r['home_team']} v {r['away_team']}")
         rejected.append(Rejection(label, int(r["_line"]), "HomeTeam/AwayTeam", value, rows.DUPLICATE))
     kept = set(frame["_line"][~dup])
-    rejected += [r for r in bad_prices if r.line in kept]
+    rejected += [r for r in bad_prices + bad_pairs if r.line in kept]
     rejected.sort(key=lambda r: r.line)
     frame = frame[~dup].drop(columns="_line")
     frame = identify(frame)

@@ -1,4 +1,5 @@
-"""Sportmonks Football API v3 as a provider: fixtures, 90-minute results, pre-match 1X2 odds, starting lineups.
+"""Sportmonks Football API v3 as a provider: fixtures, 90-minute results, pre-match 1X2, over/under and Asian
+handicap odds (pipeline.providers.sportmonks_markets), starting lineups.
 This module asks the API (requests, pages, the rate-limit budget); pipeline.providers.sportmonks_payload reads
 what it answers.
 
@@ -30,6 +31,7 @@ import requests
 from pipeline.providers.base import FINISHED, Batch, Lineup, Provider, ProviderAuthError, ProviderError, chunks
 from pipeline.providers.http_client import make_session, request
 from pipeline.providers.sportmonks_leagues import CACHE_NAME, check_plan, plan_leagues
+from pipeline.providers.sportmonks_markets import MARKET_AH, MARKET_OU, add_market_prices, two_way_markets
 from pipeline.providers.sportmonks_payload import (
     LINEUP_STARTER,
     MARKET_1X2,
@@ -69,6 +71,8 @@ class SportmonksProvider(Provider):
         max_budget_wait: float = 60.0,
         deadline: float = 120.0,
         cache_dir: Path | None = None,
+        ou_market_id: int = MARKET_OU,
+        ah_market_id: int = MARKET_AH,
     ):
         if not api_key:
             raise ProviderAuthError("Sportmonks needs an API token (SPORTMONKS_API_KEY)")
@@ -77,6 +81,7 @@ class SportmonksProvider(Provider):
         self.base_url = base_url.rstrip("/")
         self.league_ids = tuple(str(x) for x in league_ids)
         self.bookmaker_ids = tuple(str(x) for x in bookmaker_ids)
+        self.two_way = two_way_markets(ou_market_id, ah_market_id)  # market id -> Market (SPORTMONKS_MARKET_*)
         self.timeout = timeout
         self.max_pages = max_pages
         self.attempts = attempts
@@ -107,6 +112,7 @@ class SportmonksProvider(Provider):
         batch.matches = [m for m in batch.matches if m.status == FINISHED]
         keep = {m.provider_id for m in batch.matches}
         batch.odds = [o for o in batch.odds if o.match_id in keep]
+        batch.market_prices = [p for p in batch.market_prices if p.match_id in keep]
         return batch
 
     def fixtures(self, start: datetime, end: datetime, now: datetime) -> Batch:
@@ -117,7 +123,7 @@ class SportmonksProvider(Provider):
         self._check_leagues()
         batch = Batch()
         for fx in self._multi(match_ids, ODDS_INCLUDE, self._odds_filters(), batch.problems):
-            batch.extend(read_fixture(fx, now, self.bookmaker_ids))
+            batch.extend(self._read(fx, now))
         return batch
 
     def lineups(self, match_ids: Sequence[str], now: datetime) -> dict[str, Lineup]:
@@ -173,16 +179,22 @@ class SportmonksProvider(Provider):
             path = f"fixtures/between/{a.isoformat()}/{b.isoformat()}"
             for items in self._pages(path, {"include": include, "filters": ";".join(filters)}):
                 for fx in items:
-                    part = read_fixture(fx, now, self.bookmaker_ids)
+                    part = self._read(fx, now)
                     part.matches = [m for m in part.matches if start <= m.kickoff < end and m.provider_id not in seen]
                     ids = {m.provider_id for m in part.matches}
                     seen |= ids
                     part.odds = [o for o in part.odds if o.match_id in ids]
+                    part.market_prices = [p for p in part.market_prices if p.match_id in ids]
                     batch.extend(part)
         return batch
 
+    def _read(self, fx, now: datetime) -> Batch:
+        """One fixture object: its match, 1X2 odds and two-way prices (pipeline.providers.sportmonks_markets)."""
+        return add_market_prices(read_fixture(fx, now, self.bookmaker_ids), fx, now, self.bookmaker_ids, self.two_way)
+
     def _odds_filters(self) -> list[str]:
-        out = [f"markets:{MARKET_1X2}"]
+        # 1X2 and the two-way markets in the same calls: one request, every market
+        out = [f"markets:{','.join(str(m) for m in (MARKET_1X2, *self.two_way))}"]
         if self.bookmaker_ids:
             out.append(f"bookmakers:{','.join(self.bookmaker_ids)}")
         return out
