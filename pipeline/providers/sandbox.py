@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
+from pipeline.markets import MarketPrice
 from pipeline.providers.base import (
     FINISHED,
     LIVE,
@@ -35,6 +36,7 @@ from pipeline.providers.base import (
     Odds,
     Provider,
 )
+from pipeline.providers.sandbox_markets import TwoWayBook
 from pipeline.providers.sandbox_world import SimulatedWorld, probabilities, season_code, seeded
 
 MARGIN = 0.05
@@ -52,6 +54,8 @@ BOOK_STYLE = {
     "VC Bet": (0.05, 2.2, 12),
 }
 BOOKS = tuple(BOOK_STYLE)
+MARGINS = np.array([BOOK_STYLE[b][0] for b in BOOKS])
+SPREADS = np.array([BOOK_STYLE[b][1] for b in BOOKS])
 
 
 class SandboxProvider(SimulatedWorld, Provider):
@@ -89,17 +93,22 @@ class SandboxProvider(SimulatedWorld, Provider):
             simulated=True,
         )
 
-    def _price(self, m: dict, at: datetime, book: str, closing: bool = False) -> Odds:
-        if closing and book in BOOKS:
-            return self._closing(m)[BOOKS.index(book)]
+    @staticmethod
+    def _quote(m: dict, at: datetime, book: str, closing: bool) -> tuple[float, bool, float, str | int]:
+        """How `book` prices match `m` when asked at `at`: (margin, knows the XI, noise sd, the noise's bucket)."""
         margin, spread, every = BOOK_STYLE.get(book, (MARGIN, 1.5, 1))
         # a book that updates every `every` hours still shows the price it made at its last update
         made = at if closing else datetime.fromtimestamp((int(at.timestamp()) // (3600 * every)) * 3600 * every, UTC)
         hours_left = max(0.0, (m["kickoff"] - made).total_seconds() / 3600)
-        lineup_known = hours_left * 60 <= LINEUP_MINUTES
-        belief = m["true"] if (closing or lineup_known) else m["expected"]
+        knows_xi = closing or hours_left * 60 <= LINEUP_MINUTES
         sigma = spread * (0.015 + 0.03 * min(1.0, hours_left / (24 * ODDS_DAYS)))
-        bucket = "close" if closing else int(made.timestamp() // 3600)
+        return margin, knows_xi, sigma, "close" if closing else int(made.timestamp() // 3600)
+
+    def _price(self, m: dict, at: datetime, book: str, closing: bool = False) -> Odds:
+        if closing and book in BOOKS:
+            return self._closing(m)[BOOKS.index(book)]
+        margin, knows_xi, sigma, bucket = self._quote(m, at, book, closing)
+        belief = m["true"] if knows_xi else m["expected"]
         noise = seeded(self.seed, "odds", m["match_id"], book, bucket).normal(0, sigma, 3)
         return self._odds(m, book, belief, noise, margin, m["kickoff"] if closing else at, closing)
 
@@ -111,6 +120,28 @@ class SandboxProvider(SimulatedWorld, Provider):
             self._odds(m, book, m["true"], BOOK_STYLE[book][1] * unit[i], BOOK_STYLE[book][0], m["kickoff"], True)
             for i, book in enumerate(BOOKS)
         ]
+
+    def _market_prices(self, m: dict, at: datetime, books: Sequence[str]) -> list[MarketPrice]:
+        """The books' pre-match over/under and Asian handicap prices (pipeline.providers.sandbox_markets' lines)
+        as `_price` makes a 1X2 price: the same margin, noise level and staleness, on a random stream of their own
+        (the 1X2 prices stay as they were)."""
+        two_way = self.two_way_book(m["match_id"])
+        fair, noise, margins = [], [], []
+        for book in books:
+            margin, knows_xi, sigma, bucket = self._quote(m, at, book, False)
+            fair.append(two_way.true if knows_xi else two_way.expected)
+            noise.append(seeded(self.seed, "markets", m["match_id"], book, bucket).normal(0, sigma, two_way.true.shape))
+            margins.append(margin)
+        return _two_way_prices(m, books, two_way, np.array(fair), np.array(noise), np.array(margins), at, False)
+
+    def _market_closing(self, m: dict) -> list[MarketPrice]:
+        """Every book's closing two-way prices (at kick-off, knowing the XI), from one draw per match (as
+        `_closing`)."""
+        two_way = self.two_way_book(m["match_id"])
+        unit = seeded(self.seed, "markets", m["match_id"], "close").normal(0, 0.015, (len(BOOKS), *two_way.true.shape))
+        return _two_way_prices(
+            m, BOOKS, two_way, two_way.true[None], SPREADS[:, None, None] * unit, MARGINS, m["kickoff"], True
+        )
 
     @staticmethod
     def _odds(m: dict, book: str, belief, noise, margin: float, fetched_at: datetime, closing: bool) -> Odds:
@@ -135,6 +166,8 @@ class SandboxProvider(SimulatedWorld, Provider):
             batch.matches.append(self._match(m, now))
             batch.odds.extend(self._price(m, m["kickoff"] - timedelta(days=1), book) for book in BOOKS)
             batch.odds.extend(self._closing(m))
+            batch.market_prices.extend(self._market_prices(m, m["kickoff"] - timedelta(days=1), BOOKS))
+            batch.market_prices.extend(self._market_closing(m))
         return batch
 
     def fixtures(self, start: datetime, end: datetime, now: datetime) -> Batch:
@@ -147,6 +180,7 @@ class SandboxProvider(SimulatedWorld, Provider):
             ):
                 for book in BOOKS:
                     batch.odds.append(self._price(m, hour, book))
+                batch.market_prices.extend(self._market_prices(m, hour, BOOKS))
         return batch
 
     def results(self, match_ids: Sequence[str], now: datetime) -> Batch:
@@ -160,6 +194,7 @@ class SandboxProvider(SimulatedWorld, Provider):
             batch.matches.append(match)
             if match.status == FINISHED:
                 batch.odds.extend(self._closing(m))
+                batch.market_prices.extend(self._market_closing(m))
         return batch
 
     def lineups(self, match_ids: Sequence[str], now: datetime) -> dict[str, Lineup]:
@@ -179,6 +214,24 @@ class SandboxProvider(SimulatedWorld, Provider):
 
     def check(self, now: datetime) -> str:
         return "sandbox (simulated): ok"
+
+
+def _two_way_prices(
+    m: dict, books: Sequence[str], two_way: TwoWayBook, fair, noise, margins, fetched_at: datetime, closing: bool
+) -> list[MarketPrice]:
+    """Each book's prices of every line of `two_way` (books first, then lines, then selections): the fair pairs
+    (books or 1, lines, 2) moved by log-noise (books, lines, 2), renormalised and loaded with each book's margin,
+    as `_odds` makes a 1X2 price."""
+    p = np.exp(np.log(fair) + noise)
+    p = p / p.sum(axis=2, keepdims=True)
+    odds = np.maximum(np.round(1.0 / (p * (1 + np.asarray(margins)[:, None, None])), 2), 1.01).tolist()
+    mid = m["match_id"]
+    return [
+        MarketPrice(mid, book, sel, price, closing, fetched_at)
+        for book, book_odds in zip(books, odds)
+        for pair, line_odds in zip(two_way.selections, book_odds)
+        for sel, price in zip(pair, line_odds)
+    ]
 
 
 __all__ = ["SandboxProvider", "BOOKS", "SHARP_BOOK", "probabilities"]

@@ -8,7 +8,9 @@ seed and the season asked about, never of the wall clock or of call order.
   relative to the team's usual XI (so a missing star measurably lowers the team's chances);
 - about 1% of matches are postponed.
 Each match records its true 1X2 probabilities (from the XI that starts) and those the public expected (injuries
-are public, rotation is not): the bookmakers price from the second, tests measure against the first.
+are public, rotation is not): the bookmakers price from the second, tests measure against the first. The same
+holds for its over/under and Asian handicap lines (pipeline.providers.sandbox_markets; `true_goal_rates`,
+`true_two_way`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 
 from pipeline.distributions import poisson_pmf
+from pipeline.markets import Selection
+from pipeline.providers.sandbox_markets import TwoWayBook, season_books
 
 UTC = UTC
 SQUAD = 24
@@ -285,6 +289,37 @@ class SimulatedWorld:
             if m is not None:
                 home, draw, away = (float(x) for x in m["true"])
                 out[mid] = (home, draw, away)
+        return out
+
+    def true_goal_rates(self, match_ids: Sequence[str]) -> dict[str, tuple[float, float]]:
+        """Each match's real goal rates (home, away) given the XI that starts: its goals are independent Poisson
+        draws at these rates, so every price's truth follows (pipeline.forecast.market_probs with rho 0). Tests and
+        evaluation only: models never see this. Unknown ids are left out."""
+        out = {}
+        for mid in match_ids:
+            m = self._lookup(mid)
+            if m is not None:
+                out[mid] = (float(m["lam"]), float(m["mu"]))
+        return out
+
+    def two_way_book(self, match_id: str) -> TwoWayBook:
+        """The over/under and Asian handicap lines the books quote for a match and their fair probabilities, true
+        and publicly expected (pipeline.providers.sandbox_markets), computed once per season on first use."""
+        m = self._lookup(match_id)
+        if m is None:
+            raise KeyError(f"unknown sandbox match id {match_id!r}")
+        season = self._season(m["league"], m["year"])
+        if "two_way" not in season:
+            season["two_way"] = season_books(season["matches"])
+        return season["two_way"][match_id]
+
+    def true_two_way(self, match_ids: Sequence[str]) -> dict[str, dict[Selection, float]]:
+        """The true fair probability of every selection the books quote (tests and evaluation only)."""
+        out = {}
+        for mid in match_ids:
+            if self._lookup(mid) is not None:
+                book = self.two_way_book(mid)
+                out[mid] = {s: float(p) for pair, ps in zip(book.selections, book.true) for s, p in zip(pair, ps)}
         return out
 
     def missing_star_strength(self, match_id: str) -> tuple[float, float]:
