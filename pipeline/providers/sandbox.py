@@ -11,9 +11,12 @@ provider's questions about it at the time asked:
   out) and the soft books of `bookmakers.SOFT_DEFAULT` (5-7% margins, about twice the noise, a price refreshed
   only every 6-24 hours, so stale after news). A soft price sometimes beats the sharp line by more
   than its margin: real, known edges (`true_probabilities` is the truth they are measured against);
+- the same books quote over/under and Asian handicap (`Batch.market_prices`) at the lines of
+  pipeline.providers.sandbox_markets, with the same margins, noise and staleness, on a random stream of their own;
 - about 1% of matches are postponed (announced a day before; never played).
-`true_probabilities` gives the real 1X2 probabilities of a match (from the XI that actually starts): for tests
-only, never for the models.
+`true_probabilities` gives the real 1X2 probabilities of a match (from the XI that actually starts),
+`true_goal_rates` its goal rates and `true_two_way` every two-way price's truth: for tests and evaluation only, never
+for the models.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ rates. The bookmakers of pipeline.providers.sandbox add their margin and noise t
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +21,7 @@ from pipeline.forecast.market_probs import two_way, xg_matrix
 from pipeline.markets import SELECTIONS, Market, Selection
 
 GOALS = 15  # the score matrix's size: the strongest simulated attack scores about 8 a match, never near 15
-AH_LINES = np.arange(-16, 17) / 4  # the home handicaps considered for the main line: -4..+4
+AH_LINES = np.arange(-32, 33) / 4  # the home handicaps considered for the main line: -8..+8 (some sides are lopsided)
 BASE_TOTAL = 2.5
 
 
@@ -65,22 +66,21 @@ def season_books(rows: list[dict]) -> dict[str, TwoWayBook]:
     its TwoWayBook. A pure function of the records: the same world gives the same lines and probabilities."""
     if not rows:
         return {}
+    n = len(rows)
     rate = {k: np.array([m[k] for m in rows]) for k in ("lam", "mu", "lam_e", "mu_e")}
-    true = xg_matrix(rate["lam"], rate["mu"], 0.0, max_goals=GOALS)
     expected = xg_matrix(rate["lam_e"], rate["mu_e"], 0.0, max_goals=GOALS)
-    base = np.full(len(rows), BASE_TOTAL)
+    # both beliefs stacked (true rows first): one call per distinct line prices both
+    both = np.concatenate([xg_matrix(rate["lam"], rate["mu"], 0.0, max_goals=GOALS), expected])
     total = main_total(rate["lam_e"], rate["mu_e"])
-    handicap = main_handicap(expected)
-    markets = [(Market.OU, base), (Market.OU, total), (Market.AH, handicap)]
-    fair = {
-        name: [_fair_at(matrix, market, lines) for market, lines in markets]
-        for name, matrix in (("true", true), ("expected", expected))
-    }
+    markets = [(Market.OU, np.full(n, BASE_TOTAL)), (Market.OU, total), (Market.AH, main_handicap(expected))]
+    stacked = [_fair_at(both, market, np.tile(lines, 2)) for market, lines in markets]
+    fair = {"true": [f[:n] for f in stacked], "expected": [f[n:] for f in stacked]}
+    pair = functools.cache(_pair)
     out = {}
     for i, m in enumerate(rows):
         keep = [0, 2] if total[i] == BASE_TOTAL else [0, 1, 2]  # 2.5 is the main total: one line, not two
         out[m["match_id"]] = TwoWayBook(
-            selections=tuple(_pair(markets[j][0], float(markets[j][1][i])) for j in keep),
+            selections=tuple(pair(markets[j][0], float(markets[j][1][i])) for j in keep),
             true=np.array([fair["true"][j][i] for j in keep]),
             expected=np.array([fair["expected"][j][i] for j in keep]),
         )
