@@ -254,11 +254,15 @@ def sanitize_batch(batch: Batch) -> Batch:
             continue
         odds.append(o)
     batch.odds = odds
-    batch.market_prices = [
-        dataclasses.replace(p, match_id=mid, bookmaker=book)
-        for p in batch.market_prices
-        if (mid := renamed.get(p.match_id, clean_text(p.match_id))) and (book := clean_text(p.bookmaker))
-    ]
+    prices, known = [], {}  # (match id, book) -> cleaned: a batch repeats a few of each hundreds of times
+    for p in batch.market_prices:
+        key = (p.match_id, p.bookmaker)
+        if key not in known:
+            known[key] = (renamed.get(p.match_id, clean_text(p.match_id)), clean_text(p.bookmaker))
+        mid, book = known[key]
+        if mid and book:
+            prices.append(p if (mid, book) == key else dataclasses.replace(p, match_id=mid, bookmaker=book))
+    batch.market_prices = prices
     return batch
 
 
