@@ -82,15 +82,24 @@ def two_way_candidates(
             books[(mid, market, line)][book][side] = p
     out = []
     order = {m: i for i, m in enumerate(matches)}
-    for mid, market, line in sorted(books, key=lambda k: (order[k[0]], k[1].value, k[2])):
+    keys = sorted(books, key=lambda k: (order[k[0]], k[1].value, k[2]))
+    sharp_pairs = {}
+    for key in keys:
+        sides = SELECTIONS[key[1]]
+        sharp_book = next((b for b in sharp if _pair(books[key], b, sides)), None)
+        sharp_pairs[key] = _pair(books[key], sharp_book, sides) if sharp_book else None
+    # every sharp pair's margin removed at once (the power and Shin solvers cost the same for one row as for many)
+    priced = [k for k in keys if sharp_pairs[k] is not None]
+    fair_of = dict(
+        zip(priced, implied_probabilities([[p.price for p in sharp_pairs[k]] for k in priced], rules.fair_method))
+    )
+    for mid, market, line in keys:
         by_book = books[(mid, market, line)]
         sides = SELECTIONS[market]
         info = matches[mid]
-        sharp_book = next((b for b in sharp if _pair(by_book, b, sides)), None)
-        sharp_pair = _pair(by_book, sharp_book, sides) if sharp_book else None
+        sharp_pair = sharp_pairs[(mid, market, line)]
         if sharp_pair is not None:
-            odds = np.array([[p.price for p in sharp_pair]])
-            fair = implied_probabilities(odds, rules.fair_method)[0]
+            fair = fair_of[(mid, market, line)]
             source = sharp_pair[0].bookmaker
         else:
             own = model_fair(mid, market, float(line)) if model_fair is not None else None

@@ -10,6 +10,12 @@ rules, the price-error guards included; `jobs/backtest.py` passes the configured
 rule's candidates the guards set aside are counted by rule (`betting.skipped`), the same bets are run once more
 without the guards (`betting.without_guards`), and the bets' fair CLV is given by EV at bet time
 (`betting.by_edge`: does a larger EV give a larger CLV, or mostly errors?).
+Given the two-way markets' prices (`market_files.TwoWayPrices`), the value rule (and its run without guards) bets
+every market of MARKETS in one simulation, as production would (`two_way_bets`); its overall, by-season,
+by-league and by-EV figures are of all markets together, `betting.by_market.<market>` of each alone
+(`by_market`), and `scores.by_market` scores the models and the sharp prices on totals and handicaps
+(`market_scores`). The previous rule and the close-model rule (and the fair lines' comparison) are 1X2 only: the
+close model forecasts the 1X2 close.
 """
 
 from __future__ import annotations
@@ -27,11 +33,16 @@ from pipeline.betting.guards import RULES, GuardSettings
 from pipeline.betting.strategy import StrategyParams
 from pipeline.config import Settings
 from pipeline.evaluation.bet_stats import EV_BUCKETS, BetStats, bet_stats, stats_json
+from pipeline.evaluation.by_market import by_market_json, split
 from pipeline.evaluation.fair_lines import close_model_probs, close_model_scores, compare_bets, equal_volume
+from pipeline.evaluation.market_files import TwoWayPrices
+from pipeline.evaluation.market_scores import score_markets
 from pipeline.evaluation.scoring import score_predictions
 from pipeline.evaluation.simulation import add_value_columns, grade, simulate
+from pipeline.evaluation.two_way_bets import TwoWayBook
 from pipeline.evaluation.walk_forward import STACK_MATCHES, check_period, probs_columns, walk_forward
 from pipeline.forecast.fair_line import CloseLine
+from pipeline.markets import Market, market_of
 from pipeline.odds import METHODS
 from pipeline.outcomes import OUTCOMES
 from pipeline.prices import CLOSE_MODEL, MODEL, PriceRules
@@ -79,6 +90,16 @@ class RuleBets:
     by_league: dict[str, BetStats]
     skipped: dict[str, int] | None = None  # candidates the guards set aside, by rule (None: no guards)
     without_guards: BetStats | None = None  # the same rule's bets with no guard
+    markets: tuple[str, ...] = ("1X2",)  # the markets it bets (MARKETS for the value rule)
+
+    @property
+    def by_market_stats(self) -> dict[str, BetStats]:
+        return {m: group_stats(b) for m, b in split(self.bets, self.markets).items()}
+
+    @property
+    def by_market(self) -> dict[str, dict]:
+        """{market: its bets' statistics as the JSON has them} (`by_market`)."""
+        return by_market_json(self.bets, self.markets, group_stats)
 
     @property
     def by_edge(self) -> dict[str, BetStats]:
@@ -114,6 +135,7 @@ class RuleBets:
                 k: {key: v for key, v in stats_json(s).items() if key in ("bets", "clv_fair_mean", "clv_fair_ci95")}
                 for k, s in self.by_edge.items()
             },
+            "by_market": self.by_market,
             **({} if self.skipped is None else {"skipped": self.skipped}),
             **({} if self.without_guards is None else {"without_guards": stats_json(self.without_guards)}),
         }
@@ -127,6 +149,7 @@ def summarise(
     rule: str = "",
     skipped: dict[str, int] | None = None,
     without_guards: pd.DataFrame | None = None,
+    markets: Sequence[str] = ("1X2",),
 ) -> RuleBets:
     """A rule's graded bets with their statistics overall and by every season and league of `pred`; with the
     guards' skips by rule and the same rule's bets without guards, when it ran with them."""
@@ -135,7 +158,18 @@ def summarise(
         for col in ("season", "league")
     }
     unguarded = None if without_guards is None else group_stats(without_guards)
-    return RuleBets(rule, clv_method, bankroll, bets, group_stats(bets), by["season"], by["league"], skipped, unguarded)
+    return RuleBets(
+        rule,
+        clv_method,
+        bankroll,
+        bets,
+        group_stats(bets),
+        by["season"],
+        by["league"],
+        skipped,
+        unguarded,
+        tuple(markets),
+    )
 
 
 @dataclass
@@ -150,6 +184,7 @@ class BacktestResult:
     weeks: dict = field(default_factory=dict)  # fitted models of the weeks asked for by `keep_weeks`
     close: RuleBets | None = None  # the value rule with the close model as the fair line (given prices)
     fair_lines: dict = field(default_factory=dict)  # the two fair lines' bets compared (fair_lines.compare_bets)
+    market_scores: dict = field(default_factory=dict)  # scores.by_market: totals and handicaps (market_scores)
 
     @property
     def bets(self) -> pd.DataFrame:
@@ -173,7 +208,7 @@ class BacktestResult:
         return {
             "period": {"from": self.start.isoformat(), "to": self.end.isoformat()},
             **self.info,
-            "scores": self.scores,
+            "scores": {**self.scores, "by_market": self.market_scores} if self.market_scores else self.scores,
             "betting": self.betting,
         }
 
@@ -200,12 +235,15 @@ def run_backtest(
     progress: Callable[[str], None] | None = None,
     fair_line: str = _DEFAULT["fair_line"],
     guards: GuardSettings | None = _GUARDS,
+    two_way_prices: TwoWayPrices | None = None,
+    markets: Sequence[str] = _DEFAULT["markets"],
 ) -> BacktestResult:
     """`prices`: every bookmaker's prices by match id (simulation.book_prices), from CLOSE_MODEL_YEARS before
     `start` for the close model; without them only the previous rule is simulated. `keep_weeks`: dates whose
     week's fitted models are kept in `result.weeks` (for tests). `fair_line`: the one production follows
     (FAIR_LINE); both are run and reported. `guards`: the price-error guards the value rules run before staking
-    (production's; None: none)."""
+    (production's; None: none). `two_way_prices`: the over/under and Asian handicap prices by match id
+    (market_files.read_two_way); the value rule bets those of `markets` (MARKETS) beside 1X2."""
     for name, m in (("fair_method", fair_method), ("clv_method", clv_method)):
         if m not in METHODS:
             raise ValueError(f"{name} must be one of {METHODS}, got {m!r}")
@@ -233,11 +271,20 @@ def run_backtest(
     best_book = pred[[f"best_{o}_book" for o in OUTCOMES]].to_numpy(object)
     fair, best, source = probs_columns(pred, "fair"), probs_columns(pred, "best"), pred["fair_source"].to_numpy(object)
     skipped: list[SkippedCandidate] = []
-    bets = grade(simulate(pred, fair, best, best_book, params, bankroll, source, guards, skipped), pred, clv_method)
+    rules = PriceRules(tuple(sharp_books), tuple(bet_books), fair_method, clv_method)
+    book = TwoWayBook(pred, two_way_prices or TwoWayPrices(), rules, markets)
+    bet_markets = [market_of(m).value for m in markets]
+    # MARKETS without 1X2: the value rule bets the two-way markets alone
+    priced = best if Market.X12.value in bet_markets else np.full_like(best, np.nan)
+    bets = grade(
+        simulate(pred, fair, priced, best_book, params, bankroll, source, guards, skipped, book), pred, clv_method, book
+    )
     unguarded = (
         None
         if guards is None
-        else grade(simulate(pred, fair, best, best_book, params, bankroll, source), pred, clv_method)
+        else grade(
+            simulate(pred, fair, priced, best_book, params, bankroll, source, two_way=book), pred, clv_method, book
+        )
     )
     prev_books = (
         np.repeat(pred["odds_bookmaker"].to_numpy(object)[:, None], 3, axis=1)
@@ -255,7 +302,7 @@ def run_backtest(
         close_bets = grade(
             simulate(pred, close_fair, best, best_book, params, bankroll, close_source, guards), pred, clv_method
         )
-        fair_lines = compare_bets(close_bets, bets)
+        fair_lines = compare_bets(close_bets, split(bets, ["1X2"])["1X2"])  # the 1X2 fair lines compared
         edge, same_volume = equal_volume(
             lambda p: grade(simulate(pred, fair, best, best_book, p, bankroll, source, guards), pred, clv_method),
             params,
@@ -276,6 +323,7 @@ def run_backtest(
         close = summarise(close_bets, pred, bankroll, clv_method, close_rule)
     timings["betting"] = time.perf_counter() - t
     scores, info = score_predictions(pred)
+    market_scores = score_markets(pred, book, clv_method)
     if fitted:
         info["paired_close_model"] = close_model_scores(scores, pred, clv_method, fair_method)
     model_fair = "" if guards is None or guards.allow_model_fair else ", not bet: ALLOW_MODEL_FAIR is off"
@@ -315,12 +363,14 @@ def run_backtest(
             value_rule,
             None if guards is None else skipped_by_rule(skipped),
             unguarded,
+            bet_markets,
         ),
         summarise(previous, pred, bankroll, clv_method, previous_rule),
         info,
         wf.weeks,
         close,
         fair_lines,
+        market_scores,
     )
 
 

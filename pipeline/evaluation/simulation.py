@@ -16,6 +16,9 @@ Every bet is settled and graded by production's rules (`pipeline.betting.settlem
 the fair sharp close), with CLV_METHOD and, side by side, each of the three methods.
 The margin-inclusive ratio (price / closing price - 1, `pipeline.betting.settlement.close_ratio_with_margin`) of
 the previous way is kept, named `clv_margin_inclusive`; it is not CLV.
+Given the two-way markets' prices (`two_way_bets.TwoWayBook`), the value rule bets them in the same weekly choice
+as 1X2, one bankroll and the caps across markets, each bet with its `market` and `line`, settled and graded at
+its line (two_way_bets).
 """
 
 from __future__ import annotations
@@ -27,11 +30,14 @@ import numpy as np
 import pandas as pd
 
 from pipeline.betting.guards import GuardSettings
+from pipeline.betting.market_settlement import HALF_WIN, NO_CLOSE, settle_market
 from pipeline.betting.screening import choose_bets
 from pipeline.betting.settlement import LOSS, WIN, bet_profit, close_ratio_with_margin, closing_line_value
 from pipeline.betting.strategy import StrategyParams
 from pipeline.bookmakers import FOOTBALL_DATA_PREFIXES, canonical
+from pipeline.evaluation.two_way_bets import TwoWayBook
 from pipeline.evaluation.walk_forward import probs_columns, week_index
+from pipeline.markets import Market, Selection, market_of
 from pipeline.odds import METHODS, implied_probabilities
 from pipeline.outcomes import LETTERS, OUTCOMES, index_of
 from pipeline.prices import MODEL, PriceRules, price_table
@@ -44,14 +50,17 @@ BET_COLUMNS = [
     "season",
     "kickoff",
     "match_day",
-    "bet_outcome",
+    "market",  # pipeline.markets.Market's value: 1X2, OU, AH
+    "line",  # the total (OU) or the home side's handicap (AH); None for 1X2
+    "bet_outcome",  # the selection: home/draw/away, over/under, home/away
     "bookmaker",
     "odds",
     "stake",
     "edge",
     "fair_prob",  # the probability the bet was sized on (the ensemble's where fair_source is "model")
     "fair_source",
-    "won",
+    "result",  # win, loss; half_win, push, half_loss for two-way lines
+    "won",  # won, or half won
     "profit",
     "bankroll_before",
 ]
@@ -190,10 +199,17 @@ def _candidates(
     return out
 
 
-def _selected(selection: list[BetProposal]) -> list[tuple[int, int, float, float, float, float]]:
-    """(row, outcome index, odds, stake, edge, probability sized on) of each bet `choose_bets` chose: the one
-    place that reads its records."""
-    return [(int(b.fixture_id), index_of(b.outcome), b.odds, b.stake, b.edge, b.fair_prob) for b in selection]
+def _settled(pred: pd.DataFrame, b: BetProposal, books: np.ndarray) -> tuple[str | None, str, bool, float]:
+    """(bookmaker, result, won, profit) of a chosen bet at the match's 90-minute score: 1X2 by
+    pipeline.betting.settlement's rule, a two-way market's by pipeline.betting.market_settlement's."""
+    i = int(b.fixture_id)
+    if market_of(b.market) is Market.X12:
+        k = index_of(b.outcome)
+        won = int(pred["outcome"].iat[i]) == k
+        return books[i, k], WIN if won else LOSS, won, bet_profit(WIN if won else LOSS, b.stake, b.odds)
+    hg, ag = int(pred["home_goals"].iat[i]), int(pred["away_goals"].iat[i])
+    s = settle_market(Selection(b.market, b.line, b.outcome), hg, ag, b.stake, b.odds)
+    return b.bookmaker, s.result, s.result in (WIN, HALF_WIN), s.profit
 
 
 def simulate(
@@ -206,13 +222,17 @@ def simulate(
     fair_source: np.ndarray | None = None,
     guards: GuardSettings | None = None,
     skipped: list[SkippedCandidate] | None = None,
+    two_way: TwoWayBook | None = None,
 ) -> pd.DataFrame:
     """The strategy run week by week (probabilities `probs` against prices `odds` offered by `books`, all (n, 3)
     aligned with `pred`); each week's bets settled at the final score before the next week is sized. With
     `guards`, production's price-error guards first (pipeline.betting.screening): the candidates they set aside
-    are appended to `skipped` (fixture_id: the row in `pred`)."""
+    are appended to `skipped` (fixture_id: the row in `pred`). With `two_way`, each week's two-way candidates
+    (over/under, Asian handicap) join the 1X2 ones in the same choice: one bankroll, the match and day caps
+    across markets, as production's placement."""
     with np.errstate(invalid="ignore"):
-        ok = np.flatnonzero(np.isfinite(probs).all(axis=1) & (np.isfinite(odds) & (odds > 1)).any(axis=1))
+        has_1x2 = np.isfinite(probs).all(axis=1) & (np.isfinite(odds) & (odds > 1)).any(axis=1)
+    ok = np.flatnonzero(has_1x2 | bool(two_way))  # every match may have a two-way candidate
     if not len(ok):
         return pd.DataFrame(columns=BET_COLUMNS)
     kick = pred["kickoff"].iloc[ok]
@@ -223,13 +243,16 @@ def simulate(
     for w in np.unique(week):
         rows = ok[week == w]
         week_profit = 0.0
-        cands = _candidates(pred, rows, probs, odds, books, fair_source, sharp)
+        cands = _candidates(pred, rows[has_1x2[rows]], probs, odds, books, fair_source, sharp)
+        if two_way:
+            cands += two_way.candidates(rows)
         choice = choose_bets(cands, bankroll, params, guards)
         if skipped is not None:
             skipped.extend(choice.skipped)
-        for i, k, price, stake, edge, prob in _selected(choice.bets):
-            won = int(pred["outcome"].iat[i]) == k
-            profit = bet_profit(WIN if won else LOSS, stake, price)
+        for b in choice.bets:
+            i = int(b.fixture_id)
+            book, result, won, profit = _settled(pred, b, books)
+            x12 = market_of(b.market) is Market.X12
             out.append(
                 {
                     "row": i,
@@ -238,13 +261,18 @@ def simulate(
                     "season": pred["season"].iat[i],
                     "kickoff": pred["kickoff"].iat[i],
                     "match_day": str(pred["kickoff"].iat[i].date()),
-                    "bet_outcome": OUTCOMES[k],
-                    "bookmaker": books[i, k],
-                    "odds": price,
-                    "stake": stake,
-                    "edge": edge,
-                    "fair_prob": prob,
-                    "fair_source": fair_source[i] if fair_source is not None else MODEL,
+                    "market": market_of(b.market).value,
+                    "line": b.line,
+                    "bet_outcome": b.outcome,
+                    "bookmaker": book,
+                    "odds": b.odds,
+                    "stake": b.stake,
+                    "edge": b.edge,
+                    "fair_prob": b.fair_prob,
+                    "fair_source": (fair_source[i] if fair_source is not None else MODEL)
+                    if x12
+                    else b.candidate.fair_source,
+                    "result": result,
                     "won": won,
                     "profit": profit,
                     "bankroll_before": bankroll,
@@ -255,9 +283,21 @@ def simulate(
     return pd.DataFrame(out, columns=BET_COLUMNS)
 
 
-def grade(bets: pd.DataFrame, pred: pd.DataFrame, clv_method: str) -> pd.DataFrame:
+def grade(bets: pd.DataFrame, pred: pd.DataFrame, clv_method: str, two_way: TwoWayBook | None = None) -> pd.DataFrame:
     """Closing-line value of each bet against the fair sharp close, by every margin-removal method; `clv` is the
-    one graded by `clv_method`. NaN where the match has no sharp closing price."""
+    one graded by `clv_method`. NaN where the match has no sharp closing price (`clv_note` says why). 1X2 bets
+    here; two-way bets (a `market` column other than 1X2) by `two_way` at their own line (two_way_bets)."""
+    bets = bets.copy()
+    x12 = (bets["market"] == Market.X12.value).to_numpy() if "market" in bets else np.ones(len(bets), bool)
+    graded = _grade_1x2(bets[x12], pred, clv_method)
+    if (~x12).any():
+        if two_way is None:
+            raise ValueError("two-way bets are graded against their sharp close: pass the TwoWayBook")
+        graded = pd.concat([graded, bets[~x12].join(two_way.grade(bets[~x12], clv_method))]).loc[bets.index]
+    return graded
+
+
+def _grade_1x2(bets: pd.DataFrame, pred: pd.DataFrame, clv_method: str) -> pd.DataFrame:
     bets = bets.copy()
     rows = bets["row"].to_numpy(int)
     k = np.array([OUTCOMES.index(o) for o in bets["bet_outcome"]], int)
@@ -269,6 +309,7 @@ def grade(bets: pd.DataFrame, pred: pd.DataFrame, clv_method: str) -> pd.DataFra
     bets["clv"] = bets[f"clv_{clv_method}"]
     close = probs_columns(pred, "close")[rows, k] if len(bets) else np.array([])
     bets["clv_margin_inclusive"] = close_ratio_with_margin(bets["odds"].to_numpy(float), close)
+    bets["clv_note"] = np.where(np.isfinite(bets["clv"].to_numpy(float)), None, NO_CLOSE)
     return bets
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.evaluation.bet_stats import BetStats, Estimate
+from pipeline.evaluation.by_market import lines_text
 from pipeline.odds import METHODS
 
 SHORT = {"multiplicative": "mult", "power": "power", "shin": "shin"}
@@ -73,12 +74,46 @@ def _score_lines(table: dict) -> list[str]:
     return lines
 
 
+def market_lines(rule) -> list[str]:
+    """A rule's bets by market (when it bets more than one): the table, and the two-way bets without a sharp close
+    at their line."""
+    stats = rule.by_market_stats
+    if len(stats) < 2:
+        return []
+    return ["  by market (overall: all together):", *bet_table(list(stats.items()), "market").splitlines()] + (
+        lines_text(rule.by_market)
+    )
+
+
+def market_score_lines(by_market: dict) -> list[str]:
+    """The two-way markets' log loss (scores.by_market): the models and the sharp prices on the same matches."""
+    lines = []
+    for market, d in by_market.items():
+        ll = d["log_loss"]
+        extra = f", close at another line {d['close_at_another_line']}" if "close_at_another_line" in d else ""
+        lines += [
+            "",
+            f"{market} ({d['selection']} at {d['line']}; sharp margin removed by {d['margin_removed_by']}): "
+            f"{d['matches']} matches (pushed {d['pushed']}, half pushed {d['half_pushed']}{extra})",
+            "  log loss: "
+            + ", ".join(f"{k} {'-' if v is None else f'{v:.4f}'}" for k, v in ll.items())
+            + f"; dixon_coles on every match ({d['dixon_coles_every_match']['matches']}): "
+            + (
+                "-"
+                if d["dixon_coles_every_match"]["log_loss"] is None
+                else f"{d['dixon_coles_every_match']['log_loss']:.4f}"
+            ),
+        ]
+    return lines
+
+
 def _betting(rule) -> list[str]:
     """A rule's bets: the table overall, by season and by league, its headline and bankroll."""
     o = rule.overall
     groups = [("overall", o), *rule.by_season.items(), *rule.by_league.items()]
     return [
         *bet_table(groups, "group").splitlines(),
+        *market_lines(rule),
         *bet_summary(o),
         f"  bankroll {rule.bankroll:.2f} -> {rule.bankroll + o.profit:.2f}; expected profit "
         f"(sum of stake x fair CLV) {o.clv.expected_profit:+.0f}; bets without a sharp close {o.ungraded}",
@@ -152,6 +187,7 @@ def format_result(result) -> str:
         lines.append(f"  {name}: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + " (margin removed)")
     for league, table in result.scores.items():
         lines += ["", f"{league}:", *_score_lines(table)]
+    lines += market_score_lines(getattr(result, "market_scores", {}))
     paired = info.get("paired_log_loss", {}).get("ensemble_minus_market_recalibrated")
     if paired:
         lines.append(
@@ -173,4 +209,14 @@ def format_result(result) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["pct", "interval", "bet_table", "bet_summary", "fair_line_lines", "guard_lines", "format_result"]
+__all__ = [
+    "pct",
+    "interval",
+    "bet_table",
+    "bet_summary",
+    "fair_line_lines",
+    "guard_lines",
+    "market_lines",
+    "market_score_lines",
+    "format_result",
+]

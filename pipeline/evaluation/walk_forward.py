@@ -254,6 +254,8 @@ def walk_forward(
     for name, p in forecasts.items():
         for k, o in enumerate(OUTCOMES):
             pred[f"{name}_{o}"] = p[test, k]
+    # the Dixon-Coles expected goals: the models' totals and handicaps (evaluation.two_way_bets, market_scores)
+    pred["dc_home_xg"], pred["dc_away_xg"] = dc_xg[test, 0], dc_xg[test, 1]
     for name, prefix in MARKETS.items():
         p = implied_probabilities(probs_columns(pred, prefix), margin_method)
         for k, o in enumerate(OUTCOMES):

@@ -17,6 +17,7 @@ from pipeline.betting.strategy import StrategyParams
 from pipeline.config import load_settings
 from pipeline.errors import EXIT_OK, ConfigError, DataError, PipelineError
 from pipeline.evaluation.backtest import run_backtest
+from pipeline.evaluation.market_files import read_two_way
 from pipeline.evaluation.simulation import book_prices
 from pipeline.evaluation.text import format_result
 from pipeline.evaluation.walk_forward import check_period
@@ -34,18 +35,19 @@ def run(
     xgb_refit_weeks: int = 1,
     predictions_path=None,
     echo: Callable[[str], None] = print,
+    bets_path=None,
 ) -> int:
     """What `production/backtest.py` does; returns the exit code: 0 done, else the failure's own (65 bad data,
     69 no data directory, 78 bad configuration), its one line on stderr."""
     try:
-        _run(data_dir, leagues, start, end, json_path, xgb_refit_weeks, predictions_path, echo)
+        _run(data_dir, leagues, start, end, json_path, xgb_refit_weeks, predictions_path, echo, bets_path)
     except PipelineError as exc:
         print(exc.line(), file=sys.stderr)
         return exc.exit_code
     return EXIT_OK
 
 
-def _run(data_dir, leagues, start, end, json_path, xgb_refit_weeks, predictions_path, echo) -> None:
+def _run(data_dir, leagues, start, end, json_path, xgb_refit_weeks, predictions_path, echo, bets_path=None) -> None:
     try:
         settings = load_settings(data_source="sandbox")  # the backtest reads files: no provider key needed
         strategy = StrategyParams.from_settings(settings)
@@ -67,11 +69,18 @@ def _run(data_dir, leagues, start, end, json_path, xgb_refit_weeks, predictions_
     # the test period's prices, and the close model's training window before it
     since = first - pd.Timedelta(days=round(365.25 * CLOSE_MODEL_YEARS) + 7)
     prices = book_prices(frame[(frame["kickoff"] >= since) & (frame["kickoff"] < last)], books)
+    # the two-way markets' prices of the test period's matches (over/under, Asian handicap), graded at the sharp close
+    tested = frame[(frame["kickoff"] >= first) & (frame["kickoff"] < last)]
+    two_way = (
+        read_two_way(data_dir, tested, books, settings.sharp_bookmakers) if set(settings.markets) - {"1X2"} else None
+    )
+    two_way_problems = list(two_way.problems) if two_way else []
     echo(
         f"read {len(frame)} matches ({', '.join(sorted(frame['league'].unique()))}) and {len(books)} "
-        f"bookmakers' prices in {time.perf_counter() - t0:.1f}s; {len(problems)} rows skipped"
+        f"bookmakers' prices ({len(two_way) if two_way else 0} two-way prices) in {time.perf_counter() - t0:.1f}s; "
+        f"{len(problems)} rows skipped, {len(two_way_problems)} two-way price pairs or rows skipped"
     )
-    for p in problems[:10]:
+    for p in [*problems[:10], *two_way_problems[:10]]:
         echo(f"  skipped: {p}")
     try:
         result = run_backtest(
@@ -91,12 +100,15 @@ def _run(data_dir, leagues, start, end, json_path, xgb_refit_weeks, predictions_
             validation_matches=settings.validation_matches,
             fair_line=settings.fair_line,
             guards=settings.guards,
+            two_way_prices=two_way,
+            markets=settings.markets,
             progress=lambda m: echo(f"  [{time.perf_counter() - t0:6.1f}s] {m}"),
         )
     except ValueError as exc:
         raise DataError(str(exc)) from exc
     result.info["run_seconds"] = round(time.perf_counter() - t0, 1)
     result.info["rows_skipped"] = len(problems)
+    result.info["two_way_prices_skipped"] = two_way_problems
     echo(format_result(result))
     echo(f"backtest finished in {result.info['run_seconds']}s")
     if json_path:
@@ -106,3 +118,6 @@ def _run(data_dir, leagues, start, end, json_path, xgb_refit_weeks, predictions_
     if predictions_path:
         result.predictions.to_csv(predictions_path, index=False)
         echo(f"wrote {predictions_path} ({len(result.predictions)} test matches)")
+    if bets_path:
+        result.bets.to_csv(bets_path, index=False)
+        echo(f"wrote {bets_path} ({len(result.bets)} value bets, every market; columns market and line)")

@@ -278,20 +278,28 @@ def report(plot_dir):
     help="Also write every test match's probabilities and every price used to this CSV file.",
 )
 @click.option(
+    "--bets",
+    "bets_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the value rule's bets (every market, with its line, settlement and CLV) to this CSV file.",
+)
+@click.option(
     "--xgb-refit-weeks",
     type=click.IntRange(1, 52),
     default=1,
     show_default=True,
     help="Refit XGBoost every N weeks (Elo, Dixon-Coles and the ensemble are refitted weekly).",
 )
-def backtest(data_dir, leagues, start, end, json_path, predictions_path, xgb_refit_weeks):
+def backtest(data_dir, leagues, start, end, json_path, predictions_path, bets_path, xgb_refit_weeks):
     for name, value in (("--from", start), ("--to", end)):
         try:
             date.fromisoformat(value)
         except ValueError:
             raise click.BadParameter(f"not a date (YYYY-MM-DD): {value!r}", param_hint=name) from None
     codes = [c.strip() for c in leagues.split(",") if c.strip()] if leagues else None
-    _exit(resolve(JOBS["backtest"].entry)(data_dir, codes, start, end, json_path, xgb_refit_weeks, predictions_path))
+    entry = resolve(JOBS["backtest"].entry)
+    _exit(entry(data_dir, codes, start, end, json_path, xgb_refit_weeks, predictions_path, bets_path=bets_path))
 
 
 @click.command(
