@@ -83,16 +83,14 @@ def two_way_candidates(
     out = []
     order = {m: i for i, m in enumerate(matches)}
     keys = sorted(books, key=lambda k: (order[k[0]], k[1].value, k[2]))
-    sharp_pairs = {}
+    sharp_pairs: dict[tuple, list[MarketPrice] | None] = {}
     for key in keys:
         sides = SELECTIONS[key[1]]
         sharp_book = next((b for b in sharp if _pair(books[key], b, sides)), None)
         sharp_pairs[key] = _pair(books[key], sharp_book, sides) if sharp_book else None
     # every sharp pair's margin removed at once (the power and Shin solvers cost the same for one row as for many)
-    priced = [k for k in keys if sharp_pairs[k] is not None]
-    fair_of = dict(
-        zip(priced, implied_probabilities([[p.price for p in sharp_pairs[k]] for k in priced], rules.fair_method))
-    )
+    priced = {k: [p.price for p in v] for k, v in sharp_pairs.items() if v is not None}
+    fair_of = dict(zip(priced, implied_probabilities(list(priced.values()), rules.fair_method)))
     for mid, market, line in keys:
         by_book = books[(mid, market, line)]
         sides = SELECTIONS[market]

@@ -75,7 +75,7 @@ def _market(pred: pd.DataFrame, book: TwoWayBook, market: Market, method: str, m
     for x in np.unique(line[np.isfinite(line)]):
         rows = np.flatnonzero(line == x)
         sel = Selection(market, float(x), side)
-        for i in rows:
+        for i in map(int, rows):
             w, _, lo = parts(sel, int(hg[i]), int(ag[i]))
             won[i], lost[i] = float(w), float(lo)
         ok = rows[has_xg[rows]]

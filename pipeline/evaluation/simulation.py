@@ -208,7 +208,7 @@ def _settled(pred: pd.DataFrame, b: BetProposal, books: np.ndarray) -> tuple[str
         won = int(pred["outcome"].iat[i]) == k
         return books[i, k], WIN if won else LOSS, won, bet_profit(WIN if won else LOSS, b.stake, b.odds)
     hg, ag = int(pred["home_goals"].iat[i]), int(pred["away_goals"].iat[i])
-    s = settle_market(Selection(b.market, b.line, b.outcome), hg, ag, b.stake, b.odds)
+    s = settle_market(Selection(market_of(b.market), b.line, b.outcome), hg, ag, b.stake, b.odds)
     return b.bookmaker, s.result, s.result in (WIN, HALF_WIN), s.profit
 
 
@@ -309,7 +309,7 @@ def _grade_1x2(bets: pd.DataFrame, pred: pd.DataFrame, clv_method: str) -> pd.Da
     bets["clv"] = bets[f"clv_{clv_method}"]
     close = probs_columns(pred, "close")[rows, k] if len(bets) else np.array([])
     bets["clv_margin_inclusive"] = close_ratio_with_margin(bets["odds"].to_numpy(float), close)
-    bets["clv_note"] = np.where(np.isfinite(bets["clv"].to_numpy(float)), None, NO_CLOSE)
+    bets["clv_note"] = [None if np.isfinite(x) else NO_CLOSE for x in bets["clv"].to_numpy(float)]
     return bets
 
 

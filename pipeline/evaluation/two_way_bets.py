@@ -146,7 +146,7 @@ class TwoWayBook:
         out["clv"] = out[f"clv_{clv_method}"]
         with np.errstate(invalid="ignore", divide="ignore"):
             out["clv_margin_inclusive"] = odds / own - 1
-        out["clv_note"] = np.where(pd.isna(note), None, note)
+        out["clv_note"] = [None if pd.isna(x) else x for x in note]
         out.loc[~np.isfinite(pair).all(axis=1), "clv_note"] = NO_CLOSE
         return out
 
