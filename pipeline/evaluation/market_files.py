@@ -63,10 +63,17 @@ def frame_keys(frame: pd.DataFrame) -> pd.Series:
 
 
 def read_file(
-    path: Path, league: str, ids: dict[str, str], books: set[str], days: tuple[str, str] = ("", "99999999")
+    path: Path,
+    league: str,
+    ids: dict[str, str],
+    books: set[str],
+    days: tuple[str, str] = ("", "99999999"),
+    closing_books: set[str] | None = None,
 ) -> tuple[list[MarketPrice], list[str]]:
-    """One season file's two-way prices of `books` (canonical names), for the rows whose key is in `ids`; a row
-    dated within `days` (first, last: YYYYMMDD) that matches none is named, one outside them is not wanted."""
+    """One season file's two-way prices of `books` (canonical names; closing prices of `closing_books`, default
+    the same), for the rows whose key is in `ids`; a row dated within `days` (first, last: YYYYMMDD) that matches
+    none is named, one outside them is not wanted."""
+    at_close = books if closing_books is None else closing_books
     label = str(path)
     raw = read_bytes(path)
     if not raw:
@@ -77,7 +84,9 @@ def read_file(
     except (ValueError, pd.errors.ParserError) as exc:
         return [], [f"{label}: two-way prices not read ({type(exc).__name__}); file skipped"]
     df.columns = [clean_text(str(c)) for c in df.columns]
-    sets = [s for s in fd_columns(df.columns) if s.bettable and canonical(s.bookmaker) in books]
+    sets = [
+        s for s in fd_columns(df.columns) if s.bettable and canonical(s.bookmaker) in (at_close if s.closing else books)
+    ]
     if not sets or not {"Date", "HomeTeam", "AwayTeam"} <= set(df.columns):
         return [], []
     f = rows.fields(df)
@@ -119,10 +128,9 @@ def read_two_way(
         ids = dict(zip(keys[g.index], g["match_id"]))
         path = Path(data_dir) / "mmz4281" / str(season) / f"{league}.csv"
         local = g["kickoff"].dt.tz_convert(LONDON).dt.strftime("%Y%m%d")
-        got, bad = read_file(path, str(league), ids, wanted, (local.min(), local.max()))
+        got, bad = read_file(path, str(league), ids, wanted, (local.min(), local.max()), at_close)
         for p in got:
-            if not p.closing or canonical(p.bookmaker) in at_close:
-                by_match[p.match_id].append(p)
+            by_match[p.match_id].append(p)
         problems += bad
     return TwoWayPrices({k: tuple(v) for k, v in by_match.items()}, tuple(problems))
 
