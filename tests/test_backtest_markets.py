@@ -17,7 +17,7 @@ from pipeline.betting.guards import GuardSettings
 from pipeline.betting.market_settlement import NO_CLOSE_AT_LINE
 from pipeline.betting.strategy import StrategyParams
 from pipeline.evaluation.backtest import summarise
-from pipeline.evaluation.market_files import TwoWayPrices, read_two_way
+from pipeline.evaluation.market_files import TwoWayPrices, two_way_prices
 from pipeline.evaluation.market_scores import score_markets
 from pipeline.evaluation.simulation import add_value_columns, grade, simulate
 from pipeline.evaluation.two_way_bets import TwoWayBook
@@ -203,7 +203,7 @@ HEADER = (
 )
 
 
-def test_the_files_two_way_prices_are_read_by_match_id_and_every_bad_pair_named(tmp_path):
+def test_the_files_two_way_prices_are_taken_by_match_id_from_the_frame_the_backtest_reads(tmp_path):
     folder = tmp_path / "mmz4281" / "2324"
     folder.mkdir(parents=True)
     rows = [
@@ -214,8 +214,8 @@ def test_the_files_two_way_prices_are_read_by_match_id_and_every_bad_pair_named(
     ]
     (folder / "E0.csv").write_text(HEADER + "\n" + "\n".join(rows) + "\n")
     frame, problems = load_matches(tmp_path)
-    assert problems == [] and len(frame) == 2
-    got = read_two_way(tmp_path, frame, ["Pinnacle", "Bet365"], closing_books=["Pinnacle"])
+    assert len(frame) == 2 and len(problems) >= 2  # the reader names the bad pairs of line 3 (the row is kept)
+    got = two_way_prices(frame, ["Pinnacle", "Bet365"], closing_books=["Pinnacle"])
     ids = dict(zip(frame["home_team"], frame["match_id"]))
     first = {(p.bookmaker, str(p.selection), p.closing): p.price for p in got.by_match[ids["Arsenal"]]}
     assert first == {
@@ -231,12 +231,12 @@ def test_the_files_two_way_prices_are_read_by_match_id_and_every_bad_pair_named(
         ("Pinnacle", "OU 2.5 under", True): 2.1,
         ("Pinnacle", "AH -0.75 home", True): 2.05,
         ("Pinnacle", "AH -0.75 away", True): 1.85,
-    }  # Max (an aggregate) and Bet365's close (not a sharp book) are not read
+    }  # Max (an aggregate, not asked for) and Bet365's close (not a sharp book) are not taken
     second = {(p.bookmaker, str(p.selection)) for p in got.by_match[ids["Everton"]]}
-    assert second == {("Pinnacle", "OU 2.5 over"), ("Pinnacle", "OU 2.5 under")}
-    assert len(got.problems) == 3 and all(str(folder / "E0.csv") + ":3: " in p for p in got.problems)
-    assert any("B365>2.5/B365<2.5" in p and "not both above 1" in p for p in got.problems)
-    assert sum("multiples of 0.25" in p for p in got.problems) == 2  # Bet365's and Pinnacle's handicap at 0.3
+    assert second == {("Pinnacle", "OU 2.5 over"), ("Pinnacle", "OU 2.5 under")}  # the bad pairs left out
+    assert len(got) == 14 and got.of([ids["Arsenal"]], closing=True) == [
+        p for p in got.by_match[ids["Arsenal"]] if p.closing
+    ]
 
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "football-data"

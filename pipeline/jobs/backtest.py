@@ -17,7 +17,7 @@ from pipeline.betting.strategy import StrategyParams
 from pipeline.config import load_settings
 from pipeline.errors import EXIT_OK, ConfigError, DataError, PipelineError
 from pipeline.evaluation.backtest import run_backtest
-from pipeline.evaluation.market_files import read_two_way
+from pipeline.evaluation.market_files import two_way_prices
 from pipeline.evaluation.simulation import book_prices
 from pipeline.evaluation.text import format_result
 from pipeline.evaluation.walk_forward import check_period
@@ -69,18 +69,15 @@ def _run(data_dir, leagues, start, end, json_path, xgb_refit_weeks, predictions_
     # the test period's prices, and the close model's training window before it
     since = first - pd.Timedelta(days=round(365.25 * CLOSE_MODEL_YEARS) + 7)
     prices = book_prices(frame[(frame["kickoff"] >= since) & (frame["kickoff"] < last)], books)
-    # the two-way markets' prices of the test period's matches (over/under, Asian handicap), graded at the sharp close
+    # the test period's over/under and Asian handicap prices (the frame's own columns; bad pairs are among `problems`)
     tested = frame[(frame["kickoff"] >= first) & (frame["kickoff"] < last)]
-    two_way = (
-        read_two_way(data_dir, tested, books, settings.sharp_bookmakers) if set(settings.markets) - {"1X2"} else None
-    )
-    two_way_problems = list(two_way.problems) if two_way else []
+    two_way = two_way_prices(tested, books, settings.sharp_bookmakers) if set(settings.markets) - {"1X2"} else None
     echo(
         f"read {len(frame)} matches ({', '.join(sorted(frame['league'].unique()))}) and {len(books)} "
         f"bookmakers' prices ({len(two_way) if two_way else 0} two-way prices) in {time.perf_counter() - t0:.1f}s; "
-        f"{len(problems)} rows skipped, {len(two_way_problems)} two-way price pairs or rows skipped"
+        f"{len(problems)} rows or price pairs skipped"
     )
-    for p in [*problems[:10], *two_way_problems[:10]]:
+    for p in problems[:10]:
         echo(f"  skipped: {p}")
     try:
         result = run_backtest(
@@ -108,7 +105,6 @@ def _run(data_dir, leagues, start, end, json_path, xgb_refit_weeks, predictions_
         raise DataError(str(exc)) from exc
     result.info["run_seconds"] = round(time.perf_counter() - t0, 1)
     result.info["rows_skipped"] = len(problems)
-    result.info["two_way_prices_skipped"] = two_way_problems
     echo(format_result(result))
     echo(f"backtest finished in {result.info['run_seconds']}s")
     if json_path:
