@@ -160,3 +160,10 @@ def test_env_example_gives_the_job_tables_deadlines():
     comment = text[: text.index("\nJOB_DEADLINES=")].rsplit("\n\n", 1)[-1]
     listed = {job: float(secs) for job, secs in re.findall(r"(\w+)=(\d+)", comment)}
     assert listed == {j.name: j.deadline for j in JOBS.values() if j.deadline is not None}
+
+
+def test_markets_are_read_and_an_unknown_one_is_named():
+    assert load_settings({"MARKETS": "1x2, ou"}).markets == ("1X2", "OU")
+    assert load_settings({}).markets == ("1X2", "OU", "AH")
+    with pytest.raises(ConfigError, match="MARKETS: unknown market 'XX'"):
+        load_settings({"MARKETS": "1X2,XX"})
