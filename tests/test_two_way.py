@@ -123,3 +123,9 @@ def test_two_way_candidates_have_their_own_ev_ceiling():
     assert [(s.market, s.outcome, s.rule) for s in choice.skipped] == [("1X2", "home", "max_edge")]
     tight = choose_bets(big, 1000.0, PARAMS, GuardSettings(max_edge=0.10, two_way_max_edge=0.10))
     assert {(s.market, s.line, s.rule) for s in tight.skipped} == {("OU", 2.5, "max_edge"), ("1X2", None, "max_edge")}
+
+
+def test_both_sides_of_a_two_way_line_are_never_bet_together():
+    # both prices beat the fair line: only the side with the larger edge is bet
+    bets = select_bets([candidate("OU", 2.5, (0.5, 0.5), (2.10, 2.16))], 1000.0, PARAMS)
+    assert [(b.outcome, b.odds) for b in bets] == [("under", 2.16)]

@@ -154,6 +154,8 @@ def select_bets(
             mask &= np.array([name not in taken for name in names])
         elif taken:
             continue
+        elif mask.sum() > 1:  # both sides beat the fair line (a price error or an arbitrage): the larger edge only
+            mask = np.arange(len(mask)) == int(np.nanargmax(np.where(mask, e, -np.inf)))
         if not mask.any():
             continue
         stakes = kelly_stakes(p, o, mask) * params.kelly_fraction * bankroll

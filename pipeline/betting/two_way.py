@@ -96,10 +96,11 @@ def two_way_candidates(
         sides = SELECTIONS[market]
         info = matches[mid]
         sharp_pair = sharp_pairs[(mid, market, line)]
-        if sharp_pair is not None:
+        if sharp_pair is not None and np.isfinite(fair_of[(mid, market, line)]).all():
             fair = fair_of[(mid, market, line)]
             source = sharp_pair[0].bookmaker
-        else:
+        else:  # no sharp pair at this line (or one no margin removal can price): the models' pair, if any
+            sharp_pair = None
             own = model_fair(mid, market, float(line)) if model_fair is not None else None
             if own is None:
                 continue
