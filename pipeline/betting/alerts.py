@@ -1,6 +1,7 @@
 """The bet alert: a value price lasts minutes to hours, so each new bet reaches the user as soon as a run places it.
 
-BET_ALERT_COMMAND gets one line per new bet on its stdin (kick-off UTC, league, match, outcome, bookmaker, price,
+BET_ALERT_COMMAND gets one line per new bet on its stdin (kick-off UTC, league, match, selection (the outcome for
+1X2; market, line and side for the two-way markets: "OU 2.5 over", "AH -0.75 away"), bookmaker, price,
 minimum acceptable price, stake, EV, and the bet's id for `production/bets.py place`), and is not run at all when a
 run placed none. It is run as the health check runs ALERT_COMMAND (pipeline.alert_command); a failing command is a
 warning line in the job's log, never a failed job: the bets are stored either way.
@@ -18,10 +19,10 @@ from pipeline.store.ledger import LedgerBet, written_bets
 
 def bet_alert_line(bet: LedgerBet) -> str:
     """One bet in one line, e.g. `2026-01-10 15:00 UTC | E0 | Arsenal v Wolves | home | Bet365 | price 2.10 |
-    min 1.95 | stake 12.34 | EV +5.2% | bet 17`."""
+    min 1.95 | stake 12.34 | EV +5.2% | bet 17` (`| OU 2.5 over |` for an over/under bet)."""
     min_odds = f"{bet.min_odds:.2f}" if bet.min_odds is not None else "-"
     return (
-        f"{bet.kickoff:%Y-%m-%d %H:%M} UTC | {bet.league} | {bet.match} | {bet.bet_outcome} | {bet.bookmaker} | "
+        f"{bet.kickoff:%Y-%m-%d %H:%M} UTC | {bet.league} | {bet.match} | {bet.selection} | {bet.bookmaker} | "
         f"price {bet.odds:.2f} | min {min_odds} | stake {bet.stake:.2f} | EV {bet.edge:+.1%} | bet {bet.id}"
     )
 

@@ -12,6 +12,12 @@ every outcome whose price looks like an error, a stale quote or a broken fair li
 and stored with its rule in `skipped_candidates`. The prices' ages are judged only where the source says when a
 price was seen (`price_times`; football-data files do not).
 
+Over/under and Asian handicap (MARKETS): the same predictions' two-way candidates (pipeline.betting.two_way: the
+sharp pair at the line without its margin, else the models' score matrix from the caller's `model_fair`), then
+ONE strategy run over every market of the run, so the caps and the bankroll are shared. A two-way bet's
+`model_prob` is the models' probability of its selection at its line (conditional on no push); a match whose
+prediction has no such view (no expected goals) gets no two-way bet. With MARKETS=1X2 nothing of this runs.
+
 The bankroll is the starting bankroll plus settled profit and loss; the caps count every stake already placed
 on the match and the match day, so a re-run or a lineup re-prediction can never double a stake.
 """
@@ -19,6 +25,7 @@ on the match and the match day, so a re-run or a lineup re-prediction can never 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -27,6 +34,8 @@ import pandas as pd
 from pipeline.betting.ledger import min_acceptable_odds
 from pipeline.betting.screening import choose_bets
 from pipeline.betting.strategy import StrategyParams
+from pipeline.betting.two_way import MatchInfo, ModelFair, two_way_candidates
+from pipeline.markets import SELECTIONS, TWO_WAY, Market, MarketPrice, Selection, market_of
 from pipeline.outcomes import OUTCOMES
 from pipeline.prices import CLOSE_MODEL, MODEL, PriceRules, fair_probabilities
 from pipeline.records import Bet, PlacedBet, Prediction, SkippedCandidate, ValueCandidate
@@ -121,6 +130,50 @@ def value_candidates(
     return candidates
 
 
+def market_candidates(
+    frame: pd.DataFrame,
+    predictions: list[Prediction],
+    rules: PriceRules,
+    markets: Iterable[str],
+    prices: Iterable[MarketPrice],
+    model_fair: ModelFair | None,
+    price_times: bool = True,
+) -> list[ValueCandidate]:
+    """The two-way candidates (over/under, Asian handicap among `markets`) of freshly made predictions: `prices`
+    keyed by the provider's match id (closing ones and other matches' are ignored), the models' view
+    `model_fair` where no sharp book prices a line. Only predictions with the models' expected goals take part
+    (a bet records the models' probability of its selection)."""
+    wanted = [m for m in (market_of(x) for x in markets) if m in TWO_WAY]
+    if not wanted or model_fair is None:
+        return []
+    pos = {m: i for i, m in enumerate(frame["match_id"])}
+    kickoffs, names = frame["kickoff"].tolist(), _match(frame)
+    matches = {
+        p.match_id: MatchInfo(
+            p.fixture_id if p.fixture_id is not None else p.match_id,
+            kickoffs[pos[p.match_id]],
+            names[pos[p.match_id]],
+            p,
+        )
+        for p in predictions
+        if p.home_xg is not None and p.away_xg is not None
+    }
+    return two_way_candidates(prices, matches, rules, wanted, model_fair, price_times)
+
+
+def model_prob_of(p, model_fair: ModelFair | None) -> float:
+    """The deployed models' probability of a proposal's selection: the prediction's own for 1X2, the score
+    matrix's at the bet's line (conditional on no push) for a two-way market."""
+    pred = p.candidate.prediction
+    market = market_of(p.market)
+    if market is Market.X12:
+        return float(pred.probs[OUTCOMES.index(p.outcome)])
+    own = model_fair(pred.match_id, market, float(p.line)) if model_fair is not None else None
+    if own is None:  # cannot happen: market_candidates keeps only predictions the models price
+        return float("nan")
+    return float(np.asarray(own, dtype=float).ravel()[SELECTIONS[market].index(p.outcome)])
+
+
 def place_bets(
     conn,
     settings,
@@ -131,6 +184,8 @@ def place_bets(
     write: bool = True,
     close_fair: np.ndarray | None = None,
     price_times: bool = True,
+    market_prices: Iterable[MarketPrice] = (),
+    model_fair: ModelFair | None = None,
 ) -> list[Bet]:
     """Run the guards and the strategy for freshly stored predictions and insert its bets (never duplicating one);
     log and store (`skipped_candidates`) each candidate a guard set aside.
@@ -138,12 +193,16 @@ def place_bets(
     frame: the predicted fixtures (match frame with their prices, pipeline.prices.PRICE_COLUMNS and GUARD_COLUMNS);
     predictions: theirs, with their ids once stored; close_fair: the close model's fair line (FAIR_LINE=close_model);
     price_times: whether the frame's snapshot times are when the prices were seen (False for football-data files:
-    the age guards then do not apply).
+    the age guards then do not apply); market_prices: the two-way prices (pre-match, seen by `now`) of the
+    frame's matches, by provider match id; model_fair: the models' two-way view
+    (pipeline.forecast.predictions.model_two_way). The markets bet are settings.markets (MARKETS).
     """
     rules = PriceRules.from_settings(settings)
+    markets = tuple(getattr(settings, "markets", ("1X2",)))
     bankroll = current_bankroll(conn, settings.starting_bankroll)
     existing = existing_bets(conn, now - timedelta(days=2))
-    candidates = value_candidates(frame, predictions, rules, close_fair, price_times)
+    candidates = value_candidates(frame, predictions, rules, close_fair, price_times) if "1X2" in markets else []
+    candidates += market_candidates(frame, predictions, rules, markets, market_prices, model_fair, price_times)
     placed = []
     params = StrategyParams.from_settings(settings)
     choice = choose_bets(candidates, bankroll, params, settings.guards, existing, decided_at=now)
@@ -165,11 +224,13 @@ def place_bets(
                 edge=p.edge,
                 fair_prob=p.fair_prob,
                 fair_source=p.candidate.fair_source,
-                model_prob=float(pred.probs[OUTCOMES.index(p.outcome)]),
+                model_prob=model_prob_of(p, model_fair),
                 lineup_based=lineup_based,
                 placed_at=now,
                 min_odds=min_acceptable_odds(p.fair_prob, params.min_edge),
                 kickoff=p.candidate.kickoff,
+                market=market_of(p.market).value,
+                line=p.line,
             )
         )
     if write:
@@ -186,4 +247,19 @@ def report_skipped(conn, skipped: list[SkippedCandidate], now: datetime, write: 
         record_skipped(conn, skipped, now)
 
 
-__all__ = ["current_bankroll", "existing_bets", "value_candidates", "place_bets", "report_skipped"]
+def bet_name(market: str, line: float | None, outcome: str) -> str:
+    """How log and alert lines name a bet's selection: "home" for 1X2 (as before), "OU 2.5 over", "AH -0.5 home"."""
+    m = market_of(market)
+    return outcome if m is Market.X12 else str(Selection(m, line, outcome))
+
+
+__all__ = [
+    "current_bankroll",
+    "existing_bets",
+    "value_candidates",
+    "market_candidates",
+    "model_prob_of",
+    "place_bets",
+    "report_skipped",
+    "bet_name",
+]

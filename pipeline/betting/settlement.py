@@ -128,18 +128,30 @@ class Correction(NamedTuple):
     note: str
 
 
+_RULE = object()
+
+
 def correction_of(
-    bet: dict, match_status: str, home_goals: int | None, away_goals: int | None, match_outcome: str | None, now
+    bet: dict,
+    match_status: str,
+    home_goals: int | None,
+    away_goals: int | None,
+    match_outcome: str | None,
+    now,
+    new=_RULE,
 ) -> Correction | None:
     """A settled bet (`bet`: status, result, profit_loss, settlement_note, bet_outcome, stake, odds) whose match's
     result now says otherwise: its new settlement and a note with the old and the new result; None when the
-    result agrees, is not final, or the bet was settled by hand or voided for another reason (moved, overdue)."""
+    result agrees, is not final, or the bet was settled by hand or voided for another reason (moved, overdue).
+    `new`: the bet's settlement on the result where another rule than 1X2's decides it (a two-way market,
+    pipeline.betting.bet_results)."""
     note = bet.get("settlement_note") or ""
     if note.startswith(BY_HAND):
         return None
     if bet["status"] == "void" and not note.startswith(VOIDED_AT_SOURCE):
         return None  # voided by the postponement or overdue rule: a later result does not revive it
-    new = settlement_of(match_status, match_outcome, bet["bet_outcome"], bet["stake"], bet["odds"])
+    if new is _RULE:
+        new = settlement_of(match_status, match_outcome, bet["bet_outcome"], bet["stake"], bet["odds"])
     if new is None or (new.status, new.result) == (bet["status"], bet["result"]):
         return None
     was = _settled_on(note) or f"the result it was settled on ({bet['result']})"

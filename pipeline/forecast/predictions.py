@@ -167,6 +167,37 @@ def prediction_rows(
     return rows
 
 
+def model_two_way(predictions: list[Prediction]):
+    """The models' fair probabilities of both selections of a two-way market at a line (pipeline.betting.two_way's
+    ModelFair, keyed by match id), from each prediction's expected goals: the Dixon-Coles score matrix of
+    independent goals (pipeline.forecast.market_probs.xg_matrix, rho 0: a stored prediction keeps no rho), which
+    prices every total and handicap (quarter lines as the average of their halves). None for a match whose
+    prediction has no expected goals. The lineup step's predictions carry the lineup-adjusted ones."""
+    from pipeline.forecast.market_probs import two_way, xg_matrix  # the score matrix only where two-way is bet
+
+    xg = {
+        p.match_id: (p.home_xg, p.away_xg)
+        for p in predictions
+        if p.home_xg is not None and p.away_xg is not None and np.isfinite([p.home_xg, p.away_xg]).all()
+    }
+    matrices: dict[str, np.ndarray] = {}
+
+    def fair(match_id: str, market, line: float) -> np.ndarray | None:
+        if match_id not in xg:
+            return None
+        if match_id not in matrices:
+            matrices[match_id] = xg_matrix(*xg[match_id])
+        p = two_way(matrices[match_id], market, line)[0]
+        return p if np.isfinite(p).all() else None
+
+    return fair
+
+
+def two_way_view(markets, predictions: list[Prediction]):
+    """The models' two-way view of `predictions` (model_two_way) where MARKETS bets a two-way market, else None."""
+    return model_two_way(predictions) if any(str(m) in ("OU", "AH") for m in markets) else None
+
+
 def already_predicted(conn, fixture_id_by_match: dict, version: str, keys: dict[str, str]) -> set[str]:
     """The match ids whose fixture model `version` has already predicted from the same input (`keys`)."""
     ids = [fid for fid in fixture_id_by_match.values() if fid is not None]
@@ -185,4 +216,6 @@ __all__ = [
     "market_probabilities",
     "prediction_rows",
     "already_predicted",
+    "model_two_way",
+    "two_way_view",
 ]

@@ -2,6 +2,10 @@
 models' probabilities, value bets against the sharp line (pipeline.betting.placement), all stored in one
 transaction. The job table runs the lineup step after it.
 
+Over/under and Asian handicap (MARKETS): the batch's pre-match two-way prices seen by now are bet beside 1X2, the
+models' view of them from each prediction's expected goals (pipeline.forecast.predictions.model_two_way), in one
+strategy run (pipeline.betting.placement.place_bets).
+
 A fixture already predicted by the same model version from the same prices (reference, sharp and best) is
 skipped (unless --force), so an hourly run that finds nothing new writes nothing.
 """
@@ -13,7 +17,7 @@ from datetime import timedelta
 import pandas as pd
 
 from pipeline.betting.alerts import alert_new_bets
-from pipeline.betting.placement import place_bets
+from pipeline.betting.placement import bet_name, place_bets
 from pipeline.forecast.predictions import (
     HISTORY_DAYS,
     already_predicted,
@@ -22,8 +26,10 @@ from pipeline.forecast.predictions import (
     market_probabilities,
     prediction_rows,
     record_copied_set,
+    two_way_view,
 )
 from pipeline.jobs.runner import JobContext
+from pipeline.markets import MarketPrice
 from pipeline.outcomes import columns
 from pipeline.prices import PriceRules, prices_key
 from pipeline.records import Bet, Prediction
@@ -40,11 +46,17 @@ def print_dry_run(rows: list[Prediction], bets: list[Bet], frame: pd.DataFrame) 
         )
     for b in bets:
         print(
-            f"would bet {b.outcome} on fixture {b.fixture_id}: stake {b.stake:.2f} at {b.odds:.2f} "
+            f"would bet {bet_name(b.market, b.line, b.outcome)} on fixture {b.fixture_id}: "
+            f"stake {b.stake:.2f} at {b.odds:.2f} "
             f"with {b.bookmaker} (fair probability {b.fair_prob:.3f} from {b.fair_source}, "
             f"EV {b.edge:+.3f})"
         )
     print(f"dry run: {len(rows)} predictions and {len(bets)} bets not written")
+
+
+def two_way_prices(batch, now) -> list[MarketPrice]:
+    """The batch's pre-match two-way prices seen by `now` (a file row's, without a time, counts as seen now)."""
+    return [p for p in batch.market_prices if not p.closing and (p.fetched_at is None or p.fetched_at <= now)]
 
 
 def close_fair(ctx: JobContext, models, batch, frame: pd.DataFrame, preds: pd.DataFrame):
@@ -118,6 +130,8 @@ def run(ctx: JobContext, *, force: bool = False, dry_run: bool = False) -> None:
                 write=False,
                 close_fair=fair,
                 price_times=price_times,
+                market_prices=two_way_prices(batch, ctx.now),
+                model_fair=two_way_view(settings.markets, rows),
             )
         print_dry_run(rows, bets, todo)
         return
@@ -129,7 +143,16 @@ def run(ctx: JobContext, *, force: bool = False, dry_run: bool = False) -> None:
         )
         rows, kept = store_predictions(conn, rows, force)
         bets = place_bets(
-            conn, settings, ctx.now, todo, rows, lineup_based=False, close_fair=fair, price_times=price_times
+            conn,
+            settings,
+            ctx.now,
+            todo,
+            rows,
+            lineup_based=False,
+            close_fair=fair,
+            price_times=price_times,
+            market_prices=two_way_prices(batch, ctx.now),
+            model_fair=two_way_view(settings.markets, rows),
         )
     if kept:
         ctx.log.info("--force: %d predictions that placed bets point to were kept as they were", kept)

@@ -4,7 +4,9 @@ LINEUP_WINDOW_HOURS; when their starting lineups are out, and differ from what w
 
 Betting rule for lineup-based predictions: the strategy runs again with the new probabilities, but it may only
 add a bet on an outcome of the fixture that has no bet yet, and the per-match and per-day caps count the stakes
-already placed. A placed bet is never changed, so a lineup can never double a stake.
+already placed. A placed bet is never changed, so a lineup can never double a stake. The two-way markets (MARKETS)
+are bet the same way, from the store's latest pre-match prices (pipeline.store.market_odds) and the models' view
+from the lineup-adjusted expected goals.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from pipeline.forecast.predictions import (
     market_probabilities,
     prediction_rows,
     record_copied_set,
+    two_way_view,
 )
 from pipeline.jobs.runner import JobContext
+from pipeline.markets import TWO_WAY
 from pipeline.outcomes import columns
 from pipeline.prices import PRICE_COLUMNS, PriceRules, prices_key
 from pipeline.providers.base import LineupsUnavailable
@@ -39,6 +43,7 @@ from pipeline.store import (
     upcoming_fixtures,
 )
 from pipeline.store.book_prices import book_snapshots
+from pipeline.store.market_odds import latest_market_prices
 from pipeline.store.players import player_ratings, recent_starters
 
 
@@ -148,8 +153,21 @@ def run(ctx: JobContext) -> None:
             lineup = lineups[changed.loc[i, "match_id"]]
             replace_lineup(conn, fid, lineup, ctx.now)
             record_lineup_update(conn, fid, ctx.now, hashes[i], lineup, changes[i], r.id)
+        two_way = []
+        if any(m in TWO_WAY for m in settings.markets):
+            by_fixture = latest_market_prices(conn, [int(f) for f in sub["fixture_id"]], ctx.now)
+            two_way = [p for prices in by_fixture.values() for p in prices]
         bets = place_bets(
-            conn, settings, ctx.now, sub, rows, lineup_based=True, close_fair=fair, price_times=ctx.provider.price_times
+            conn,
+            settings,
+            ctx.now,
+            sub,
+            rows,
+            lineup_based=True,
+            close_fair=fair,
+            price_times=ctx.provider.price_times,
+            market_prices=two_way,
+            model_fair=two_way_view(settings.markets, rows),
         )
     ctx.count("lineup_predictions", len(rows))
     ctx.count("lineup_bets_placed", len(bets))

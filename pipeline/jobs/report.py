@@ -7,6 +7,10 @@ few hundred bets is mostly luck; CLV is the evidence. Every CLV figure comes wit
 match day (pipeline.value_stats), flat and stake-weighted, and graded by each of the three margin-removal
 methods side by side (the stored `clv` uses CLV_METHOD), so no flattering method can be picked afterwards.
 
+By market (1X2, over/under, Asian handicap): every figure of the overall table again per market, a two-way bet graded
+against the sharp close at its own line (pipeline.betting.bet_results; none is graded against another line, and
+the bets without a close at their line are counted per market).
+
 Every figure is computed from the store's rows, so it agrees with what a user gets from `sqlite3`.
 """
 
@@ -17,17 +21,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline.betting.bet_results import grade_two_way, selection_of
 from pipeline.betting.ledger import counted_bets, ledger_lines
 from pipeline.betting.performance import clv_alarm_line, final_predictions, recent_clv, settled_bets, summary
 from pipeline.betting.settlement import closing_line_value
 from pipeline.evaluation.bet_stats import EV_BUCKETS, LEAD_BUCKETS, BetStats, bet_stats, bucket
 from pipeline.evaluation.text import bet_summary, bet_table
 from pipeline.jobs.runner import write_stdout
+from pipeline.markets import MARKETS
 from pipeline.metrics import calibration_table
 from pipeline.odds import METHODS
 from pipeline.outcomes import OUTCOMES, PROB_COLUMNS
 from pipeline.prices import PriceRules
 from pipeline.store.ledger import ledger_counts, placed_prices
+from pipeline.store.market_odds import closing_market_prices
 from pipeline.store.reporting import by_outcome
 from pipeline.store.settlement import sharp_closing_prices
 from pipeline.store.skipped import latest_skips, skipped_by_rule
@@ -52,8 +59,25 @@ def graded_bets(conn, rules: PriceRules, ledger: str = "paper") -> pd.DataFrame:
     bets["lead_time"] = pd.Categorical(bucket(hours, LEAD_BUCKETS), [n for _, _, n in LEAD_BUCKETS], ordered=True)
     close = sharp_closing_prices(conn, bets["fixture_id"].tolist(), rules.sharp)
     triples = close.reindex(bets["fixture_id"])[[f"close_{o}" for o in OUTCOMES]].to_numpy(float)
+    if "market" not in bets:
+        bets["market"] = "1X2"
+    two_way = (bets["market"] != "1X2").to_numpy()
+    outcomes = bets["bet_outcome"].where(~two_way, "home")  # a two-way row's 1X2 grade is replaced below
     for method in METHODS:
-        bets[f"clv_{method}"] = closing_line_value(bets["odds"], triples, bets["bet_outcome"], method)
+        bets[f"clv_{method}"] = closing_line_value(bets["odds"], triples, outcomes, method)
+    bets["no_close"] = None
+    if two_way.any():  # graded at the bet's own line, never against the 1X2 close or another line
+        sub = bets[two_way]
+        closes = closing_market_prices(conn, sub["fixture_id"].astype(int).tolist())
+        graded = [
+            (float(o), selection_of(m, float(line), side))
+            for o, m, line, side in zip(sub["odds"], sub["market"], sub["line"], sub["bet_outcome"])
+        ]
+        prices = [closes.get(int(f), []) for f in sub["fixture_id"]]
+        for method in METHODS:
+            grades = grade_two_way(graded, prices, rules.sharp, method)
+            bets.loc[two_way, f"clv_{method}"] = [np.nan if g.clv is None else g.clv for g in grades]
+        bets.loc[two_way, "no_close"] = [g.reason for g in grades]
     return bets
 
 
@@ -74,6 +98,18 @@ def value_table(bets: pd.DataFrame, key: str) -> dict[str, BetStats]:
     return {str(k): value_stats(g) for k, g in bets.groupby(key, sort=True, observed=True)}
 
 
+def market_table(bets: pd.DataFrame) -> dict[str, BetStats]:
+    """The value table by market, in the markets' order (1X2, OU, AH)."""
+    table = value_table(bets, "market")
+    return {m: table[m] for m in MARKETS if m in table}
+
+
+def market_ungraded(bets: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """Per two-way market, its settled bets without a fair CLV by reason ("no close at the bet's line", ...)."""
+    two_way = bets[bets["no_close"].notna()] if "no_close" in bets else bets.iloc[:0]
+    return {str(m): g["no_close"].value_counts().to_dict() for m, g in two_way.groupby("market", sort=True)}
+
+
 def build_report(conn, starting_bankroll: float, rules: PriceRules | None = None, ledger: str = "paper") -> dict:
     rules = rules or PriceRules()
     preds = final_predictions(conn)
@@ -88,6 +124,8 @@ def build_report(conn, starting_bankroll: float, rules: PriceRules | None = None
         "by_outcome": by_outcome(conn),
         "rules": rules,
         "value": value_stats(bets) if has_bets else None,
+        "by_market": market_table(bets) if has_bets else None,
+        "market_ungraded": market_ungraded(bets) if has_bets else {},
         "by_league": value_table(bets, "league_code") if has_bets else None,
         "by_month": value_table(bets, "month") if has_bets else None,
         "by_bookmaker": value_table(bets, "bookmaker") if has_bets else None,
@@ -186,6 +224,12 @@ def format_report(rep: dict) -> str:
                 f"  {v.ungraded} settled bets without a sharp close (no {', '.join(rules.sharp)} closing price): "
                 "no fair CLV, left out of the figures above"
             )
+    if rep.get("by_market"):
+        lines += ["", f"By market (two-way bets graded at their own line, CLV_METHOD {rules.clv_method}):"]
+        lines.append(bet_table(list(rep["by_market"].items()), "market"))
+        for market, reasons in rep.get("market_ungraded", {}).items():
+            why = ", ".join(f"{n} {r}" for r, n in sorted(reasons.items()))
+            lines.append(f"  {market}: settled bets without a fair CLV: {why}")
     lines += ["", "By outcome:"]
     lines.append(outcome_table(rep["by_outcome"]) if len(rep["by_outcome"]) else "  (no settled bets)")
     for title, key, col in (

@@ -20,6 +20,10 @@ the closing price of the first of SHARP_BOOKMAKERS that has one (pipeline.store.
 without one `clv`, `closing_odds` and `close_ratio_with_margin` stay NULL (no market average or pre-match price
 stands in), as they do for a void bet. `close_ratio_with_margin` = odds / closing odds - 1 is kept for comparison;
 it is not CLV (a bet at the closing price itself scores 0 on it, yet loses the margin).
+
+Over/under and Asian handicap bets (pipeline.betting.bet_results): settled on the 90-minute score (win, half_win,
+push, half_loss, loss), graded against the sharp close AT THE BET'S LINE (pipeline.store.market_odds); without one
+the note says why ("no close at the bet's line", "no sharp close") and the CLV columns stay NULL.
 """
 
 from __future__ import annotations
@@ -29,18 +33,24 @@ from datetime import timedelta
 
 import numpy as np
 
+from pipeline.betting.bet_results import (
+    RESULT_COUNTS,
+    Grade,
+    correction_for,
+    grade_two_way,
+    selection_of,
+    settlement_for,
+)
 from pipeline.betting.ledger import counted
 from pipeline.betting.performance import has_performance, refresh_performance
 from pipeline.betting.settlement import (
     VOID,
     close_ratio_with_margin,
     closing_line_value,
-    correction_of,
     moved_too_far,
     overdue_note,
     settle_as,
     settled_note,
-    settlement_of,
 )
 from pipeline.config import Settings
 from pipeline.jobs.runner import EXIT_SOFTWARE, JobContext, JobFailed
@@ -51,6 +61,7 @@ from pipeline.store import bets as bet_store
 from pipeline.store import settlement as store
 from pipeline.store import store_batch
 from pipeline.store.ledger import close_unplaced, mark_missed
+from pipeline.store.market_odds import closing_market_prices
 
 # Predictions older than this without a result are given up on (a source that never reports them).
 RESULT_LOOKBACK = timedelta(days=14)
@@ -69,7 +80,8 @@ def settle_bets(
     LEDGER (pipeline.betting.ledger.counted; an unplaced bet under LEDGER=confirmed is left to close_unplaced),
     with its closing-line value against the sharp close (none without one; none for a void bet). A match played
     more than `void_after_hours` after the kick-off its bet was placed for voids it (the postponement rule,
-    pipeline.betting.settlement). Idempotent."""
+    pipeline.betting.settlement). Two-way bets (over/under, Asian handicap) are settled on the score and graded
+    at their own line (pipeline.betting.bet_results). Idempotent."""
     rules = rules or PriceRules()
     hours = Settings.void_after_hours if void_after_hours is None else void_after_hours
     counts = {"bets_won": 0, "bets_lost": 0, "bets_void": 0}
@@ -79,7 +91,17 @@ def settle_bets(
         if c is None:
             continue
         bet = replace(row, odds=c.odds, stake=c.stake)
-        done = settlement_of(bet.match_status, bet.outcome, bet.bet_outcome, bet.stake, bet.odds)
+        done = settlement_for(
+            bet.market,
+            bet.line,
+            bet.bet_outcome,
+            bet.match_status,
+            bet.home_goals,
+            bet.away_goals,
+            bet.outcome,
+            bet.stake,
+            bet.odds,
+        )
         if done is None:
             continue
         note = moved_too_far(bet.kickoff_at_placement, bet.kickoff_time, hours)
@@ -88,23 +110,32 @@ def settle_bets(
         else:
             note = settled_note(bet.match_status, bet.home_goals, bet.away_goals, bet.outcome)
         todo.append((bet, done, note))
-        counts[{"win": "bets_won", "loss": "bets_lost", "void": "bets_void"}[done.result]] += 1
+        key = RESULT_COUNTS[done.result]
+        counts[key] = counts.get(key, 0) + 1
     if not todo:
         return counts
     graded = [(bet, done) for bet, done, _ in todo if done.result != VOID]
-    close = store.sharp_closing_prices(conn, [bet.fixture_id for bet, _ in graded], rules.sharp)
-    triples = close.reindex([bet.fixture_id for bet, _ in graded])[[f"close_{o}" for o in OUTCOMES]]
+    one_x_two = [(bet, done) for bet, done in graded if bet.market == "1X2"]
+    close = store.sharp_closing_prices(conn, [bet.fixture_id for bet, _ in one_x_two], rules.sharp)
+    triples = close.reindex([bet.fixture_id for bet, _ in one_x_two])[[f"close_{o}" for o in OUTCOMES]]
     clv = closing_line_value(
-        [bet.odds for bet, _ in graded],
+        [bet.odds for bet, _ in one_x_two],
         triples.to_numpy(float),
-        [bet.bet_outcome for bet, _ in graded],
+        [bet.bet_outcome for bet, _ in one_x_two],
         rules.clv_method,
     )
-    value_of = {bet.id: float(v) for (bet, _), v in zip(graded, clv) if np.isfinite(v)}
+    value_of = {bet.id: float(v) for (bet, _), v in zip(one_x_two, clv) if np.isfinite(v)}
+    grades = two_way_grades(conn, [bet for bet, _ in graded if bet.market != "1X2"], rules)
     rows = []
     for bet, done, note in todo:
         closing = None
-        if done.result != VOID and bet.fixture_id in close.index:
+        if bet.market != "1X2":
+            g = grades.get(bet.id)
+            closing = g.closing_odds if g else None
+            if g is not None and g.reason:
+                note = f"{note}; {g.reason}"
+            value_of[bet.id] = g.clv if g and g.clv is not None else None  # type: ignore[assignment]
+        elif done.result != VOID and bet.fixture_id in close.index:
             closing = float(close.loc[bet.fixture_id, f"close_{bet.bet_outcome}"])
         rows.append(
             {
@@ -121,6 +152,20 @@ def settle_bets(
     # one executemany; still conditional on 'pending', so a bet is settled once whatever runs beside this
     bet_store.write_settlements(conn, rows, now)
     return counts
+
+
+def two_way_grades(conn, bets: list, rules: PriceRules) -> dict[int, Grade]:
+    """Each two-way bet's grade (bet id -> CLV, closing odds, reason) against the sharp close at its line."""
+    if not bets:
+        return {}
+    closes = closing_market_prices(conn, sorted({b.fixture_id for b in bets}))
+    grades = grade_two_way(
+        [(b.odds, selection_of(b.market, b.line, b.bet_outcome)) for b in bets],
+        [closes.get(b.fixture_id, []) for b in bets],
+        rules.sharp,
+        rules.clv_method,
+    )
+    return {b.id: g for b, g in zip(bets, grades)}
 
 
 def void_overdue_bets(conn, now, hours: float) -> int:
@@ -146,7 +191,7 @@ def resettle_corrected(conn, now, log, ledger: str = "paper") -> int:
         if c is None:
             continue  # not placed under LEDGER=confirmed: it counts nowhere
         bet = {**row, "odds": c.odds, "stake": c.stake}
-        fix = correction_of(bet, bet["match_status"], bet["home_goals"], bet["away_goals"], bet["outcome"], now)
+        fix = correction_for(bet, now)
         if fix is None:
             continue
         done = fix.settlement
