@@ -25,6 +25,7 @@ LAZY_OK = {
     ("pipeline.providers", "pipeline.providers.sportmonks"),
     # scikit-learn and XGBoost only when a set is loaded: the lineup job mostly finds nothing to predict
     ("pipeline.forecast.predictions", "pipeline.forecast.modelset"),
+    ("pipeline.forecast.predictions", "pipeline.forecast.market_probs"),  # Dixon-Coles' score matrix: the same
     # the health check's alarm must sound when the settings module itself is broken (standard library at import)
     ("pipeline.jobs.health_alarm", "pipeline.config"),
 }

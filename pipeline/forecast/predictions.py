@@ -173,7 +173,8 @@ def model_two_way(predictions: list[Prediction]):
     independent goals (pipeline.forecast.market_probs.xg_matrix, rho 0: a stored prediction keeps no rho), which
     prices every total and handicap (quarter lines as the average of their halves). None for a match whose
     prediction has no expected goals. The lineup step's predictions carry the lineup-adjusted ones."""
-    from pipeline.forecast.market_probs import two_way, xg_matrix  # the score matrix only where two-way is bet
+    # the score matrix is Dixon-Coles' (scikit-learn): loaded only when predictions are made anyway
+    from pipeline.forecast.market_probs import two_way, xg_matrix
 
     xg = {
         p.match_id: (p.home_xg, p.away_xg)
