@@ -20,6 +20,7 @@ each outcome's prices at the other BET_BOOKMAKERS (`others_home/draw/away`, a tu
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any, cast
 
@@ -28,6 +29,7 @@ import pandas as pd
 
 from pipeline.bookmakers import canonical, reference_order, reference_rank
 from pipeline.config import Settings
+from pipeline.markets import MarketPrice
 from pipeline.odds import implied_probabilities
 from pipeline.outcomes import OUTCOMES, columns
 
@@ -167,6 +169,28 @@ def prices_key(row) -> str:
     return "odds:" + hashlib.sha1("#".join(parts).encode()).hexdigest()[:16]
 
 
+def two_way_keys(prices: Iterable[MarketPrice], books: Iterable[str]) -> dict[str, str]:
+    """Per match id, what its two-way candidates (over/under, Asian handicap) are made from: a digest of each of
+    `books`' (the sharp and the bet books) latest pre-match price of every selection it quotes. Appended to the
+    prediction's input_key (beside prices_key) where MARKETS bets a two-way market, so a new over/under or handicap
+    price alone is a new look for value, and the same prices seen again are nothing new (`fetched_at` is left
+    out). Matches without such prices are absent."""
+    wanted = {canonical(b) for b in books}
+    latest: dict[tuple, tuple] = {}
+    for p in prices:
+        book = canonical(p.bookmaker)
+        if p.closing or book not in wanted:
+            continue
+        key = (p.match_id, book, str(p.selection))
+        seen = p.fetched_at.timestamp() if p.fetched_at is not None else float("inf")  # a file's row: seen now
+        if key not in latest or seen >= latest[key][0]:
+            latest[key] = (seen, p.price)
+    parts: dict[str, list[str]] = {}
+    for (match_id, book, selection), (_, price) in sorted(latest.items()):
+        parts.setdefault(match_id, []).append(f"{book}|{selection}|{float(price):.4f}")
+    return {m: "2way:" + hashlib.sha1("#".join(v).encode()).hexdigest()[:16] for m, v in parts.items()}
+
+
 __all__ = [
     "PriceRules",
     "PRICE_COLUMNS",
@@ -176,5 +200,6 @@ __all__ = [
     "price_table",
     "fair_probabilities",
     "prices_key",
+    "two_way_keys",
     "empty_table",
 ]

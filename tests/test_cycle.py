@@ -199,3 +199,25 @@ def test_demo_bets_at_soft_books_and_reports_their_fair_clv(cycle):
     text = "\n".join(lines)
     assert "Value against the fair closing line" in text and "By bookmaker:" in text
     assert "Value bets at the soft books (" in text and "fair CLV of the" in text
+
+
+def test_demo_bets_settles_and_shows_all_three_markets(cycle):
+    """The demo bets the sandbox's over/under and Asian handicap prices beside 1X2, settles them on the score
+    (half results and pushes included where a quarter or whole line lands), and prints each market's bets, stakes,
+    profit and fair CLV as the store holds them."""
+    work, lines = cycle
+    con = db(work)
+    rows = con.execute(
+        "SELECT market, COUNT(*), SUM(stake), SUM(profit_loss), COUNT(clv) FROM bets WHERE status = 'settled' "
+        "GROUP BY market"
+    ).fetchall()
+    settled = {m: (n, stake, profit, graded) for m, n, stake, profit, graded in rows}
+    assert set(settled) == {"1X2", "OU", "AH"} and all(n >= 5 for n, *_ in settled.values()), settled
+    assert con.execute("SELECT COUNT(*) FROM bets WHERE market != '1X2' AND line IS NULL").fetchone()[0] == 0
+    assert con.execute("SELECT COUNT(*) FROM bets WHERE market = '1X2' AND line IS NOT NULL").fetchone()[0] == 0
+    clv_method = load_settings(demo_environment(work, SEED)).clv_method
+    text = "\n".join(lines)
+    assert f"By market (fair CLV against the sharp close at the bet's own line, CLV_METHOD {clv_method}):" in text
+    for market, (n, stake, profit, graded) in settled.items():
+        (line,) = [ln for ln in lines if ln.startswith(f"  {market}: ") and " bets (" in ln]
+        assert f"({n} settled: staked {stake:.2f}, profit {profit:+.2f}); fair CLV of the {graded} graded: " in line

@@ -58,9 +58,33 @@ def test_guide_queries_run_verbatim_on_the_demo_store(cycle):
         rows = con.execute(q).fetchall()
         assert rows, f"no rows from: {q}"
     by_outcome = con.execute(queries[2]).fetchall()
-    assert {r[0] for r in by_outcome} <= {"home", "draw", "away"} and sum(r[1] for r in by_outcome) > 0
+    # a 1X2 and a handicap "home" count together here (MARKETS): the market-aware queries below tell them apart
+    assert {r[0] for r in by_outcome} <= {"home", "draw", "away", "over", "under"} and sum(r[1] for r in by_outcome) > 0
     by_book = con.execute(queries[3]).fetchall()  # fair CLV by bookmaker: the demo bets at soft books only
     assert sum(r[2] for r in by_book) == sum(r[1] for r in by_outcome) and all(r[3] is not None for r in by_book)
+
+
+def test_the_market_aware_queries_run_verbatim_and_agree_with_the_guides(cycle):
+    work, _ = cycle
+    (block,) = [b for b in re.findall(r"```sql\n(.*?)```", README, re.S) if "GROUP BY b.market, b.line" in b]
+    queries = [q.strip() for q in block.split(";") if q.strip()]
+    assert len(queries) == 3
+    con = sqlite3.connect(work / "predictions.db")
+    by_line, by_book, pending = (con.execute(q).fetchall() for q in queries)
+    settled = dict(con.execute("SELECT market, COUNT(*) FROM bets WHERE status = 'settled' GROUP BY market").fetchall())
+    assert set(settled) == {"1X2", "OU", "AH"}, settled  # the demo bets all three markets
+    for rows, count in ((by_line, 3), (by_book, 3)):
+        assert {m: sum(r[count] for r in rows if r[0] == m) for m in settled} == settled
+    assert all((r[1] is None) == (r[0] == "1X2") for r in by_line)  # a line for every two-way bet, none for 1X2
+    assert all(
+        r[2] in (("home", "draw", "away") if r[0] == "1X2" else ("over", "under") if r[0] == "OU" else ("home", "away"))
+        for r in by_line
+    )
+    guide = re.search(r"```sql\n(.*?)```", README, re.S).group(1).split(";")[2]
+    net = sum(r[4] for r in con.execute(guide).fetchall())
+    assert sum(r[7] for r in by_line) == pytest.approx(net)  # the same money, split by market and line
+    want = con.execute("SELECT COUNT(*) FROM bets WHERE status = 'pending'").fetchone()[0]
+    assert len(pending) == want > 0 and {r[2] for r in pending} <= set(settled)
 
 
 def _now_paragraph() -> str:

@@ -24,6 +24,7 @@ from pathlib import Path
 from pipeline.config import default_environment, load_settings
 from pipeline.jobs.cli import COMMANDS
 from pipeline.jobs.table import SCHEDULED, parse_schedule
+from pipeline.markets import MARKETS
 from pipeline.store import make_engine
 from pipeline.store.summary import bets_with_kickoff, cycle_counts
 from pipeline.value_stats import mean_ci
@@ -79,17 +80,38 @@ def demo_environment(workdir: Path, seed: int) -> dict[str, str]:
     }
 
 
-def value_line(engine) -> str:
-    """Where the demo's bets went and their fair closing-line value (the sandbox's sharp book is the yardstick)."""
+def clv_text(bets, what: str = "settled") -> str:
+    """The fair CLV of `bets`' settled ones with a CLV, its clustered 95% interval (by match day)."""
+    settled = bets[(bets["status"] == "settled") & bets["clv"].notna()]
+    if not len(settled):
+        return f"none {what} yet"
+    m, lo, hi = mean_ci(settled["clv"].astype(float), [t.date() for t in settled["kickoff_time"]])
+    ci = f" (95% interval {lo:+.2%} to {hi:+.2%})" if hi == hi else ""  # NaN with fewer than two match days
+    return f"fair CLV of the {len(settled)} {what}: {m:+.2%}{ci}"
+
+
+def value_line(engine, clv_method: str) -> str:
+    """Where the demo's bets went and their fair closing-line value (the sandbox's sharp book is the yardstick),
+    overall and per market (1X2, over/under, Asian handicap: a two-way bet graded at its own line)."""
     bets = bets_with_kickoff(engine)
     if bets.empty:
         return "Value bets: none placed."
     books = ", ".join(f"{k} {v}" for k, v in bets["bookmaker"].value_counts().items())
-    settled = bets[(bets["status"] == "settled") & bets["clv"].notna()]
-    m, lo, hi = mean_ci(settled["clv"].astype(float), [t.date() for t in settled["kickoff_time"]])
-    ci = f" (95% interval {lo:+.2%} to {hi:+.2%})" if hi == hi else ""  # NaN with fewer than two match days
-    clv = f"fair CLV of the {len(settled)} settled: {m:+.2%}{ci}" if len(settled) else "none settled yet"
-    return f"Value bets at the soft books ({books}); {clv}."
+    lines = [f"Value bets at the soft books ({books}); {clv_text(bets)}."]
+    lines.append(f"By market (fair CLV against the sharp close at the bet's own line, CLV_METHOD {clv_method}):")
+    for market in MARKETS:
+        mine = bets[bets["market"] == market]
+        if mine.empty:
+            lines.append(f"  {market}: no bets")
+            continue
+        done = mine[mine["status"] == "settled"]
+        no_close = int(done["clv"].isna().sum())
+        lines.append(
+            f"  {market}: {len(mine)} bets ({len(done)} settled: staked {done['stake'].astype(float).sum():.2f}, "
+            f"profit {done['profit_loss'].astype(float).sum():+.2f}); {clv_text(mine, 'graded')}"
+            + (f"; {no_close} settled without a sharp close at their line" if no_close else "")
+        )
+    return "\n".join(lines)
 
 
 def show_ledger(bets_command, alerts: Path, when: datetime, echo) -> int:
@@ -172,7 +194,7 @@ def _run(start: datetime, days: int, workdir: Path, echo) -> int:
     echo("health check:\n" + out.rstrip())
     _, out = invoke(commands["report"], [])
     echo("\n" + out.rstrip())
-    echo("\n" + value_line(engine))
+    echo("\n" + value_line(engine, load_settings().clv_method))
     alerts = (workdir / ALERTS).read_text().splitlines() if (workdir / ALERTS).is_file() else []
     echo(f"Bet alerts: {len(alerts)} lines, one per bet as it was placed (BET_ALERT_COMMAND wrote them to {ALERTS}).")
     engine.dispose()

@@ -6,8 +6,9 @@ Over/under and Asian handicap (MARKETS): the batch's pre-match two-way prices se
 models' view of them from each prediction's expected goals (pipeline.forecast.predictions.model_two_way), in one
 strategy run (pipeline.betting.placement.place_bets).
 
-A fixture already predicted by the same model version from the same prices (reference, sharp and best) is
-skipped (unless --force), so an hourly run that finds nothing new writes nothing.
+A fixture already predicted by the same model version from the same prices (reference, sharp and best; and, when
+MARKETS bets a two-way market, the sharp and bet books' latest over/under and handicap prices) is skipped (unless
+--force), so an hourly run that finds nothing new writes nothing, and a new two-way price alone is a new look.
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ from pipeline.forecast.predictions import (
     two_way_view,
 )
 from pipeline.jobs.runner import JobContext
-from pipeline.markets import MarketPrice
+from pipeline.markets import TWO_WAY, MarketPrice
 from pipeline.outcomes import columns
-from pipeline.prices import PriceRules, prices_key
+from pipeline.prices import PriceRules, prices_key, two_way_keys
 from pipeline.records import Bet, Prediction
 from pipeline.store import fixture_ids, load_match_frame, store_batch, store_predictions
 
@@ -57,6 +58,17 @@ def print_dry_run(rows: list[Prediction], bets: list[Bet], frame: pd.DataFrame) 
 def two_way_prices(batch, now) -> list[MarketPrice]:
     """The batch's pre-match two-way prices seen by `now` (a file row's, without a time, counts as seen now)."""
     return [p for p in batch.market_prices if not p.closing and (p.fetched_at is None or p.fetched_at <= now)]
+
+
+def input_keys(frame: pd.DataFrame, two_way: list[MarketPrice], rules: PriceRules) -> dict[str, str]:
+    """Each fixture's input_key: its 1X2 prices (prices_key) and, where MARKETS bets a two-way market and the match
+    has such prices, their digest (pipeline.prices.two_way_keys: the sharp and bet books' latest), so a new
+    over/under or handicap price alone is a new look for value (with MARKETS=1X2 the keys are as before)."""
+    extra = two_way_keys(two_way, [*rules.sharp, *rules.bet])
+    return {
+        m["match_id"]: prices_key(m) + (f"|{extra[m['match_id']]}" if m["match_id"] in extra else "")
+        for m in frame.to_dict("records")
+    }
 
 
 def close_fair(ctx: JobContext, models, batch, frame: pd.DataFrame, preds: pd.DataFrame):
@@ -92,7 +104,8 @@ def run(ctx: JobContext, *, force: bool = False, dry_run: bool = False) -> None:
     if batch.problems or problems:
         ctx.count("fixtures_skipped", len(batch.problems) + len(problems))
     ctx.count("fixtures", len(frame))
-    keys = {m["match_id"]: prices_key(m) for m in frame.to_dict("records")}
+    two_way = two_way_prices(batch, ctx.now) if any(m in TWO_WAY for m in settings.markets) else []
+    keys = input_keys(frame, two_way, rules)
     with ctx.engine.connect() as conn:
         ids = fixture_ids(conn, source, frame["match_id"])
         done = set() if force else already_predicted(conn, ids, models.version, keys)
@@ -130,7 +143,7 @@ def run(ctx: JobContext, *, force: bool = False, dry_run: bool = False) -> None:
                 write=False,
                 close_fair=fair,
                 price_times=price_times,
-                market_prices=two_way_prices(batch, ctx.now),
+                market_prices=two_way,
                 model_fair=two_way_view(settings.markets, rows),
             )
         print_dry_run(rows, bets, todo)
@@ -151,7 +164,7 @@ def run(ctx: JobContext, *, force: bool = False, dry_run: bool = False) -> None:
             lineup_based=False,
             close_fair=fair,
             price_times=price_times,
-            market_prices=two_way_prices(batch, ctx.now),
+            market_prices=two_way,
             model_fair=two_way_view(settings.markets, rows),
         )
     if kept:

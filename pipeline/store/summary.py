@@ -25,13 +25,14 @@ def cycle_counts(engine, since_run_id: int = 0) -> dict[str, int]:
         }
 
 
-BET_COLUMNS = ["bookmaker", "status", "clv", "kickoff_time"]
+BET_COLUMNS = ["bookmaker", "market", "stake", "profit_loss", "status", "clv", "kickoff_time"]
 
 
 def bets_with_kickoff(engine) -> pd.DataFrame:
-    """Every bet's bookmaker, status and closing-line value, with its fixture's kick-off (columns BET_COLUMNS)."""
+    """Every bet's bookmaker, market, stake, profit, status and closing-line value, with its fixture's kick-off
+    (columns BET_COLUMNS)."""
     b, f = schema.bets, schema.fixtures
-    query = select(b.c.bookmaker, b.c.status, b.c.clv, f.c.kickoff_time).select_from(
+    query = select(*(b.c[c] for c in BET_COLUMNS[:-1]), f.c.kickoff_time).select_from(
         b.join(f, f.c.id == b.c.fixture_id)
     )
     with engine.connect() as conn:
