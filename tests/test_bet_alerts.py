@@ -98,7 +98,12 @@ def test_a_sandbox_hourly_run_alerts_each_new_bet_once(cycle, tmp_path):
     got = alerts.read_text().splitlines()
     assert len(got) == len(new) and {int(line.rsplit(" bet ", 1)[1]) for line in got} == new
     assert all(
-        re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC \| SIM\d \| .+ v .+ \| (home|draw|away) \| .+", x) for x in got
+        re.fullmatch(
+            r"\d{4}-\d\d-\d\d \d\d:\d\d UTC \| SIM\d \| .+ v .+ \| "
+            r"(home|draw|away|OU \d+(\.\d+)? (over|under)|AH [+-]\d+(\.\d+)? (home|away)) \| .+",
+            x,
+        )
+        for x in got
     )
     code, out = run_command("hourly_predictions", when, env)  # the same prices again: nothing new
     assert code == 0 and alerts.read_text().splitlines() == got and _bet_ids(db) >= new
