@@ -85,8 +85,10 @@ def clv_text(bets, what: str = "settled") -> str:
     settled = bets[(bets["status"] == "settled") & bets["clv"].notna()]
     if not len(settled):
         return f"none {what} yet"
-    m, lo, hi = mean_ci(settled["clv"].astype(float), [t.date() for t in settled["kickoff_time"]])
-    ci = f" (95% interval {lo:+.2%} to {hi:+.2%})" if hi == hi else ""  # NaN with fewer than two match days
+    days = [t.date() for t in settled["kickoff_time"]]
+    m, lo, hi = mean_ci(settled["clv"].astype(float), days)
+    # clustered by match day: with the demo's few days the interval is rough, so it says how many
+    ci = f" (95% interval {lo:+.2%} to {hi:+.2%}, {len(set(days))} match days)" if hi == hi else ""
     return f"fair CLV of the {len(settled)} {what}: {m:+.2%}{ci}"
 
 
