@@ -234,3 +234,14 @@ def test_config_imports_of_the_subpackages_only_the_job_table_which_imports_no_p
     subpackages = {m for m in GRAPH["pipeline.config"] if m.count(".") > 1}
     assert subpackages == {"pipeline.jobs.table"}
     assert GRAPH["pipeline.jobs.table"] == []
+
+
+def test_the_providers_do_not_load_the_machine_learning_libraries():
+    """Every job builds its provider: the sandbox prices totals and handicaps from a score matrix
+    (pipeline.distributions), not through the models, so settlement's start-up stays free of scikit-learn."""
+    code = (
+        "import sys, pipeline.providers.sandbox, pipeline.providers.football_data, pipeline.providers.sportmonks; "
+        "print(sorted(m for m in ('sklearn', 'xgboost', 'scipy.stats') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.forecast.models.dixon_coles import DixonColesModel
+from pipeline.distributions import score_matrix
 from pipeline.markets import Market, Selection, split_line
 
 
@@ -73,7 +73,7 @@ def xg_matrix(home_xg, away_xg, rho=0.0, max_goals: int = 10) -> np.ndarray:
     lam = np.atleast_1d(np.asarray(home_xg, dtype=float))
     mu = np.atleast_1d(np.asarray(away_xg, dtype=float))
     r = np.broadcast_to(np.asarray(rho, dtype=float), lam.shape)
-    return DixonColesModel(max_goals=max_goals).score_matrix(lam, mu, r)
+    return score_matrix(lam, mu, r, max_goals)
 
 
 def total_over(matrix, line: float) -> np.ndarray:

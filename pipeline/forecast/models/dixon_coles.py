@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
-from pipeline.distributions import poisson_pmf
+from pipeline.distributions import score_matrix
 from pipeline.forecast.features import NAMES, team_columns
 from pipeline.forecast.models.base import Forecaster
 
@@ -220,20 +220,7 @@ class DixonColesModel(Forecaster):
         return np.column_stack([lam, mmu])
 
     def score_matrix(self, lam: np.ndarray, mmu: np.ndarray, rho: np.ndarray) -> np.ndarray:
-        goals = np.arange(self.max_goals + 1)
-        ph = poisson_pmf(goals[None, :], lam[:, None])
-        pa = poisson_pmf(goals[None, :], mmu[:, None])
-        m = ph[:, :, None] * pa[:, None, :]
-        # keep rho where every tau stays positive for these rates
-        lo = -1.0 / np.maximum(lam, mmu) + 1e-9
-        hi = np.minimum(1.0, 1.0 / (lam * mmu)) - 1e-9
-        r = np.clip(rho, lo, hi)
-        m[:, 0, 0] *= 1 - lam * mmu * r
-        m[:, 0, 1] *= 1 + lam * r
-        m[:, 1, 0] *= 1 + mmu * r
-        m[:, 1, 1] *= 1 - r
-        m = np.clip(m, 0, None)
-        return m / m.sum(axis=(1, 2), keepdims=True)
+        return score_matrix(lam, mmu, rho, self.max_goals)
 
     def predict_proba(self, fixtures: pd.DataFrame, log_rate_shift: np.ndarray | None = None) -> np.ndarray:
         lam, mmu, rho = self._rates(fixtures)
