@@ -225,3 +225,10 @@ def test_dixon_coles_over_under_within_002_log_loss_of_the_truth():
     assert model_ll - true_ll <= 0.02, (model_ll, true_ll)
     assert true_ll < base_ll - 0.05 and model_ll < base_ll - 0.05  # the truth and the model know something
     assert abs(sharp_ll - true_ll) < 0.005
+
+
+def test_history_without_markets_is_the_same_history_without_two_way_prices(season):
+    sb, batch = season
+    bare = sb.history(*SEASON, NOW, markets=False)
+    assert bare.market_prices == [] and batch.market_prices
+    assert bare.odds == batch.odds and [m.provider_id for m in bare.matches] == [m.provider_id for m in batch.matches]

@@ -31,7 +31,7 @@ class ScriptedProvider(Provider):
         self._results = results
         self.asked = []
 
-    def history(self, start, end, now):
+    def history(self, start, end, now, *, markets=True):
         return Batch()
 
     def fixtures(self, start, end, now):

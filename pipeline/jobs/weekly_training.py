@@ -46,13 +46,10 @@ def fetch_history(ctx: JobContext) -> None:
         last = last_finished_kickoff(conn, source)
     start = (last - FETCH_OVERLAP) if last else ctx.now - timedelta(days=365.25 * ctx.settings.history_years)
     ctx.log.info("fetching results since %s", start.date())
-    batch = ctx.provider.history(start, ctx.now, ctx.now)
-    # Past seasons' over/under and handicap prices are not stored: the models do not read them, the backtest reads
+    # Past seasons' over/under and handicap prices are not fetched: the models do not read them, the backtest reads
     # the files, and a followed match's are stored by the hourly and settlement runs. Seasons of them (72 rows a
-    # match from the sandbox) would double every training's write and the store.
-    if batch.market_prices:
-        ctx.count("history_market_prices_not_stored", len(batch.market_prices))
-        batch.market_prices = []
+    # match from the sandbox) would double every training's reading, its write and the store.
+    batch = ctx.provider.history(start, ctx.now, ctx.now, markets=False)
     for p in batch.problems[:20]:
         ctx.log.warning("skipped: %s", p)
     if batch.problems:

@@ -123,8 +123,9 @@ class Provider(abc.ABC):
     price_times: bool = True
 
     @abc.abstractmethod
-    def history(self, start: datetime | None, end: datetime, now: datetime) -> Batch:
-        """Finished matches with kick-off in [start, end) (start None: everything), with scores, stats, odds."""
+    def history(self, start: datetime | None, end: datetime, now: datetime, *, markets: bool = True) -> Batch:
+        """Finished matches with kick-off in [start, end) (start None: everything), with scores, stats, odds;
+        `markets=False` leaves out the over/under and handicap prices (training needs none of them)."""
 
     @abc.abstractmethod
     def fixtures(self, start: datetime, end: datetime, now: datetime) -> Batch:
@@ -291,8 +292,8 @@ class Sanitized(Provider):
     def __getattr__(self, attr):  # anything else a source offers (e.g. the sandbox's world)
         return getattr(self.inner, attr)
 
-    def history(self, start, end, now) -> Batch:
-        return sanitize_batch(self.inner.history(start, end, now))
+    def history(self, start, end, now, *, markets: bool = True) -> Batch:
+        return sanitize_batch(self.inner.history(start, end, now, markets=markets))
 
     def fixtures(self, start, end, now) -> Batch:
         return sanitize_batch(self.inner.fixtures(start, end, now))

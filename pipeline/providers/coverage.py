@@ -49,8 +49,8 @@ class LeagueCoverage(Provider):
     def __getattr__(self, attr):
         return getattr(self.inner, attr)
 
-    def history(self, start, end, now) -> Batch:
-        batch = self.inner.history(start, end, now)
+    def history(self, start, end, now, *, markets: bool = True) -> Batch:
+        batch = self.inner.history(start, end, now, markets=markets)
         for line in league_gaps(batch, self.setting, self.leagues, start, min(end, now)):
             log.warning("%s", line)
         return batch

@@ -41,7 +41,9 @@ from pipeline.providers.http_client import make_session, request
 log = logging.getLogger(__name__)
 
 
-def frame_to_batch(frame: pd.DataFrame, status: str = FINISHED, odds_time: datetime | None = None) -> Batch:
+def frame_to_batch(
+    frame: pd.DataFrame, status: str = FINISHED, odds_time: datetime | None = None, markets: bool = True
+) -> Batch:
     """Matches, and every bookmaker's valid prices as snapshots (1X2 in `odds`, over/under and Asian handicap in
     `market_prices`): pre-match as seen at `odds_time` (default a day before kick-off), closing (finished matches
     only) at kick-off."""
@@ -80,7 +82,7 @@ def frame_to_batch(frame: pd.DataFrame, status: str = FINISHED, odds_time: datet
             when = ko if closing else (odds_time or ko - timedelta(days=1))
             h, d, a = vals[i].tolist()
             batch.odds.append(Odds(ids[i], name, h, d, a, fetched_at=when, is_closing=closing))
-    batch.market_prices = market_prices(frame, ids, kickoffs, finished, odds_time)
+    batch.market_prices = market_prices(frame, ids, kickoffs, finished, odds_time) if markets else []
     return batch
 
 
@@ -208,7 +210,7 @@ class FootballDataProvider(Provider):
         return codes
 
     # ---- what a provider answers -------------------------------------------------------------------
-    def history(self, start: datetime | None, end: datetime, now: datetime) -> Batch:
+    def history(self, start: datetime | None, end: datetime, now: datetime, *, markets: bool = True) -> Batch:
         if self.data_dir is not None:
             self._local_root()
         batch = Batch()
@@ -221,7 +223,7 @@ class FootballDataProvider(Provider):
                 keep = frame["kickoff"] < min(end, now - timedelta(hours=2))
                 if start is not None:
                     keep &= frame["kickoff"] >= start
-                batch.extend(frame_to_batch(frame[keep]))
+                batch.extend(frame_to_batch(frame[keep], markets=markets))
         return batch
 
     def fixtures(self, start: datetime, end: datetime, now: datetime) -> Batch:

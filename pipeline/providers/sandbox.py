@@ -161,7 +161,7 @@ class SandboxProvider(SimulatedWorld, Provider):
             is_closing=closing,
         )
 
-    def history(self, start: datetime | None, end: datetime, now: datetime) -> Batch:
+    def history(self, start: datetime | None, end: datetime, now: datetime, *, markets: bool = True) -> Batch:
         batch = Batch()
         for m in self._matches(start, min(end, now)):
             if self.status(m, now) != FINISHED:
@@ -169,8 +169,9 @@ class SandboxProvider(SimulatedWorld, Provider):
             batch.matches.append(self._match(m, now))
             batch.odds.extend(self._price(m, m["kickoff"] - timedelta(days=1), book) for book in BOOKS)
             batch.odds.extend(self._closing(m))
-            batch.market_prices.extend(self._market_prices(m, m["kickoff"] - timedelta(days=1), BOOKS))
-            batch.market_prices.extend(self._market_closing(m))
+            if markets:
+                batch.market_prices.extend(self._market_prices(m, m["kickoff"] - timedelta(days=1), BOOKS))
+                batch.market_prices.extend(self._market_closing(m))
         return batch
 
     def fixtures(self, start: datetime, end: datetime, now: datetime) -> Batch:

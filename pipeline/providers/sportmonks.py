@@ -105,14 +105,14 @@ class SportmonksProvider(Provider):
 
     # ---- the Provider questions -------------------------------------------------------------------------
 
-    def history(self, start: datetime | None, end: datetime, now: datetime) -> Batch:
+    def history(self, start: datetime | None, end: datetime, now: datetime, *, markets: bool = True) -> Batch:
         self._check_leagues()
         start = start if start is not None else end - timedelta(days=DEFAULT_HISTORY_DAYS)
         batch = self._between(start, end, now, include=ODDS_INCLUDE)
         batch.matches = [m for m in batch.matches if m.status == FINISHED]
         keep = {m.provider_id for m in batch.matches}
         batch.odds = [o for o in batch.odds if o.match_id in keep]
-        batch.market_prices = [p for p in batch.market_prices if p.match_id in keep]
+        batch.market_prices = [p for p in batch.market_prices if markets and p.match_id in keep]
         return batch
 
     def fixtures(self, start: datetime, end: datetime, now: datetime) -> Batch:
