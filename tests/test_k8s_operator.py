@@ -185,7 +185,11 @@ def cluster(tmp_path):
 
 def restore(env, *args) -> subprocess.CompletedProcess:
     return subprocess.run(
-        ["bash", str(RESTORE), *args], env={**env, "WAIT_RUNNING": "30"}, capture_output=True, text=True, timeout=120
+        ["bash", str(RESTORE), *args],
+        env={**env, "WAIT_RUNNING": "30", "POLL_SECONDS": "0.1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

@@ -15,6 +15,7 @@ NAMESPACE=football
 SELECTOR=app.kubernetes.io/name=football-pipeline
 WAIT_RUNNING="${WAIT_RUNNING:-3600}"   # seconds to wait for running Jobs to end
 WAIT_RESTORE="${WAIT_RESTORE:-7200}"   # seconds the restore may take (the backup job's deadline)
+POLL_SECONDS="${POLL_SECONDS:-10}"     # between looks at the running Jobs
 DRY_RUN=0
 RESUME_ONLY=0
 FILE=""
@@ -88,7 +89,7 @@ while :; do
     if [ "$DRY_RUN" = 1 ]; then say "would wait for: $running"; break; fi
     if [ "$SECONDS" -ge "$deadline" ]; then say "still running after ${WAIT_RUNNING} s: $running"; exit 1; fi
     say "waiting for: $running"
-    sleep 10
+    sleep "$POLL_SECONDS"
 done
 
 job="restore-$(date -u +%Y%m%d-%H%M%S)"
