@@ -301,3 +301,23 @@ def start(job: str, now, env: dict, *extra: str) -> subprocess.Popen:
 def finish(p: subprocess.Popen, timeout: float = 300) -> tuple[int, str]:
     out, err = p.communicate(timeout=timeout)
     return p.returncode, out + err
+
+
+def insert_prediction_and_bet(conn, fixture_id: int, predicted_at: datetime, **bet) -> int:
+    """A stored prediction (model "v1": 0.5 / 0.3 / 0.2, input key "k") and one bet on it, as the hourly job leaves
+    them; `bet` holds the bet's columns (bet_outcome, bookmaker, odds, stake, edge, model_prob, placed_at, status,
+    ...). Returns the bet's id."""
+    from pipeline.store import schema
+
+    prediction = schema.predictions.insert().values(
+        fixture_id=fixture_id,
+        prediction_time=predicted_at,
+        model_version="v1",
+        home_prob=0.5,
+        draw_prob=0.3,
+        away_prob=0.2,
+        input_key="k",
+    )
+    pid = conn.execute(prediction).inserted_primary_key[0]
+    inserted = conn.execute(schema.bets.insert().values(fixture_id=fixture_id, prediction_id=pid, **bet))
+    return inserted.inserted_primary_key[0]

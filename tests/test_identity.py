@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import FOOTBALL_DATA, ROOT, make_env, needs_shared
+from conftest import FOOTBALL_DATA, ROOT, insert_prediction_and_bet, make_env, needs_shared
 from sqlalchemy import select, text
 
 from pipeline.forecast.features import TEAM_KEYS, form_features
@@ -311,32 +311,20 @@ def test_the_migration_splits_a_name_shared_by_two_countries_and_keeps_every_bet
                 fixture_id=target, status="finished", home_goals=2, away_goals=1, outcome="home", recorded_at=ko
             )
         )
-        pred = conn.execute(
-            s.predictions.insert().values(
-                fixture_id=target,
-                prediction_time=ko,
-                model_version="v1",
-                home_prob=0.5,
-                draw_prob=0.3,
-                away_prob=0.2,
-                input_key="k",
-            )
-        ).inserted_primary_key[0]
-        conn.execute(
-            s.bets.insert().values(
-                fixture_id=target,
-                prediction_id=pred,
-                bet_outcome="home",
-                bookmaker="Bet365",
-                odds=2.2,
-                stake=10.0,
-                edge=0.05,
-                model_prob=0.5,
-                status="settled",
-                result="win",
-                profit_loss=12.0,
-                placed_at=ko,
-            )
+        insert_prediction_and_bet(
+            conn,
+            target,
+            ko,
+            bet_outcome="home",
+            bookmaker="Bet365",
+            odds=2.2,
+            stake=10.0,
+            edge=0.05,
+            model_prob=0.5,
+            status="settled",
+            result="win",
+            profit_loss=12.0,
+            placed_at=ko,
         )
     _alembic(engine, "head")
     with engine.connect() as conn:

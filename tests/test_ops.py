@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, create_store, invoke_command
+from conftest import ROOT, create_store, insert_prediction_and_bet, invoke_command
 from sqlalchemy import text
 
 from pipeline.forecast import registry
@@ -81,29 +81,17 @@ def _healthy_store(settings):
                 recorded_at=NOW - timedelta(days=2),
             )
         )
-        pid = conn.execute(
-            schema.predictions.insert().values(
-                fixture_id=fid,
-                prediction_time=datetime(2026, 1, 20, 11, 0, tzinfo=UTC),
-                model_version="v1",
-                home_prob=0.5,
-                draw_prob=0.3,
-                away_prob=0.2,
-                input_key="k",
-            )
-        ).inserted_primary_key[0]
-        conn.execute(
-            schema.bets.insert().values(
-                fixture_id=fid,
-                prediction_id=pid,
-                bet_outcome="home",
-                bookmaker="b",
-                odds=2.1,
-                stake=10,
-                edge=0.05,
-                model_prob=0.5,
-                placed_at=NOW,
-            )
+        insert_prediction_and_bet(
+            conn,
+            fid,
+            datetime(2026, 1, 20, 11, 0, tzinfo=UTC),
+            bet_outcome="home",
+            bookmaker="b",
+            odds=2.1,
+            stake=10,
+            edge=0.05,
+            model_prob=0.5,
+            placed_at=NOW,
         )
         for job, ago in (
             ("weekly_training", timedelta(days=2)),

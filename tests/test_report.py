@@ -11,7 +11,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from conftest import ROOT
+from conftest import ROOT, insert_prediction_and_bet
 
 from pipeline.jobs.report import build_report, write_plots
 from pipeline.store import make_engine, migrate
@@ -52,32 +52,20 @@ def _store_with_bets(url, settled=True):
                     updated_at=KO,
                 )
             ).inserted_primary_key[0]
-            pid = conn.execute(
-                s.predictions.insert().values(
-                    fixture_id=fid,
-                    prediction_time=KO - timedelta(days=2),
-                    model_version="v1",
-                    home_prob=0.5,
-                    draw_prob=0.3,
-                    away_prob=0.2,
-                    input_key="k",
-                )
-            ).inserted_primary_key[0]
-            conn.execute(
-                s.bets.insert().values(
-                    fixture_id=fid,
-                    prediction_id=pid,
-                    bet_outcome="home",
-                    bookmaker="b",
-                    odds=2.2,
-                    stake=10,
-                    edge=0.1,
-                    model_prob=0.5,
-                    placed_at=KO - timedelta(days=2),
-                    status="settled" if settled else "pending",
-                    result=result if settled else None,
-                    profit_loss=pl if settled else None,
-                )
+            insert_prediction_and_bet(
+                conn,
+                fid,
+                KO - timedelta(days=2),
+                bet_outcome="home",
+                bookmaker="b",
+                odds=2.2,
+                stake=10,
+                edge=0.1,
+                model_prob=0.5,
+                placed_at=KO - timedelta(days=2),
+                status="settled" if settled else "pending",
+                result=result if settled else None,
+                profit_loss=pl if settled else None,
             )
     return db
 

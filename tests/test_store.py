@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import store_writer
+from conftest import insert_prediction_and_bet
 from sqlalchemy import func, select, text
 
 from pipeline.providers.base import FINISHED, POSTPONED, SCHEDULED, Batch, Match, Odds
@@ -216,32 +217,20 @@ def test_guide_queries_run_verbatim(sqlite_url, tmp_path):
         store_batch(conn, "test", _batch(2), T0)
         fid = conn.execute(select(schema.fixtures.c.id).order_by(schema.fixtures.c.id)).scalars().all()
         for i, f in enumerate(fid):
-            pid = conn.execute(
-                schema.predictions.insert().values(
-                    fixture_id=f,
-                    prediction_time=T0 + timedelta(hours=i),
-                    model_version="v1",
-                    home_prob=0.5,
-                    draw_prob=0.3,
-                    away_prob=0.2,
-                    input_key="k",
-                )
-            ).inserted_primary_key[0]
-            conn.execute(
-                schema.bets.insert().values(
-                    fixture_id=f,
-                    prediction_id=pid,
-                    bet_outcome="home",
-                    bookmaker="b",
-                    odds=2.0,
-                    stake=10.0,
-                    edge=0.1,
-                    model_prob=0.55,
-                    status="settled",
-                    result="win" if i == 0 else "loss",
-                    profit_loss=10.0 if i == 0 else -10.0,
-                    placed_at=T0,
-                )
+            insert_prediction_and_bet(
+                conn,
+                f,
+                T0 + timedelta(hours=i),
+                bet_outcome="home",
+                bookmaker="b",
+                odds=2.0,
+                stake=10.0,
+                edge=0.1,
+                model_prob=0.55,
+                status="settled",
+                result="win" if i == 0 else "loss",
+                profit_loss=10.0 if i == 0 else -10.0,
+                placed_at=T0,
             )
     db = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))
     rows = [db.execute(q).fetchall() for q in GUIDE_QUERIES]
